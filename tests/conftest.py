@@ -1,0 +1,94 @@
+"""Shared fixtures: one real embedded PostgreSQL per test session, a fresh database per test.
+
+Database tests never skip: when the server cannot start, they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from workspace.deps.embedded import EmbeddedPostgres
+
+REPO = Path(__file__).resolve().parent.parent
+SHIPPED_MIGRATIONS = REPO / "migrations"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", port=free_port(),
+                              database="postgres")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def admin_url(pg_server: EmbeddedPostgres) -> str:
+    return pg_server.url("postgres")
+
+
+@pytest.fixture
+def db_url(pg_server: EmbeddedPostgres, admin_url: str) -> Iterator[str]:
+    """A fresh, empty database (with pgvector available) for this test alone."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield pg_server.url(name)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """An empty project directory with an empty migrations/ folder."""
+    (tmp_path / "migrations").mkdir()
+    return tmp_path
+
+
+@pytest.fixture
+def shipped_project(tmp_path: Path) -> Path:
+    """A project holding a copy of the shipped migrations."""
+    shutil.copytree(SHIPPED_MIGRATIONS, tmp_path / "migrations")
+    return tmp_path
+
+
+def run_cli(project: Path, *args: str, env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real `workspace` command in `project`, as a user would."""
+    full_env = {k: v for k, v in os.environ.items()
+                if k not in ("DATABASE_URL", "SKIP_MIGRATIONS", "MIGRATIONS_DIR")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "workspace", *args], cwd=project,
+                          env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def query(url: str, text: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        cur = conn.execute(text.encode(), params or None)
+        return cur.fetchall() if cur.description else []
+
+
+def write(project: Path, name: str, content: str | bytes) -> Path:
+    path = project / "migrations" / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return path

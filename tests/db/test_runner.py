@@ -1,0 +1,211 @@
+"""The runner against a real PostgreSQL: apply, track, fail, refuse, repair."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.conftest import query, write
+from workspace.db import runner
+from workspace.db.files import find_migrations
+from workspace.db.lock import LOCK_KEY
+from workspace.db.runner import RunnerSettings, migrate, read_plan, repair
+from workspace.errors import (ChecksumMismatch, MigrationError, MigrationLockTimeout,
+                              TrackingTableInvalid)
+
+FAST = RunnerSettings(lock_wait_s=5, connect_timeout_s=5)
+
+
+def run(project: Path, url: str, settings: RunnerSettings = FAST, **kw: object) -> runner.MigrateResult:
+    return migrate(url, find_migrations(project / "migrations"), settings, **kw)  # type: ignore[arg-type]
+
+
+def tables(url: str) -> set[str]:
+    return {r[0] for r in query(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+
+
+def test_applies_in_numeric_order_with_gaps_and_tracks_each(project: Path, db_url: str) -> None:
+    write(project, "0004_c.sql", "CREATE TABLE c (id int REFERENCES b(id));")
+    write(project, "0001_a.sql", "CREATE TABLE a (id int PRIMARY KEY);")
+    write(project, "0002_b.sql", "CREATE TABLE b (id int PRIMARY KEY REFERENCES a(id));")
+    result = run(project, db_url)
+    assert [a.migration.version for a in result.applied] == [1, 2, 4]
+    rows = query(db_url, "SELECT version, name, checksum, execution_ms, applied_by "
+                         "FROM schema_migrations ORDER BY version")
+    files = find_migrations(project / "migrations")
+    assert [(r[0], r[1], r[2]) for r in rows] == [(m.version, m.name, m.checksum) for m in files]
+    assert all(r[3] >= 0 for r in rows)
+    assert all(str(r[4]).startswith("postgres via workspace") for r in rows)
+
+
+def test_second_run_applies_nothing(project: Path, db_url: str) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    run(project, db_url)
+    again = run(project, db_url)
+    assert again.applied == [] and again.plan.up_to_date
+
+
+def test_nothing_pending_is_one_query_on_one_connection(project: Path, db_url: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    run(project, db_url)
+    connects: list[str] = []
+    queries: list[object] = []
+    real_connect, real_execute = psycopg.connect, psycopg.Connection.execute
+
+    def counting_connect(*a, **kw):  # type: ignore[no-untyped-def]
+        connects.append("c")
+        return real_connect(*a, **kw)
+
+    def counting_execute(self, q, *a, **kw):  # type: ignore[no-untyped-def]
+        queries.append(q)
+        return real_execute(self, q, *a, **kw)
+
+    monkeypatch.setattr(psycopg, "connect", counting_connect)
+    monkeypatch.setattr(psycopg.Connection, "execute", counting_execute)
+    run(project, db_url)
+    assert len(connects) == 1, "no second connection: the lock is not taken"
+    assert len(queries) == 1, queries
+
+
+def test_failed_migration_rolls_back_and_names_file_line_column(project: Path, db_url: str) -> None:
+    write(project, "0001_ok.sql", "CREATE TABLE ok (id int);")
+    write(project, "0002_bad.sql",
+          "CREATE TABLE half (id int);\n\nINSERT INTO half\n  SELECT nope FROM ok;\n")
+    with pytest.raises(MigrationError) as info:
+        run(project, db_url)
+    err = info.value
+    assert err.code == "PRECHECK_MIGRATIONS_FAILED"
+    assert "0002_bad.sql:4:10:" in err.message  # the column `nope`, from the server's position
+    assert "42703" in err.message and 'column "nope" does not exist' in err.message
+    assert "INSERT INTO half" in err.message
+    assert tables(db_url) == {"ok", "schema_migrations"}  # `half` rolled back
+    assert [r[0] for r in query(db_url, "SELECT version FROM schema_migrations")] == [1]
+
+
+def test_error_without_server_position_points_at_the_statement(project: Path, db_url: str) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);\n-- again\n  CREATE TABLE a (id int);")
+    with pytest.raises(MigrationError) as info:
+        run(project, db_url)
+    assert "0001_a.sql:3:3:" in info.value.message and "42P07" in info.value.message
+    assert tables(db_url) == {"schema_migrations"}
+
+
+def test_changed_applied_migration_is_refused(project: Path, db_url: str) -> None:
+    path = write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    run(project, db_url)
+    path.write_text("CREATE TABLE a (id bigint);")
+    write(project, "0002_b.sql", "CREATE TABLE b (id int);")
+    with pytest.raises(ChecksumMismatch) as info:
+        run(project, db_url)
+    assert info.value.code == "PRECHECK_MIGRATION_CHECKSUM_MISMATCH"
+    assert "0001_a.sql" in info.value.message
+    assert "b" not in tables(db_url)
+
+
+def test_line_endings_and_bom_are_not_a_change(project: Path, db_url: str) -> None:
+    path = write(project, "0001_a.sql", "CREATE TABLE a (id int);\nCREATE TABLE b (id int);\n")
+    run(project, db_url)
+    path.write_bytes(b"\xef\xbb\xbfCREATE TABLE a (id int);\r\nCREATE TABLE b (id int);\r\n")
+    assert run(project, db_url).plan.up_to_date
+
+
+def test_repair_accepts_the_new_checksum_and_records_it(project: Path, db_url: str) -> None:
+    path = write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    run(project, db_url)
+    old = query(db_url, "SELECT checksum FROM schema_migrations")[0][0]
+    path.write_text("-- documented later\nCREATE TABLE a (id int);")
+    files = find_migrations(project / "migrations")
+    assert [m.name for m in repair(db_url, files, FAST)] == ["0001_a.sql"]
+    checksum, previous, repaired_at = query(
+        db_url, "SELECT checksum, previous_checksum, repaired_at FROM schema_migrations")[0]
+    assert checksum == files[0].checksum and previous == old and repaired_at is not None
+    assert run(project, db_url).plan.up_to_date
+    assert repair(db_url, files, FAST) == []
+
+
+def test_tracked_migration_whose_file_is_gone_is_reported(project: Path, db_url: str) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    gone = write(project, "0002_b.sql", "CREATE TABLE b (id int);")
+    run(project, db_url)
+    gone.unlink()
+    plan = read_plan(db_url, find_migrations(project / "migrations"), FAST)
+    assert [r.name for r in plan.missing] == ["0002_b.sql"]
+
+
+def test_out_of_order_migration_is_applied_and_flagged(project: Path, db_url: str) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    write(project, "0003_c.sql", "CREATE TABLE c (id int);")
+    run(project, db_url)
+    write(project, "0002_b.sql", "CREATE TABLE b (id int);")
+    plan = read_plan(db_url, find_migrations(project / "migrations"), FAST)
+    assert [m.name for m in plan.out_of_order] == ["0002_b.sql"]
+    assert [a.migration.version for a in run(project, db_url).applied] == [2]
+
+
+@pytest.mark.parametrize("columns, owner", [
+    ("version varchar(128) PRIMARY KEY", "dbmate"),
+    ("version bigint PRIMARY KEY, dirty boolean NOT NULL DEFAULT false", "golang-migrate"),
+])
+def test_other_tools_tracking_table_is_reported_not_misread(project: Path, db_url: str,
+                                                           columns: str, owner: str) -> None:
+    query(db_url, f"CREATE TABLE public.schema_migrations ({columns}) ; SELECT 1")
+    query(db_url, "INSERT INTO public.schema_migrations (version) "
+                  "VALUES ('20240101000000') "
+                  "ON CONFLICT DO NOTHING RETURNING version")
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    with pytest.raises(TrackingTableInvalid) as info:
+        run(project, db_url)
+    assert info.value.code == "PRECHECK_TRACKING_TABLE_INVALID"
+    assert owner in info.value.message
+    assert tables(db_url) == {"schema_migrations"}
+    assert query(db_url, "SELECT count(*) FROM schema_migrations")[0][0] == 1
+
+
+def test_dry_run_changes_nothing(project: Path, db_url: str) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    result = run(project, db_url, dry_run=True)
+    assert [m.name for m in result.plan.pending] == ["0001_a.sql"] and result.applied == []
+    assert tables(db_url) == set()
+
+
+def test_no_transaction_file_runs_concurrent_index(project: Path, db_url: str) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    write(project, "0002_idx.sql", "-- workspace: no-transaction\n"
+                                   "CREATE INDEX CONCURRENTLY IF NOT EXISTS a_id ON a (id);")
+    run(project, db_url)
+    assert query(db_url, "SELECT indexname FROM pg_indexes WHERE tablename = 'a'") == [("a_id",)]
+    assert query(db_url, "SELECT count(*) FROM schema_migrations")[0][0] == 2
+
+
+def test_per_migration_lock_timeout_bounds_the_wait_for_a_table_lock(project: Path,
+                                                                     db_url: str) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    run(project, db_url)
+    write(project, "0002_alter.sql", "-- workspace: lock_timeout=200ms\n"
+                                     "ALTER TABLE a ADD COLUMN IF NOT EXISTS b int;")
+    with psycopg.connect(db_url) as holder:
+        holder.execute("LOCK TABLE a IN ACCESS SHARE MODE")
+        with pytest.raises(MigrationError) as info:
+            run(project, db_url)
+    assert "55P03" in info.value.message and "lock_timeout" in info.value.remedy
+
+
+def test_default_statement_timeout_applies(project: Path, db_url: str) -> None:
+    write(project, "0001_slow.sql", "SELECT pg_sleep(5);")
+    with pytest.raises(MigrationError) as info:
+        run(project, db_url, RunnerSettings(statement_timeout_s=0.2, connect_timeout_s=5))
+    assert "57014" in info.value.message and "statement_timeout" in info.value.remedy
+
+
+def test_lock_wait_is_bounded_and_names_the_holder(project: Path, db_url: str) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    with psycopg.connect(db_url, autocommit=True, application_name="deploy-script-42") as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", LOCK_KEY)
+        with pytest.raises(MigrationLockTimeout) as info:
+            run(project, db_url, RunnerSettings(lock_wait_s=0.3, connect_timeout_s=5))
+    assert info.value.code == "PRECHECK_MIGRATION_LOCK_TIMEOUT"
+    assert "deploy-script-42" in info.value.message and "pid" in info.value.message
+    assert "a" not in tables(db_url)

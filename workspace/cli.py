@@ -1,0 +1,89 @@
+"""Command line: parse, load config, call a command, map errors to exit codes.
+
+One error boundary (`main`): a WorkspaceError prints its code, message and remedy and
+exits with its documented code; Ctrl-C exits 130; anything else is a bug: exit 70 with
+the traceback in `.workspace/logs/crash.log` (or re-raised with `--debug`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from workspace import __version__, redact
+from workspace.console import Console
+from workspace.errors import CODES, WorkspaceError
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_WORK_PENDING = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70
+EXIT_SIGINT = 130
+
+
+def _exit_code_help() -> str:
+    rows = [f"  {EXIT_OK:>3}  success",
+            f"  {EXIT_WORK_PENDING:>3}  `db status --exit-code`: migrations pending, modified or missing",
+            f"  {EXIT_USAGE:>3}  command-line usage error"]
+    rows += [f"  {c.exit_code:>3}  {c.name}" for c in CODES]
+    rows += [f"  {EXIT_INTERNAL:>3}  unexpected internal error (traceback in .workspace/logs/crash.log)",
+             f"  {EXIT_SIGINT:>3}  interrupted (Ctrl-C)"]
+    return "exit codes:\n" + "\n".join(rows)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from workspace.commands import db
+
+    parser = argparse.ArgumentParser(
+        prog="workspace", description="Bring the development stack up on a database known good.",
+        epilog=_exit_code_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"workspace {__version__}")
+    parser.add_argument("--project-dir", type=Path, default=None,
+                        help="project directory (default: the current one)")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="config file (default: <project>/config.yaml)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    db.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    console = Console(json_mode=getattr(args, "json", False))
+    handler: Callable[[argparse.Namespace, Console], int] = args.handler
+    try:
+        return handler(args, console)
+    except WorkspaceError as exc:
+        if args.debug:
+            raise
+        console.error(exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        console.warn("interrupted")
+        return EXIT_SIGINT
+    except Exception as exc:  # noqa: BLE001 - the one boundary for bugs
+        if args.debug:
+            raise
+        log = _crash_log(args.project_dir)
+        console.line(f"unexpected error: {redact.redact(repr(exc))}", "error")
+        console.line(f"  This is a bug in workspace; the traceback is in {log}.")
+        return EXIT_INTERNAL
+
+
+def _crash_log(project_dir: Path | None) -> Path:
+    path = (project_dir or Path.cwd()) / ".workspace" / "logs" / "crash.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as fh:
+            fh.write(f"--- workspace {__version__}, argv {redact.redact(' '.join(sys.argv))}\n")
+            fh.write(redact.redact(traceback.format_exc()))
+    except OSError:
+        pass
+    return path

@@ -1,0 +1,188 @@
+"""`workspace db ...`: migrate, status, repair, and the embedded server."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from workspace import redact
+from workspace.config import Config, load_config
+from workspace.console import Console
+from workspace.db import migrate_project, runner_settings
+from workspace.db.files import MigrationFile, find_migrations
+from workspace.db.plan import Plan
+from workspace.db.runner import read_plan, repair
+from workspace.deps import database_url, embedded_server
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    db = sub.add_parser("db", help="database migrations and the embedded server")
+    dbsub = db.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
+
+    def command(name: str, help_text: str, handler: Any, *, url: bool = True) -> Any:
+        p = dbsub.add_parser(name, help=help_text, description=help_text)
+        if url:
+            p.add_argument("--database-url", metavar="URL",
+                           help="database to use (default: DATABASE_URL, config.yaml, "
+                                "else the embedded PostgreSQL)")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("migrate", "apply pending migrations", _migrate)
+    p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    p = command("status", "applied, pending, modified and missing migrations", _status)
+    p.add_argument("--exit-code", action="store_true",
+                   help="exit 1 when anything is pending, modified or missing")
+    p = command("repair", "accept the current content of changed, applied migrations "
+                          "(records who did it and the old checksum)", _repair)
+    p.add_argument("versions", nargs="*", type=int, metavar="VERSION",
+                   help="only these versions (default: every modified one)")
+    p = command("server", "the embedded PostgreSQL: start, stop or show it", _server, url=False)
+    p.add_argument("action", choices=("start", "stop", "status"))
+
+
+def _config(args: argparse.Namespace) -> Config:
+    cli = {"database.url": getattr(args, "database_url", None)}
+    return load_config(args.project_dir, config_file=args.config, cli=cli)
+
+
+def _migrate(args: argparse.Namespace, console: Console) -> int:
+    config = _config(args)
+    files = find_migrations(config.migrations_dir)  # every file checked before connecting
+    url = database_url(config)
+
+    def report(event: str, m: MigrationFile, elapsed_ms: float | None) -> None:
+        if event == "applying":
+            console.info(f"Applying: {m.name}")
+        else:
+            console.ok(f"Applied: {m.name} in {_ms(elapsed_ms)}")
+
+    result = migrate_project(config, url, dry_run=args.dry_run,
+                             report=None if args.json else report, files=files)
+    plan = result.plan
+    if args.json:
+        console.json({
+            "ok": True, "database": redact.mask_url(url), "dry_run": args.dry_run,
+            "applied": [{"version": a.migration.version, "name": a.migration.name,
+                         "elapsed_ms": round(a.elapsed_ms, 1)} for a in result.applied],
+            "pending": [] if not args.dry_run else [_file(m) for m in plan.pending],
+            "missing": [{"version": r.version, "name": r.name} for r in plan.missing],
+        })
+        return 0
+    for row in plan.missing:
+        console.warn(f"{row.name} is recorded as applied but its file is gone")
+    if args.dry_run:
+        if not plan.pending:
+            console.ok("All migrations up to date")
+        for m in plan.pending:
+            mode = "" if m.transactional else " (no transaction)"
+            console.info(f"Would apply: {m.name} ({len(m.statements)} statements){mode}")
+        return 0
+    if not result.applied:
+        console.ok("All migrations up to date")
+    else:
+        total = sum(a.elapsed_ms for a in result.applied)
+        console.ok(f"{len(result.applied)} migration{'s' if len(result.applied) != 1 else ''} "
+                   f"applied in {_ms(total)}")
+    return 0
+
+
+def _status(args: argparse.Namespace, console: Console) -> int:
+    config = _config(args)
+    files = find_migrations(config.migrations_dir)
+    url = database_url(config)
+    plan = read_plan(url, files, runner_settings(config))
+    rows = _status_rows(plan)
+    if args.json:
+        console.json({"ok": True, "database": redact.mask_url(url), "migrations": rows,
+                      "counts": {state: sum(r["state"] == state for r in rows)
+                                 for state in ("applied", "pending", "modified", "missing")}})
+    else:
+        console.line(f"Database: {redact.mask_url(url)}")
+        width = max((len(r["name"]) for r in rows), default=4)
+        for r in rows:
+            when = f"{r['applied_at']:%Y-%m-%d %H:%M:%S}  {_ms(r['execution_ms'])}" \
+                if r["applied_at"] else ""
+            kind = {"applied": "ok", "pending": "info", "modified": "fail",
+                    "missing": "warn"}[r["state"]]
+            console.line(f"{r['state']:<9} {r['name']:<{width}}  {when}".rstrip(), kind)
+        counts = {s: sum(r["state"] == s for r in rows) for s in ("applied", "pending")}
+        console.line(f"{counts['applied']} applied, {counts['pending']} pending, "
+                     f"{len(plan.modified)} modified, {len(plan.missing)} missing")
+        if plan.modified:
+            console.warn("modified files: restore them, or `workspace db repair` to accept "
+                         "the change")
+    busy = plan.pending or plan.modified or plan.missing
+    return 1 if args.exit_code and busy else 0
+
+
+def _status_rows(plan: Plan) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for state, pairs in (("applied", plan.applied), ("modified", plan.modified)):
+        for m, row in pairs:
+            rows.append({**_file(m), "state": state, "applied_at": row.applied_at,
+                         "execution_ms": row.execution_ms, "applied_by": row.applied_by,
+                         "repaired_at": row.repaired_at})
+    rows += [{**_file(m), "state": "pending", "applied_at": None, "execution_ms": None,
+              "applied_by": None, "repaired_at": None} for m in plan.pending]
+    rows += [{"version": r.version, "name": r.name, "state": "missing",
+              "applied_at": r.applied_at, "execution_ms": r.execution_ms,
+              "applied_by": r.applied_by, "repaired_at": r.repaired_at} for r in plan.missing]
+    return sorted(rows, key=lambda r: r["version"])
+
+
+def _repair(args: argparse.Namespace, console: Console) -> int:
+    config = _config(args)
+    files = find_migrations(config.migrations_dir)
+    url = database_url(config)
+    done = repair(url, files, runner_settings(config), set(args.versions) or None)
+    if args.json:
+        console.json({"ok": True, "repaired": [_file(m) for m in done]})
+    elif not done:
+        console.ok("Nothing to repair: every applied migration matches its file")
+    for m in done if not args.json else ():
+        console.ok(f"Accepted the current content of {m.name} (old checksum kept in "
+                   "previous_checksum)")
+    return 0
+
+
+def _server(args: argparse.Namespace, console: Console) -> int:
+    config = _config(args)
+    server = embedded_server(config)
+    if args.action == "start":
+        url = server.start(ensure_database=True)
+        message = f"Embedded PostgreSQL running at {redact.mask_url(url)}"
+    elif args.action == "stop":
+        message = ("Embedded PostgreSQL stopped" if server.stop()
+                   else "Embedded PostgreSQL was not running")
+    else:
+        message = ""
+    status = server.status()
+    if args.json:
+        console.json({"ok": True, "running": status.running, "pid": status.pid,
+                      "port": status.port, "url": status.url,
+                      "data_dir": str(status.data_dir), "initialised": status.initialised})
+        return 0
+    if message:
+        console.ok(message)
+    if args.action == "status":
+        if status.running:
+            console.ok(f"Embedded PostgreSQL running: pid {status.pid}, {status.url}")
+        else:
+            console.info("Embedded PostgreSQL not running"
+                         + ("" if status.initialised else " (no cluster yet)"))
+        console.line(f"Data directory: {status.data_dir}")
+    return 0
+
+
+def _file(m: MigrationFile) -> dict[str, Any]:
+    return {"version": m.version, "name": m.name}
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.0f}ms" if value < 10_000 else f"{value / 1000:.1f}s"

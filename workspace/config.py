@@ -1,0 +1,233 @@
+"""Configuration: pydantic models and the layered load.
+
+Sources, highest first: command-line flags, the process environment, a `.env` file,
+`config.yaml`, the defaults written next to each field. Each value remembers where it
+came from, so a bad one is reported as, for example,
+`config.yaml line 12: migrations.lock_wait_s: Input should be a valid number`.
+
+Environment variables: `DATABASE_URL`, `SKIP_MIGRATIONS`, `MIGRATIONS_DIR`, and any
+field as `WORKSPACE_<SECTION>__<FIELD>` (e.g. `WORKSPACE_MIGRATIONS__LOCK_WAIT_S=5`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from workspace import redact
+from workspace.errors import ConfigError
+
+__all__ = ["Config", "DatabaseConfig", "EmbeddedConfig", "MigrationsConfig", "load_config"]
+
+CONFIG_FILE = "config.yaml"
+ENV_FILE = ".env"
+ENV_PREFIX = "WORKSPACE_"
+# Well-known names, as twelve-factor apps and the guide use them.
+ENV_ALIASES: dict[str, str] = {
+    "DATABASE_URL": "database.url",
+    "SKIP_MIGRATIONS": "migrations.skip",
+    "MIGRATIONS_DIR": "migrations.dir",
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DatabaseConfig(_Section):
+    url: SecretStr | None = Field(
+        default=None, description="Database URL; unset means the embedded PostgreSQL.")
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+
+
+class EmbeddedConfig(_Section):
+    data_dir: Path = Field(default=Path(".workspace/postgres"),
+                           description="Cluster directory, relative to the project.")
+    host: str = "127.0.0.1"
+    port: int = Field(default=54320, ge=1, le=65535)
+    database: str = Field(default="workspace", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+    start_timeout_s: float = Field(default=60.0, gt=0)
+
+
+class MigrationsConfig(_Section):
+    dir: Path = Field(default=Path("migrations"), description="Relative to the project.")
+    skip: bool = Field(default=False, description="SKIP_MIGRATIONS=1: the app does not migrate.")
+    lock_wait_s: float = Field(default=60.0, gt=0,
+                               description="How long a runner waits for another one.")
+    lock_timeout_s: float = Field(default=10.0, ge=0,
+                                  description="Per migration; 0 disables.")
+    statement_timeout_s: float = Field(default=600.0, ge=0,
+                                       description="Per migration; 0 disables.")
+
+
+class Config(_Section):
+    project_dir: Path = Field(default_factory=Path.cwd)
+    database: DatabaseConfig = DatabaseConfig()
+    embedded: EmbeddedConfig = EmbeddedConfig()
+    migrations: MigrationsConfig = MigrationsConfig()
+
+    def path(self, relative: Path) -> Path:
+        """Resolve a configured path against the project directory."""
+        return relative if relative.is_absolute() else self.project_dir / relative
+
+    @property
+    def migrations_dir(self) -> Path:
+        return self.path(self.migrations.dir)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.project_dir / ".workspace"
+
+
+def load_config(project_dir: Path | None = None, *, config_file: Path | None = None,
+                cli: Mapping[str, Any] | None = None,
+                environ: Mapping[str, str] | None = None) -> Config:
+    """Merge every source into one validated `Config`, or raise `ConfigError`."""
+    project = (project_dir or Path.cwd()).resolve()
+    env = dict(os.environ if environ is None else environ)
+    layers: list[tuple[dict[str, Any], dict[str, str]]] = []
+
+    yaml_path = config_file or project / CONFIG_FILE
+    if config_file is not None and not yaml_path.is_file():
+        raise ConfigError(f"{yaml_path}: config file not found",
+                          remedy="Pass an existing file to --config, or drop the flag.")
+    if yaml_path.is_file():
+        layers.append(_from_yaml(yaml_path))
+    env_path = project / ENV_FILE
+    if env_path.is_file():
+        layers.append(_from_env(_read_dotenv(env_path), f"{ENV_FILE} line", env_path))
+    layers.append(_from_env(env, "environment variable", None))
+    if cli:
+        layers.append(({k: v for k, v in cli.items() if v is not None},
+                       {k: f"flag --{k.split('.')[-1].replace('_', '-')}" for k in cli}))
+
+    merged: dict[str, Any] = {"project_dir": project}
+    origin: dict[str, str] = {}
+    for values, sources in layers:
+        for dotted, value in values.items():
+            _set(merged, dotted, value)
+            origin[dotted] = sources.get(dotted, "?")
+    url = _get(merged, "database.url")
+    if isinstance(url, str):
+        redact.register_url(url)
+    try:
+        return Config.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, origin)) from None
+
+
+def _describe(exc: ValidationError, origin: Mapping[str, str]) -> str:
+    lines = []
+    for err in exc.errors():
+        dotted = ".".join(str(p) for p in err["loc"])
+        source = origin.get(dotted, "defaults")
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field" + _suggest(err["loc"])
+        lines.append(f"{source}: {dotted}: {msg}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _suggest(loc: tuple[int | str, ...]) -> str:
+    model: type[BaseModel] = Config
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        if field is None or not isinstance(field.annotation, type):
+            return ""
+        model = field.annotation  # type: ignore[assignment]
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+    return f" (did you mean `{close[0]}`?)" if close else f" (known: {', '.join(model.model_fields)})"
+
+
+def _from_yaml(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    if data is None:
+        return {}, {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: the top level must be a mapping of sections")
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    _flatten(data, node, "", values, sources, path.name)
+    return values, sources
+
+
+def _flatten(data: Any, node: Any, prefix: str, values: dict[str, Any],
+             sources: dict[str, str], filename: str) -> None:
+    keys = {k.value: (k, v) for k, v in node.value} if isinstance(node, yaml.MappingNode) else {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        key_node, value_node = keys.get(key, (None, None))
+        line = key_node.start_mark.line + 1 if key_node is not None else "?"
+        if isinstance(value, dict) and value:
+            _flatten(value, value_node, dotted + ".", values, sources, filename)
+        else:
+            values[dotted] = value
+            sources[dotted] = f"{filename} line {line}"
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    try:
+        return {k: v for k, v in dotenv_values(path).items() if v is not None}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+def _from_env(env: Mapping[str, str], label: str,
+              path: Path | None) -> tuple[dict[str, Any], dict[str, str]]:
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name, value in env.items():
+        if name in ENV_ALIASES:
+            dotted = ENV_ALIASES[name]
+        elif name.startswith(ENV_PREFIX) and "__" in name:
+            dotted = name[len(ENV_PREFIX):].lower().replace("__", ".")
+        else:
+            continue
+        if dotted in ("migrations.skip",) and value == "":
+            continue
+        values[dotted] = value
+        sources[dotted] = f"{label} {_line_of(path, name)}" if path else f"{label} {name}"
+    return values, sources
+
+
+def _line_of(path: Path, name: str) -> str:
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.lstrip().removeprefix("export ").lstrip().startswith(f"{name}="):
+            return f"{number} ({name})"
+    return f"? ({name})"
+
+
+def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        child = tree.setdefault(part, {})
+        if not isinstance(child, dict):
+            child = tree[part] = {}
+        tree = child
+    tree[leaf] = value
+
+
+def _get(tree: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = tree
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node

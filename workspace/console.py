@@ -1,0 +1,91 @@
+"""The only place that writes to the terminal.
+
+On a terminal: colour and symbols, through rich. Otherwise (a pipe, CI, a log file):
+plain lines with no escape codes and no symbols. `--json` mode prints one JSON document
+per call on stdout and keeps human text off it. Every line passes through
+`redact.redact` first, so no registered secret can reach the screen.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, TextIO
+
+from workspace import redact
+from workspace.errors import WorkspaceError
+
+__all__ = ["Console"]
+
+_SYMBOLS = {"ok": "✓", "fail": "✗", "warn": "⚠", "error": "❌", "info": "•"}
+_STYLES = {"ok": "green", "fail": "red", "warn": "yellow", "error": "bold red", "info": ""}
+
+
+class Console:
+    """Console(json_mode=False).ok("Applied: 0001_init.sql in 45ms")"""
+
+    def __init__(self, *, json_mode: bool = False, out: TextIO | None = None,
+                 err: TextIO | None = None, colour: bool | None = None) -> None:
+        self.json_mode = json_mode
+        self._out = out or sys.stdout
+        self._err = err or sys.stderr
+        if colour is None:
+            colour = self._out.isatty() and "NO_COLOR" not in os.environ
+        self.fancy = colour
+        self._rich: Any = None
+
+    # -- human text -----------------------------------------------------------------
+
+    def line(self, text: str = "", kind: str | None = None) -> None:
+        """A line of human text: to stdout normally, to stderr in JSON mode."""
+        self._write(self._err if self.json_mode else self._out, text, kind)
+
+    def ok(self, text: str) -> None:
+        self.line(text, "ok")
+
+    def info(self, text: str) -> None:
+        self.line(text, "info")
+
+    def warn(self, text: str) -> None:
+        self._write(self._err, text, "warn")
+
+    def fail(self, text: str) -> None:
+        self.line(text, "fail")
+
+    def error(self, exc: WorkspaceError) -> None:
+        """An error with its code and remedy, on stderr (and as JSON on stdout in JSON mode)."""
+        if self.json_mode:
+            self.json({"ok": False, "error": {"code": exc.code, "exit_code": exc.exit_code,
+                                              "message": exc.message, "remedy": exc.remedy}})
+        self._write(self._err, f"{exc.code}: {exc.message}", "error")
+        if exc.remedy:
+            self._write(self._err, f"  → {exc.remedy}" if self.fancy else f"  Remedy: {exc.remedy}",
+                        None)
+
+    def json(self, payload: Any) -> None:
+        text = json.dumps(payload, indent=None, default=str, ensure_ascii=False)
+        self._out.write(redact.redact(text) + "\n")
+        self._out.flush()
+
+    # -- internals ------------------------------------------------------------------
+
+    def _write(self, stream: TextIO, text: str, kind: str | None) -> None:
+        text = redact.redact(text)
+        if not self.fancy:
+            stream.write(text + "\n")
+            stream.flush()
+            return
+        if kind and _SYMBOLS.get(kind):
+            text = f"{_SYMBOLS[kind]} {text}"
+        self._rich_for(stream).print(text, style=_STYLES.get(kind or "", "") or None)
+
+    def _rich_for(self, stream: TextIO) -> Any:
+        from rich.console import Console as RichConsole  # only on a terminal: import is slow
+
+        if self._rich is None:
+            self._rich = {}
+        if stream not in self._rich:
+            self._rich[stream] = RichConsole(file=stream, highlight=False, markup=False,
+                                             soft_wrap=True, force_terminal=True)
+        return self._rich[stream]

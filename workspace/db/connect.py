@@ -1,0 +1,58 @@
+"""Connections, and the one place where psycopg's connection errors become ours."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+from workspace import __version__, redact
+from workspace.errors import DatabaseUnreachable
+
+__all__ = ["APPLICATION", "connect", "describe"]
+
+APPLICATION = "workspace-migrate"
+
+
+def describe() -> str:
+    """Who we are, as recorded in `applied_by` and shown to other runners."""
+    return f"workspace {__version__} on {socket.gethostname()} pid {os.getpid()}"
+
+
+def connect(url: str, *, timeout_s: float, autocommit: bool = True) -> psycopg.Connection[tuple]:  # type: ignore[type-arg]
+    """Open a connection whose server backend notices within a second when we die
+    (client_connection_check_interval), so a killed runner's transaction and lock
+    go away with it instead of lingering until its statement ends."""
+    try:
+        return psycopg.connect(
+            url, autocommit=autocommit, connect_timeout=max(1, round(timeout_s)),
+            application_name=f"{APPLICATION} ({describe()})"[:63],
+            options="-c client_connection_check_interval=1000",
+        )
+    except psycopg.Error as exc:
+        remedy = None
+        if exc.sqlstate == "3D000" or "does not exist" in str(exc):
+            remedy = ("Create the database; for the embedded server, "
+                      "`workspace db server start` recreates it.")
+        raise DatabaseUnreachable(
+            f"cannot connect to {redact.mask_url(url)}: {redact.redact(_first_line(exc))}",
+            remedy=remedy) from None
+
+
+@contextmanager
+def connection(url: str, *, timeout_s: float) -> Iterator[psycopg.Connection[tuple]]:  # type: ignore[type-arg]
+    conn = connect(url, timeout_s=timeout_s)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    # libpq repeats the attempt per address; the first line says what went wrong.
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return "; ".join(dict.fromkeys(lines)) if lines else type(exc).__name__

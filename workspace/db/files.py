@@ -1,0 +1,87 @@
+"""Discovery of migration files: `migrations/NNNN_name.sql`, in numeric order.
+
+Every check here runs before the database is touched: names, duplicate versions,
+encoding, emptiness and SQL syntax (through `sqlparse`). The first problem found stops
+the run with a `MigrationFileError` naming the file and, where there is one, the line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from workspace.db.sqlparse import Directives, Statement, parse_directives, split_statements
+from workspace.errors import MigrationFileError
+
+__all__ = ["MigrationFile", "checksum", "find_migrations", "load_migration"]
+
+FILENAME = re.compile(r"^(?P<version>\d+)_(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\.sql$")
+NAMING_RULE = "Name migrations NNNN_description.sql (digits, an underscore, then letters, " \
+              "digits, _ . or -), e.g. 0005_add_tags.sql."
+
+
+@dataclass(frozen=True)
+class MigrationFile:
+    version: int
+    name: str  # the file name, e.g. "0001_init.sql"
+    path: Path
+    text: str  # BOM removed, line endings as in the file
+    checksum: str
+    directives: Directives
+    statements: tuple[Statement, ...]
+
+    @property
+    def transactional(self) -> bool:
+        return self.directives.transactional
+
+
+def checksum(text: str) -> str:
+    """sha256 of the content with the BOM dropped and line endings made `\\n`, so a
+    checkout with CRLF endings does not count as a change."""
+    normal = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    return hashlib.sha256(normal.encode("utf-8")).hexdigest()
+
+
+def find_migrations(directory: Path) -> list[MigrationFile]:
+    """Load every migration of `directory`, sorted by version."""
+    if not directory.is_dir():
+        raise MigrationFileError(directory, "migrations directory not found",
+                                 remedy="Create it, or set migrations.dir in config.yaml "
+                                        "(or MIGRATIONS_DIR).")
+    by_version: dict[int, MigrationFile] = {}
+    for path in sorted(directory.iterdir()):
+        if path.name.startswith(".") or not path.name.lower().endswith(".sql"):
+            continue  # READMEs, editor files and the like
+        migration = load_migration(path)
+        other = by_version.get(migration.version)
+        if other is not None:
+            raise MigrationFileError(
+                path, f"duplicate version {migration.version}: {other.name} has it too",
+                remedy="Give one of the two files the next free number.")
+        by_version[migration.version] = migration
+    return [by_version[v] for v in sorted(by_version)]
+
+
+def load_migration(path: Path) -> MigrationFile:
+    match = FILENAME.match(path.name)
+    if not match or not path.is_file():
+        raise MigrationFileError(path, "file name does not follow the naming rule",
+                                 remedy=NAMING_RULE)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise MigrationFileError(path, f"not valid UTF-8 (byte 0x{data[exc.start]:02x})",
+                                 line=line, column=column,
+                                 remedy="Save the file as UTF-8.") from None
+    if not text.strip():
+        raise MigrationFileError(path, "the file is empty",
+                                 remedy="Add the migration's SQL, or delete the file.")
+    directives = parse_directives(path, text)
+    statements = split_statements(path, text, transactional=directives.transactional)
+    return MigrationFile(int(match["version"]), path.name, path, text, checksum(text),
+                         directives, tuple(statements))

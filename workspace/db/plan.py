@@ -1,0 +1,58 @@
+"""What a run would do: the migration files compared with the tracking rows.
+
+Pure data, no database: `make_plan(files, rows)` sorts every version into applied,
+pending, modified (file changed since it ran) and missing (tracked, file gone).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from workspace.db.files import MigrationFile
+
+__all__ = ["AppliedRow", "Plan", "make_plan"]
+
+
+@dataclass(frozen=True)
+class AppliedRow:
+    version: int
+    name: str
+    checksum: str
+    applied_at: datetime | None = None
+    execution_ms: float | None = None
+    applied_by: str | None = None
+    repaired_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    applied: list[tuple[MigrationFile, AppliedRow]] = field(default_factory=list)
+    pending: list[MigrationFile] = field(default_factory=list)
+    modified: list[tuple[MigrationFile, AppliedRow]] = field(default_factory=list)
+    missing: list[AppliedRow] = field(default_factory=list)
+
+    @property
+    def out_of_order(self) -> list[MigrationFile]:
+        """Pending files numbered below the newest applied one (e.g. from a merged branch)."""
+        newest = max((row.version for _, row in self.applied), default=None)
+        return [m for m in self.pending if newest is not None and m.version < newest]
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.pending and not self.modified
+
+
+def make_plan(files: list[MigrationFile], rows: list[AppliedRow]) -> Plan:
+    tracked = {row.version: row for row in rows}
+    plan = Plan()
+    for migration in files:
+        row = tracked.pop(migration.version, None)
+        if row is None:
+            plan.pending.append(migration)
+        elif row.checksum != migration.checksum:
+            plan.modified.append((migration, row))
+        else:
+            plan.applied.append((migration, row))
+    plan.missing.extend(sorted(tracked.values(), key=lambda r: r.version))
+    return plan

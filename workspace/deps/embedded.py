@@ -1,0 +1,300 @@
+"""The embedded PostgreSQL 16 + pgvector, from the binaries of the `pgserver` package.
+
+We drive pgserver's `initdb` and `pg_ctl` ourselves, as pytest-postgresql's
+`PostgreSQLExecutor` does, rather than through `pgserver.get_server()`: that one listens
+on a Unix socket only, trusts every local login and waits for readiness in an unbounded
+loop. Here the server listens on 127.0.0.1 with a generated password (so apps and
+containers can reach it by URL), every wait is bounded, and a server that dies while
+starting fails at once with the last lines of its log.
+
+The server is detached from our process group (pg_ctl makes the postmaster a session
+leader), so it keeps running for the next command until `stop()`.
+
+    server = EmbeddedPostgres(Path(".workspace/postgres"), port=54320)
+    url = server.start()        # idempotent: returns the URL of the running server
+    server.stop()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib.util
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import psycopg
+from psycopg import sql
+
+from workspace import redact
+from workspace.errors import EmbeddedPostgresError, PortInUse
+
+__all__ = ["EmbeddedPostgres", "EmbeddedStatus", "port_holder"]
+
+SUPERUSER = "postgres"
+# PostgreSQL refuses to run as root; pgserver's answer is a system user of its own.
+SYSTEM_USER = "pgserver"
+REQUIRED_EXTENSIONS = ("vector",)
+LOG_TAIL_LINES = 20
+
+
+@dataclass(frozen=True)
+class EmbeddedStatus:
+    running: bool
+    data_dir: Path
+    initialised: bool
+    pid: int | None = None
+    port: int | None = None
+    url: str | None = None  # password masked
+
+
+class EmbeddedPostgres:
+    def __init__(self, data_dir: Path, *, host: str = "127.0.0.1", port: int = 54320,
+                 database: str = "workspace", start_timeout_s: float = 60.0) -> None:
+        self.data_dir = data_dir.resolve()
+        self.host = host
+        self.port = port
+        self.database = database
+        self.start_timeout_s = start_timeout_s
+        self.log_file = self.data_dir / "server.log"
+        self.password_file = self.data_dir.with_name(self.data_dir.name + ".password")
+        self._lock_file = self.data_dir.with_name(self.data_dir.name + ".lock")
+
+    # -- queries -------------------------------------------------------------------
+
+    def status(self) -> EmbeddedStatus:
+        initialised = (self.data_dir / "PG_VERSION").is_file()
+        pid, port = self._postmaster()
+        if pid is None:
+            return EmbeddedStatus(False, self.data_dir, initialised)
+        return EmbeddedStatus(True, self.data_dir, initialised, pid, port,
+                              redact.mask_url(self.url(port=port)))
+
+    def url(self, database: str | None = None, *, port: int | None = None) -> str:
+        password = self._password()
+        redact.register(password)
+        return (f"postgresql://{SUPERUSER}:{password}@{self.host}:{port or self.port}"
+                f"/{database or self.database}")
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self, *, ensure_database: bool = False) -> str:
+        """Initialise and start the server if needed; return the URL of its database.
+        The database and its extensions are created when the server starts, or when
+        `ensure_database` asks (as `workspace db server start` does)."""
+        pid, port = self._postmaster()
+        if pid is not None and port is not None and not ensure_database:
+            return self.url(port=port)  # the common case: no lock, no round trip
+        with self._exclusive():
+            pid, port = self._postmaster()
+            if pid is None:
+                if not (self.data_dir / "PG_VERSION").is_file():
+                    self._initdb()
+                self._pg_ctl_start()
+                port = self.port
+            assert port is not None
+            self._ensure_database(port)
+            return self.url(port=port)
+
+    def stop(self) -> bool:
+        """Stop the server (fast shutdown); False when it was not running."""
+        with self._exclusive():
+            pid, _ = self._postmaster()
+            if pid is None:
+                return False
+            self._run(["pg_ctl", "stop", "-D", str(self.data_dir), "-m", "fast", "-w",
+                       "-t", str(int(self.start_timeout_s))], timeout=self.start_timeout_s + 5)
+            return True
+
+    # -- internals -----------------------------------------------------------------
+
+    def _postmaster(self) -> tuple[int | None, int | None]:
+        """(pid, port) of a live postmaster for our data directory, else (None, None)."""
+        try:
+            lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+            pid, port = int(lines[0]), int(lines[3])
+        except (OSError, IndexError, ValueError):
+            return None, None
+        try:
+            proc = psutil.Process(pid)
+            alive = proc.status() != psutil.STATUS_ZOMBIE and "postgres" in proc.name()
+        except psutil.Error:
+            alive = False
+        return (pid, port) if alive else (None, None)
+
+    def _password(self) -> str:
+        try:
+            return self.password_file.read_text().strip()
+        except FileNotFoundError:
+            raise EmbeddedPostgresError(
+                f"{self.password_file} is missing, so the embedded cluster cannot be logged "
+                "into", remedy=f"Remove {self.data_dir} to create a new cluster.") from None
+
+    def _initdb(self) -> None:
+        if self.data_dir.exists() and any(self.data_dir.iterdir()):
+            raise EmbeddedPostgresError(
+                f"{self.data_dir} exists, is not empty and holds no PostgreSQL cluster",
+                remedy="Point embedded.data_dir at an empty or missing directory.")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        password = secrets.token_urlsafe(24)
+        self.password_file.touch(mode=0o600)
+        self.password_file.write_text(password + "\n")
+        redact.register(password)
+        self._hand_over(self.data_dir)
+        pwfile = self.password_file.with_suffix(".init")
+        pwfile.write_text(password + "\n")
+        self._hand_over(pwfile)
+        try:
+            self._run(["initdb", "-D", str(self.data_dir), "-U", SUPERUSER, "--pwfile", str(pwfile),
+                       "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8"],
+                      timeout=120)
+        except EmbeddedPostgresError:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            self.password_file.unlink(missing_ok=True)
+            raise
+        finally:
+            pwfile.unlink(missing_ok=True)
+
+    def _pg_ctl_start(self) -> None:
+        holder = port_holder(self.host, self.port)
+        if holder is not None:
+            raise PortInUse(self.host, self.port, holder, setting="embedded.port")
+        options = (f"-c listen_addresses={self.host} -p {self.port} "
+                   "-c unix_socket_directories='' -c fsync=off -c synchronous_commit=off "
+                   "-c full_page_writes=off")
+        try:
+            self._run(["pg_ctl", "start", "-D", str(self.data_dir), "-l", str(self.log_file),
+                       "-w", "-t", str(int(self.start_timeout_s)), "-o", options],
+                      timeout=self.start_timeout_s + 5)
+        except EmbeddedPostgresError as exc:
+            raise EmbeddedPostgresError(f"{exc.message}\n{self._log_tail()}") from None
+
+    def _ensure_database(self, port: int) -> None:
+        try:
+            with psycopg.connect(self.url("postgres", port=port), autocommit=True,
+                                 connect_timeout=10) as conn:
+                exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                      (self.database,)).fetchone()
+                if not exists:
+                    with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+                        conn.execute(sql.SQL("CREATE DATABASE {}").format(
+                            sql.Identifier(self.database)))
+            with psycopg.connect(self.url(port=port), autocommit=True, connect_timeout=10) as conn:
+                for ext in REQUIRED_EXTENSIONS:  # what docker/init.sql does for containers
+                    conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(
+                        sql.Identifier(ext)))
+        except psycopg.Error as exc:
+            raise EmbeddedPostgresError(
+                f"embedded PostgreSQL on port {port} started but refused setup: "
+                f"{redact.redact(str(exc).strip())}\n{self._log_tail()}") from None
+
+    def _hand_over(self, path: Path) -> None:
+        """As root, give `path` to the unprivileged system user PostgreSQL runs as,
+        and let that user traverse the directories above it (as pgserver does)."""
+        if os.geteuid() != 0:
+            return
+        entry = _system_user()
+        for parent in path.parents:
+            mode = parent.stat().st_mode
+            if mode & 0o055 != 0o055:
+                parent.chmod(mode | 0o055)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def _run(self, argv: list[str], *, timeout: float) -> None:
+        user = SYSTEM_USER if os.geteuid() == 0 else None
+        if user:
+            _system_user()
+        cmd = [str(bin_dir() / argv[0]), *argv[1:]]
+        try:
+            # Output goes to a file, not a pipe: the postmaster inherits pg_ctl's stdout,
+            # and a pipe would stay open as long as the server runs.
+            with open(os.devnull, "rb") as devnull, tempfile.TemporaryFile() as out:
+                proc = subprocess.run(cmd, stdin=devnull, stdout=out, stderr=subprocess.STDOUT,
+                                      timeout=timeout, user=user, check=False)
+                out.seek(0)
+                output = out.read().decode("utf-8", "replace").strip()
+        except subprocess.TimeoutExpired:
+            raise EmbeddedPostgresError(
+                f"{argv[0]} did not finish within {timeout:.0f}s\n{self._log_tail()}") from None
+        except OSError as exc:
+            raise EmbeddedPostgresError(f"cannot run {cmd[0]}: {exc}",
+                                        remedy="Reinstall the pgserver package.") from None
+        if proc.returncode != 0:
+            raise EmbeddedPostgresError(
+                f"{argv[0]} {argv[1] if argv[0] == 'pg_ctl' else ''} failed "
+                f"(exit {proc.returncode}): {redact.redact(output)}")
+
+    def _log_tail(self) -> str:
+        try:
+            lines = self.log_file.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+        except OSError:
+            return f"(no server log at {self.log_file})"
+        return f"last lines of {self.log_file}:\n" + "\n".join(f"  | {ln}" for ln in lines)
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Serialise start/stop between concurrent `workspace` processes."""
+        self._lock_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self._lock_file, "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def bin_dir() -> Path:
+    """pgserver's PostgreSQL binaries, found without importing pgserver (whose import
+    creates lock files and warns when XDG_RUNTIME_DIR is unset)."""
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedPostgresError("the pgserver package is not installed",
+                                    remedy="pip install pgserver (it is a dependency of workspace).")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _system_user() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        pass
+    try:
+        subprocess.run(["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin",
+                        SYSTEM_USER], check=True, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise EmbeddedPostgresError(
+            f"PostgreSQL refuses to run as root and the system user {SYSTEM_USER!r} "
+            f"could not be created: {exc}",
+            remedy=f"Create it (useradd --system {SYSTEM_USER}) or run workspace as a normal user.",
+        ) from None
+    return pwd.getpwnam(SYSTEM_USER)
+
+
+def port_holder(host: str, port: int) -> str | None:
+    """None when `host:port` is free to listen on, else who holds it (as far as we can tell)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+            return None
+        except OSError:
+            pass
+    try:
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
+                if conn.pid is None:
+                    return "a process of another user"
+                proc = psutil.Process(conn.pid)
+                return f"pid {conn.pid} ({' '.join(proc.cmdline())[:120] or proc.name()})"
+    except psutil.Error:
+        pass
+    return "an unknown process"

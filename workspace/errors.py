@@ -1,0 +1,199 @@
+"""The one error tree of `workspace`, each class with a stable code and exit code.
+
+    WorkspaceError
+      ConfigError                   PRECHECK_CONFIG_INVALID               3
+      DatabaseUnreachable           PRECHECK_DATABASE_UNREACHABLE         4
+      EmbeddedPostgresError         PRECHECK_EMBEDDED_POSTGRES_FAILED     5
+      MigrationFileError            PRECHECK_MIGRATION_FILE_INVALID       6
+      MigrationError                PRECHECK_MIGRATIONS_FAILED            7
+        ChecksumMismatch            PRECHECK_MIGRATION_CHECKSUM_MISMATCH  8
+        MigrationLockTimeout        PRECHECK_MIGRATION_LOCK_TIMEOUT       9
+        TrackingTableInvalid        PRECHECK_TRACKING_TABLE_INVALID      10
+      PortInUse                     PRECHECK_PORT_IN_USE                 11
+
+Exit codes outside the tree: 0 success, 1 `db status --exit-code` found work to do,
+2 command-line usage error, 70 unexpected internal error (traceback in
+`.workspace/logs/crash.log`), 130 interrupted (SIGINT), 143 terminated (SIGTERM).
+
+Third-party errors (psycopg, pglast, yaml, pydantic) are translated into this tree once,
+at the module that talks to the library, with `raise ... from exc`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "CODES",
+    "ChecksumMismatch",
+    "Code",
+    "ConfigError",
+    "DatabaseUnreachable",
+    "EmbeddedPostgresError",
+    "MigrationError",
+    "MigrationFileError",
+    "MigrationLockTimeout",
+    "PortInUse",
+    "TrackingTableInvalid",
+    "WorkspaceError",
+]
+
+
+@dataclass(frozen=True)
+class Code:
+    """A documented failure: the code users grep for, its exit code and the usual remedy."""
+
+    name: str
+    exit_code: int
+    meaning: str
+    remedy: str
+
+
+CONFIG_INVALID = Code(
+    "PRECHECK_CONFIG_INVALID", 3,
+    "A configuration file, environment variable or flag has a bad value.",
+    "Fix the named field in the named source; `workspace --help` lists the flags.",
+)
+DATABASE_UNREACHABLE = Code(
+    "PRECHECK_DATABASE_UNREACHABLE", 4,
+    "The database could not be reached or refused the login.",
+    "Check the database URL (--database-url, DATABASE_URL or config.yaml) and that the server runs.",
+)
+EMBEDDED_POSTGRES_FAILED = Code(
+    "PRECHECK_EMBEDDED_POSTGRES_FAILED", 5,
+    "The embedded PostgreSQL (pgserver) could not be initialised or started.",
+    "Read the server log lines shown; `workspace db server stop` then retry, "
+    "or remove .workspace/postgres to start from an empty cluster.",
+)
+MIGRATION_FILE_INVALID = Code(
+    "PRECHECK_MIGRATION_FILE_INVALID", 6,
+    "A migration file is misnamed, duplicated, empty, not UTF-8 or not valid SQL. "
+    "Nothing was run.",
+    "Fix the file at the position shown, then run `workspace db migrate` again.",
+)
+MIGRATIONS_FAILED = Code(
+    "PRECHECK_MIGRATIONS_FAILED", 7,
+    "A migration failed on the server; its transaction was rolled back and it is not tracked.",
+    "Fix the statement shown (file:line:column), then run `workspace db migrate` again.",
+)
+CHECKSUM_MISMATCH = Code(
+    "PRECHECK_MIGRATION_CHECKSUM_MISMATCH", 8,
+    "An already applied migration file was changed after it ran.",
+    "Restore the file (git checkout) and add a new migration for the change, or accept "
+    "the edit with `workspace db repair` if it does not change the schema.",
+)
+MIGRATION_LOCK_TIMEOUT = Code(
+    "PRECHECK_MIGRATION_LOCK_TIMEOUT", 9,
+    "Another runner held the migration lock for longer than the configured wait.",
+    "Wait for the runner named to finish, or end its session "
+    "(SELECT pg_terminate_backend(pid)); raise migrations.lock_wait_s if it is slow.",
+)
+TRACKING_TABLE_INVALID = Code(
+    "PRECHECK_TRACKING_TABLE_INVALID", 10,
+    "public.schema_migrations exists but is not workspace's tracking table.",
+    "Rename the other tool's table (ALTER TABLE public.schema_migrations RENAME TO ...) "
+    "or migrate this database with the tool that owns it.",
+)
+
+PORT_IN_USE = Code(
+    "PRECHECK_PORT_IN_USE", 11,
+    "A port workspace must listen on is held by another process.",
+    "Stop the process named, or configure another port in the setting named.",
+)
+
+CODES: tuple[Code, ...] = (
+    CONFIG_INVALID,
+    DATABASE_UNREACHABLE,
+    EMBEDDED_POSTGRES_FAILED,
+    MIGRATION_FILE_INVALID,
+    MIGRATIONS_FAILED,
+    CHECKSUM_MISMATCH,
+    MIGRATION_LOCK_TIMEOUT,
+    TRACKING_TABLE_INVALID,
+    PORT_IN_USE,
+)
+
+
+class WorkspaceError(Exception):
+    """Base class: a failure the user can act on, shown without a traceback."""
+
+    code_info: Code = MIGRATIONS_FAILED
+
+    def __init__(self, message: str, *, remedy: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.remedy = remedy if remedy is not None else self.code_info.remedy
+
+    @property
+    def code(self) -> str:
+        return self.code_info.name
+
+    @property
+    def exit_code(self) -> int:
+        return self.code_info.exit_code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(WorkspaceError):
+    code_info = CONFIG_INVALID
+
+
+class DatabaseUnreachable(WorkspaceError):
+    code_info = DATABASE_UNREACHABLE
+
+
+class EmbeddedPostgresError(WorkspaceError):
+    code_info = EMBEDDED_POSTGRES_FAILED
+
+
+class MigrationFileError(WorkspaceError):
+    """A file fails a check that runs before anything touches the database."""
+
+    code_info = MIGRATION_FILE_INVALID
+
+    def __init__(self, path: Path, problem: str, *, line: int | None = None,
+                 column: int | None = None, remedy: str | None = None) -> None:
+        where = str(path)
+        if line is not None:
+            where += f":{line}"
+            if column is not None:
+                where += f":{column}"
+        super().__init__(f"{where}: {problem}", remedy=remedy)
+        self.path = path
+        self.line = line
+        self.column = column
+
+
+class MigrationError(WorkspaceError):
+    code_info = MIGRATIONS_FAILED
+
+
+class ChecksumMismatch(MigrationError):
+    code_info = CHECKSUM_MISMATCH
+
+    def __init__(self, files: list[str]) -> None:
+        listed = ", ".join(files)
+        super().__init__(f"applied migration{'s' if len(files) > 1 else ''} changed since "
+                         f"{'they' if len(files) > 1 else 'it'} ran: {listed}")
+        self.files = files
+
+
+class MigrationLockTimeout(MigrationError):
+    code_info = MIGRATION_LOCK_TIMEOUT
+
+
+class TrackingTableInvalid(MigrationError):
+    code_info = TRACKING_TABLE_INVALID
+
+
+class PortInUse(WorkspaceError):
+    code_info = PORT_IN_USE
+
+    def __init__(self, host: str, port: int, holder: str, *, setting: str) -> None:
+        super().__init__(f"{host}:{port} is already in use by {holder}",
+                         remedy=f"Stop {holder}, or set another port in `{setting}`.")
+        self.port = port
+        self.holder = holder

@@ -1,0 +1,46 @@
+"""The hook an app calls at its own startup: the same runner as `workspace db migrate`.
+
+    from workspace.startup import migrate_on_startup
+    migrate_on_startup()          # raises WorkspaceError: refuse to start on failure
+
+With nothing pending it costs one connection and one query. `SKIP_MIGRATIONS=1` skips
+it with a loud warning; `workspace start` then relies on the schema validation alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from workspace import redact
+from workspace.config import load_config
+from workspace.db import migrate_project
+from workspace.db.files import MigrationFile
+from workspace.db.runner import MigrateResult
+from workspace.deps import database_url
+
+__all__ = ["migrate_on_startup"]
+
+log = logging.getLogger("workspace.startup")
+
+
+def migrate_on_startup(url: str | None = None, *, project_dir: Path | None = None,
+                       migrations_dir: Path | None = None) -> MigrateResult | None:
+    """Apply pending migrations, or raise; None when SKIP_MIGRATIONS is set."""
+    cli = {"database.url": url, "migrations.dir": migrations_dir}
+    config = load_config(project_dir, cli=cli)
+    if config.migrations.skip:
+        warning = ("SKIP_MIGRATIONS is set: this app did NOT run database migrations. "
+                   "The schema may be out of date; only `workspace db validate` guards it.")
+        log.warning(warning)
+        sys.stderr.write(f"\n{'!' * 78}\n!! WARNING: {warning}\n{'!' * 78}\n\n")
+        return None
+
+    def report(event: str, migration: MigrationFile, elapsed_ms: float | None) -> None:
+        if event == "applied":
+            log.info("Applied: %s in %.0fms", migration.name, elapsed_ms or 0.0)
+
+    target = database_url(config)
+    log.debug("migrating %s", redact.mask_url(target))
+    return migrate_project(config, target, report=report)
