@@ -26,6 +26,7 @@ from pathlib import Path
 
 __all__ = [
     "CODES",
+    "display_path",
     "ChecksumMismatch",
     "Code",
     "ConfigError",
@@ -115,6 +116,14 @@ CODES: tuple[Code, ...] = (
 )
 
 
+def display_path(path: Path) -> str:
+    """A path as the user would type it: relative to the current directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except (ValueError, OSError):
+        return str(path)
+
+
 class WorkspaceError(Exception):
     """Base class: a failure the user can act on, shown without a traceback."""
 
@@ -156,7 +165,7 @@ class MigrationFileError(WorkspaceError):
 
     def __init__(self, path: Path, problem: str, *, line: int | None = None,
                  column: int | None = None, remedy: str | None = None) -> None:
-        where = str(path)
+        where = display_path(path)
         if line is not None:
             where += f":{line}"
             if column is not None:

@@ -31,7 +31,8 @@ from workspace.db.files import MigrationFile
 from workspace.db.lock import migration_lock
 from workspace.db.plan import Plan, make_plan
 from workspace.db.sqlparse import Statement, line_col
-from workspace.errors import ChecksumMismatch, DatabaseUnreachable, MigrationError
+from workspace.errors import (ChecksumMismatch, DatabaseUnreachable, MigrationError,
+                              display_path)
 
 __all__ = ["AppliedNow", "MigrateResult", "RunnerSettings", "migrate", "read_plan"]
 
@@ -123,7 +124,7 @@ def repair(url: str, migrations: list[MigrationFile], settings: RunnerSettings,
 
 def _refuse_modified(plan: Plan) -> None:
     if plan.modified:
-        raise ChecksumMismatch([_display(m.path) for m, _ in plan.modified])
+        raise ChecksumMismatch([display_path(m.path) for m, _ in plan.modified])
 
 
 def _timeouts(m: MigrationFile, settings: RunnerSettings) -> tuple[str, str]:
@@ -188,7 +189,7 @@ def _failure(m: MigrationFile, statement: Statement, exc: psycopg.Error, prefix_
     line, col = line_col(m.text, offset)
     sqlstate = exc.sqlstate or "-----"
     message = (diag.message_primary or str(exc).strip() or type(exc).__name__)
-    lines = [f"{_display(m.path)}:{line}:{col}: migration failed{where_note}",
+    lines = [f"{display_path(m.path)}:{line}:{col}: migration failed{where_note}",
              f"  ERROR {sqlstate}: {message}"]
     for label, value in (("DETAIL", diag.message_detail), ("HINT", diag.message_hint)):
         if value:
@@ -211,13 +212,6 @@ def _failure(m: MigrationFile, statement: Statement, exc: psycopg.Error, prefix_
     elif isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None:
         remedy = "The connection to the database was lost; check the server, then run again."
     return MigrationError(redact.redact("\n".join(lines)), remedy=remedy)
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 @contextmanager

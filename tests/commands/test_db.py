@@ -1,0 +1,162 @@
+"""`workspace db ...` as a user runs it: the real command in a project directory."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.conftest import query, run_cli, write
+
+
+def password_of(url: str) -> str:
+    password = urlsplit(url).password
+    assert password
+    return password
+
+
+def tables(url: str) -> set[str]:
+    return {r[0] for r in query(url, "SELECT schemaname || '.' || tablename FROM pg_tables "
+                                     "WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")}
+
+
+def test_migrate_prints_each_file_with_its_time_then_is_up_to_date(shipped_project: Path,
+                                                                    db_url: str) -> None:
+    first = run_cli(shipped_project, "db", "migrate", "--database-url", db_url)
+    assert first.returncode == 0, first.stderr
+    for name in ("0001_init.sql", "0002_populate_materialized_views.sql",
+                 "0004_auth_introspection_cache.sql"):
+        assert re.search(rf"^Applied: {name} in \d+ms$", first.stdout, re.M), first.stdout
+    assert "3 migrations applied" in first.stdout
+    second = run_cli(shipped_project, "db", "migrate", "--database-url", db_url)
+    assert (second.returncode, second.stdout.strip()) == (0, "All migrations up to date")
+    assert password_of(db_url) not in first.stdout + first.stderr + second.stdout
+
+
+def test_dry_run_prints_the_plan_and_touches_nothing(shipped_project: Path, db_url: str) -> None:
+    out = run_cli(shipped_project, "db", "migrate", "--dry-run", "--database-url", db_url)
+    assert out.returncode == 0, out.stderr
+    assert "Would apply: 0001_init.sql" in out.stdout
+    assert tables(db_url) == set()
+
+
+def test_json_output_for_scripts(shipped_project: Path, db_url: str) -> None:
+    out = run_cli(shipped_project, "db", "migrate", "--json", "--database-url", db_url)
+    doc = json.loads(out.stdout)
+    assert doc["ok"] is True and [a["version"] for a in doc["applied"]] == [1, 2, 4]
+    assert "********" in doc["database"] and password_of(db_url) not in out.stdout
+    status = json.loads(run_cli(shipped_project, "db", "status", "--json",
+                                "--database-url", db_url).stdout)
+    assert status["counts"] == {"applied": 3, "pending": 0, "modified": 0, "missing": 0}
+    assert all(m["applied_by"] and m["execution_ms"] is not None for m in status["migrations"])
+
+
+def test_status_shows_pending_modified_and_missing(project: Path, db_url: str) -> None:
+    a = write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    gone = write(project, "0002_b.sql", "CREATE TABLE b (id int);")
+    assert run_cli(project, "db", "migrate", "--database-url", db_url).returncode == 0
+    a.write_text("CREATE TABLE a (id bigint);")
+    gone.unlink()
+    write(project, "0003_c.sql", "CREATE TABLE c (id int);")
+    out = run_cli(project, "db", "status", "--database-url", db_url)
+    assert out.returncode == 0
+    assert re.search(r"^modified +0001_a.sql", out.stdout, re.M)
+    assert re.search(r"^missing +0002_b.sql", out.stdout, re.M)
+    assert re.search(r"^pending +0003_c.sql$", out.stdout, re.M)
+    assert "0 applied, 1 pending, 1 modified, 1 missing" in out.stdout
+    assert run_cli(project, "db", "status", "--exit-code",
+                   "--database-url", db_url).returncode == 1
+
+
+def test_checksum_mismatch_exit_code_then_repair(project: Path, db_url: str) -> None:
+    a = write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    run_cli(project, "db", "migrate", "--database-url", db_url)
+    a.write_text("-- reworded\nCREATE TABLE a (id int);")
+    refused = run_cli(project, "db", "migrate", "--database-url", db_url)
+    assert refused.returncode == 8
+    assert "PRECHECK_MIGRATION_CHECKSUM_MISMATCH" in refused.stderr
+    assert "migrations/0001_a.sql" in refused.stderr and "Traceback" not in refused.stderr
+    repaired = run_cli(project, "db", "repair", "--database-url", db_url)
+    assert repaired.returncode == 0 and "0001_a.sql" in repaired.stdout
+    assert run_cli(project, "db", "migrate", "--database-url", db_url).returncode == 0
+
+
+BAD_FILES = [
+    ("bad name", "0003-add-tags.sql", "SELECT 1;", "naming rule", None),
+    ("duplicate", "3_again.sql", "SELECT 1;", "duplicate version 3", None),
+    ("empty", "0003_empty.sql", "\n\n", "the file is empty", None),
+    ("not utf-8", "0003_latin1.sql", b"SELECT 1;\n\nSELECT 'caf\xe9';", "not valid UTF-8", ":3:12"),
+    ("syntax", "0003_typo.sql", "CREATE TABLE t (id int);\nCREAT TABLE u (id int);",
+     "SQL syntax error", ":2:1"),
+    ("non-transactional", "0003_idx.sql", "CREATE TABLE t (id int);\n"
+     "CREATE INDEX CONCURRENTLY t_id ON t (id);", "CREATE INDEX CONCURRENTLY", ":2:1"),
+    ("bad directive", "0003_dir.sql", "-- workspace: no-txn\nSELECT 1;", "unknown directive", ":1"),
+]
+
+
+@pytest.mark.parametrize("label, name, content, message, position", BAD_FILES,
+                         ids=[b[0] for b in BAD_FILES])
+def test_each_bad_file_has_its_own_error_and_leaves_the_database_untouched(
+        project: Path, db_url: str, label: str, name: str, content: str | bytes,
+        message: str, position: str | None) -> None:
+    write(project, "0001_good.sql", "CREATE TABLE good (id int);")
+    if label == "duplicate":
+        write(project, "0003_first.sql", "SELECT 1;")
+    write(project, name, content)
+    out = run_cli(project, "db", "migrate", "--database-url", db_url)
+    assert out.returncode == 6, out.stderr
+    assert out.stderr.startswith("PRECHECK_MIGRATION_FILE_INVALID: ")
+    assert f"migrations/{name}{position or ''}" in out.stderr
+    assert message in out.stderr and "Traceback" not in out.stderr
+    assert tables(db_url) == set(), "nothing may run, not even the tracking table"
+
+
+def test_failed_sql_exit_code_message_and_no_password(project: Path, db_url: str) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);\nINSERT INTO a VALUES ('x');")
+    out = run_cli(project, "db", "migrate", "--database-url", db_url)
+    assert out.returncode == 7
+    assert "PRECHECK_MIGRATIONS_FAILED" in out.stderr
+    assert "0001_a.sql:2:23" in out.stderr and "22P02" in out.stderr
+    assert "rolled back" in out.stderr
+    assert password_of(db_url) not in out.stdout + out.stderr
+    assert tables(db_url) == {"public.schema_migrations"}
+
+
+def test_unreachable_database_masks_the_password(project: Path) -> None:
+    write(project, "0001_a.sql", "SELECT 1;")
+    url = "postgresql://app:hunter2-secret@127.0.0.1:9/app"
+    out = run_cli(project, "db", "migrate", "--database-url", url)
+    assert out.returncode == 4
+    assert "PRECHECK_DATABASE_UNREACHABLE" in out.stderr
+    assert "hunter2-secret" not in out.stdout + out.stderr
+    assert "app:********@127.0.0.1:9" in out.stderr
+
+
+def test_database_url_from_environment_and_dotenv(project: Path, db_url: str) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    (project / ".env").write_text(f"DATABASE_URL={db_url}\n")
+    assert run_cli(project, "db", "migrate").returncode == 0
+    assert "public.a" in tables(db_url)
+    (project / ".env").write_text("DATABASE_URL=postgresql://nobody@127.0.0.1:9/none\n")
+    out = run_cli(project, "db", "status", env={"DATABASE_URL": db_url})
+    assert out.returncode == 0, out.stderr  # the environment wins over .env
+
+
+def test_bad_config_names_source_and_field(project: Path) -> None:
+    (project / "config.yaml").write_text("migrations:\n  lock_wait_s: soon\n  lok_timeout_s: 3\n")
+    out = run_cli(project, "db", "status")
+    assert out.returncode == 3
+    assert "PRECHECK_CONFIG_INVALID" in out.stderr
+    assert "config.yaml line 2: migrations.lock_wait_s" in out.stderr
+    assert "config.yaml line 3: migrations.lok_timeout_s: unknown field (did you mean " \
+           "`lock_timeout_s`?)" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_usage_error_is_exit_2_and_help_lists_exit_codes(project: Path) -> None:
+    assert run_cli(project, "db", "migrat").returncode == 2
+    helptext = run_cli(project, "--help").stdout
+    assert "PRECHECK_MIGRATION_CHECKSUM_MISMATCH" in helptext and "130" in helptext

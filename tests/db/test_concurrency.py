@@ -1,0 +1,102 @@
+"""Many runners at once, and a runner killed mid-migration, on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from tests.conftest import SHIPPED_MIGRATIONS, query, write
+from workspace.deps.embedded import EmbeddedPostgres
+
+RUNNERS = 8
+ROUNDS = 3
+# Imports happen before the barrier, so every runner reaches the database at once.
+AT_THE_SAME_MOMENT = (
+    "import sys, time\n"
+    "from workspace.cli import main\n"
+    "time.sleep(max(0.0, float(sys.argv[1]) - time.time()))\n"
+    "sys.exit(main(['db', 'migrate', '--database-url', sys.argv[2]]))\n"
+)
+
+
+def fresh_database(server: EmbeddedPostgres, admin_url: str) -> str:
+    name = f"c_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return server.url(name)
+
+
+def test_eight_runners_on_one_fresh_database_apply_each_migration_once(
+        tmp_path: Path, pg_server: EmbeddedPostgres, admin_url: str) -> None:
+    shutil.copytree(SHIPPED_MIGRATIONS, tmp_path / "migrations")
+    # Not idempotent on purpose: a second application would add a second row.
+    write(tmp_path, "0005_ledger.sql", "CREATE TABLE IF NOT EXISTS kb.ledger (n int);\n"
+                                       "INSERT INTO kb.ledger VALUES (1);")
+    for _ in range(ROUNDS):
+        url = fresh_database(pg_server, admin_url)
+        start_at = time.time() + 1.5
+        procs = [subprocess.Popen([sys.executable, "-c", AT_THE_SAME_MOMENT, str(start_at), url],
+                                  cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for _ in range(RUNNERS)]
+        outputs = [p.communicate(timeout=120) for p in procs]
+        assert [p.returncode for p in procs] == [0] * RUNNERS, outputs
+        stdout = "".join(out for out, _ in outputs)
+        for name in ("0001_init.sql", "0002_populate_materialized_views.sql",
+                     "0004_auth_introspection_cache.sql", "0005_ledger.sql"):
+            assert stdout.count(f"Applied: {name} ") == 1, stdout
+        assert stdout.count("All migrations up to date") == RUNNERS - 1
+        assert query(url, "SELECT version FROM schema_migrations ORDER BY 1") == [
+            (1,), (2,), (4,), (5,)]
+        assert query(url, "SELECT count(*) FROM kb.ledger") == [(1,)]
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def test_runner_killed_mid_migration_leaves_schema_and_tracking_consistent(
+        project: Path, db_url: str) -> None:
+    write(project, "0001_first.sql", "CREATE TABLE first (id int);")
+    slow = write(project, "0002_slow.sql", "CREATE TABLE half_done (id int);\n"
+                                           "INSERT INTO half_done VALUES (1);\n"
+                                           "SELECT pg_sleep(60);\n"
+                                           "CREATE TABLE never (id int);")
+    proc = subprocess.Popen([sys.executable, "-m", "workspace", "db", "migrate",
+                             "--database-url", db_url], cwd=project,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sleeping = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%%'"
+    try:
+        wait_for(lambda: query(db_url, sleeping)[0][0] == 1, 30, "the runner to reach pg_sleep")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # The server notices the dead client within client_connection_check_interval (1s).
+    wait_for(lambda: query(db_url, sleeping)[0][0] == 0, 15, "the killed backend to end")
+    public = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+    assert query(db_url, public) == [("first",), ("schema_migrations",)]
+    assert query(db_url, "SELECT version FROM schema_migrations") == [(1,)]
+    slow.write_text(slow.read_text().replace("pg_sleep(60)", "pg_sleep(0)"))
+    again = subprocess.run([sys.executable, "-m", "workspace", "db", "migrate",
+                            "--database-url", db_url], cwd=project, capture_output=True,
+                           text=True, timeout=60,
+                           env={**os.environ, "WORKSPACE_MIGRATIONS__LOCK_WAIT_S": "5"})
+    assert again.returncode == 0, again.stderr
+    assert query(db_url, public) == [("first",), ("half_done",), ("never",),
+                                     ("schema_migrations",)]
+    assert query(db_url, "SELECT count(*) FROM half_done") == [(1,)]

@@ -1,0 +1,93 @@
+"""Splitting, positions, directives and transaction rules, on in-memory SQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workspace.db.sqlparse import line_col, parse_directives, split_statements
+from workspace.errors import MigrationFileError
+
+F = Path("0001_x.sql")
+
+
+def test_statements_keep_their_offsets_in_the_file() -> None:
+    text = "-- intro\nCREATE TABLE a (id int);\n\n  /* c */ SELECT 'é;x';\nSELECT 2"
+    stmts = split_statements(F, text)
+    assert [s.text for s in stmts] == ["CREATE TABLE a (id int)", "SELECT 'é;x'", "SELECT 2"]
+    assert [(s.line, s.column) for s in stmts] == [(2, 1), (4, 11), (5, 1)]
+    assert all(text[s.offset:].startswith(s.text) for s in stmts)
+
+
+def test_dollar_quoted_function_bodies_are_one_statement() -> None:
+    text = ("CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$\n"
+            "BEGIN\n  PERFORM 1; RETURN 2;\nEND $$;\nSELECT f();")
+    assert [s.kind for s in split_statements(F, text)] == ["CreateFunctionStmt", "SelectStmt"]
+
+
+def test_line_col_counts_characters_not_bytes_and_ignores_cr() -> None:
+    text = "ab\r\nçé x"
+    assert line_col(text, text.index("x")) == (2, 4)
+
+
+def test_syntax_error_names_line_and_column() -> None:
+    with pytest.raises(MigrationFileError) as info:
+        split_statements(F, "SELECT 1;\nSELEC 'é' FROM t;")
+    assert info.value.line == 2 and info.value.column == 1
+    assert info.value.message.startswith("0001_x.sql:2:1: SQL syntax error")
+
+
+def test_psql_meta_commands_get_their_own_remedy() -> None:
+    with pytest.raises(MigrationFileError) as info:
+        split_statements(F, "\\set ON_ERROR_STOP on\nSELECT 1;")
+    assert "meta-commands" in info.value.remedy
+
+
+def test_comment_only_file_has_no_statement() -> None:
+    with pytest.raises(MigrationFileError, match="no SQL statement"):
+        split_statements(F, "-- nothing here yet\n/* later */\n")
+
+
+@pytest.mark.parametrize("sql, what", [
+    ("CREATE INDEX CONCURRENTLY i ON t (a);", "CREATE INDEX CONCURRENTLY"),
+    ("DROP INDEX CONCURRENTLY i;", "DROP INDEX CONCURRENTLY"),
+    ("REINDEX TABLE CONCURRENTLY t;", "REINDEX CONCURRENTLY"),
+    ("VACUUM t;", "VACUUM"),
+    ("CREATE DATABASE x;", "CREATE DATABASE"),
+    ("ALTER SYSTEM SET work_mem = '8MB';", "ALTER SYSTEM"),
+    ("ALTER TABLE p DETACH PARTITION c CONCURRENTLY;", "DETACH PARTITION CONCURRENTLY"),
+])
+def test_non_transactional_statement_in_transactional_file_is_refused_with_the_fix(
+        sql: str, what: str) -> None:
+    with pytest.raises(MigrationFileError) as info:
+        split_statements(F, "SELECT 1;\n" + sql)
+    assert what in info.value.message and info.value.line == 2
+    assert "-- workspace: no-transaction" in info.value.remedy
+    assert split_statements(F, sql, transactional=False)[0].outside_transaction
+
+
+def test_begin_and_commit_are_refused_in_transactional_files() -> None:
+    with pytest.raises(MigrationFileError, match="COMMIT") as info:
+        split_statements(F, "CREATE TABLE a (id int);\nCOMMIT;")
+    assert "transaction of its own" in info.value.remedy
+
+
+def test_analyze_and_savepoints_may_run_in_a_transaction() -> None:
+    stmts = split_statements(F, "ANALYZE t;\nSAVEPOINT s;\nRELEASE SAVEPOINT s;")
+    assert [s.outside_transaction for s in stmts] == [None, None, None]
+
+
+def test_directive_line_sets_options() -> None:
+    d = parse_directives(F, "-- workspace: no-transaction lock_timeout=30s statement_timeout=5min\n")
+    assert (d.transactional, d.lock_timeout, d.statement_timeout) == (False, "30s", "5min")
+    assert parse_directives(F, "-- just a comment\nSELECT 1").transactional
+
+
+@pytest.mark.parametrize("line", ["-- workspace: no-transactions",
+                                  "-- workspace: lock_timeout=soon",
+                                  "-- workspace: statement_timeout='1s'; DROP TABLE x"])
+def test_unknown_or_unsafe_directive_is_refused(line: str) -> None:
+    with pytest.raises(MigrationFileError) as info:
+        parse_directives(F, line + "\nSELECT 1;")
+    assert info.value.line == 1 and "Known options" in info.value.remedy

@@ -1,0 +1,51 @@
+"""The embedded default, as a user meets it: no URL anywhere, `workspace db ...` just works."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SHIPPED_MIGRATIONS, free_port, run_cli
+from workspace.deps.embedded import EmbeddedPostgres
+from workspace.errors import PortInUse
+
+
+def test_embedded_default_starts_on_demand_stays_up_and_stops(tmp_path: Path) -> None:
+    shutil.copytree(SHIPPED_MIGRATIONS, tmp_path / "migrations")
+    port = free_port()
+    (tmp_path / "config.yaml").write_text(f"embedded:\n  port: {port}\n")
+    try:
+        first = run_cli(tmp_path, "db", "migrate")
+        assert first.returncode == 0, first.stderr
+        assert "Applied: 0001_init.sql" in first.stdout
+        status = json.loads(run_cli(tmp_path, "db", "server", "status", "--json").stdout)
+        assert status["running"] and status["port"] == port
+        assert status["url"].startswith("postgresql://postgres:********@127.0.0.1:")
+        password = (tmp_path / ".workspace" / "postgres.password").read_text().strip()
+        assert password not in json.dumps(status)
+        second = run_cli(tmp_path, "db", "migrate")  # the same server, kept running
+        assert second.stdout.strip() == "All migrations up to date"
+        assert json.loads(run_cli(tmp_path, "db", "server", "status", "--json").stdout)["pid"] \
+            == status["pid"]
+    finally:
+        stopped = run_cli(tmp_path, "db", "server", "stop")
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    after = json.loads(run_cli(tmp_path, "db", "server", "status", "--json").stdout)
+    assert after["running"] is False and after["initialised"] is True
+
+
+def test_port_held_by_another_process_is_named(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        server = EmbeddedPostgres(tmp_path / "pg", port=port)
+        with pytest.raises(PortInUse) as info:
+            server.start()
+    assert info.value.code == "PRECHECK_PORT_IN_USE"
+    assert "pid" in info.value.message and "embedded.port" in info.value.remedy
+    assert not server.status().running

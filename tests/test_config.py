@@ -1,0 +1,89 @@
+"""Layered configuration and its error messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workspace.config import load_config
+from workspace.errors import ConfigError
+
+
+def test_defaults_without_any_file(tmp_path: Path) -> None:
+    config = load_config(tmp_path, environ={})
+    assert config.database.url is None
+    assert config.migrations_dir == tmp_path / "migrations"
+    assert config.migrations.lock_wait_s == 60.0 and config.embedded.port == 54320
+
+
+def test_layers_highest_first_cli_env_dotenv_yaml(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(
+        "database:\n  url: postgresql://yaml@h/db\nmigrations:\n  lock_wait_s: 1\n"
+        "  lock_timeout_s: 2\n  statement_timeout_s: 3\n")
+    (tmp_path / ".env").write_text("WORKSPACE_MIGRATIONS__LOCK_TIMEOUT_S=20\n"
+                                   "WORKSPACE_MIGRATIONS__STATEMENT_TIMEOUT_S=30\n")
+    env = {"WORKSPACE_MIGRATIONS__STATEMENT_TIMEOUT_S": "300", "DATABASE_URL": "postgresql://env@h/db"}
+    config = load_config(tmp_path, environ=env, cli={"database.url": "postgresql://cli@h/db"})
+    m = config.migrations
+    assert (m.lock_wait_s, m.lock_timeout_s, m.statement_timeout_s) == (1, 20, 300)
+    assert config.database.url is not None
+    assert config.database.url.get_secret_value() == "postgresql://cli@h/db"
+    assert load_config(tmp_path, environ=env).database.url.get_secret_value() == "postgresql://env@h/db"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("0", False), ("", False)])
+def test_skip_migrations_from_environment(tmp_path: Path, value: str, expected: bool) -> None:
+    assert load_config(tmp_path, environ={"SKIP_MIGRATIONS": value}).migrations.skip is expected
+
+
+def test_bad_value_names_source_line_and_field_never_the_value(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("embedded:\n  port: 99999\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, environ={})
+    assert info.value.code == "PRECHECK_CONFIG_INVALID"
+    assert "config.yaml line 2: embedded.port: Input should be less than or equal to 65535" \
+        in info.value.message
+
+
+def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="environment variable SKIP_MIGRATIONS: migrations.skip"):
+        load_config(tmp_path, environ={"SKIP_MIGRATIONS": "maybe"})
+
+
+def test_bad_dotenv_value_names_its_line(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("# comment\nWORKSPACE_EMBEDDED__PORT=lots\n")
+    with pytest.raises(ConfigError, match=r"\.env line 2 \(WORKSPACE_EMBEDDED__PORT\): embedded.port"):
+        load_config(tmp_path, environ={})
+
+
+def test_unknown_section_and_field_are_named_with_a_suggestion(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("migrations:\n  dri: db/migrations\ndatabse: {}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, environ={})
+    assert "config.yaml line 2: migrations.dri: unknown field (did you mean `dir`?)" in info.value.message
+    assert "databse: unknown field (did you mean `database`?)" in info.value.message
+
+
+def test_invalid_yaml_names_line_and_column(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("migrations:\n  dir: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"config.yaml:3:1: invalid YAML"):
+        load_config(tmp_path, environ={})
+
+
+def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        load_config(tmp_path, environ={})
+
+
+def test_explicit_config_file_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path, config_file=tmp_path / "other.yaml", environ={})
+
+
+def test_shipped_config_yaml_is_valid_and_matches_the_defaults() -> None:
+    repo = Path(__file__).resolve().parent.parent
+    shipped = load_config(repo, environ={})
+    defaults = load_config(repo / "tests", environ={})
+    assert shipped.model_dump(exclude={"project_dir"}) == defaults.model_dump(exclude={"project_dir"})

@@ -1,0 +1,42 @@
+"""The hook apps call at startup: same runner, SKIP_MIGRATIONS honoured loudly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import query, write
+from workspace.errors import MigrationError
+from workspace.startup import migrate_on_startup
+
+
+def test_applies_pending_then_is_a_no_op(project: Path, db_url: str,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SKIP_MIGRATIONS", raising=False)
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    first = migrate_on_startup(db_url, project_dir=project)
+    assert first is not None and [a.migration.name for a in first.applied] == ["0001_a.sql"]
+    again = migrate_on_startup(db_url, project_dir=project)
+    assert again is not None and again.applied == [] and again.plan.up_to_date
+
+
+def test_failure_raises_so_the_app_refuses_to_start(project: Path, db_url: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SKIP_MIGRATIONS", raising=False)
+    write(project, "0001_a.sql", "CREATE TABLE a (id nosuchtype);")
+    with pytest.raises(MigrationError) as info:
+        migrate_on_startup(db_url, project_dir=project)
+    assert info.value.code == "PRECHECK_MIGRATIONS_FAILED"
+
+
+def test_skip_migrations_warns_loudly_and_runs_nothing(project: Path, db_url: str,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str],
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("SKIP_MIGRATIONS", "1")
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    assert migrate_on_startup(db_url, project_dir=project) is None
+    assert "SKIP_MIGRATIONS is set" in capsys.readouterr().err
+    assert any(r.levelname == "WARNING" for r in caplog.records)
+    assert query(db_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [(0,)]
