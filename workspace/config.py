@@ -141,7 +141,7 @@ def _suggest(loc: tuple[int | str, ...]) -> str:
         field = model.model_fields.get(str(part))
         if field is None or not isinstance(field.annotation, type):
             return ""
-        model = field.annotation  # type: ignore[assignment]
+        model = field.annotation
     close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
     return f" (did you mean `{close[0]}`?)" if close else f" (known: {', '.join(model.model_fields)})"
 

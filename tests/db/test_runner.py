@@ -12,8 +12,12 @@ from workspace.db import runner
 from workspace.db.files import find_migrations
 from workspace.db.lock import LOCK_KEY
 from workspace.db.runner import RunnerSettings, migrate, read_plan, repair
-from workspace.errors import (ChecksumMismatch, MigrationError, MigrationLockTimeout,
-                              TrackingTableInvalid)
+from workspace.errors import (
+    ChecksumMismatch,
+    MigrationError,
+    MigrationLockTimeout,
+    TrackingTableInvalid,
+)
 
 FAST = RunnerSettings(lock_wait_s=5, connect_timeout_s=5)
 

@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -31,8 +30,7 @@ from workspace.db.files import MigrationFile
 from workspace.db.lock import migration_lock
 from workspace.db.plan import Plan, make_plan
 from workspace.db.sqlparse import Statement, line_col
-from workspace.errors import (ChecksumMismatch, DatabaseUnreachable, MigrationError,
-                              display_path)
+from workspace.errors import ChecksumMismatch, DatabaseUnreachable, MigrationError, display_path
 
 __all__ = ["AppliedNow", "MigrateResult", "RunnerSettings", "migrate", "read_plan"]
 

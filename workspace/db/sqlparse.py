@@ -86,7 +86,7 @@ def split_statements(path: Path, text: str, *, transactional: bool = True) -> li
                                  remedy=remedy) from None
     statements = []
     for item in raw:
-        start = item.stmt_location
+        start = item.stmt_location or 0
         end = start + item.stmt_len if item.stmt_len else len(text)
         body = text[start:end].strip()
         start += len(text[start:end]) - len(text[start:end].lstrip())
@@ -134,7 +134,7 @@ def _needs_autocommit(node: object) -> str | None:
             isinstance(getattr(cmd, "def_", None), ast.PartitionCmd) and cmd.def_.concurrent
             for cmd in node.cmds or ()):
         return f"DETACH PARTITION CONCURRENTLY {cannot}"
-    if isinstance(node, ast.TransactionStmt):
+    if isinstance(node, ast.TransactionStmt) and node.kind is not None:
         kind = node.kind.name.removeprefix("TRANS_STMT_")
         if kind in ("BEGIN", "START", "COMMIT", "ROLLBACK", "PREPARE", "COMMIT_PREPARED",
                     "ROLLBACK_PREPARED"):
