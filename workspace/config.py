@@ -15,7 +15,7 @@ import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from dotenv import dotenv_values
@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from workspace import redact
 from workspace.errors import ConfigError
 
-__all__ = ["Config", "DatabaseConfig", "EmbeddedConfig", "MigrationsConfig", "load_config"]
+__all__ = ["Config", "DatabaseConfig", "DepsConfig", "DockerConfig", "EmbeddedConfig",
+           "MigrationsConfig", "OidcConfig", "ReadinessConfig", "load_config"]
 
 CONFIG_FILE = "config.yaml"
 ENV_FILE = ".env"
@@ -34,6 +35,8 @@ ENV_ALIASES: dict[str, str] = {
     "DATABASE_URL": "database.url",
     "SKIP_MIGRATIONS": "migrations.skip",
     "MIGRATIONS_DIR": "migrations.dir",
+    "OIDC_ISSUER": "oidc.issuer",
+    "OIDC_CLIENT_ID": "oidc.client_id",
 }
 
 
@@ -67,11 +70,57 @@ class MigrationsConfig(_Section):
                                        description="Per migration; 0 disables.")
 
 
+class DependencyChoice(_Section):
+    backend: Literal["auto", "docker", "embedded", "external", "skip"] = "auto"
+
+
+class DepsConfig(_Section):
+    """How each dependency comes up. postgres: auto (Docker when an engine answers, else
+    embedded) | docker | embedded | external (database.url). zitadel: auto (Docker when
+    postgres uses Docker, else external when oidc.issuer is set, else skip with a
+    notice) | docker | external | skip."""
+
+    postgres: DependencyChoice = DependencyChoice()
+    zitadel: DependencyChoice = DependencyChoice()
+
+
+class DockerConfig(_Section):
+    compose_file: Path = Path("docker/docker-compose.yml")
+    env_file: Path = Path("docker/.env")
+    project_name: str = Field(default="workspace", pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    postgres_port: int = Field(default=5432, ge=1, le=65535)
+    zitadel_port: int = Field(default=8080, ge=1, le=65535)
+
+
+class ReadinessConfig(_Section):
+    """Bounded waits (the guide's defaults: database 5 x 5 s, Zitadel 6 x 5 s). Within
+    that budget the probe runs every poll_s, so readiness is noticed when it happens."""
+
+    database_attempts: int = Field(default=5, ge=1)
+    database_interval_s: float = Field(default=5.0, gt=0)
+    zitadel_attempts: int = Field(default=6, ge=1)
+    zitadel_interval_s: float = Field(default=5.0, gt=0)
+    zitadel_first_boot_s: float = Field(default=180.0, gt=0)
+    poll_s: float = Field(default=0.2, gt=0)
+
+
+class OidcConfig(_Section):
+    issuer: str | None = Field(default=None, description="e.g. http://localhost:8080")
+    client_id: str | None = None
+    project_id: str | None = None
+    pat_file: Path = Field(default=Path(".workspace/zitadel/admin.pat"),
+                           description="Zitadel machine user's personal access token.")
+
+
 class Config(_Section):
     project_dir: Path = Field(default_factory=Path.cwd)
     database: DatabaseConfig = DatabaseConfig()
     embedded: EmbeddedConfig = EmbeddedConfig()
     migrations: MigrationsConfig = MigrationsConfig()
+    deps: DepsConfig = DepsConfig()
+    docker: DockerConfig = DockerConfig()
+    readiness: ReadinessConfig = ReadinessConfig()
+    oidc: OidcConfig = OidcConfig()
 
     def path(self, relative: Path) -> Path:
         """Resolve a configured path against the project directory."""

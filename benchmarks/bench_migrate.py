@@ -1,0 +1,472 @@
+#!/usr/bin/env python
+"""Benchmark `workspace db migrate` against what psql alone needs for the same SQL.
+
+    python benchmarks/bench_migrate.py [--runs 5] [--count 500] [--quick] [--profile]
+
+Starts its own embedded PostgreSQL (temp directory, free port), writes `--count`
+generated migrations (2 statements each) into a temp project, and per run, each on
+fresh databases, times as whole commands (wall clock):
+
+  a. `workspace db migrate` applying everything (full apply)
+  b. the same command again, nothing pending (no-op)
+  c. floor 1: `psql -1 -f all.sql`, every file concatenated, one transaction
+  d. floor 2: `psql -1 -f <file>` once per file, one transaction each
+  e. in-process `workspace.startup.migrate_on_startup()` on (a)'s database (no-op path
+     an app takes at every start), median of a few calls, plus the queries and
+     connections it uses (counted by wrapping psycopg.connect / Connection.execute)
+
+The variants are interleaved within each run so machine noise hits them alike. Aims
+are reported ("aim met"/"aim missed"), never enforced: the exit status is non-zero only
+when a command fails or its result is wrong. Standard library + workspace's own
+dependencies only; the server is stopped and the temp directory removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import io
+import os
+import platform
+import pstats
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from workspace import redact
+from workspace.deps.embedded import EmbeddedPostgres, bin_dir
+
+NOOP_AIM_S = 0.3  # `workspace db migrate` with nothing pending
+FULL_APPLY_AIM_X = 2.0  # full apply vs. the one-transaction psql floor
+UP_TO_DATE = "All migrations up to date"
+COMMAND_TIMEOUT_S = 900
+
+# Variables that would make the runs use another database or skip work.
+_DROP_ENV = ("DATABASE_URL", "SKIP_MIGRATIONS", "MIGRATIONS_DIR")
+
+
+class BenchError(RuntimeError):
+    """A command failed or produced the wrong result: the numbers would be meaningless."""
+
+
+@dataclass
+class Variant:
+    key: str
+    label: str
+    samples: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+
+# -- environment -----------------------------------------------------------------------
+
+
+def clean_env() -> dict[str, str]:
+    """Our environment without anything that would redirect workspace or psql."""
+    return {k: v for k, v in os.environ.items()
+            if k not in _DROP_ENV and not k.startswith(("WORKSPACE_", "PG"))}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def workspace_command() -> list[str]:
+    """The `workspace` console script of this interpreter's environment."""
+    script = Path(sys.executable).parent / "workspace"
+    if script.is_file():
+        return [str(script)]
+    found = shutil.which("workspace")
+    if found:
+        return [found]
+    raise BenchError(f"no `workspace` console script next to {sys.executable} or on PATH; "
+                     "install the project (pip install -e .)")
+
+
+# -- the generated project -------------------------------------------------------------
+
+
+def write_migrations(project: Path, count: int) -> tuple[list[Path], Path]:
+    """`count` migrations of 2 statements each, and all of them concatenated (outside
+    migrations/, which would reject the name)."""
+    mdir = project / "migrations"
+    mdir.mkdir(parents=True)
+    width = max(4, len(str(count)))
+    files = []
+    for n in range(1, count + 1):
+        num = f"{n:0{width}d}"
+        table = f"bench_{num}"
+        path = mdir / f"{num}_create_{table}.sql"
+        path.write_text(
+            f"CREATE TABLE IF NOT EXISTS {table} (\n"
+            "    id bigint PRIMARY KEY,\n"
+            "    name text NOT NULL,\n"
+            "    created_at timestamptz NOT NULL DEFAULT now()\n"
+            ");\n"
+            f"CREATE INDEX IF NOT EXISTS {table}_created_at_idx ON {table} (created_at);\n")
+        files.append(path)
+    all_sql = project.parent / "all.sql"
+    all_sql.write_text("".join(p.read_text() for p in files))
+    return files, all_sql
+
+
+# -- the database ----------------------------------------------------------------------
+
+
+class Admin:
+    def __init__(self, srv: EmbeddedPostgres) -> None:
+        self.srv = srv
+
+    def create(self, name: str) -> str:
+        with psycopg.connect(self.srv.url("postgres"), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return self.srv.url(name)
+
+    def drop(self, name: str) -> None:
+        with psycopg.connect(self.srv.url("postgres"), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+
+    @staticmethod
+    def scalar(url: str, query: str) -> Any:
+        with psycopg.connect(url, autocommit=True) as conn:
+            row = conn.execute(query.encode()).fetchone()
+            assert row is not None
+            return row[0]
+
+
+def check_schema(url: str, count: int, what: str) -> None:
+    tables = Admin.scalar(url, "SELECT count(*) FROM pg_class WHERE relkind = 'r' "
+                               "AND relname LIKE 'bench\\_%'")
+    indexes = Admin.scalar(url, "SELECT count(*) FROM pg_class WHERE relkind = 'i' "
+                                "AND relname LIKE 'bench\\_%\\_created\\_at\\_idx'")
+    if tables != count or indexes != count:
+        raise BenchError(f"{what}: expected {count} bench tables and indexes, "
+                         f"found {tables} and {indexes}")
+
+
+# -- running and timing ----------------------------------------------------------------
+
+
+def run_timed(cmd: list[str], *, cwd: Path | None = None,
+              env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=COMMAND_TIMEOUT_S, check=False)
+    return time.perf_counter() - started, proc
+
+
+def require_ok(proc: subprocess.CompletedProcess[str], what: str) -> None:
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise BenchError(f"{what} exited {proc.returncode}:\n{redact.redact(tail)}")
+
+
+def psql_command(url: str, path: Path) -> list[str]:
+    return [str(bin_dir() / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1",
+            "-f", str(path), "-d", url]
+
+
+@contextlib.contextmanager
+def counting_round_trips() -> Iterator[dict[str, int]]:
+    """Count connections opened (psycopg.connect) and queries sent
+    (psycopg.Connection.execute) while inside; restores both afterwards."""
+    counts = {"connections": 0, "queries": 0}
+    orig_connect = psycopg.connect
+    had_own_execute = "execute" in psycopg.Connection.__dict__
+    orig_execute = psycopg.Connection.execute
+
+    def connect(*args: Any, **kwargs: Any) -> Any:
+        counts["connections"] += 1
+        return orig_connect(*args, **kwargs)
+
+    def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+        counts["queries"] += 1
+        return orig_execute(self, *args, **kwargs)
+
+    psycopg.connect = connect  # type: ignore[assignment]
+    psycopg.Connection.execute = execute  # type: ignore[method-assign]
+    try:
+        yield counts
+    finally:
+        psycopg.connect = orig_connect  # type: ignore[assignment]
+        if had_own_execute:
+            psycopg.Connection.execute = orig_execute  # type: ignore[method-assign]
+        else:
+            del psycopg.Connection.execute
+
+
+@contextlib.contextmanager
+def clean_os_environ() -> Iterator[None]:
+    """For the in-process calls: the same environment the subprocesses get."""
+    saved = dict(os.environ)
+    for k in list(os.environ):
+        if k in _DROP_ENV or k.startswith("WORKSPACE_"):
+            del os.environ[k]
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+# -- one run ---------------------------------------------------------------------------
+
+
+def one_run(i: int, *, admin: Admin, project: Path, files: list[Path], all_sql: Path,
+            count: int, startup_calls: int, v: dict[str, Variant],
+            trips: list[tuple[int, int]], env: dict[str, str]) -> None:
+    from workspace.startup import migrate_on_startup
+
+    names = {k: f"bench_{i}_{k}" for k in ("app", "one_tx", "per_file")}
+    try:
+        # a. full apply, as a whole command
+        url_a = admin.create(names["app"])
+        cmd = [*workspace_command(), "db", "migrate", "--database-url", url_a]
+        elapsed, proc = run_timed(cmd, cwd=project, env=env)
+        require_ok(proc, "workspace db migrate (full apply)")
+        rows = Admin.scalar(url_a, "SELECT count(*) FROM public.schema_migrations")
+        if rows != count:
+            raise BenchError(f"full apply: schema_migrations has {rows} rows, expected {count}")
+        check_schema(url_a, count, "full apply")
+        v["a"].samples.append(elapsed)
+
+        # b. no-op, same command again
+        elapsed, proc = run_timed(cmd, cwd=project, env=env)
+        require_ok(proc, "workspace db migrate (no-op)")
+        if UP_TO_DATE not in proc.stdout + proc.stderr:
+            raise BenchError(f"no-op run did not print {UP_TO_DATE!r}:\n"
+                             f"{redact.redact(proc.stdout + proc.stderr)[-2000:]}")
+        v["b"].samples.append(elapsed)
+
+        # c. floor 1: psql, everything in one transaction
+        url_c = admin.create(names["one_tx"])
+        elapsed, proc = run_timed(psql_command(url_c, all_sql), env=env)
+        require_ok(proc, "psql -1 -f all.sql")
+        check_schema(url_c, count, "psql one transaction")
+        v["c"].samples.append(elapsed)
+
+        # d. floor 2: psql once per file, one transaction each
+        url_d = admin.create(names["per_file"])
+        started = time.perf_counter()
+        for path in files:
+            proc = subprocess.run(psql_command(url_d, path), env=env, capture_output=True,
+                                  text=True, stdin=subprocess.DEVNULL,
+                                  timeout=COMMAND_TIMEOUT_S, check=False)
+            require_ok(proc, f"psql -1 -f {path.name}")
+        v["d"].samples.append(time.perf_counter() - started)
+        check_schema(url_d, count, "psql per file")
+
+        # e. the in-process startup hook, no-op path, on (a)'s database
+        with clean_os_environ():
+            for _ in range(startup_calls):
+                started = time.perf_counter()
+                result = migrate_on_startup(url_a, project_dir=project)
+                elapsed = time.perf_counter() - started
+                if result is None or result.applied or result.plan.pending:
+                    raise BenchError("migrate_on_startup on a migrated database did work")
+                v["e"].samples.append(elapsed)
+            with counting_round_trips() as counts:
+                migrate_on_startup(url_a, project_dir=project)
+        trips.append((counts["queries"], counts["connections"]))
+    finally:
+        for name in names.values():
+            with contextlib.suppress(psycopg.Error):
+                admin.drop(name)
+
+
+# -- profile ---------------------------------------------------------------------------
+
+
+def profile_in_process(admin: Admin, project: Path, top: int) -> None:
+    """cProfile of `workspace.cli.main(["db", "migrate", ...])` in this process: a full
+    apply on a fresh database, then the no-op on the same database."""
+    from workspace.cli import main
+
+    name = "bench_profile"
+    try:
+        url = admin.create(name)
+        argv = ["--project-dir", str(project), "db", "migrate", "--database-url", url]
+        for title in ("full apply", "no-op"):
+            prof = cProfile.Profile()
+            sink = io.StringIO()
+            with clean_os_environ(), contextlib.redirect_stdout(sink), \
+                    contextlib.redirect_stderr(sink):
+                started = time.perf_counter()
+                prof.enable()
+                code = main(argv)
+                prof.disable()
+                elapsed = time.perf_counter() - started
+            if code != 0:
+                raise BenchError(f"in-process {title} exited {code}:\n"
+                                 f"{redact.redact(sink.getvalue())[-2000:]}")
+            print(f"\n== cProfile: in-process `workspace db migrate`, {title}: "
+                  f"{elapsed:.3f} s wall (under the profiler) ==")
+            for order in ("tottime", "cumulative"):
+                out = io.StringIO()
+                pstats.Stats(prof, stream=out).strip_dirs().sort_stats(order).print_stats(top)
+                lines = out.getvalue().splitlines()
+                start = next((n for n, ln in enumerate(lines) if "ncalls" in ln), 0)
+                print(f"-- top {top} by {order} --")
+                print("\n".join(ln for ln in lines[start:] if ln.strip()))
+    finally:
+        with contextlib.suppress(psycopg.Error):
+            admin.drop(name)
+
+
+# -- report ----------------------------------------------------------------------------
+
+
+def machine_facts(admin: Admin) -> list[tuple[str, str]]:
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except AttributeError:
+        affinity = os.cpu_count() or 0
+    pg = Admin.scalar(admin.srv.url("postgres"), "SELECT version()")
+    return [
+        ("nproc", f"{affinity} (cpu_count {os.cpu_count()})"),
+        ("python", f"{platform.python_version()} ({sys.executable})"),
+        ("platform", platform.platform()),
+        ("postgresql", str(pg)),
+        ("psycopg", f"{psycopg.__version__}, libpq {psycopg.pq.version()}"),
+        ("server settings", "embedded: fsync=off, synchronous_commit=off, "
+                            "full_page_writes=off, TCP 127.0.0.1"),
+    ]
+
+
+def print_report(variants: dict[str, Variant], trips: list[tuple[int, int]],
+                 facts: list[tuple[str, str]], *, count: int, runs: int,
+                 startup_calls: int) -> None:
+    floor = variants["c"].median
+    print()
+    print("Machine")
+    width = max(len(k) for k, _ in facts)
+    for k, val in facts:
+        print(f"  {k:<{width}}  {val}")
+    print()
+    print(f"{count} migrations x 2 statements, {runs} run(s); "
+          f"e: {startup_calls} calls per run; wall clock seconds")
+    header = ("variant", "n", "median s", "min s", "max s", "x floor c")
+    rows = [(f"{v.key}. {v.label}", str(len(v.samples)), f"{v.median:.3f}",
+             f"{min(v.samples):.3f}", f"{max(v.samples):.3f}", f"{v.median / floor:.2f}x")
+            for v in variants.values()]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    fmt = "  ".join(["{:<%d}" % widths[0]] + ["{:>%d}" % w for w in widths[1:]])
+    print(fmt.format(*header))
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print(fmt.format(*r))
+    print()
+    distinct = sorted(set(trips))
+    q, c = distinct[0] if len(distinct) == 1 else (
+        "/".join(str(t[0]) for t in distinct), "/".join(str(t[1]) for t in distinct))
+    print(f"round trips (queries) on startup no-op: {q}, connections: {c}")
+    noop = variants["b"].median
+    print(f"no-op `workspace db migrate` (b): median {noop:.3f} s vs aim <= {NOOP_AIM_S} s: "
+          f"{'aim met' if noop <= NOOP_AIM_S else 'aim missed'}")
+    ratio = variants["a"].median / floor
+    print(f"full apply (a) / psql one transaction (c): {ratio:.2f}x vs aim <= "
+          f"{FULL_APPLY_AIM_X:g}x: {'aim met' if ratio <= FULL_APPLY_AIM_X else 'aim missed'}")
+    print(f"  (for reference: full apply / psql per file (d): "
+          f"{variants['a'].median / variants['d'].median:.2f}x; startup hook no-op (e) "
+          f"median {variants['e'].median * 1000:.1f} ms)")
+
+
+# -- main ------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--runs", type=int, default=None, help="runs (default 5; 2 with --quick)")
+    p.add_argument("--count", type=int, default=None,
+                   help="generated migrations (default 500; 50 with --quick)")
+    p.add_argument("--quick", action="store_true", help="smoke test: --count 50 --runs 2")
+    p.add_argument("--startup-calls", type=int, default=5,
+                   help="timed migrate_on_startup calls per run (default 5)")
+    p.add_argument("--profile", action="store_true",
+                   help="afterwards, cProfile an in-process full apply and no-op")
+    p.add_argument("--profile-top", type=int, default=25, help="entries per profile listing")
+    args = p.parse_args(argv)
+    if args.runs is None:
+        args.runs = 2 if args.quick else 5
+    if args.count is None:
+        args.count = 50 if args.quick else 500
+    if args.runs < 1 or args.count < 1 or args.startup_calls < 1:
+        p.error("--runs, --count and --startup-calls must be at least 1")
+    return args
+
+
+def _terminate(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)  # so that the finally blocks stop the server
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    env = clean_env()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-migrate-"))
+    srv = EmbeddedPostgres(tmp / "data", port=free_port(), database="postgres")
+    try:
+        project = tmp / "project"
+        files, all_sql = write_migrations(project, args.count)
+        workspace_command()  # fail early when it is missing
+        print(f"starting embedded PostgreSQL in {srv.data_dir} on port {srv.port} ...",
+              flush=True)
+        srv.start()
+        admin = Admin(srv)
+        facts = machine_facts(admin)
+        variants = {k: Variant(k, label) for k, label in (
+            ("a", "workspace db migrate, full apply"),
+            ("b", "workspace db migrate, no-op"),
+            ("c", "psql -1 all.sql (floor 1)"),
+            ("d", "psql -1 per file (floor 2)"),
+            ("e", "migrate_on_startup no-op, in-process"),
+        )}
+        trips: list[tuple[int, int]] = []
+        for i in range(1, args.runs + 1):
+            started = time.perf_counter()
+            one_run(i, admin=admin, project=project, files=files, all_sql=all_sql,
+                    count=args.count, startup_calls=args.startup_calls, v=variants,
+                    trips=trips, env=env)
+            last = {k: v.samples[-1] for k, v in variants.items()}
+            print(f"run {i}/{args.runs} ({time.perf_counter() - started:.1f} s): "
+                  + "  ".join(f"{k}={s:.3f}" for k, s in last.items()), flush=True)
+        print_report(variants, trips, facts, count=args.count, runs=args.runs,
+                     startup_calls=args.startup_calls)
+        if args.profile:
+            profile_in_process(admin, project, args.profile_top)
+        return 0
+    except BenchError as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        try:
+            srv.stop()
+        except Exception as exc:  # noqa: BLE001 - report, and still remove what we can
+            print(f"warning: could not stop the embedded server in {srv.data_dir}: {exc}",
+                  file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
