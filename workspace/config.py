@@ -25,7 +25,7 @@ from workspace import redact
 from workspace.errors import ConfigError
 
 __all__ = ["Config", "DatabaseConfig", "DepsConfig", "DockerConfig", "EmbeddedConfig",
-           "MigrationsConfig", "OidcConfig", "ReadinessConfig", "load_config"]
+           "MigrationsConfig", "OidcConfig", "PrecheckConfig", "ReadinessConfig", "load_config"]
 
 CONFIG_FILE = "config.yaml"
 ENV_FILE = ".env"
@@ -112,6 +112,34 @@ class OidcConfig(_Section):
                            description="Zitadel machine user's personal access token.")
 
 
+GUIDE_CRITICAL_TABLES: dict[str, int | None] = {
+    "kb.documents": 8, "kb.chunks": 7, "kb.object_extraction_jobs": 31,
+    "kb.graph_embedding_jobs": 11, "kb.auth_introspection_cache": 4, "kb.tags": 8,
+    "kb.graph_objects": 30, "kb.graph_relationships": 18,
+}
+
+
+class DriftPolicy(_Section):
+    extra: Literal["error", "warning"] = "error"
+    changed: Literal["error", "warning"] = "error"
+
+
+class PrecheckConfig(_Section):
+    """What `workspace db validate` (and `workspace start`) insists on."""
+
+    critical_tables: dict[str, int | None] = Field(
+        default_factory=lambda: dict(GUIDE_CRITICAL_TABLES),
+        description="table -> expected column count (null: any)")
+    critical_functions: list[str] = Field(
+        default_factory=lambda: ["kb.update_tsv()", "kb.refresh_revision_counts()"])
+    required_extensions: list[str] = Field(default_factory=lambda: ["vector"])
+    drift: DriftPolicy = DriftPolicy()
+    ignore: list[str] = Field(default_factory=list,
+                              description="objects drift checks leave alone, e.g. kb.scratch")
+    snapshot: Path = Field(default=Path("migrations/schema.snapshot.json"),
+                           description="expected schema, for roles that may not CREATE DATABASE")
+
+
 class Config(_Section):
     project_dir: Path = Field(default_factory=Path.cwd)
     database: DatabaseConfig = DatabaseConfig()
@@ -121,6 +149,7 @@ class Config(_Section):
     docker: DockerConfig = DockerConfig()
     readiness: ReadinessConfig = ReadinessConfig()
     oidc: OidcConfig = OidcConfig()
+    precheck: PrecheckConfig = PrecheckConfig()
 
     def path(self, relative: Path) -> Path:
         """Resolve a configured path against the project directory."""
@@ -175,8 +204,11 @@ def load_config(project_dir: Path | None = None, *, config_file: Path | None = N
 def _describe(exc: ValidationError, origin: Mapping[str, str]) -> str:
     lines = []
     for err in exc.errors():
-        dotted = ".".join(str(p) for p in err["loc"])
-        source = origin.get(dotted, "defaults")
+        loc = [str(p) for p in err["loc"]]
+        dotted = ".".join(loc)
+        # the value may sit inside a mapping-valued field: use the deepest known source
+        source = next((origin[".".join(loc[:n])] for n in range(len(loc), 0, -1)
+                       if ".".join(loc[:n]) in origin), "defaults")
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown field" + _suggest(err["loc"])
@@ -218,17 +250,21 @@ def _from_yaml(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 def _flatten(data: Any, node: Any, prefix: str, values: dict[str, Any],
-             sources: dict[str, str], filename: str) -> None:
+             sources: dict[str, str], filename: str, model: type[BaseModel] | None = None) -> None:
+    """Leaves of `data` as dotted paths, descending only into nested sections (so a
+    mapping-valued field such as precheck.critical_tables stays one value)."""
+    model = model or Config
     keys = {k.value: (k, v) for k, v in node.value} if isinstance(node, yaml.MappingNode) else {}
     for key, value in data.items():
         dotted = f"{prefix}{key}"
         key_node, value_node = keys.get(key, (None, None))
-        line = key_node.start_mark.line + 1 if key_node is not None else "?"
-        if isinstance(value, dict) and value:
-            _flatten(value, value_node, dotted + ".", values, sources, filename)
+        field = model.model_fields.get(str(key))
+        section = field.annotation if field is not None else None
+        if isinstance(value, dict) and isinstance(section, type) and issubclass(section, BaseModel):
+            _flatten(value, value_node, dotted + ".", values, sources, filename, section)
         else:
             values[dotted] = value
-            sources[dotted] = f"{filename} line {line}"
+            sources[dotted] = f"{filename} line {key_node.start_mark.line + 1 if key_node else '?'}"
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:

@@ -6,7 +6,8 @@ import argparse
 from typing import Any
 
 from workspace import redact
-from workspace.config import Config, load_config
+from workspace.commands import schema
+from workspace.commands.common import add_common, config_from
 from workspace.console import Console
 from workspace.db import migrate_project, runner_settings
 from workspace.db.files import MigrationFile, find_migrations
@@ -23,11 +24,7 @@ def register(sub: Any) -> None:
 
     def command(name: str, help_text: str, handler: Any, *, url: bool = True) -> Any:
         p = dbsub.add_parser(name, help=help_text, description=help_text)
-        if url:
-            p.add_argument("--database-url", metavar="URL",
-                           help="database to use (default: DATABASE_URL, config.yaml, "
-                                "else the embedded PostgreSQL)")
-        p.add_argument("--json", action="store_true", help="machine-readable output")
+        add_common(p, url=url)
         p.set_defaults(handler=handler)
         return p
 
@@ -42,15 +39,11 @@ def register(sub: Any) -> None:
                    help="only these versions (default: every modified one)")
     p = command("server", "the embedded PostgreSQL: start, stop or show it", _server, url=False)
     p.add_argument("action", choices=("start", "stop", "status"))
-
-
-def _config(args: argparse.Namespace) -> Config:
-    cli = {"database.url": getattr(args, "database_url", None)}
-    return load_config(args.project_dir, config_file=args.config, cli=cli)
+    schema.register(dbsub)
 
 
 def _migrate(args: argparse.Namespace, console: Console) -> int:
-    config = _config(args)
+    config = config_from(args)
     files = find_migrations(config.migrations_dir)  # every file checked before connecting
     url = database_url(config)
 
@@ -91,7 +84,7 @@ def _migrate(args: argparse.Namespace, console: Console) -> int:
 
 
 def _status(args: argparse.Namespace, console: Console) -> int:
-    config = _config(args)
+    config = config_from(args)
     files = find_migrations(config.migrations_dir)
     url = database_url(config)
     plan = read_plan(url, files, runner_settings(config))
@@ -135,7 +128,7 @@ def _status_rows(plan: Plan) -> list[dict[str, Any]]:
 
 
 def _repair(args: argparse.Namespace, console: Console) -> int:
-    config = _config(args)
+    config = config_from(args)
     files = find_migrations(config.migrations_dir)
     url = database_url(config)
     done = repair(url, files, runner_settings(config), set(args.versions) or None)
@@ -150,7 +143,7 @@ def _repair(args: argparse.Namespace, console: Console) -> int:
 
 
 def _server(args: argparse.Namespace, console: Console) -> int:
-    config = _config(args)
+    config = config_from(args)
     server = embedded_server(config)
     if args.action == "start":
         url = server.start(ensure_database=True)

@@ -1,0 +1,162 @@
+"""`workspace db validate`, `db fix` and `db snapshot`: the schema against the migrations."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from workspace import redact
+from workspace.commands.common import add_common, config_from
+from workspace.config import Config
+from workspace.console import Console
+from workspace.db import runner_settings
+from workspace.db.expected import build_expected, write_snapshot
+from workspace.db.files import find_migrations
+from workspace.db.fix import apply_fix, plan_fix
+from workspace.db.validate import Report, validate
+from workspace.deps import database_url
+from workspace.errors import (
+    DatabaseUnreachable,
+    MigrationError,
+    SchemaInvalid,
+    ValidationUnavailable,
+    display_path,
+)
+
+__all__ = ["register"]
+
+
+def register(dbsub: Any) -> None:
+    p = dbsub.add_parser("validate", help="check the schema against the migrations",
+                         description="Check critical objects, tracking and drift. Exit 0 "
+                                     "when valid, 12 when invalid, 13 when it could not check.")
+    add_common(p)
+    p.set_defaults(handler=_validate)
+    p = dbsub.add_parser("fix", help="recreate missing objects (never drops or rewrites)")
+    add_common(p)
+    p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    p.set_defaults(handler=_fix)
+    p = dbsub.add_parser("snapshot", help="write the expected schema to precheck.snapshot "
+                                          "(for roles that may not create databases)")
+    add_common(p)
+    p.set_defaults(handler=_snapshot)
+
+
+def _checked(config: Config, url: str) -> tuple[Report, list[Any]]:
+    migrations = find_migrations(config.migrations_dir)
+    try:
+        return validate(url, config, migrations), migrations
+    except (DatabaseUnreachable, MigrationError) as exc:
+        # For scripts: 13 means "could not check", whatever stopped it.
+        raise ValidationUnavailable(f"could not check the schema: {exc.code}: {exc.message}",
+                                    remedy=exc.remedy) from None
+
+
+def _validate(args: argparse.Namespace, console: Console) -> int:
+    config = config_from(args)
+    url = database_url(config)
+    report, _ = _checked(config, url)
+    if args.json:
+        console.json(_report_json(report, url))
+        return 0 if report.valid else SchemaInvalid.code_info.exit_code
+    show_report(console, report)
+    if not report.valid:
+        raise SchemaInvalid(f"{len(report.errors)} problem(s) in {redact.mask_url(url)}",
+                            [f.text for f in report.errors])
+    return 0
+
+
+def show_report(console: Console, report: Report) -> None:
+    """The guide's output: a verdict, the counts, one problem a line, a recommendation."""
+    if report.valid:
+        console.ok("VALIDATION PASSED")
+    else:
+        console.fail("VALIDATION FAILED")
+    for label, (ok, total) in (("tables exist", report.tables),
+                               ("functions exist", report.functions),
+                               ("extensions present", report.extensions),
+                               ("migrations tracked", report.migrations)):
+        console.line(f"{ok}/{total} {label}")
+    for f in report.errors:
+        console.line(f.text, "fail")
+    for f in report.warnings:
+        console.line(f"{f.text} (warning)", "warn")
+    if report.valid and not report.drifts:
+        source = report.expected.source if report.expected else "?"
+        console.line(f"No drift from the migrations (expected schema from {source})")
+    for rec in report.recommendations():
+        console.line(f"Recommendation: {rec}")
+
+
+def _report_json(report: Report, url: str) -> dict[str, Any]:
+    def pair(p: tuple[int, int]) -> dict[str, int]:
+        return {"ok": p[0], "total": p[1]}
+
+    return {
+        "ok": True, "valid": report.valid, "database": redact.mask_url(url),
+        "tables": pair(report.tables), "functions": pair(report.functions),
+        "extensions": pair(report.extensions), "migrations": pair(report.migrations),
+        "problems": [{"severity": f.severity, "text": f.text,
+                      "kind": f.drift.kind if f.drift else "critical",
+                      "object": f.drift.name if f.drift else None,
+                      "problem": f.drift.problem if f.drift else None} for f in report.findings],
+        "expected_from": report.expected.source if report.expected else None,
+        "recommendations": report.recommendations(),
+    }
+
+
+def _fix(args: argparse.Namespace, console: Console) -> int:
+    config = config_from(args)
+    url = database_url(config)
+    report, _ = _checked(config, url)
+    assert report.expected is not None
+    steps = plan_fix(report.expected.catalog, report.drifts)
+    if not args.json:
+        if not steps:
+            console.ok("Nothing missing: nothing to create")
+        for step in steps:
+            console.info(f"Would create {step.kind} {step.name}" if args.dry_run
+                         else f"Creating {step.kind} {step.name}...")
+    if args.dry_run:
+        if args.json:
+            console.json({"ok": True, "dry_run": True,
+                          "plan": [{"kind": s.kind, "name": s.name, "sql": s.sql} for s in steps]})
+        return 0
+    done, failed = apply_fix(url, steps, timeout_s=runner_settings(config).connect_timeout_s)
+    after, _ = _checked(config, url)
+    if args.json:
+        console.json({"ok": after.valid, "created": [{"kind": s.kind, "name": s.name} for s in done],
+                      "failed": [{"kind": s.kind, "name": s.name, "reason": r} for s, r in failed],
+                      "after": _report_json(after, url)})
+        return 0 if after.valid else SchemaInvalid.code_info.exit_code
+    for step in done:
+        console.ok(f"Created {step.kind} {step.name}")
+    for step, reason in failed:
+        console.fail(f"Could not create {step.kind} {step.name}: {reason}")
+    if after.valid:
+        console.ok("Schema is now valid!")
+        return 0
+    console.fail("Schema is still invalid:")
+    for f in after.errors:
+        console.line(f"  {f.text}")
+    untouched = [f.text for f in after.errors if f.drift and f.drift.problem != "missing"]
+    raise SchemaInvalid(
+        f"{len(after.errors)} problem(s) remain" + (
+            f"; fix never rewrites or drops objects ({len(untouched)} changed or extra)"
+            if untouched else ""), [f.text for f in after.errors],
+        remedy=after.recommendations()[0] if after.recommendations() else None)
+
+
+def _snapshot(args: argparse.Namespace, console: Console) -> int:
+    config = config_from(args)
+    url = database_url(config)
+    migrations = find_migrations(config.migrations_dir)
+    catalog = build_expected(url, migrations, runner_settings(config))
+    path = config.path(config.precheck.snapshot)
+    write_snapshot(path, catalog, migrations)
+    if args.json:
+        console.json({"ok": True, "snapshot": str(path)})
+    else:
+        console.ok(f"Wrote the expected schema of {len(migrations)} migrations to "
+                   f"{display_path(path)}; commit it")
+    return 0

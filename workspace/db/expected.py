@@ -1,0 +1,89 @@
+"""The expected schema: what the migrations define, learned by applying them.
+
+Every migration is applied to a scratch database on the same server (created from
+template0, dropped afterwards) and its catalog read: nothing is counted by hand. The
+result is cached in `.workspace/cache/`, keyed by the migrations' checksums, the server's
+major version and the catalog format, so a repeated validation reads only the live
+catalog. Where the role may not create databases, a committed snapshot (written by
+`workspace db snapshot`) stands in, as long as it was made from the same migrations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from workspace.db.catalog import FORMAT, Catalog, read_catalog
+from workspace.db.connect import connection
+from workspace.db.files import MigrationFile
+from workspace.db.runner import RunnerSettings, migrate
+from workspace.db.scratch import scratch_database
+from workspace.errors import ValidationUnavailable, display_path
+
+__all__ = ["Expected", "expected_catalog", "migrations_key", "write_snapshot"]
+
+
+@dataclass(frozen=True)
+class Expected:
+    catalog: Catalog
+    source: str  # "cache", "scratch database" or "snapshot <path>"
+
+
+def migrations_key(migrations: list[MigrationFile]) -> str:
+    digest = hashlib.sha256(f"catalog-format-{FORMAT}".encode())
+    for m in migrations:
+        digest.update(f"{m.version}:{m.checksum}\n".encode())
+    return digest.hexdigest()[:32]
+
+
+def build_expected(url: str, migrations: list[MigrationFile],
+                   settings: RunnerSettings) -> Catalog:
+    """Apply every migration to a scratch database and read what they made."""
+    with scratch_database(url, timeout_s=settings.connect_timeout_s) as scratch_url:
+        migrate(scratch_url, migrations, settings)
+        with connection(scratch_url, timeout_s=settings.connect_timeout_s) as conn:
+            return read_catalog(conn)
+
+
+def expected_catalog(url: str, migrations: list[MigrationFile], settings: RunnerSettings, *,
+                     server_major: int, cache_dir: Path, snapshot: Path) -> Expected:
+    key = f"{migrations_key(migrations)}-pg{server_major}"
+    cached = cache_dir / f"expected-{key}.json"
+    if cached.is_file():
+        try:
+            return Expected(Catalog.from_json(json.loads(cached.read_text())), "cache")
+        except (ValueError, KeyError, TypeError):
+            cached.unlink(missing_ok=True)  # a damaged cache is rebuilt, never trusted
+    try:
+        catalog = build_expected(url, migrations, settings)
+    except ValidationUnavailable as exc:
+        from_snapshot = _read_snapshot(snapshot, migrations)
+        if from_snapshot is None:
+            raise ValidationUnavailable(
+                f"{exc.message}, and no snapshot made from these migrations is at "
+                f"{display_path(snapshot)}", remedy=exc.remedy) from None
+        return Expected(from_snapshot, f"snapshot {display_path(snapshot)}")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    temp = cached.with_suffix(".tmp")
+    temp.write_text(json.dumps(catalog.to_json()))
+    temp.replace(cached)  # atomic: a concurrent reader sees all of it or nothing
+    return Expected(catalog, "scratch database")
+
+
+def write_snapshot(path: Path, catalog: Catalog, migrations: list[MigrationFile]) -> None:
+    data = {"migrations_key": migrations_key(migrations), "catalog": catalog.to_json()}
+    temp = path.with_suffix(".tmp")
+    temp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    temp.replace(path)
+
+
+def _read_snapshot(path: Path, migrations: list[MigrationFile]) -> Catalog | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if data.get("migrations_key") != migrations_key(migrations):
+        return None  # made from other migrations: stale
+    return Catalog.from_json(data["catalog"])
