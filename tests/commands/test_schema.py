@@ -1,0 +1,87 @@
+"""`workspace db validate | fix | snapshot` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import query, run_cli
+
+GUIDE_PASSED = ["VALIDATION PASSED", "8/8 tables exist", "2/2 functions exist",
+                "3/3 migrations tracked"]
+
+
+@pytest.fixture
+def migrated(shipped_project: Path, db_url: str) -> str:
+    out = run_cli(shipped_project, "db", "migrate", "--database-url", db_url)
+    assert out.returncode == 0, out.stderr
+    return db_url
+
+
+def test_validate_passes_with_the_guides_lines_in_plain_text(shipped_project: Path,
+                                                              migrated: str) -> None:
+    out = run_cli(shipped_project, "db", "validate", "--database-url", migrated)
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert all(line in lines for line in GUIDE_PASSED), lines
+    assert "✓" not in out.stdout and "\x1b[" not in out.stdout  # not a terminal: plain
+
+
+def test_validate_fails_names_the_table_and_recommends_fix(shipped_project: Path,
+                                                           migrated: str) -> None:
+    query(migrated, "DROP TABLE kb.tags CASCADE")
+    out = run_cli(shipped_project, "db", "validate", "--database-url", migrated)
+    assert out.returncode == 12
+    lines = out.stdout.splitlines()
+    assert lines[0] == "VALIDATION FAILED"
+    assert "Missing critical table: kb.tags" in lines
+    assert "Recommendation: Run workspace db fix" in lines
+    assert "PRECHECK_DATABASE_SCHEMA_INVALID" in out.stderr
+
+
+def test_validate_json_for_scripts(shipped_project: Path, migrated: str) -> None:
+    query(migrated, "CREATE TABLE kb.custom_table (id int)")
+    out = run_cli(shipped_project, "db", "validate", "--json", "--database-url", migrated)
+    assert out.returncode == 12
+    doc = json.loads(out.stdout)
+    assert doc["valid"] is False and doc["tables"] == {"ok": 8, "total": 8}
+    assert doc["problems"] == [{"severity": "error", "kind": "table", "object": "kb.custom_table",
+                                "problem": "extra", "text": "Table kb.custom_table exists but "
+                                "not in migrations (extra)"}]
+
+
+def test_could_not_check_has_its_own_exit_code(shipped_project: Path) -> None:
+    out = run_cli(shipped_project, "db", "validate", "--database-url",
+                  "postgresql://u:topsecret-pw@127.0.0.1:9/x")
+    assert out.returncode == 13
+    assert "PRECHECK_VALIDATION_UNAVAILABLE" in out.stderr and "topsecret-pw" not in out.stderr
+
+
+def test_fix_prints_its_plan_repairs_and_validates_again(shipped_project: Path,
+                                                         migrated: str) -> None:
+    query(migrated, "DROP TABLE kb.tags CASCADE")
+    dry = run_cli(shipped_project, "db", "fix", "--dry-run", "--database-url", migrated)
+    assert dry.returncode == 0 and "Would create table kb.tags" in dry.stdout
+    assert query(migrated, "SELECT to_regclass('kb.tags') IS NULL") == [(True,)]
+    out = run_cli(shipped_project, "db", "fix", "--database-url", migrated)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Creating table kb.tags..." in out.stdout and "Created table kb.tags" in out.stdout
+    assert out.stdout.splitlines()[-1] == "Schema is now valid!"
+
+
+def test_fix_says_what_it_could_not_repair(shipped_project: Path, migrated: str) -> None:
+    query(migrated, "CREATE TABLE kb.custom_table (id int)")
+    out = run_cli(shipped_project, "db", "fix", "--database-url", migrated)
+    assert out.returncode == 12
+    assert "Table kb.custom_table exists but not in migrations (extra)" in out.stdout
+    assert "never rewrites or drops" in out.stderr
+    assert query(migrated, "SELECT to_regclass('kb.custom_table') IS NOT NULL") == [(True,)]
+
+
+def test_snapshot_is_written_for_commit(shipped_project: Path, migrated: str) -> None:
+    out = run_cli(shipped_project, "db", "snapshot", "--database-url", migrated)
+    assert out.returncode == 0, out.stderr
+    snapshot = json.loads((shipped_project / "migrations" / "schema.snapshot.json").read_text())
+    assert "kb.tags" in snapshot["catalog"]["tables"]
