@@ -59,11 +59,9 @@ def expected_catalog(url: str, migrations: list[MigrationFile], settings: Runner
     try:
         catalog = build_expected(url, migrations, settings)
     except ValidationUnavailable as exc:
-        from_snapshot = _read_snapshot(snapshot, migrations)
+        from_snapshot, why = _read_snapshot(snapshot, migrations)
         if from_snapshot is None:
-            raise ValidationUnavailable(
-                f"{exc.message}, and no snapshot made from these migrations is at "
-                f"{display_path(snapshot)}", remedy=exc.remedy) from None
+            raise ValidationUnavailable(f"{exc.message}, and {why}", remedy=exc.remedy) from None
         return Expected(from_snapshot, f"snapshot {display_path(snapshot)}")
     cache_dir.mkdir(parents=True, exist_ok=True)
     temp = cached.with_suffix(".tmp")
@@ -79,11 +77,19 @@ def write_snapshot(path: Path, catalog: Catalog, migrations: list[MigrationFile]
     temp.replace(path)
 
 
-def _read_snapshot(path: Path, migrations: list[MigrationFile]) -> Catalog | None:
+def _read_snapshot(path: Path, migrations: list[MigrationFile]) -> tuple[Catalog | None, str]:
+    """The snapshot's catalog, or None and why it cannot serve."""
+    where = display_path(path)
     try:
         data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+    except FileNotFoundError:
+        return None, f"no snapshot is committed at {where}"
+    except (OSError, ValueError) as exc:
+        return None, f"the snapshot at {where} is unreadable ({exc})"
     if data.get("migrations_key") != migrations_key(migrations):
-        return None  # made from other migrations: stale
-    return Catalog.from_json(data["catalog"])
+        return None, (f"the snapshot at {where} was made from other migrations: run "
+                      "`workspace db snapshot` again where CREATE DATABASE is allowed")
+    try:
+        return Catalog.from_json(data["catalog"]), ""
+    except (KeyError, TypeError, ValueError):
+        return None, f"the snapshot at {where} is damaged: write it again"
