@@ -30,6 +30,7 @@ import io
 import os
 import platform
 import pstats
+import re
 import shutil
 import signal
 import socket
@@ -38,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,8 @@ from workspace.deps.embedded import EmbeddedPostgres, bin_dir
 NOOP_AIM_S = 0.3  # `workspace db migrate` with nothing pending
 FULL_APPLY_AIM_X = 2.0  # full apply vs. the one-transaction psql floor
 UP_TO_DATE = "All migrations up to date"
+APPLIED_TOTAL = re.compile(r"(\d+) migrations? applied in ([\d.]+)(ms|s)\b")
+IMPORT_PROBE = "import workspace.cli as c; c.build_parser()"  # what the console script loads
 COMMAND_TIMEOUT_S = 900
 
 # Variables that would make the runs use another database or skip work.
@@ -71,6 +74,14 @@ class Variant:
     @property
     def median(self) -> float:
         return statistics.median(self.samples)
+
+
+@dataclass
+class Breakdown:
+    """Pieces of (a) and (b), measured alongside them in each run."""
+    imports: list[float] = field(default_factory=list)  # interpreter + imports + parser
+    find: list[float] = field(default_factory=list)  # find_migrations(), in-process
+    applied: list[float] = field(default_factory=list)  # runner's own "applied in" total
 
 
 # -- environment -----------------------------------------------------------------------
@@ -203,12 +214,12 @@ def counting_round_trips() -> Iterator[dict[str, int]]:
         counts["queries"] += 1
         return orig_execute(self, *args, **kwargs)
 
-    psycopg.connect = connect  # type: ignore[assignment]
+    psycopg.connect = connect
     psycopg.Connection.execute = execute  # type: ignore[method-assign]
     try:
         yield counts
     finally:
-        psycopg.connect = orig_connect  # type: ignore[assignment]
+        psycopg.connect = orig_connect
         if had_own_execute:
             psycopg.Connection.execute = orig_execute  # type: ignore[method-assign]
         else:
@@ -234,7 +245,8 @@ def clean_os_environ() -> Iterator[None]:
 
 def one_run(i: int, *, admin: Admin, project: Path, files: list[Path], all_sql: Path,
             count: int, startup_calls: int, v: dict[str, Variant],
-            trips: list[tuple[int, int]], env: dict[str, str]) -> None:
+            trips: list[tuple[int, int]], env: dict[str, str], parts: Breakdown) -> None:
+    from workspace.db.files import find_migrations
     from workspace.startup import migrate_on_startup
 
     names = {k: f"bench_{i}_{k}" for k in ("app", "one_tx", "per_file")}
@@ -249,6 +261,11 @@ def one_run(i: int, *, admin: Admin, project: Path, files: list[Path], all_sql: 
             raise BenchError(f"full apply: schema_migrations has {rows} rows, expected {count}")
         check_schema(url_a, count, "full apply")
         v["a"].samples.append(elapsed)
+        total = APPLIED_TOTAL.search(proc.stdout)
+        if total is None or int(total[1]) != count:
+            raise BenchError(f"full apply did not report {count} migrations applied:\n"
+                             f"{redact.redact(proc.stdout)[-2000:]}")
+        parts.applied.append(float(total[2]) / (1000 if total[3] == "ms" else 1))
 
         # b. no-op, same command again
         elapsed, proc = run_timed(cmd, cwd=project, env=env)
@@ -288,6 +305,14 @@ def one_run(i: int, *, admin: Admin, project: Path, files: list[Path], all_sql: 
             with counting_round_trips() as counts:
                 migrate_on_startup(url_a, project_dir=project)
         trips.append((counts["queries"], counts["connections"]))
+
+        # not variants: pieces of (a) and (b), for the breakdown
+        started = time.perf_counter()
+        find_migrations(project / "migrations")
+        parts.find.append(time.perf_counter() - started)
+        elapsed, proc = run_timed([sys.executable, "-c", IMPORT_PROBE], cwd=project, env=env)
+        require_ok(proc, "python -c 'import workspace.cli'")
+        parts.imports.append(elapsed)
     finally:
         for name in names.values():
             with contextlib.suppress(psycopg.Error):
@@ -336,6 +361,18 @@ def profile_in_process(admin: Admin, project: Path, top: int) -> None:
 # -- report ----------------------------------------------------------------------------
 
 
+def filesystem_of(path: Path) -> str:
+    """`<device> (<type>) on <mount point>` for `path`, from /proc/mounts (Linux)."""
+    try:
+        mounts = [ln.split()[:3] for ln in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:
+        return "unknown"
+    path = path.resolve()
+    best = max((m for m in mounts if len(m) == 3 and path.is_relative_to(m[1])),
+               key=lambda m: len(m[1]), default=None)
+    return f"{best[0]} ({best[2]}) on {best[1]}" if best else "unknown"
+
+
 def machine_facts(admin: Admin) -> list[tuple[str, str]]:
     try:
         affinity = len(os.sched_getaffinity(0))
@@ -350,11 +387,12 @@ def machine_facts(admin: Admin) -> list[tuple[str, str]]:
         ("psycopg", f"{psycopg.__version__}, libpq {psycopg.pq.version()}"),
         ("server settings", "embedded: fsync=off, synchronous_commit=off, "
                             "full_page_writes=off, TCP 127.0.0.1"),
+        ("data directory", f"{admin.srv.data_dir}: {filesystem_of(admin.srv.data_dir)}"),
     ]
 
 
 def print_report(variants: dict[str, Variant], trips: list[tuple[int, int]],
-                 facts: list[tuple[str, str]], *, count: int, runs: int,
+                 facts: list[tuple[str, str]], parts: Breakdown, *, count: int, runs: int,
                  startup_calls: int) -> None:
     floor = variants["c"].median
     print()
@@ -370,11 +408,14 @@ def print_report(variants: dict[str, Variant], trips: list[tuple[int, int]],
              f"{min(v.samples):.3f}", f"{max(v.samples):.3f}", f"{v.median / floor:.2f}x")
             for v in variants.values()]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    fmt = "  ".join(["{:<%d}" % widths[0]] + ["{:>%d}" % w for w in widths[1:]])
-    print(fmt.format(*header))
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(c.ljust(w) if n == 0 else c.rjust(w)
+                         for n, (c, w) in enumerate(zip(cells, widths, strict=True)))
+
+    print(line(header))
     print("  ".join("-" * w for w in widths))
     for r in rows:
-        print(fmt.format(*r))
+        print(line(r))
     print()
     distinct = sorted(set(trips))
     q, c = distinct[0] if len(distinct) == 1 else (
@@ -389,6 +430,22 @@ def print_report(variants: dict[str, Variant], trips: list[tuple[int, int]],
     print(f"  (for reference: full apply / psql per file (d): "
           f"{variants['a'].median / variants['d'].median:.2f}x; startup hook no-op (e) "
           f"median {variants['e'].median * 1000:.1f} ms)")
+    imports, find = statistics.median(parts.imports), statistics.median(parts.find)
+    applied = statistics.median(parts.applied)
+    a, b = variants["a"].median, variants["b"].median
+    print()
+    print("Where the time goes (medians, s)")
+    pieces = [
+        ("interpreter + imports (python -c \"import workspace.cli; build_parser()\")", imports),
+        (f"find_migrations() of {count} files (read + pglast parse), in-process", find),
+        ("apply loop, as the runner reports it in (a) (\"N migrations applied in\")", applied),
+        ("rest of (a): connect, lock, tracking table, reads, output, exit",
+         a - imports - find - applied),
+        ("rest of (b): connect, one query, output, exit", b - imports - find),
+    ]
+    width = max(len(k) for k, _ in pieces)
+    for k, seconds in pieces:
+        print(f"  {k:<{width}}  {seconds:6.3f}")
 
 
 # -- main ------------------------------------------------------------------------------
@@ -405,6 +462,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", action="store_true",
                    help="afterwards, cProfile an in-process full apply and no-op")
     p.add_argument("--profile-top", type=int, default=25, help="entries per profile listing")
+    p.add_argument("--tmpdir", type=Path, default=None,
+                   help="where to put the server and the project (default: the system temp "
+                        "directory; /dev/shm takes disk noise out of the numbers)")
     args = p.parse_args(argv)
     if args.runs is None:
         args.runs = 2 if args.quick else 5
@@ -416,6 +476,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _terminate(signum: int, _frame: Any) -> None:
+    print(f"signal {signum}; stopping the embedded server", file=sys.stderr)
     raise SystemExit(128 + signum)  # so that the finally blocks stop the server
 
 
@@ -423,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     env = clean_env()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-migrate-"))
+    tmp = Path(tempfile.mkdtemp(prefix="bench-migrate-", dir=args.tmpdir))
     srv = EmbeddedPostgres(tmp / "data", port=free_port(), database="postgres")
     try:
         project = tmp / "project"
@@ -442,15 +503,16 @@ def main(argv: list[str] | None = None) -> int:
             ("e", "migrate_on_startup no-op, in-process"),
         )}
         trips: list[tuple[int, int]] = []
+        parts = Breakdown()
         for i in range(1, args.runs + 1):
             started = time.perf_counter()
             one_run(i, admin=admin, project=project, files=files, all_sql=all_sql,
                     count=args.count, startup_calls=args.startup_calls, v=variants,
-                    trips=trips, env=env)
+                    trips=trips, env=env, parts=parts)
             last = {k: v.samples[-1] for k, v in variants.items()}
             print(f"run {i}/{args.runs} ({time.perf_counter() - started:.1f} s): "
                   + "  ".join(f"{k}={s:.3f}" for k, s in last.items()), flush=True)
-        print_report(variants, trips, facts, count=args.count, runs=args.runs,
+        print_report(variants, trips, facts, parts, count=args.count, runs=args.runs,
                      startup_calls=args.startup_calls)
         if args.profile:
             profile_in_process(admin, project, args.profile_top)
@@ -458,6 +520,9 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted; stopping the embedded server", file=sys.stderr)
+        return 130
     finally:
         try:
             srv.stop()

@@ -17,8 +17,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from workspace import redact
@@ -228,6 +226,8 @@ def _suggest(loc: tuple[int | str, ...]) -> str:
 
 
 def _from_yaml(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    import yaml  # imported only when there is a file to read
+
     try:
         text = path.read_text(encoding="utf-8")
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -254,7 +254,7 @@ def _flatten(data: Any, node: Any, prefix: str, values: dict[str, Any],
     """Leaves of `data` as dotted paths, descending only into nested sections (so a
     mapping-valued field such as precheck.critical_tables stays one value)."""
     model = model or Config
-    keys = {k.value: (k, v) for k, v in node.value} if isinstance(node, yaml.MappingNode) else {}
+    keys = {k.value: (k, v) for k, v in node.value} if _is_mapping_node(node) else {}
     for key, value in data.items():
         dotted = f"{prefix}{key}"
         key_node, value_node = keys.get(key, (None, None))
@@ -267,7 +267,15 @@ def _flatten(data: Any, node: Any, prefix: str, values: dict[str, Any],
             sources[dotted] = f"{filename} line {key_node.start_mark.line + 1 if key_node else '?'}"
 
 
+def _is_mapping_node(node: Any) -> bool:
+    import yaml
+
+    return isinstance(node, yaml.MappingNode)
+
+
 def _read_dotenv(path: Path) -> dict[str, str]:
+    from dotenv import dotenv_values  # imported only when there is a .env
+
     try:
         return {k: v for k, v in dotenv_values(path).items() if v is not None}
     except UnicodeDecodeError as exc:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workspace import redact
 from workspace.commands.common import add_common, config_from
 from workspace.config import Config
 from workspace.console import Console
 from workspace.db import runner_settings
-from workspace.db.expected import build_expected, write_snapshot
 from workspace.db.files import find_migrations
-from workspace.db.fix import apply_fix, plan_fix
-from workspace.db.validate import Report, validate
 from workspace.deps import database_url
 from workspace.errors import (
     DatabaseUnreachable,
@@ -23,7 +20,10 @@ from workspace.errors import (
     display_path,
 )
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from workspace.db.validate import Report
+
+__all__ = ["register", "show_report"]
 
 
 def register(dbsub: Any) -> None:
@@ -43,6 +43,8 @@ def register(dbsub: Any) -> None:
 
 
 def _checked(config: Config, url: str) -> tuple[Report, list[Any]]:
+    from workspace.db.validate import validate  # the schema modules load only when used
+
     migrations = find_migrations(config.migrations_dir)
     try:
         return validate(url, config, migrations), migrations
@@ -108,6 +110,8 @@ def _report_json(report: Report, url: str) -> dict[str, Any]:
 def _fix(args: argparse.Namespace, console: Console) -> int:
     config = config_from(args)
     url = database_url(config)
+    from workspace.db.fix import apply_fix, plan_fix
+
     report, _ = _checked(config, url)
     assert report.expected is not None
     steps = plan_fix(report.expected.catalog, report.drifts)
@@ -150,6 +154,8 @@ def _fix(args: argparse.Namespace, console: Console) -> int:
 def _snapshot(args: argparse.Namespace, console: Console) -> int:
     config = config_from(args)
     url = database_url(config)
+    from workspace.db.expected import build_expected, write_snapshot
+
     migrations = find_migrations(config.migrations_dir)
     catalog = build_expected(url, migrations, runner_settings(config))
     path = config.path(config.precheck.snapshot)

@@ -1,7 +1,8 @@
 """Discovery of migration files: `migrations/NNNN_name.sql`, in numeric order.
 
 Every check here runs before the database is touched: names, duplicate versions,
-encoding, emptiness and SQL syntax (through `sqlparse`). The first problem found stops
+encoding, emptiness, directives; and SQL syntax (through `sqlparse`) for every file
+before it is applied. The first problem found stops
 the run with a `MigrationFileError` naming the file and, where there is one, the line.
 """
 
@@ -10,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from workspace.db.sqlparse import Directives, Statement, parse_directives, split_statements
 from workspace.errors import MigrationFileError
 
-__all__ = ["MigrationFile", "checksum", "find_migrations", "load_migration"]
+__all__ = ["MigrationFile", "check_sql", "checksum", "find_migrations", "load_migration"]
 
 FILENAME = re.compile(r"^(?P<version>\d+)_(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\.sql$")
 NAMING_RULE = "Name migrations NNNN_description.sql (digits, an underscore, then letters, " \
@@ -24,17 +26,24 @@ NAMING_RULE = "Name migrations NNNN_description.sql (digits, an underscore, then
 
 @dataclass(frozen=True)
 class MigrationFile:
+    """One migration. Its SQL is parsed on first use of `statements` (which raises
+    `MigrationFileError` on bad SQL): the runner parses every file it is about to
+    apply before it writes anything, and an up-to-date run parses nothing."""
+
     version: int
     name: str  # the file name, e.g. "0001_init.sql"
     path: Path
     text: str  # BOM removed, line endings as in the file
     checksum: str
     directives: Directives
-    statements: tuple[Statement, ...]
 
     @property
     def transactional(self) -> bool:
         return self.directives.transactional
+
+    @cached_property
+    def statements(self) -> tuple[Statement, ...]:
+        return tuple(split_statements(self.path, self.text, transactional=self.transactional))
 
 
 def checksum(text: str) -> str:
@@ -81,7 +90,11 @@ def load_migration(path: Path) -> MigrationFile:
     if not text.strip():
         raise MigrationFileError(path, "the file is empty",
                                  remedy="Add the migration's SQL, or delete the file.")
-    directives = parse_directives(path, text)
-    statements = split_statements(path, text, transactional=directives.transactional)
     return MigrationFile(int(match["version"]), path.name, path, text, checksum(text),
-                         directives, tuple(statements))
+                         parse_directives(path, text))
+
+
+def check_sql(migrations: list[MigrationFile]) -> None:
+    """Parse every file's SQL now (raising on the first bad one)."""
+    for migration in migrations:
+        migration.statements  # noqa: B018 - parsing is the point

@@ -6,10 +6,10 @@ startup hook all use (the guide's single source of truth).
 Nothing pending: one query on one connection answers, no lock (the fast path apps take
 at every start). Otherwise the runner takes the advisory lock, reads the tracking table
 again (another runner may have finished meanwhile) and applies each pending migration
-and its tracking row in one transaction: `BEGIN; SET LOCAL ...;` travels with the first
-statement and `INSERT ...; COMMIT` with the last, so a one-statement migration costs one
-round trip. A failure rolls everything of that migration back and names
-file:line:column, SQLSTATE, the server's message and the statement.
+and its tracking row in one transaction, sent as one round trip:
+`BEGIN; SET LOCAL ...; <statements>; INSERT INTO schema_migrations ...; COMMIT`.
+A failure rolls everything of that migration back and names file:line:column,
+SQLSTATE, the server's message and the statement.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from psycopg import pq
 from workspace import redact
 from workspace.db import tracking
 from workspace.db.connect import connection, describe
-from workspace.db.files import MigrationFile
+from workspace.db.files import MigrationFile, check_sql
 from workspace.db.lock import migration_lock
 from workspace.db.plan import Plan, make_plan
 from workspace.db.sqlparse import Statement, line_col
@@ -70,8 +70,12 @@ def migrate(url: str, migrations: list[MigrationFile], settings: RunnerSettings,
             plan = None  # no table yet, or someone else's: decided under the lock
         if plan is not None:
             _refuse_modified(plan)
-            if plan.up_to_date or dry_run:
+            if plan.up_to_date:
                 return MigrateResult(plan, dry_run=dry_run)
+        # Every file that may be applied is parsed before anything is written.
+        check_sql(plan.pending if plan is not None else migrations)
+        if plan is not None and dry_run:
+            return MigrateResult(plan, dry_run=True)
         if dry_run:  # read-only: no lock, no table created
             tracking.check_shape(conn)
             return MigrateResult(make_plan(migrations, []), dry_run=True)
@@ -81,6 +85,7 @@ def migrate(url: str, migrations: list[MigrationFile], settings: RunnerSettings,
                 conn.execute(tracking.CREATE_TABLE)
             plan = make_plan(migrations, tracking.read_rows(conn))
             _refuse_modified(plan)
+            check_sql(plan.pending)
             result = MigrateResult(plan)
             for migration in plan.pending:
                 if report:
@@ -133,19 +138,53 @@ def _timeouts(m: MigrationFile, settings: RunnerSettings) -> tuple[str, str]:
 
 def _apply_in_transaction(conn: psycopg.Connection[Any], m: MigrationFile,
                           settings: RunnerSettings) -> None:
+    """The whole migration, its tracking row and COMMIT in one simple-query round trip.
+    On failure the server's error position finds the statement; an error without one
+    (e.g. "already exists") is located by `_diagnose`."""
     lock, stmt = _timeouts(m, settings)
     head = f"BEGIN; SET LOCAL lock_timeout = '{lock}'; SET LOCAL statement_timeout = '{stmt}';\n"
     record = tracking.record_sql(m.version, m.name, m.checksum, describe()).as_string(conn)
-    tail = f"\n;\n{record};\nCOMMIT"
-    last = len(m.statements) - 1
-    for i, statement in enumerate(m.statements):
-        prefix = head if i == 0 else ""
-        batch = prefix + statement.text + (tail if i == last else "")
-        try:
-            conn.execute(batch.encode())
-        except psycopg.Error as exc:
-            _rollback(conn)
-            raise _failure(m, statement, exc, len(prefix), in_transaction=True) from None
+    parts = [head]
+    starts = []  # offset of each statement in the batch
+    for statement in m.statements:
+        starts.append(sum(map(len, parts)))
+        parts.append(statement.text + "\n;\n")
+    tail_start = sum(map(len, parts))
+    batch = "".join(parts) + f"{record};\nCOMMIT"
+    try:
+        conn.execute(batch.encode())
+        return
+    except psycopg.Error as exc:
+        _rollback(conn)
+        error = exc
+    position = int(error.diag.statement_position or 0) - 1
+    if position >= tail_start:
+        raise _failure(m, m.statements[-1], error, None, recording=True) from None
+    if position >= 0:
+        index = max(i for i, start in enumerate(starts) if start <= position)
+        raise _failure(m, m.statements[index], error, position - starts[index]) from None
+    located = _diagnose(conn, m, head)
+    if located is None:
+        raise _failure(m, None, error, None) from None
+    raise _failure(m, located[0], located[1], None) from None
+
+
+def _diagnose(conn: psycopg.Connection[Any], m: MigrationFile,
+              head: str) -> tuple[Statement, psycopg.Error] | None:
+    """Find the failing statement by running them one by one in a transaction that is
+    rolled back whatever happens: safe, because the migration is transactional."""
+    try:
+        conn.execute(head.encode())
+        for statement in m.statements:
+            try:
+                conn.execute(statement.text.encode())
+            except psycopg.Error as exc:
+                return statement, exc
+        return None
+    finally:
+        if conn.info.transaction_status != pq.TransactionStatus.IDLE:
+            with suppress(psycopg.Error):
+                conn.execute(b"ROLLBACK")
 
 
 def _apply_outside_transaction(conn: psycopg.Connection[Any], m: MigrationFile,
@@ -159,7 +198,9 @@ def _apply_outside_transaction(conn: psycopg.Connection[Any], m: MigrationFile,
                 conn.execute(statement.text.encode())
             except psycopg.Error as exc:
                 _rollback(conn)
-                raise _failure(m, statement, exc, 0, in_transaction=False) from None
+                position = int(exc.diag.statement_position or 0) - 1
+                raise _failure(m, statement, exc, position if position >= 0 else None,
+                               in_transaction=False) from None
         elapsed = (time.perf_counter() - started) * 1000
         conn.execute(tracking.record_sql(m.version, m.name, m.checksum, describe(), elapsed))
     finally:
@@ -173,31 +214,34 @@ def _rollback(conn: psycopg.Connection[Any]) -> None:
             conn.execute(b"ROLLBACK")
 
 
-def _failure(m: MigrationFile, statement: Statement, exc: psycopg.Error, prefix_len: int, *,
-             in_transaction: bool) -> MigrationError:
+def _failure(m: MigrationFile, statement: Statement | None, exc: psycopg.Error,
+             position: int | None, *, in_transaction: bool = True,
+             recording: bool = False) -> MigrationError:
+    """The error users see: file:line:column, SQLSTATE, the server's words, the statement.
+    `position` is the 0-based offset of the error inside the statement, when known."""
     diag = exc.diag
-    offset = statement.offset
-    where_note = ""
-    if diag.statement_position:
-        inside = int(diag.statement_position) - 1 - prefix_len
-        if 0 <= inside < len(statement.text):
-            offset += inside
-        elif inside >= len(statement.text):
-            where_note = " (while recording it in public.schema_migrations)"
-    line, col = line_col(m.text, offset)
+    if statement is None:
+        line, col, where = 1, 1, " (the failing statement could not be singled out)"
+    else:
+        offset = statement.offset + (position or 0)
+        line, col = line_col(m.text, offset)
+        where = " (while recording it in public.schema_migrations)" if recording else ""
     sqlstate = exc.sqlstate or "-----"
     message = (diag.message_primary or str(exc).strip() or type(exc).__name__)
-    lines = [f"{display_path(m.path)}:{line}:{col}: migration failed{where_note}",
+    lines = [f"{display_path(m.path)}:{line}:{col}: migration failed{where}",
              f"  ERROR {sqlstate}: {message}"]
     for label, value in (("DETAIL", diag.message_detail), ("HINT", diag.message_hint)):
         if value:
             lines.append(f"  {label}: {value}")
-    preview = statement.text.splitlines()
-    shown = preview[:STATEMENT_PREVIEW_LINES] + (["..."] if len(preview) > STATEMENT_PREVIEW_LINES else [])
-    lines.append("  statement: " + "\n             ".join(shown))
+    if statement is not None and not recording:
+        preview = statement.text.splitlines()
+        shown = preview[:STATEMENT_PREVIEW_LINES]
+        if len(preview) > STATEMENT_PREVIEW_LINES:
+            shown.append("...")
+        lines.append("  statement: " + "\n             ".join(shown))
     if in_transaction:
         lines.append("  The migration was rolled back and is not recorded.")
-    else:
+    elif statement is not None:
         lines.append(f"  {m.name} runs outside a transaction: the statements before line "
                      f"{statement.line} stay applied, and the migration is not recorded.")
     remedy = None

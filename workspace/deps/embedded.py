@@ -31,7 +31,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 import psycopg
 from psycopg import sql
 
@@ -119,6 +118,8 @@ class EmbeddedPostgres:
 
     def _postmaster(self) -> tuple[int | None, int | None]:
         """(pid, port) of a live postmaster for our data directory, else (None, None)."""
+        import psutil
+
         try:
             lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
             pid, port = int(lines[0]), int(lines[3])
@@ -281,6 +282,8 @@ def _system_user() -> pwd.struct_passwd:
 
 def port_holder(host: str, port: int) -> str | None:
     """None when `host:port` is free to listen on, else who holds it (as far as we can tell)."""
+    import psutil
+
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
