@@ -17,6 +17,7 @@
       OidcIssuerMismatch            PRECHECK_OIDC_ISSUER_MISMATCH        16
       OAuthClientMissing            PRECHECK_OAUTH_CLIENT_MISSING        17
       DependencyExited              PRECHECK_DEPENDENCY_EXITED           18
+      LintFailed                    PRECHECK_MIGRATION_LINT_FAILED       19
 
 Exit codes outside the tree: 0 success, 1 `db status --exit-code` found work to do,
 2 command-line usage error, 70 unexpected internal error (traceback in
@@ -39,6 +40,7 @@ __all__ = [
     "ConfigError",
     "DependencyExited",
     "DockerUnavailable",
+    "LintFailed",
     "DatabaseUnreachable",
     "EmbeddedPostgresError",
     "MigrationError",
@@ -159,6 +161,13 @@ DEPENDENCY_EXITED = Code(
     "Read the last log lines shown, fix the cause, then start again.",
 )
 
+LINT_FAILED = Code(
+    "PRECHECK_MIGRATION_LINT_FAILED", 19,
+    "Migration files break the guide's best practices (a statement fails when run twice, "
+    "or cannot run in its file's transaction).",
+    "Apply the fix shown on each line, then run `workspace db lint` again.",
+)
+
 CODES: tuple[Code, ...] = (
     CONFIG_INVALID,
     DATABASE_UNREACHABLE,
@@ -176,6 +185,7 @@ CODES: tuple[Code, ...] = (
     OIDC_ISSUER_MISMATCH,
     OAUTH_CLIENT_MISSING,
     DEPENDENCY_EXITED,
+    LINT_FAILED,
 )
 
 
@@ -305,3 +315,7 @@ class OAuthClientMissing(WorkspaceError):
 
 class DependencyExited(WorkspaceError):
     code_info = DEPENDENCY_EXITED
+
+
+class LintFailed(WorkspaceError):
+    code_info = LINT_FAILED

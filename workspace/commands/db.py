@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from workspace import redact
-from workspace.commands import schema
+from workspace.commands import lint, schema
 from workspace.commands.common import add_common, config_from
 from workspace.console import Console
 from workspace.db import migrate_project, runner_settings
@@ -40,6 +40,7 @@ def register(sub: Any) -> None:
     p = command("server", "the embedded PostgreSQL: start, stop or show it", _server, url=False)
     p.add_argument("action", choices=("start", "stop", "status"))
     schema.register(dbsub)
+    lint.register(dbsub)
 
 
 def _migrate(args: argparse.Namespace, console: Console) -> int:

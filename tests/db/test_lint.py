@@ -1,0 +1,94 @@
+"""Lint rules on in-memory SQL, the run-twice proof on a real PostgreSQL, and the
+project's own migrations/ held to both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SHIPPED_MIGRATIONS, write
+from workspace.db.files import find_migrations
+from workspace.db.lint import lint_files, prove_rerunnable
+from workspace.db.runner import RunnerSettings
+
+
+def rules_for(project: Path, sql: str, first_line: str = "") -> list[tuple[str, str]]:
+    write(project, "0001_x.sql", (first_line + "\n" if first_line else "") + sql)
+    return [(f.rule, f.message) for f in lint_files(find_migrations(project / "migrations"))]
+
+
+@pytest.mark.parametrize("sql, message", [
+    ("CREATE TABLE t (id int);", "CREATE TABLE without IF NOT EXISTS"),
+    ("CREATE INDEX i ON t (id);", "CREATE INDEX without IF NOT EXISTS"),
+    ("CREATE UNIQUE INDEX i ON t (id);", "CREATE INDEX without IF NOT EXISTS"),
+    ("CREATE SCHEMA kb;", "CREATE SCHEMA without IF NOT EXISTS"),
+    ("CREATE SEQUENCE s;", "CREATE SEQUENCE without IF NOT EXISTS"),
+    ("CREATE EXTENSION vector;", "CREATE EXTENSION without IF NOT EXISTS"),
+    ("CREATE MATERIALIZED VIEW m AS SELECT 1;", "CREATE MATERIALIZED VIEW without IF NOT EXISTS"),
+    ("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';", "CREATE FUNCTION without OR REPLACE"),
+    ("CREATE VIEW v AS SELECT 1;", "CREATE VIEW without OR REPLACE"),
+    ("CREATE TRIGGER tr BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION f();",
+     "CREATE TRIGGER without OR REPLACE"),
+    ("ALTER TABLE t ADD COLUMN c int;", "ADD COLUMN without IF NOT EXISTS"),
+    ("DROP TABLE t;", "DROP without IF EXISTS"),
+    ("ALTER TABLE t DROP COLUMN c;", "DROP without IF EXISTS"),
+    ("CREATE TYPE mood AS ENUM ('ok');",
+     "CREATE TYPE ... AS ENUM fails if it exists (no IF NOT EXISTS in PostgreSQL)"),
+    ("ALTER TABLE t RENAME TO u;", "RENAME cannot run twice"),
+])
+def test_ddl_that_fails_when_run_twice_is_flagged(project: Path, sql: str, message: str) -> None:
+    assert rules_for(project, sql) == [("not-idempotent", message)]
+
+
+def test_add_constraint_gets_the_do_block_fix(project: Path) -> None:
+    write(project, "0001_x.sql", "ALTER TABLE t ADD CONSTRAINT c CHECK (id > 0);")
+    (finding,) = lint_files(find_migrations(project / "migrations"))
+    assert finding.rule == "not-idempotent" and "pg_constraint" in finding.fix
+
+
+@pytest.mark.parametrize("sql", [
+    "CREATE TABLE IF NOT EXISTS t (id int);",
+    "CREATE UNIQUE INDEX IF NOT EXISTS i ON t (id);",
+    "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';",
+    "CREATE OR REPLACE VIEW v AS SELECT 1;",
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS m AS SELECT 1;",
+    "ALTER TABLE t ADD COLUMN IF NOT EXISTS c int;",
+    "DROP INDEX IF EXISTS i;",
+    "DO $$ BEGIN CREATE TYPE mood AS ENUM ('ok'); EXCEPTION WHEN duplicate_object THEN NULL; END $$;",
+    "INSERT INTO t VALUES (1) ON CONFLICT DO NOTHING;",
+])
+def test_idempotent_forms_and_do_blocks_pass(project: Path, sql: str) -> None:
+    assert rules_for(project, sql) == []
+
+
+def test_every_finding_is_reported_not_just_the_first(project: Path) -> None:
+    found = rules_for(project, "CREATE TABLE a (id int);\nCREATE INDEX CONCURRENTLY i ON a (id);"
+                               "\nCREATE TABLE b (id int);")
+    assert [r for r, _ in found] == ["not-idempotent", "outside-transaction", "not-idempotent",
+                                     "not-idempotent"]
+
+
+def test_concurrent_index_in_a_no_transaction_file_is_fine(project: Path) -> None:
+    assert rules_for(project, "CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (id);",
+                     "-- workspace: no-transaction") == []
+
+
+def test_syntax_error_is_a_bad_file_finding(project: Path) -> None:
+    assert rules_for(project, "CREAT TABLE t (id int);")[0][0] == "bad-file"
+
+
+def test_run_twice_proof_catches_what_rules_miss(project: Path, db_url: str) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE IF NOT EXISTS a (id int PRIMARY KEY);\n"
+                                 "CREATE UNIQUE INDEX IF NOT EXISTS a_id ON a (id);\n"
+                                 "INSERT INTO a VALUES (1);")
+    migrations = find_migrations(project / "migrations")
+    assert lint_files(migrations) == []
+    (finding,) = prove_rerunnable(db_url, migrations, RunnerSettings())
+    assert (finding.rule, finding.line) == ("fails-twice", 3) and "23505" in finding.message
+
+
+def test_the_projects_own_migrations_are_lint_clean_and_run_twice(db_url: str) -> None:
+    migrations = find_migrations(SHIPPED_MIGRATIONS)
+    assert lint_files(migrations) == []
+    assert prove_rerunnable(db_url, migrations, RunnerSettings()) == []

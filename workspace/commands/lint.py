@@ -1,0 +1,51 @@
+"""`workspace db lint`: the guide's best practices over the migration files."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from workspace.commands.common import add_common, config_from
+from workspace.console import Console
+from workspace.errors import LintFailed
+
+__all__ = ["register"]
+
+
+def register(dbsub: Any) -> None:
+    p = dbsub.add_parser("lint", help="check migrations against the guide's best practices",
+                         description="Static rules over every file, then (unless --no-run) "
+                                     "apply every migration twice in a scratch database. "
+                                     "Exit 0 when clean, 19 when there are findings.")
+    add_common(p)
+    p.add_argument("--no-run", action="store_true",
+                   help="static rules only: no database needed")
+    p.set_defaults(handler=_lint)
+
+
+def _lint(args: argparse.Namespace, console: Console) -> int:
+    from workspace.db import runner_settings
+    from workspace.db.files import find_migrations
+    from workspace.db.lint import lint_files, prove_rerunnable
+    from workspace.deps import database_url
+
+    config = config_from(args)
+    migrations = find_migrations(config.migrations_dir)
+    findings = lint_files(migrations)
+    proved = False
+    if not args.no_run and not any(f.rule in ("bad-file", "outside-transaction")
+                                   for f in findings):
+        findings += prove_rerunnable(database_url(config), migrations, runner_settings(config))
+        proved = True
+    if args.json:
+        console.json({"ok": not findings, "ran_twice": proved, "files": len(migrations),
+                      "findings": [vars(f) for f in findings]})
+        return LintFailed.code_info.exit_code if findings else 0
+    for f in findings:
+        console.line(str(f), "fail")
+    if not findings:
+        console.ok(f"{len(migrations)} migrations follow the best practices"
+                   + (" and run twice" if proved else ""))
+    if findings:
+        raise LintFailed(f"{len(findings)} finding(s) in {len(migrations)} migrations")
+    return 0
