@@ -182,7 +182,7 @@ def load_config(project_dir: Path | None = None, *, config_file: Path | None = N
     layers.append(_from_env(env, "environment variable", None))
     if cli:
         layers.append(({k: v for k, v in cli.items() if v is not None},
-                       {k: f"flag --{k.split('.')[-1].replace('_', '-')}" for k in cli}))
+                       {k: f"command-line option for {k}" for k in cli}))
 
     merged: dict[str, Any] = {"project_dir": project}
     origin: dict[str, str] = {}
