@@ -83,11 +83,21 @@ class DepsConfig(_Section):
 
 
 class DockerConfig(_Section):
+    """The compose file run as one compose project. host_network adds
+    docker-compose.host.yml (next to compose_file), for engines without a bridge network
+    (CI: WORKSPACE_DOCKER__HOST_NETWORK=1)."""
+
     compose_file: Path = Path("docker/docker-compose.yml")
     env_file: Path = Path("docker/.env")
     project_name: str = Field(default="workspace", pattern=r"^[a-z0-9][a-z0-9_-]*$")
     postgres_port: int = Field(default=5432, ge=1, le=65535)
     zitadel_port: int = Field(default=8080, ge=1, le=65535)
+    host_network: bool = False
+    engine_timeout_s: float = Field(default=5.0, gt=0, description="Docker API calls.")
+    compose_timeout_s: float = Field(default=600.0, gt=0,
+                                     description="`docker compose up`, first image pulls included.")
+    stop_timeout_s: float = Field(default=30.0, ge=0,
+                                  description="Grace before a stopped container is killed.")
 
 
 class ReadinessConfig(_Section):

@@ -35,9 +35,9 @@ import psycopg
 from psycopg import sql
 
 from workspace import redact
-from workspace.errors import EmbeddedPostgresError, PortInUse
+from workspace.errors import DependencyExited, EmbeddedPostgresError, PortInUse
 
-__all__ = ["EmbeddedPostgres", "EmbeddedStatus", "port_holder"]
+__all__ = ["EmbeddedBackend", "EmbeddedPostgres", "EmbeddedStatus", "bin_dir", "port_holder"]
 
 SUPERUSER = "postgres"
 # PostgreSQL refuses to run as root; pgserver's answer is a system user of its own.
@@ -177,7 +177,7 @@ class EmbeddedPostgres:
                        "-w", "-t", str(int(self.start_timeout_s)), "-o", options],
                       timeout=self.start_timeout_s + 5)
         except EmbeddedPostgresError as exc:
-            raise EmbeddedPostgresError(f"{exc.message}\n{self._log_tail()}") from None
+            raise EmbeddedPostgresError(f"{exc.message}\n{self.log_tail()}") from None
 
     def _ensure_database(self, port: int) -> None:
         try:
@@ -196,7 +196,7 @@ class EmbeddedPostgres:
         except psycopg.Error as exc:
             raise EmbeddedPostgresError(
                 f"embedded PostgreSQL on port {port} started but refused setup: "
-                f"{redact.redact(str(exc).strip())}\n{self._log_tail()}") from None
+                f"{redact.redact(str(exc).strip())}\n{self.log_tail()}") from None
 
     def _hand_over(self, path: Path) -> None:
         """As root, give `path` to the unprivileged system user PostgreSQL runs as,
@@ -225,7 +225,7 @@ class EmbeddedPostgres:
                 output = out.read().decode("utf-8", "replace").strip()
         except subprocess.TimeoutExpired:
             raise EmbeddedPostgresError(
-                f"{argv[0]} did not finish within {timeout:.0f}s\n{self._log_tail()}") from None
+                f"{argv[0]} did not finish within {timeout:.0f}s\n{self.log_tail()}") from None
         except OSError as exc:
             raise EmbeddedPostgresError(f"cannot run {cmd[0]}: {exc}",
                                         remedy="Reinstall the pgserver package.") from None
@@ -234,7 +234,7 @@ class EmbeddedPostgres:
                 f"{argv[0]} {argv[1] if argv[0] == 'pg_ctl' else ''} failed "
                 f"(exit {proc.returncode}): {redact.redact(output)}")
 
-    def _log_tail(self) -> str:
+    def log_tail(self) -> str:
         try:
             lines = self.log_file.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
         except OSError:
@@ -301,3 +301,26 @@ def port_holder(host: str, port: int) -> str | None:
     except psutil.Error:
         pass
     return "an unknown process"
+
+
+class EmbeddedBackend:
+    """The embedded server as a `deps.base.Backend` for the launcher."""
+
+    name = "embedded"
+
+    def __init__(self, server: EmbeddedPostgres) -> None:
+        self.server = server
+        self.started_by_us = False
+
+    def start(self) -> str:
+        was_running = self.server.status().running
+        url = self.server.start(ensure_database=True)
+        self.started_by_us = not was_running
+        return url
+
+    def check_alive(self) -> None:
+        if not self.server.status().running:
+            raise DependencyExited(f"the embedded PostgreSQL exited\n{self.server.log_tail()}")
+
+    def stop(self) -> None:
+        self.server.stop()

@@ -1,0 +1,101 @@
+"""The Docker backend the launcher uses: PostgreSQL and Zitadel from
+docker/docker-compose.yml (compose.py), on an engine found by docker_engine.py.
+
+    pg = DockerPostgres(config)
+    url = pg.start()        # `docker compose up -d postgres`; reuses our container if any
+    pg.check_alive()        # DependencyExited at once, with its last log lines, if it died
+    pg.probe()              # None when healthy, else the reason
+    pg.stop()               # stops the container this run started; the volume stays
+
+    zitadel = DockerZitadel(config)
+    issuer = zitadel.start(); zitadel.first_boot   # True until Zitadel wrote the admin PAT
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import quote
+
+from workspace import redact
+from workspace.config import Config
+from workspace.deps.compose import EXITED, HOST, ComposeProject, ContainerInfo
+from workspace.deps.docker_engine import engine_problem, engine_url
+from workspace.errors import DependencyExited
+
+__all__ = ["ComposeProject", "ContainerInfo", "DockerPostgres", "DockerZitadel",
+           "engine_problem", "engine_url", "postgres_url"]
+
+
+def postgres_url(config: Config, values: Mapping[str, str]) -> str:
+    """The compose database's URL, from the env file's values (defaults as in the compose
+    file). The password is registered for redaction: print it only through mask_url()."""
+    user = values.get("POSTGRES_USER") or "postgres"
+    password = values.get("POSTGRES_PASSWORD") or ""
+    database = values.get("POSTGRES_DB") or "workspace"
+    redact.register(password)
+    return (f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{HOST}:"
+            f"{config.docker.postgres_port}/{quote(database, safe='')}")
+
+
+# -- the backends the launcher uses ----------------------------------------------------
+
+class _DockerService:
+    name = "docker"
+    service = ""
+    needs: tuple[str, ...] = ()  # services compose starts with it (depends_on)
+
+    def __init__(self, config: Config, *, project: ComposeProject | None = None) -> None:
+        self.config = config
+        self.project = project or ComposeProject(config)
+        self.started_by_us = False
+        self.reused: list[ContainerInfo] = []  # leftovers of earlier runs that `up` restarted
+
+    def _up(self) -> None:
+        before = self.project.containers(self.service)
+        running = any(info.running for info in before)
+        if not running:
+            self.project.check_ports([*self.needs, self.service])
+        self.reused = [info for info in before if not info.running]
+        self.project.up([self.service])
+        self.started_by_us = not running
+
+    def check_alive(self) -> None:
+        """DependencyExited at once if the container exited (or was removed)."""
+        found = self.project.containers(self.service)
+        if not found:
+            raise DependencyExited(f"the {self.service} container of compose project "
+                                   f"{self.project.name} was removed while being waited on")
+        if found[0].status in EXITED:
+            raise self.project.exited(found[0])
+
+    def probe(self) -> str | None:
+        return self.project.probe(self.service)
+
+    def stop(self) -> None:
+        self.project.stop([self.service])
+
+
+class DockerPostgres(_DockerService):
+    """PostgreSQL from the compose file, as a `deps.base.Backend`."""
+
+    service = "postgres"
+
+    def start(self) -> str:
+        self._up()
+        return postgres_url(self.config, self.project.env_values())
+
+
+class DockerZitadel(_DockerService):
+    """Zitadel from the compose file (which starts postgres first); `start()` gives the issuer."""
+
+    service = "zitadel"
+    needs = ("postgres",)
+
+    def start(self) -> str:
+        self._up()
+        return f"http://localhost:{self.config.docker.zitadel_port}"
+
+    @property
+    def first_boot(self) -> bool:
+        """No admin PAT yet: Zitadel is initialising a fresh database (one to three minutes)."""
+        return not self.project.pat_file.exists()
