@@ -20,7 +20,7 @@ def test_findings_one_per_line_with_the_fix_and_exit_19(project: Path) -> None:
     assert out.returncode == 19
     assert out.stdout.splitlines() == [
         "migrations/0001_a.sql:2:1: not-idempotent: CREATE TABLE without IF NOT EXISTS → "
-        "write CREATE TABLE IF NOT EXISTS"]
+        "write CREATE TABLE IF NOT EXISTS b"]
     assert "PRECHECK_MIGRATION_LINT_FAILED" in out.stderr
 
 
@@ -30,3 +30,14 @@ def test_json_for_scripts(project: Path) -> None:
     assert out.returncode == 19
     doc = json.loads(out.stdout)
     assert doc["ok"] is False and doc["findings"][0]["rule"] == "not-idempotent"
+
+
+def test_every_bad_file_is_a_finding_and_the_proof_waits_for_them(project: Path) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE IF NOT EXISTS a (id int);")
+    write(project, "0001_b.sql", "CREATE TABLE IF NOT EXISTS b (id int);")
+    write(project, "2_x.sql", "-- workspace: bogus\nSELECT 1;")
+    write(project, "0003_c.sql", "-- only a comment\n")
+    out = run_cli(project, "db", "lint", "--database-url", "postgresql://nobody@127.0.0.1:1/x")
+    assert out.returncode == 19, out.stderr
+    assert [line.split(": ")[1] for line in out.stdout.splitlines()] == ["bad-file"] * 3
+    assert "run-twice proof skipped" in out.stderr

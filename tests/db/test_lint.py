@@ -36,6 +36,18 @@ def rules_for(project: Path, sql: str, first_line: str = "") -> list[tuple[str, 
     ("CREATE TYPE mood AS ENUM ('ok');",
      "CREATE TYPE ... AS ENUM fails if it exists (no IF NOT EXISTS in PostgreSQL)"),
     ("ALTER TABLE t RENAME TO u;", "RENAME cannot run twice"),
+    ("ALTER TABLE t RENAME COLUMN a TO b;", "RENAME cannot run twice"),
+    ("ALTER TABLE IF EXISTS t RENAME TO u;", "RENAME cannot run twice"),
+    ("ALTER TYPE mood ADD VALUE 'meh';", "ALTER TYPE ... ADD VALUE without IF NOT EXISTS"),
+    ("CREATE ROLE reader;", "CREATE ROLE fails if it exists (no IF NOT EXISTS in PostgreSQL)"),
+    ("CREATE TYPE r AS RANGE (subtype = int4);",
+     "CREATE TYPE ... AS RANGE fails if it exists (no IF NOT EXISTS in PostgreSQL)"),
+    ("CREATE STATISTICS s ON a, b FROM t;", "CREATE STATISTICS without IF NOT EXISTS"),
+    ("SELECT 1 INTO t;", "SELECT INTO creates a table and fails when run twice"),
+    ("CREATE CONSTRAINT TRIGGER tr AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION f();",
+     "CREATE CONSTRAINT TRIGGER fails if it exists (it has no OR REPLACE)"),
+    ("CREATE INDEX ON t (id);",
+     "CREATE INDEX without a name adds another copy of the index on every run"),
 ])
 def test_ddl_that_fails_when_run_twice_is_flagged(project: Path, sql: str, message: str) -> None:
     assert rules_for(project, sql) == [("not-idempotent", message)]
@@ -57,6 +69,7 @@ def test_add_constraint_gets_the_do_block_fix(project: Path) -> None:
     "DROP INDEX IF EXISTS i;",
     "DO $$ BEGIN CREATE TYPE mood AS ENUM ('ok'); EXCEPTION WHEN duplicate_object THEN NULL; END $$;",
     "INSERT INTO t VALUES (1) ON CONFLICT DO NOTHING;",
+    "ALTER TYPE mood ADD VALUE IF NOT EXISTS 'meh';",
 ])
 def test_idempotent_forms_and_do_blocks_pass(project: Path, sql: str) -> None:
     assert rules_for(project, sql) == []
@@ -67,6 +80,29 @@ def test_every_finding_is_reported_not_just_the_first(project: Path) -> None:
                                "\nCREATE TABLE b (id int);")
     assert [r for r, _ in found] == ["not-idempotent", "outside-transaction", "not-idempotent",
                                      "not-idempotent"]
+
+
+def test_every_problem_of_one_alter_table_is_reported(project: Path) -> None:
+    found = rules_for(project, "ALTER TABLE t ADD COLUMN c int, DROP COLUMN d;")
+    assert [r for r, _ in found] == ["not-idempotent", "not-idempotent"]
+
+
+def test_the_fix_names_the_object(project: Path) -> None:
+    write(project, "0001_x.sql", "CREATE TABLE kb.x (id int);")
+    (finding,) = lint_files(find_migrations(project / "migrations"))
+    assert finding.fix.endswith("IF NOT EXISTS kb.x")
+
+
+def test_begin_and_commit_are_to_be_removed_not_moved(project: Path) -> None:
+    write(project, "0001_x.sql", "BEGIN;\nCREATE TABLE IF NOT EXISTS a (id int);\nCOMMIT;")
+    findings = lint_files(find_migrations(project / "migrations"))
+    assert [(f.rule, f.line) for f in findings] == [("outside-transaction", 1),
+                                                    ("outside-transaction", 3)]
+    assert all(f.fix.startswith("Remove it") for f in findings)
+
+
+def test_a_file_of_comments_only_is_a_bad_file(project: Path) -> None:
+    assert [r for r, _ in rules_for(project, "-- nothing yet\n")] == ["bad-file"]
 
 
 def test_concurrent_index_in_a_no_transaction_file_is_fine(project: Path) -> None:
@@ -86,6 +122,28 @@ def test_run_twice_proof_catches_what_rules_miss(project: Path, db_url: str) -> 
     assert lint_files(migrations) == []
     (finding,) = prove_rerunnable(db_url, migrations, RunnerSettings())
     assert (finding.rule, finding.line) == ("fails-twice", 3) and "23505" in finding.message
+
+
+def test_run_twice_proof_keeps_set_local_for_the_whole_migration(project: Path,
+                                                                  db_url: str) -> None:
+    write(project, "0001_a.sql", "CREATE SCHEMA IF NOT EXISTS kb;\n"
+                                 "CREATE TABLE IF NOT EXISTS kb.x (id int PRIMARY KEY);\n"
+                                 "SET LOCAL search_path = kb;\n"
+                                 "INSERT INTO x VALUES (1) ON CONFLICT DO NOTHING;\n"
+                                 "SELECT 1 AS id INTO y;")
+    migrations = find_migrations(project / "migrations")
+    (finding,) = prove_rerunnable(db_url, migrations, RunnerSettings())
+    assert (finding.rule, finding.line) == ("fails-twice", 5) and "42P07" in finding.message
+
+
+def test_run_twice_proof_reports_every_failing_statement(project: Path, db_url: str) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int PRIMARY KEY);\n"
+                                 "INSERT INTO a VALUES (1);\n"
+                                 "CREATE INDEX IF NOT EXISTS a_i ON a (id);")
+    write(project, "0002_b.sql", "CREATE TABLE IF NOT EXISTS b (id int);\nCREATE VIEW v AS SELECT 1;")
+    findings = prove_rerunnable(db_url, find_migrations(project / "migrations"), RunnerSettings())
+    assert [(f.file.rsplit("/", 1)[-1], f.line) for f in findings] == [
+        ("0001_a.sql", 1), ("0001_a.sql", 2), ("0002_b.sql", 2)]
 
 
 def test_the_projects_own_migrations_are_lint_clean_and_run_twice(db_url: str) -> None:

@@ -25,16 +25,16 @@ def register(dbsub: Any) -> None:
 
 def _lint(args: argparse.Namespace, console: Console) -> int:
     from workspace.db import runner_settings
-    from workspace.db.files import find_migrations
-    from workspace.db.lint import lint_files, prove_rerunnable
+    from workspace.db.lint import lint_files, load_leniently, prove_rerunnable
     from workspace.deps import database_url
 
     config = config_from(args)
-    migrations = find_migrations(config.migrations_dir)
-    findings = lint_files(migrations)
+    migrations, findings = load_leniently(config.migrations_dir)
+    findings += lint_files(migrations)
     proved = False
-    if not args.no_run and not any(f.rule in ("bad-file", "outside-transaction")
-                                   for f in findings):
+    # The runner refuses files with these findings: the proof could not apply them.
+    blocked = any(f.rule in ("bad-file", "outside-transaction") for f in findings)
+    if not args.no_run and not blocked:
         findings += prove_rerunnable(database_url(config), migrations, runner_settings(config))
         proved = True
     if args.json:
@@ -43,6 +43,9 @@ def _lint(args: argparse.Namespace, console: Console) -> int:
         return LintFailed.code_info.exit_code if findings else 0
     for f in findings:
         console.line(str(f), "fail")
+    if blocked and not args.no_run:
+        console.warn("run-twice proof skipped: fix the bad-file and outside-transaction "
+                     "findings first")
     if not findings:
         console.ok(f"{len(migrations)} migrations follow the best practices"
                    + (" and run twice" if proved else ""))

@@ -53,8 +53,10 @@ def checksum(text: str) -> str:
     return hashlib.sha256(normal.encode("utf-8")).hexdigest()
 
 
-def find_migrations(directory: Path) -> list[MigrationFile]:
-    """Load every migration of `directory`, sorted by version."""
+def find_migrations(directory: Path, *,
+                    problems: list[MigrationFileError] | None = None) -> list[MigrationFile]:
+    """Load every migration of `directory`, sorted by version. A bad file raises, or,
+    when `problems` is given (lint lists them all), is added to it and left out."""
     if not directory.is_dir():
         raise MigrationFileError(directory, "migrations directory not found",
                                  remedy="Create it, or set migrations.dir in config.yaml "
@@ -63,12 +65,18 @@ def find_migrations(directory: Path) -> list[MigrationFile]:
     for path in sorted(directory.iterdir()):
         if path.name.startswith(".") or not path.name.lower().endswith(".sql"):
             continue  # READMEs, editor files and the like
-        migration = load_migration(path)
-        other = by_version.get(migration.version)
-        if other is not None:
-            raise MigrationFileError(
-                path, f"duplicate version {migration.version}: {other.name} has it too",
-                remedy="Give one of the two files the next free number.")
+        try:
+            migration = load_migration(path)
+            other = by_version.get(migration.version)
+            if other is not None:
+                raise MigrationFileError(
+                    path, f"duplicate version {migration.version}: {other.name} has it too",
+                    remedy="Give one of the two files the next free number.")
+        except MigrationFileError as exc:
+            if problems is None:
+                raise
+            problems.append(exc)
+            continue
         by_version[migration.version] = migration
     return [by_version[v] for v in sorted(by_version)]
 
