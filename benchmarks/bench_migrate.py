@@ -27,13 +27,10 @@ import argparse
 import contextlib
 import cProfile
 import io
-import os
-import platform
 import pstats
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,7 +42,26 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
+
+if str(Path(__file__).resolve().parent) not in sys.path:  # imported from elsewhere
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (  # noqa: E402 - needs the path above
+    COMMAND_TIMEOUT_S,
+    Admin,
+    BenchError,
+    Variant,
+    clean_env,
+    clean_os_environ,
+    free_port,
+    machine_facts,
+    print_facts,
+    print_table,
+    require_ok,
+    run_timed,
+    terminate,
+    workspace_command,
+)
 
 from workspace import redact
 from workspace.deps.embedded import EmbeddedPostgres, bin_dir
@@ -55,25 +71,6 @@ FULL_APPLY_AIM_X = 2.0  # full apply vs. the one-transaction psql floor
 UP_TO_DATE = "All migrations up to date"
 APPLIED_TOTAL = re.compile(r"(\d+) migrations? applied in ([\d.]+)(ms|s)\b")
 IMPORT_PROBE = "import workspace.cli as c; c.build_parser()"  # what the console script loads
-COMMAND_TIMEOUT_S = 900
-
-# Variables that would make the runs use another database or skip work.
-_DROP_ENV = ("DATABASE_URL", "SKIP_MIGRATIONS", "MIGRATIONS_DIR")
-
-
-class BenchError(RuntimeError):
-    """A command failed or produced the wrong result: the numbers would be meaningless."""
-
-
-@dataclass
-class Variant:
-    key: str
-    label: str
-    samples: list[float] = field(default_factory=list)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples)
 
 
 @dataclass
@@ -82,33 +79,6 @@ class Breakdown:
     imports: list[float] = field(default_factory=list)  # interpreter + imports + parser
     find: list[float] = field(default_factory=list)  # find_migrations(), in-process
     applied: list[float] = field(default_factory=list)  # runner's own "applied in" total
-
-
-# -- environment -----------------------------------------------------------------------
-
-
-def clean_env() -> dict[str, str]:
-    """Our environment without anything that would redirect workspace or psql."""
-    return {k: v for k, v in os.environ.items()
-            if k not in _DROP_ENV and not k.startswith(("WORKSPACE_", "PG"))}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def workspace_command() -> list[str]:
-    """The `workspace` console script of this interpreter's environment."""
-    script = Path(sys.executable).parent / "workspace"
-    if script.is_file():
-        return [str(script)]
-    found = shutil.which("workspace")
-    if found:
-        return [found]
-    raise BenchError(f"no `workspace` console script next to {sys.executable} or on PATH; "
-                     "install the project (pip install -e .)")
 
 
 # -- the generated project -------------------------------------------------------------
@@ -141,30 +111,6 @@ def write_migrations(project: Path, count: int) -> tuple[list[Path], Path]:
 # -- the database ----------------------------------------------------------------------
 
 
-class Admin:
-    def __init__(self, srv: EmbeddedPostgres) -> None:
-        self.srv = srv
-
-    def create(self, name: str) -> str:
-        with psycopg.connect(self.srv.url("postgres"), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        return self.srv.url(name)
-
-    def drop(self, name: str) -> None:
-        with psycopg.connect(self.srv.url("postgres"), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
-
-    @staticmethod
-    def scalar(url: str, query: str) -> Any:
-        with psycopg.connect(url, autocommit=True) as conn:
-            row = conn.execute(query.encode()).fetchone()
-            assert row is not None
-            return row[0]
-
-
 def check_schema(url: str, count: int, what: str) -> None:
     tables = Admin.scalar(url, "SELECT count(*) FROM pg_class WHERE relkind = 'r' "
                                "AND relname LIKE 'bench\\_%'")
@@ -176,20 +122,6 @@ def check_schema(url: str, count: int, what: str) -> None:
 
 
 # -- running and timing ----------------------------------------------------------------
-
-
-def run_timed(cmd: list[str], *, cwd: Path | None = None,
-              env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
-    started = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=COMMAND_TIMEOUT_S, check=False)
-    return time.perf_counter() - started, proc
-
-
-def require_ok(proc: subprocess.CompletedProcess[str], what: str) -> None:
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-        raise BenchError(f"{what} exited {proc.returncode}:\n{redact.redact(tail)}")
 
 
 def psql_command(url: str, path: Path) -> list[str]:
@@ -224,20 +156,6 @@ def counting_round_trips() -> Iterator[dict[str, int]]:
             psycopg.Connection.execute = orig_execute  # type: ignore[method-assign]
         else:
             del psycopg.Connection.execute
-
-
-@contextlib.contextmanager
-def clean_os_environ() -> Iterator[None]:
-    """For the in-process calls: the same environment the subprocesses get."""
-    saved = dict(os.environ)
-    for k in list(os.environ):
-        if k in _DROP_ENV or k.startswith("WORKSPACE_"):
-            del os.environ[k]
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 # -- one run ---------------------------------------------------------------------------
@@ -361,45 +279,12 @@ def profile_in_process(admin: Admin, project: Path, top: int) -> None:
 # -- report ----------------------------------------------------------------------------
 
 
-def filesystem_of(path: Path) -> str:
-    """`<device> (<type>) on <mount point>` for `path`, from /proc/mounts (Linux)."""
-    try:
-        mounts = [ln.split()[:3] for ln in Path("/proc/mounts").read_text().splitlines()]
-    except OSError:
-        return "unknown"
-    path = path.resolve()
-    best = max((m for m in mounts if len(m) == 3 and path.is_relative_to(m[1])),
-               key=lambda m: len(m[1]), default=None)
-    return f"{best[0]} ({best[2]}) on {best[1]}" if best else "unknown"
-
-
-def machine_facts(admin: Admin) -> list[tuple[str, str]]:
-    try:
-        affinity = len(os.sched_getaffinity(0))
-    except AttributeError:
-        affinity = os.cpu_count() or 0
-    pg = Admin.scalar(admin.srv.url("postgres"), "SELECT version()")
-    return [
-        ("nproc", f"{affinity} (cpu_count {os.cpu_count()})"),
-        ("python", f"{platform.python_version()} ({sys.executable})"),
-        ("platform", platform.platform()),
-        ("postgresql", str(pg)),
-        ("psycopg", f"{psycopg.__version__}, libpq {psycopg.pq.version()}"),
-        ("server settings", "embedded: fsync=off, synchronous_commit=off, "
-                            "full_page_writes=off, TCP 127.0.0.1"),
-        ("data directory", f"{admin.srv.data_dir}: {filesystem_of(admin.srv.data_dir)}"),
-    ]
-
-
 def print_report(variants: dict[str, Variant], trips: list[tuple[int, int]],
                  facts: list[tuple[str, str]], parts: Breakdown, *, count: int, runs: int,
                  startup_calls: int) -> None:
     floor = variants["c"].median
     print()
-    print("Machine")
-    width = max(len(k) for k, _ in facts)
-    for k, val in facts:
-        print(f"  {k:<{width}}  {val}")
+    print_facts(facts)
     print()
     print(f"{count} migrations x 2 statements, {runs} run(s); "
           f"e: {startup_calls} calls per run; wall clock seconds")
@@ -407,15 +292,7 @@ def print_report(variants: dict[str, Variant], trips: list[tuple[int, int]],
     rows = [(f"{v.key}. {v.label}", str(len(v.samples)), f"{v.median:.3f}",
              f"{min(v.samples):.3f}", f"{max(v.samples):.3f}", f"{v.median / floor:.2f}x")
             for v in variants.values()]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    def line(cells: tuple[str, ...]) -> str:
-        return "  ".join(c.ljust(w) if n == 0 else c.rjust(w)
-                         for n, (c, w) in enumerate(zip(cells, widths, strict=True)))
-
-    print(line(header))
-    print("  ".join("-" * w for w in widths))
-    for r in rows:
-        print(line(r))
+    print_table(header, rows)
     print()
     distinct = sorted(set(trips))
     q, c = distinct[0] if len(distinct) == 1 else (
@@ -475,14 +352,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _terminate(signum: int, _frame: Any) -> None:
-    print(f"signal {signum}; stopping the embedded server", file=sys.stderr)
-    raise SystemExit(128 + signum)  # so that the finally blocks stop the server
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate)
     env = clean_env()
     tmp = Path(tempfile.mkdtemp(prefix="bench-migrate-", dir=args.tmpdir))
     srv = EmbeddedPostgres(tmp / "data", port=free_port(), database="postgres")

@@ -1,0 +1,196 @@
+"""Helpers shared by the benchmarks in this directory (not a benchmark itself).
+
+The benchmarks import it as `_common` (their own directory is first on sys.path when
+they run as `python benchmarks/bench_<name>.py`). Standard library + workspace's own
+dependencies only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from workspace import redact
+from workspace.deps.embedded import EmbeddedPostgres
+
+COMMAND_TIMEOUT_S = 900
+
+# Variables that would make the runs use another database or skip work.
+_DROP_ENV = ("DATABASE_URL", "SKIP_MIGRATIONS", "MIGRATIONS_DIR")
+
+
+class BenchError(RuntimeError):
+    """A command failed or produced the wrong result: the numbers would be meaningless."""
+
+
+@dataclass
+class Variant:
+    key: str
+    label: str
+    samples: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+
+# -- environment -----------------------------------------------------------------------
+
+
+def clean_env() -> dict[str, str]:
+    """Our environment without anything that would redirect workspace or psql."""
+    return {k: v for k, v in os.environ.items()
+            if k not in _DROP_ENV and not k.startswith(("WORKSPACE_", "PG"))}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def workspace_command() -> list[str]:
+    """The `workspace` console script of this interpreter's environment."""
+    script = Path(sys.executable).parent / "workspace"
+    if script.is_file():
+        return [str(script)]
+    found = shutil.which("workspace")
+    if found:
+        return [found]
+    raise BenchError(f"no `workspace` console script next to {sys.executable} or on PATH; "
+                     "install the project (pip install -e .)")
+
+
+@contextlib.contextmanager
+def clean_os_environ() -> Iterator[None]:
+    """For the in-process calls: the same environment the subprocesses get."""
+    saved = dict(os.environ)
+    for k in list(os.environ):
+        if k in _DROP_ENV or k.startswith("WORKSPACE_"):
+            del os.environ[k]
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+# -- the database ----------------------------------------------------------------------
+
+
+class Admin:
+    def __init__(self, srv: EmbeddedPostgres) -> None:
+        self.srv = srv
+
+    def create(self, name: str) -> str:
+        with psycopg.connect(self.srv.url("postgres"), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return self.srv.url(name)
+
+    def drop(self, name: str) -> None:
+        with psycopg.connect(self.srv.url("postgres"), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+
+    @staticmethod
+    def scalar(url: str, query: str) -> Any:
+        with psycopg.connect(url, autocommit=True) as conn:
+            row = conn.execute(query.encode()).fetchone()
+            assert row is not None
+            return row[0]
+
+
+# -- running and timing ----------------------------------------------------------------
+
+
+def run_timed(cmd: list[str], *, cwd: Path | None = None,
+              env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=COMMAND_TIMEOUT_S, check=False)
+    return time.perf_counter() - started, proc
+
+
+def require_ok(proc: subprocess.CompletedProcess[str], what: str) -> None:
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise BenchError(f"{what} exited {proc.returncode}:\n{redact.redact(tail)}")
+
+
+# -- report ----------------------------------------------------------------------------
+
+
+def filesystem_of(path: Path) -> str:
+    """`<device> (<type>) on <mount point>` for `path`, from /proc/mounts (Linux)."""
+    try:
+        mounts = [ln.split()[:3] for ln in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:
+        return "unknown"
+    path = path.resolve()
+    best = max((m for m in mounts if len(m) == 3 and path.is_relative_to(m[1])),
+               key=lambda m: len(m[1]), default=None)
+    return f"{best[0]} ({best[2]}) on {best[1]}" if best else "unknown"
+
+
+def machine_facts(admin: Admin) -> list[tuple[str, str]]:
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except AttributeError:
+        affinity = os.cpu_count() or 0
+    pg = Admin.scalar(admin.srv.url("postgres"), "SELECT version()")
+    return [
+        ("nproc", f"{affinity} (cpu_count {os.cpu_count()})"),
+        ("python", f"{platform.python_version()} ({sys.executable})"),
+        ("platform", platform.platform()),
+        ("postgresql", str(pg)),
+        ("psycopg", f"{psycopg.__version__}, libpq {psycopg.pq.version()}"),
+        ("server settings", "embedded: fsync=off, synchronous_commit=off, "
+                            "full_page_writes=off, TCP 127.0.0.1"),
+        ("data directory", f"{admin.srv.data_dir}: {filesystem_of(admin.srv.data_dir)}"),
+    ]
+
+
+def print_facts(facts: list[tuple[str, str]]) -> None:
+    print("Machine")
+    width = max(len(k) for k, _ in facts)
+    for k, val in facts:
+        print(f"  {k:<{width}}  {val}")
+
+
+def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Left-aligned first column, the others right-aligned, a dashed rule under the header."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) if n == 0 else c.rjust(w)
+                         for n, (c, w) in enumerate(zip(cells, widths, strict=True)))
+
+    print(line(header))
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print(line(r))
+
+
+# -- signals ---------------------------------------------------------------------------
+
+
+def terminate(signum: int, _frame: Any) -> None:
+    """SIGTERM handler: raise SystemExit so that the finally blocks stop the server."""
+    print(f"signal {signum}; stopping the embedded server", file=sys.stderr)
+    raise SystemExit(128 + signum)
