@@ -37,7 +37,7 @@ def _exit_code_help() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from workspace.commands import db
+    from workspace.commands import db, up
 
     parser = argparse.ArgumentParser(
         prog="workspace", description="Bring the development stack up on a database known good.",
@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="config file (default: <project>/config.yaml)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    up.register(sub)
     db.register(sub)
     return parser
 

@@ -1,0 +1,164 @@
+"""The bounded wait loop and the database probe, against real listeners, processes and
+the embedded PostgreSQL."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from tests.conftest import free_port
+from workspace.config import ReadinessConfig
+from workspace.deps.zitadel import zitadel_first_boot
+from workspace.errors import DependencyExited, WorkspaceError
+from workspace.readiness import (
+    DatabaseNotReady,
+    Progress,
+    ReadinessTimeout,
+    ZitadelNotReady,
+    database_probe,
+    tcp_probe,
+    wait_for_database,
+    wait_until_ready,
+    zitadel_budget,
+)
+
+SMALL = ReadinessConfig(database_attempts=2, database_interval_s=0.3, poll_s=0.05)
+
+
+@pytest.fixture
+def late_listener() -> Iterator[tuple[int, list[float]]]:
+    """A port that starts accepting connections 0.7 s from now; yields (port, [when])."""
+    port = free_port()
+    opened: list[float] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        time.sleep(0.7)
+        with socket.create_server(("127.0.0.1", port)):
+            opened.append(time.monotonic())
+            stop.wait(10)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield port, opened
+    stop.set()
+    thread.join(5)
+
+
+def test_a_listener_opened_mid_wait_is_noticed_within_a_poll(
+        late_listener: tuple[int, list[float]]) -> None:
+    port, opened = late_listener
+    seen: list[Progress] = []
+    ready = wait_until_ready("Database", tcp_probe("127.0.0.1", port), attempts=5,
+                             interval_s=5.0, poll_s=0.2, error=DatabaseNotReady,
+                             progress=seen.append)
+    latency = ready.ready_at - opened[0]
+    print(f"listener open -> readiness noticed: {latency * 1000:.0f} ms "
+          f"(time to ready {ready.elapsed_s:.2f}s, {ready.polls} polls)")
+    assert latency < 1.0  # far below the 5 s interval: the loop polls every 0.2 s
+    assert 0.6 < ready.elapsed_s < 5.0 and ready.attempt == 1 and ready.polls > 1
+    # one progress line per interval, in the guide's words
+    assert [str(p) for p in seen] == ["Database not ready, waiting 5s (attempt 1/5)..."]
+    assert "127.0.0.1" in seen[0].reason
+
+
+def test_a_probe_that_never_succeeds_raises_after_the_budget_with_attempts_and_reason() -> None:
+    port = free_port()  # nothing listens there
+    seen: list[Progress] = []
+    began = time.monotonic()
+    with pytest.raises(ReadinessTimeout) as caught:
+        wait_until_ready("Zitadel", tcp_probe("127.0.0.1", port), attempts=3, interval_s=0.2,
+                         poll_s=0.05, error=ZitadelNotReady, progress=seen.append)
+    exc = caught.value
+    assert exc.code == "PRECHECK_ZITADEL_UNREACHABLE" and isinstance(exc, WorkspaceError)
+    assert exc.attempts == 3 and exc.polls >= 6
+    assert 0.6 <= exc.elapsed_s < 0.6 + 1.0 and time.monotonic() - began < 2.0
+    assert f"127.0.0.1:{port}" in exc.last_reason
+    assert [p.attempt for p in seen] == [1, 2, 3]
+    assert exc.__cause__ is not None  # the last failed attempt
+
+
+def test_a_dependency_that_exits_fails_fast_not_after_the_budget() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
+
+    def alive() -> None:
+        if child.poll() is not None:
+            raise DependencyExited(f"the server exited with status {child.returncode}")
+
+    began = time.monotonic()
+    try:
+        with pytest.raises(WorkspaceError) as caught:
+            wait_until_ready("Database", tcp_probe("127.0.0.1", free_port()), attempts=5,
+                             interval_s=5.0, poll_s=0.1, error=DatabaseNotReady, alive=alive)
+    finally:
+        child.kill()
+        child.wait()
+    assert caught.value.code == "PRECHECK_DEPENDENCY_EXITED"
+    assert time.monotonic() - began < 3.0  # the budget was 25 s
+
+
+def test_the_database_probe_passes_on_a_ready_database_with_its_extensions(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION vector")
+    ready = wait_for_database(db_url, ReadinessConfig(), ["vector"])
+    assert ready.polls == 1 and ready.elapsed_s < 1.0
+
+
+def test_the_database_probe_names_a_missing_extension(db_url: str) -> None:
+    # pgvector is installed on the embedded server but not created in a fresh database
+    reason = database_probe(db_url, ["vector", "no_such_extension"])()
+    assert reason is not None
+    assert "extension vector is not created" in reason and "CREATE EXTENSION vector" in reason
+    assert "extension no_such_extension is not installed on the server" in reason
+    with pytest.raises(ReadinessTimeout) as caught:
+        wait_for_database(db_url, SMALL, ["vector"])
+    assert caught.value.code == "PRECHECK_DATABASE_UNREACHABLE"
+    assert caught.value.attempts == 2 and "vector" in caught.value.last_reason
+
+
+def test_an_extension_created_mid_wait_is_noticed(db_url: str) -> None:
+    def create_later() -> None:
+        time.sleep(0.5)
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION vector")
+
+    thread = threading.Thread(target=create_later)
+    thread.start()
+    ready = wait_for_database(db_url, ReadinessConfig(), ["vector"])
+    thread.join()
+    assert 0.5 <= ready.elapsed_s < 1.5 and ready.attempt == 1
+
+
+def test_database_reasons_never_show_the_password(db_url: str) -> None:
+    parts = urlsplit(db_url)
+    wrong = "wrong-Pa55word"
+    netloc = f"{parts.username}:{wrong}@{parts.hostname}:{parts.port}"
+    bad_login = urlunsplit(parts._replace(netloc=netloc))
+    reason = database_probe(bad_login, [])()
+    assert reason is not None and "password authentication failed" in reason
+    assert wrong not in reason
+    closed = urlunsplit(parts._replace(netloc=f"app:{wrong}@127.0.0.1:{free_port()}"))
+    with pytest.raises(ReadinessTimeout) as caught:
+        wait_for_database(closed, SMALL, [])
+    assert caught.value.code == "PRECHECK_DATABASE_UNREACHABLE"
+    assert wrong not in str(caught.value) and wrong not in caught.value.last_reason
+
+
+def test_zitadel_gets_the_first_boot_budget_when_its_pat_is_missing(tmp_path: Path) -> None:
+    pat = tmp_path / "admin.pat"
+    assert zitadel_first_boot(pat)
+    pat.write_text("token")
+    assert not zitadel_first_boot(pat)
+    assert zitadel_first_boot(pat, container_created=True)
+    readiness = ReadinessConfig()
+    assert zitadel_budget(readiness, first_boot=False) == (6, 5.0)
+    assert zitadel_budget(readiness, first_boot=True) == (36, 5.0)  # 180 s

@@ -1,0 +1,213 @@
+"""`workspace up`: the first half of `workspace start`, as a named sequence.
+
+    config valid -> backend chosen -> ports free -> PostgreSQL up -> database ready
+    -> Zitadel up and ready -> OAuth configuration -> migrations -> validation
+
+Each step is reported as it ends (events.py). Any failure raises its PRECHECK_* error,
+what this run started is stopped again in reverse order (an ExitStack, as mirakuru's
+executors are context managers), and nothing more starts. On success the dependencies
+are left running for the apps, and `UpResult` says where they are.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+from workspace import redact
+from workspace.config import Config
+from workspace.db import migrate_project
+from workspace.db.files import find_migrations
+from workspace.deps.base import Backend
+from workspace.deps.embedded import EmbeddedBackend, port_holder
+from workspace.deps.external import ExternalPostgres
+from workspace.errors import OAuthClientMissing, PortInUse, SchemaInvalid
+from workspace.events import Steps
+
+__all__ = ["UpResult", "choose_backend", "down", "up"]
+
+
+@dataclass
+class UpResult:
+    database_url: str
+    backend: str
+    oidc_issuer: str | None = None
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def choose_backend(config: Config) -> tuple[Backend, str]:
+    """The configured backend, or for `auto`: Docker when an engine answers, else the
+    embedded server. Returns it with the reason for the choice."""
+    from workspace.deps import embedded_server
+
+    choice = config.deps.postgres.backend
+    if choice == "external" or (choice == "auto" and config.database.url is not None):
+        return ExternalPostgres(config), "a database URL is configured"
+    if choice == "docker":
+        from workspace.deps.docker import DockerPostgres
+
+        return DockerPostgres(config), "configured"
+    if choice == "embedded":
+        return EmbeddedBackend(embedded_server(config)), "configured"
+    from workspace.deps.docker import DockerPostgres, engine_problem
+
+    problem = engine_problem()
+    if problem is None and config.path(config.docker.env_file).is_file():
+        return DockerPostgres(config), "a Docker engine answers"
+    if problem is None:
+        reason = (f"a Docker engine answers, but {config.docker.env_file} is missing: "
+                  "copy docker/.env.example to use Docker")
+    else:
+        reason = "no Docker engine answers"
+    return EmbeddedBackend(embedded_server(config)), reason
+
+
+def up(config: Config, steps: Steps) -> UpResult:
+    with ExitStack() as undo:
+        with steps.step("config", "Configuration valid") as step:
+            zitadel = _zitadel_mode(config)
+            if zitadel != "skip" and not config.oidc.client_id:
+                raise OAuthClientMissing("no OAuth client ID is configured for Zitadel")
+            step.detail = f"zitadel: {zitadel}"
+        with steps.step("backend", "Backend chosen") as step:
+            backend, why = choose_backend(config)
+            step.detail = f"PostgreSQL: {backend.name} ({why})"
+        with steps.step("ports", "Ports free") as step:
+            _check_ports(config, backend, zitadel)
+        with steps.step("postgres", "PostgreSQL started") as step:
+            url = backend.start()
+            if backend.started_by_us:
+                undo.callback(backend.stop)
+            step.detail = redact.mask_url(url)
+        result = UpResult(url, backend.name)
+        with steps.step("database", "Database ready") as step:
+            result.timings_s["database_ready"] = _wait_database(config, url, backend, steps)
+        if zitadel == "skip":
+            steps.note("zitadel", "Zitadel skipped: no OIDC issuer configured "
+                                  "(set oidc.issuer, or run with Docker)")
+        else:
+            result.oidc_issuer = _zitadel(config, zitadel, steps, undo)
+        _migrate(config, url, steps, result)
+        _validate(config, url, steps)
+        undo.pop_all()  # success: leave everything running
+    return result
+
+
+def _zitadel_mode(config: Config) -> str:
+    choice = config.deps.zitadel.backend
+    if choice != "auto":
+        return choice
+    if config.oidc.issuer:
+        return "external"
+    if config.deps.postgres.backend == "docker":
+        return "docker"
+    return "skip"
+
+
+def _check_ports(config: Config, backend: Backend, zitadel: str) -> None:
+    """Configured ports free, or held by our own server or containers (reused)."""
+    if backend.name == "docker":
+        from workspace.deps.docker import DockerPostgres
+
+        assert isinstance(backend, DockerPostgres)
+        backend.project.check_ports(["postgres", "zitadel"] if zitadel == "docker"
+                                    else ["postgres"])
+        return
+    if not isinstance(backend, EmbeddedBackend):
+        return
+    e = config.embedded
+    if backend.server.status().running:
+        return  # held by our own server: it is reused
+    holder = port_holder(e.host, e.port)
+    if holder is not None:
+        raise PortInUse(e.host, e.port, holder, setting="embedded.port")
+
+
+def _wait_database(config: Config, url: str, backend: Backend, steps: Steps) -> float:
+    from workspace.readiness import wait_for_database
+
+    ready = wait_for_database(url, config.readiness, config.precheck.required_extensions,
+                              alive=backend.check_alive,
+                              progress=lambda p: steps.progress(
+                                  "database", str(p), attempt=p.attempt, attempts=p.attempts,
+                                  reason=p.reason))
+    return ready.elapsed_s
+
+
+def _zitadel(config: Config, mode: str, steps: Steps, undo: ExitStack) -> str:
+    from workspace.deps.zitadel import check_oauth_app, zitadel_first_boot
+    from workspace.readiness import wait_for_zitadel
+
+    alive = None
+    with steps.step("zitadel", "Zitadel is reachable and ready") as step:
+        if mode == "docker":
+            from workspace.deps.docker import DockerZitadel
+
+            zitadel = DockerZitadel(config)
+            issuer = zitadel.start()
+            if zitadel.started_by_us:
+                undo.callback(zitadel.stop)
+            alive = zitadel.check_alive
+        else:
+            issuer = config.oidc.issuer or ""
+        first_boot = mode == "docker" and zitadel_first_boot(config.path(config.oidc.pat_file))
+        if first_boot:
+            steps.note("zitadel", "Zitadel's first boot (fresh volume): this takes one to "
+                                  "three minutes")
+        wait_for_zitadel(issuer, config.readiness, first_boot=first_boot,
+                         debug_ready=mode == "docker", alive=alive,
+                         progress=lambda p: steps.progress(
+                             "zitadel", str(p), attempt=p.attempt, attempts=p.attempts,
+                             reason=p.reason))
+        step.detail = issuer
+    with steps.step("oauth", "OAuth configuration validated") as step:
+        warning = check_oauth_app(config, issuer)
+        if warning:
+            step.status, step.detail = "warning", warning
+    return issuer
+
+
+def _migrate(config: Config, url: str, steps: Steps, result: UpResult) -> None:
+    with steps.step("migrations", "Migrations applied") as step:
+        if config.migrations.skip:
+            step.status = "skipped"
+            step.detail = "SKIP_MIGRATIONS is set: the validation is the only guard"
+            return
+        began = time.perf_counter()
+        applied = migrate_project(config, url).applied
+        result.timings_s["migrations"] = time.perf_counter() - began
+        result.timings_s["migration_sql"] = sum(a.elapsed_ms for a in applied) / 1000
+        step.detail = (f"{len(applied)} applied" if applied else "all up to date")
+
+
+def _validate(config: Config, url: str, steps: Steps) -> None:
+    from workspace.commands.schema import show_report
+    from workspace.db.validate import validate
+
+    with steps.step("validation", "Database schema validated") as step:
+        report = validate(url, config, find_migrations(config.migrations_dir))
+        if not report.valid:
+            if not steps.console.json_mode:
+                show_report(steps.console, report)
+            raise SchemaInvalid(
+                "\n".join(f.text for f in report.errors) + "\nServices will NOT start",
+                [f.text for f in report.errors])
+        if report.warnings:
+            step.status = "warning"
+            step.detail = "; ".join(f.text for f in report.warnings)
+
+
+def down(config: Config) -> list[str]:
+    """Stop what the launcher starts: the embedded server, our containers (volumes kept)."""
+    from workspace.deps import embedded_server
+    from workspace.deps.docker import engine_problem
+
+    stopped = []
+    if embedded_server(config).stop():
+        stopped.append("embedded PostgreSQL")
+    if engine_problem() is None:
+        from workspace.deps.compose import ComposeProject
+
+        stopped += ComposeProject(config).stop()
+    return stopped
