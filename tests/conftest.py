@@ -20,6 +20,8 @@ from psycopg import sql
 
 from workspace.deps.embedded import EmbeddedPostgres
 
+pytest_plugins = ["tests.docker_fixture", "tests.deps.oidc_fixture"]
+
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_MIGRATIONS = REPO / "migrations"
 

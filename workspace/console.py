@@ -56,7 +56,7 @@ class Console:
     def error(self, exc: WorkspaceError) -> None:
         """An error with its code and remedy, on stderr (and as JSON on stdout in JSON mode)."""
         if self.json_mode:
-            self.json({"ok": False, "error": {"code": exc.code, "exit_code": exc.exit_code,
+            self.json({"event": "error", "ok": False, "error": {"code": exc.code, "exit_code": exc.exit_code,
                                               "message": exc.message, "remedy": exc.remedy}})
         self._write(self._err, f"{exc.code}: {exc.message}", "error")
         if exc.remedy:

@@ -22,7 +22,7 @@ from workspace.db.files import find_migrations
 from workspace.deps.base import Backend
 from workspace.deps.embedded import EmbeddedBackend, port_holder
 from workspace.deps.external import ExternalPostgres
-from workspace.errors import OAuthClientMissing, PortInUse, SchemaInvalid
+from workspace.errors import DockerUnavailable, OAuthClientMissing, PortInUse, SchemaInvalid
 from workspace.events import Steps
 
 __all__ = ["UpResult", "choose_backend", "down", "up"]
@@ -45,8 +45,11 @@ def choose_backend(config: Config) -> tuple[Backend, str]:
     if choice == "external" or (choice == "auto" and config.database.url is not None):
         return ExternalPostgres(config), "a database URL is configured"
     if choice == "docker":
-        from workspace.deps.docker import DockerPostgres
+        from workspace.deps.docker import DockerPostgres, engine_problem
 
+        problem = engine_problem()
+        if problem is not None:
+            raise DockerUnavailable(f"deps.postgres.backend is docker, but {problem}")
         return DockerPostgres(config), "configured"
     if choice == "embedded":
         return EmbeddedBackend(embedded_server(config)), "configured"

@@ -185,8 +185,8 @@ def tcp_probe(host: str, port: int, *, timeout_s: float = 1.0) -> Probe:
 
 def database_probe(url: str, required_extensions: Sequence[str] = ("vector",), *,
                    connect_timeout_s: float = 2.0) -> Probe:
-    """Connect, `SELECT 1`, and check the required extensions are created in the
-    database. The reason names what is missing; the password never appears in it."""
+    """Connect, `SELECT 1`, and check the server can provide the required extensions
+    (a server without them fails at once). The password never appears in a reason."""
     redact.register_url(url)
     required = list(dict.fromkeys(required_extensions))
 
@@ -201,15 +201,18 @@ def database_probe(url: str, required_extensions: Sequence[str] = ("vector",), *
                 database = conn.info.dbname
         except psycopg.Error as exc:
             return _pg_reason(exc)
-        installed = {name: version for name, version in rows}
-        missing = []
-        for name in required:
-            if name not in installed:
-                missing.append(f"extension {name} is not installed on the server")
-            elif installed[name] is None:
-                missing.append(f"extension {name} is not created in database {database} "
-                               f"(CREATE EXTENSION {name})")
-        return "; ".join(missing) or None
+        available = {name for name, _ in rows}
+        missing = [name for name in required if name not in available]
+        if missing:
+            # Not something waiting fixes: the server lacks the extension's files.
+            raise DatabaseUnreachable(
+                f"the server at {redact.mask_url(url)} cannot provide extension(s) "
+                f"{', '.join(missing)} (database {database})",
+                remedy="Use a PostgreSQL with pgvector installed (the pgvector/pgvector "
+                       "image, or the embedded server).")
+        # Available but not yet created is fine: docker/init.sql or the migrations create
+        # it, and the validation checks it is there before any app starts.
+        return None
 
     return probe
 

