@@ -20,7 +20,7 @@ from workspace.deps.compose import MANAGED_LABEL, PROJECT_LABEL, ComposeProject
 from workspace.deps.docker_engine import connect, engine_problem
 from workspace.errors import WorkspaceError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker" / "docker-compose.yml"
 CI_HINT = "CI starts one with .ci/setup-docker.sh"
 
