@@ -77,7 +77,8 @@ class Console:
             stream.flush()
             return
         if kind and _SYMBOLS.get(kind):
-            text = f"{_SYMBOLS[kind]} {text}"
+            body = text.lstrip(" ")  # the symbol goes after the indentation
+            text = f"{text[:len(text) - len(body)]}{_SYMBOLS[kind]} {body}"
         self._rich_for(stream).print(text, style=_STYLES.get(kind or "", "") or None)
 
     def _rich_for(self, stream: TextIO) -> Any:
