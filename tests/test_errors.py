@@ -30,3 +30,11 @@ def test_readme_table_lists_every_code_with_its_exit_code() -> None:
     text = README.read_text()
     for code in errors.CODES:
         assert f"| `{code.name}` | {code.exit_code} |" in text, code.name
+
+
+def test_every_code_is_provoked_and_checked_by_some_test() -> None:
+    """Each PRECHECK_* code appears in an assertion of a test outside this file."""
+    tests = Path(__file__).resolve().parent
+    text = "\n".join(p.read_text() for p in tests.rglob("test_*.py") if p.name != "test_errors.py")
+    for code in errors.CODES:
+        assert code.name in text, f"no test provokes {code.name}"

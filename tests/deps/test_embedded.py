@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import SHIPPED_MIGRATIONS, free_port, run_cli
 from workspace.deps.embedded import EmbeddedPostgres
-from workspace.errors import PortInUse
+from workspace.errors import EmbeddedPostgresError, PortInUse
 
 
 def test_embedded_default_starts_on_demand_stays_up_and_stops(tmp_path: Path) -> None:
@@ -49,3 +49,14 @@ def test_port_held_by_another_process_is_named(tmp_path: Path) -> None:
     assert info.value.code == "PRECHECK_PORT_IN_USE"
     assert "pid" in info.value.message and "embedded.port" in info.value.remedy
     assert not server.status().running
+
+
+def test_foreign_files_in_the_data_directory_are_refused_untouched(tmp_path: Path) -> None:
+    data = tmp_path / "pg"
+    data.mkdir()
+    (data / "notes.txt").write_text("mine")
+    with pytest.raises(EmbeddedPostgresError) as info:
+        EmbeddedPostgres(data, port=free_port()).start()
+    assert info.value.code == "PRECHECK_EMBEDDED_POSTGRES_FAILED"
+    assert "embedded.data_dir" in info.value.remedy
+    assert (data / "notes.txt").read_text() == "mine"
