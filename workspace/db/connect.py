@@ -12,7 +12,7 @@ import psycopg
 from workspace import __version__, redact
 from workspace.errors import DatabaseUnreachable
 
-__all__ = ["APPLICATION", "connect", "describe"]
+__all__ = ["APPLICATION", "connect", "describe", "map_psycopg_errors"]
 
 APPLICATION = "workspace-migrate"
 
@@ -56,3 +56,20 @@ def _first_line(exc: BaseException) -> str:
     # libpq repeats the attempt per address; the first line says what went wrong.
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return "; ".join(dict.fromkeys(lines)) if lines else type(exc).__name__
+
+
+@contextmanager
+def map_psycopg_errors(what: str) -> Iterator[None]:
+    """psycopg errors that escape a database operation (a lost connection, a permission
+    refused) become ours, once, at this boundary: as httpx's map_httpcore_exceptions."""
+    from workspace.errors import MigrationError
+
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnreachable(
+            f"{what}: lost the database connection: {redact.redact(str(exc).strip())}"
+        ) from None
+    except psycopg.Error as exc:
+        raise MigrationError(f"{what}: database error ({exc.sqlstate or 'no SQLSTATE'}): "
+                             f"{redact.redact(str(exc).strip())}") from None

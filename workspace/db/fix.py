@@ -18,7 +18,7 @@ import psycopg
 
 from workspace import redact
 from workspace.db.catalog import Catalog, Column
-from workspace.db.connect import connection
+from workspace.db.connect import connection, map_psycopg_errors
 from workspace.db.drift import Drift
 
 __all__ = ["Step", "apply_fix", "plan_fix"]
@@ -54,7 +54,8 @@ def apply_fix(url: str, steps: list[Step], *,
               timeout_s: float) -> tuple[list[Step], list[tuple[Step, str]]]:
     done: list[Step] = []
     failed: list[tuple[Step, str]] = []
-    with connection(url, timeout_s=timeout_s) as conn, conn.transaction():
+    with map_psycopg_errors("repair"), connection(url, timeout_s=timeout_s) as conn, \
+            conn.transaction():
         # Function bodies may name tables created later in this same transaction.
         conn.execute(b"SET LOCAL check_function_bodies = off")
         for step in steps:

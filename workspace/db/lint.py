@@ -19,8 +19,7 @@ database: what static rules miss (an INSERT without ON CONFLICT) fails there.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,12 +27,12 @@ from typing import Any
 import psycopg
 
 from workspace import redact
-from workspace.db.connect import connection
+from workspace.db.connect import connection, map_psycopg_errors
 from workspace.db.files import MigrationFile, find_migrations
 from workspace.db.runner import RunnerSettings, migrate
 from workspace.db.scratch import scratch_database
 from workspace.db.sqlparse import NO_TRANSACTION_FIX, line_col, parse_tree
-from workspace.errors import DatabaseUnreachable, MigrationError, MigrationFileError, display_path
+from workspace.errors import MigrationFileError, display_path
 
 __all__ = ["Finding", "lint_files", "lint_statement", "load_leniently", "prove_rerunnable"]
 
@@ -239,7 +238,8 @@ def prove_rerunnable(url: str, migrations: list[MigrationFile],
     statement by statement under a savepoint; each statement that fails the second
     time is a finding. A migration that fails the first time raises `MigrationError`."""
     findings: list[Finding] = []
-    with _mapped(), scratch_database(url, timeout_s=settings.connect_timeout_s) as scratch:
+    with map_psycopg_errors("run-twice proof"), \
+            scratch_database(url, timeout_s=settings.connect_timeout_s) as scratch:
         migrate(scratch, migrations, settings)
         with connection(scratch, timeout_s=settings.connect_timeout_s) as conn:
             for m in migrations:
@@ -273,16 +273,3 @@ def _run_again(conn: psycopg.Connection[Any], m: MigrationFile,
                     "ON CONFLICT DO NOTHING)"))
     return findings
 
-
-@contextmanager
-def _mapped() -> Iterator[None]:
-    """psycopg errors that escape the proof (a lost connection, CREATE DATABASE refused
-    for a reason other than privileges) become ours, once, here."""
-    try:
-        yield
-    except psycopg.OperationalError as exc:
-        raise DatabaseUnreachable(
-            f"lost the database connection: {redact.redact(str(exc).strip())}") from None
-    except psycopg.Error as exc:
-        raise MigrationError(f"run-twice proof: database error ({exc.sqlstate}): "
-                             f"{redact.redact(str(exc).strip())}") from None

@@ -15,8 +15,8 @@ SQLSTATE, the server's message and the statement.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,12 +25,12 @@ from psycopg import pq
 
 from workspace import redact
 from workspace.db import tracking
-from workspace.db.connect import connection, describe
+from workspace.db.connect import connection, describe, map_psycopg_errors
 from workspace.db.files import MigrationFile, check_sql
 from workspace.db.lock import migration_lock
 from workspace.db.plan import Plan, make_plan
 from workspace.db.sqlparse import Statement, line_col
-from workspace.errors import ChecksumMismatch, DatabaseUnreachable, MigrationError, display_path
+from workspace.errors import ChecksumMismatch, MigrationError, display_path
 
 __all__ = ["AppliedNow", "MigrateResult", "RunnerSettings", "migrate", "read_plan"]
 
@@ -63,7 +63,8 @@ Reporter = Callable[[str, MigrationFile, float | None], None]  # ("applying"|"ap
 
 def migrate(url: str, migrations: list[MigrationFile], settings: RunnerSettings, *,
             dry_run: bool = False, report: Reporter | None = None) -> MigrateResult:
-    with _mapped(), connection(url, timeout_s=settings.connect_timeout_s) as conn:
+    with map_psycopg_errors("migrations"), \
+            connection(url, timeout_s=settings.connect_timeout_s) as conn:
         try:
             plan = make_plan(migrations, tracking.read_rows(conn))  # the one round trip
         except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn):
@@ -104,7 +105,8 @@ def migrate(url: str, migrations: list[MigrationFile], settings: RunnerSettings,
 
 def read_plan(url: str, migrations: list[MigrationFile], settings: RunnerSettings) -> Plan:
     """The plan without applying anything (for `db status`); no table is created."""
-    with _mapped(), connection(url, timeout_s=settings.connect_timeout_s) as conn:
+    with map_psycopg_errors("migrations"), \
+            connection(url, timeout_s=settings.connect_timeout_s) as conn:
         exists = tracking.check_shape(conn)
         return make_plan(migrations, tracking.read_rows(conn) if exists else [])
 
@@ -113,7 +115,8 @@ def repair(url: str, migrations: list[MigrationFile], settings: RunnerSettings,
            versions: set[int] | None = None) -> list[MigrationFile]:
     """Accept the current content of modified migrations (all, or `versions`) and
     record who did it and the checksum they replaced. Returns what was repaired."""
-    with _mapped(), connection(url, timeout_s=settings.connect_timeout_s) as conn, \
+    with map_psycopg_errors("migrations"), \
+            connection(url, timeout_s=settings.connect_timeout_s) as conn, \
             migration_lock(url, wait_s=settings.lock_wait_s,
                            connect_timeout_s=settings.connect_timeout_s):
         exists = tracking.check_shape(conn)
@@ -255,17 +258,3 @@ def _failure(m: MigrationFile, statement: Statement | None, exc: psycopg.Error,
         remedy = "The connection to the database was lost; check the server, then run again."
     return MigrationError(redact.redact("\n".join(lines)), remedy=remedy)
 
-
-@contextmanager
-def _mapped() -> Iterator[None]:
-    """Translate psycopg errors that escape the runner (lost connection, permission
-    denied on the tracking table) into ours, once, at this boundary."""
-    try:
-        yield
-    except psycopg.OperationalError as exc:
-        raise DatabaseUnreachable(
-            f"lost the database connection: {redact.redact(str(exc).strip())}") from None
-    except psycopg.Error as exc:
-        raise MigrationError(
-            f"database error ({exc.sqlstate or 'no SQLSTATE'}): "
-            f"{redact.redact(str(exc).strip())}") from None

@@ -20,7 +20,7 @@ import psycopg
 from workspace.config import Config, PrecheckConfig
 from workspace.db import runner_settings, tracking
 from workspace.db.catalog import Catalog, read_catalog
-from workspace.db.connect import connection
+from workspace.db.connect import connection, map_psycopg_errors
 from workspace.db.drift import Drift, compare
 from workspace.db.expected import Expected, expected_catalog
 from workspace.db.files import MigrationFile
@@ -80,13 +80,14 @@ class Report:
 
 def validate(url: str, config: Config, migrations: list[MigrationFile]) -> Report:
     settings = runner_settings(config)
-    with connection(url, timeout_s=settings.connect_timeout_s) as conn:
-        major = (conn.info.server_version or 0) // 10000
-        live = read_catalog(conn)
-        tracking_findings, tracked = _tracking(conn, migrations)
-    expected = expected_catalog(url, migrations, settings, server_major=major,
-                                cache_dir=config.state_dir / "cache",
-                                snapshot=config.path(config.precheck.snapshot))
+    with map_psycopg_errors("validation"):
+        with connection(url, timeout_s=settings.connect_timeout_s) as conn:
+            major = (conn.info.server_version or 0) // 10000
+            live = read_catalog(conn)
+            tracking_findings, tracked = _tracking(conn, migrations)
+        expected = expected_catalog(url, migrations, settings, server_major=major,
+                                    cache_dir=config.state_dir / "cache",
+                                    snapshot=config.path(config.precheck.snapshot))
     report = Report(expected=expected, live=live)
     report.drifts = compare(expected.catalog, live, config.precheck.ignore)
     report.findings = _critical(config.precheck, live, report) + tracking_findings
