@@ -69,13 +69,16 @@ def choose_backend(config: Config) -> tuple[Backend, str]:
 def up(config: Config, steps: Steps) -> UpResult:
     with ExitStack() as undo:
         with steps.step("config", "Configuration valid") as step:
-            zitadel = _zitadel_mode(config)
-            if zitadel != "skip" and not config.oidc.client_id:
-                raise OAuthClientMissing("no OAuth client ID is configured for Zitadel")
+            zitadel = _zitadel_mode(config, postgres=config.deps.postgres.backend)
+            _require_client_id(config, zitadel)
             step.detail = f"zitadel: {zitadel}"
         with steps.step("backend", "Backend chosen") as step:
             backend, why = choose_backend(config)
             step.detail = f"PostgreSQL: {backend.name} ({why})"
+            if zitadel == "auto":  # with Docker chosen, Zitadel runs there too
+                zitadel = _zitadel_mode(config, postgres=backend.name)
+                _require_client_id(config, zitadel)
+            step.detail += f"; Zitadel: {zitadel}"
         with steps.step("ports", "Ports free") as step:
             _check_ports(config, backend, zitadel)
         with steps.step("postgres", "PostgreSQL started") as step:
@@ -97,15 +100,21 @@ def up(config: Config, steps: Steps) -> UpResult:
     return result
 
 
-def _zitadel_mode(config: Config) -> str:
+def _zitadel_mode(config: Config, *, postgres: str) -> str:
+    """docker | external | skip, or auto while the PostgreSQL backend is undecided."""
     choice = config.deps.zitadel.backend
     if choice != "auto":
         return choice
     if config.oidc.issuer:
         return "external"
-    if config.deps.postgres.backend == "docker":
-        return "docker"
-    return "skip"
+    if postgres == "auto":
+        return "auto"
+    return "docker" if postgres == "docker" else "skip"
+
+
+def _require_client_id(config: Config, zitadel: str) -> None:
+    if zitadel in ("docker", "external") and not config.oidc.client_id:
+        raise OAuthClientMissing("no OAuth client ID is configured for Zitadel")
 
 
 def _check_ports(config: Config, backend: Backend, zitadel: str) -> None:
