@@ -8,6 +8,7 @@ the traceback in `.workspace/logs/crash.log` (or re-raised with `--debug`).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ EXIT_WORK_PENDING = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 70
 EXIT_SIGINT = 130
+EXIT_BROKEN_PIPE = 141
 
 
 def _exit_code_help() -> str:
@@ -32,7 +34,8 @@ def _exit_code_help() -> str:
             f"  {EXIT_USAGE:>3}  command-line usage error"]
     rows += [f"  {c.exit_code:>3}  {c.name}" for c in CODES]
     rows += [f"  {EXIT_INTERNAL:>3}  unexpected internal error (traceback in .workspace/logs/crash.log)",
-             f"  {EXIT_SIGINT:>3}  interrupted (Ctrl-C)"]
+             f"  {EXIT_SIGINT:>3}  interrupted (Ctrl-C)",
+             f"  {EXIT_BROKEN_PIPE:>3}  the output pipe was closed (e.g. `| head`)"]
     return "exit codes:\n" + "\n".join(rows)
 
 
@@ -69,6 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.warn("interrupted")
         return EXIT_SIGINT
+    except BrokenPipeError:
+        # The reader went away (`| head`): say nothing more, and keep the interpreter's
+        # final flush from failing again (the recipe in Python's signal docs).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # noqa: BLE001 - the one boundary for bugs
         if args.debug:
             raise

@@ -53,17 +53,16 @@ def choose_backend(config: Config) -> tuple[Backend, str]:
         return DockerPostgres(config), "configured"
     if choice == "embedded":
         return EmbeddedBackend(embedded_server(config)), "configured"
+    if not config.path(config.docker.env_file).is_file():
+        # No secrets for the compose file: Docker is not set up here (and the engine
+        # need not be asked, which spares importing the docker SDK).
+        return EmbeddedBackend(embedded_server(config)), (
+            f"{config.docker.env_file} is missing: copy docker/.env.example to use Docker")
     from workspace.deps.docker import DockerPostgres, engine_problem
 
-    problem = engine_problem()
-    if problem is None and config.path(config.docker.env_file).is_file():
+    if engine_problem() is None:
         return DockerPostgres(config), "a Docker engine answers"
-    if problem is None:
-        reason = (f"a Docker engine answers, but {config.docker.env_file} is missing: "
-                  "copy docker/.env.example to use Docker")
-    else:
-        reason = "no Docker engine answers"
-    return EmbeddedBackend(embedded_server(config)), reason
+    return EmbeddedBackend(embedded_server(config)), "no Docker engine answers"
 
 
 def up(config: Config, steps: Steps) -> UpResult:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -160,3 +162,19 @@ def test_usage_error_is_exit_2_and_help_lists_exit_codes(project: Path) -> None:
     assert run_cli(project, "db", "migrat").returncode == 2
     helptext = run_cli(project, "--help").stdout
     assert "PRECHECK_MIGRATION_CHECKSUM_MISMATCH" in helptext and "130" in helptext
+
+
+def test_closed_output_pipe_ends_quietly(project: Path, db_url: str) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);\n")
+    for i in range(2, 40):
+        write(project, f"{i:04d}_t{i}.sql", f"CREATE TABLE t{i} (id int);\n")
+    proc = subprocess.Popen([sys.executable, "-m", "workspace", "db", "migrate",
+                             "--database-url", db_url], cwd=project,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # as `| head -1` does
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) in (0, 141)
+    assert "Traceback" not in err and "unexpected error" not in err

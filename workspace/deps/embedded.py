@@ -118,19 +118,12 @@ class EmbeddedPostgres:
 
     def _postmaster(self) -> tuple[int | None, int | None]:
         """(pid, port) of a live postmaster for our data directory, else (None, None)."""
-        import psutil
-
         try:
             lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
             pid, port = int(lines[0]), int(lines[3])
         except (OSError, IndexError, ValueError):
             return None, None
-        try:
-            proc = psutil.Process(pid)
-            alive = proc.status() != psutil.STATUS_ZOMBIE and "postgres" in proc.name()
-        except psutil.Error:
-            alive = False
-        return (pid, port) if alive else (None, None)
+        return (pid, port) if _is_postgres(pid) else (None, None)
 
     def _password(self) -> str:
         try:
@@ -251,6 +244,27 @@ class EmbeddedPostgres:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _is_postgres(pid: int) -> bool:
+    """A live (not zombie) postgres process: a stale postmaster.pid may name a pid that
+    was reused. /proc is read directly on Linux; psutil elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        if Path("/proc/self/stat").exists():
+            return False  # Linux, and no such process
+        import psutil
+
+        try:
+            proc = psutil.Process(pid)
+            return proc.status() != psutil.STATUS_ZOMBIE and "postgres" in proc.name()
+        except psutil.Error:
+            return False
+    except OSError:
+        return False
+    name, _, rest = stat.partition(") ")
+    return "postgres" in name and not rest.startswith("Z")
 
 
 def bin_dir() -> Path:
