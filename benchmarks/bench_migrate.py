@@ -314,7 +314,8 @@ def print_report(variants: dict[str, Variant], trips: list[tuple[int, int]],
     print("Where the time goes (medians, s)")
     pieces = [
         ("interpreter + imports (python -c \"import workspace.cli; build_parser()\")", imports),
-        (f"find_migrations() of {count} files (read + checksum; SQL parsed only before applying), in-process", find),
+        (f"find_migrations() of {count} files (read + checksum; SQL is parsed only "
+         "before applying), in-process", find),
         ("apply loop, as the runner reports it in (a) (\"N migrations applied in\")", applied),
         ("rest of (a): connect, lock, tracking table, reads, output, exit",
          a - imports - find - applied),

@@ -25,14 +25,17 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import httpx
 import psycopg
 import tenacity
 
 from workspace import redact
 from workspace.config import ReadinessConfig
 from workspace.errors import DatabaseUnreachable, WorkspaceError, ZitadelUnreachable
+
+if TYPE_CHECKING:
+    import httpx  # imported by deps/oidc.py, only when Zitadel is waited for
 
 __all__ = ["DatabaseNotReady", "FailFast", "Probe", "Progress", "Ready", "ReadinessTimeout",
            "ZitadelNotReady", "database_probe", "tcp_probe", "wait_for_database", "wait_for_zitadel",
