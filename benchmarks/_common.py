@@ -194,3 +194,15 @@ def terminate(signum: int, _frame: Any) -> None:
     """SIGTERM handler: raise SystemExit so that the finally blocks stop the server."""
     print(f"signal {signum}; stopping the embedded server", file=sys.stderr)
     raise SystemExit(128 + signum)
+
+
+def finish(srv: EmbeddedPostgres, tmp: Path) -> None:
+    """The end of every benchmark: stop its server; remove its directory only when the
+    server is known to be down (a running server would keep writing there)."""
+    try:
+        srv.stop()
+    except Exception as exc:  # noqa: BLE001 - report, and still remove what we can
+        print(f"warning: could not stop the embedded server in {srv.data_dir}: {exc}",
+              file=sys.stderr)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)

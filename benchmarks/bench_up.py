@@ -23,7 +23,8 @@ time. Separately, the readiness loop's lag: how long after a TCP listener appear
 
 Aims are reported ("aim met"/"aim missed"), never enforced: the exit status is non-zero
 only when a command fails or its result is wrong. `--profile` adds a cProfile of an
-in-process `workspace up` in situation (c). Standard library + workspace's own
+in-process `workspace up` in situation (c) and a `python -X importtime` listing of
+what it imports. Standard library + workspace's own
 dependencies only; every server is stopped and the temp directory removed at the end.
 """
 
@@ -60,7 +61,6 @@ if str(Path(__file__).resolve().parent) not in sys.path:  # imported from elsewh
 from _common import (  # noqa: E402 - needs the path above
     Admin,
     BenchError,
-    Variant,
     clean_env,
     clean_os_environ,
     free_port,
@@ -458,6 +458,33 @@ def profile_in_process(project: Project, env: dict[str, str], top: int) -> None:
         print("\n".join(ln for ln in lines[start:] if ln.strip()))
 
 
+def profile_imports(env: dict[str, str], cwd: Path, top: int) -> None:
+    """`python -X importtime` of what `workspace up` imports: the part of the overhead an
+    in-process profile cannot see. Top-level imports by cumulative time, then any
+    module by its own time (microseconds, as Python reports them)."""
+    _, proc = run_timed([sys.executable, "-X", "importtime", "-c", UP_IMPORT_PROBE],
+                        cwd=cwd, env=env)
+    require_ok(proc, "python -X importtime")
+    entries: list[tuple[int, int, int, str]] = []  # self, cumulative, depth, name
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        own, cum, name = line[len("import time:"):].split("|")
+        depth = (len(name) - len(name.lstrip()) - 1) // 2
+        entries.append((int(own), int(cum), depth, name.strip()))
+    total = sum(cum for _, cum, depth, _ in entries if depth == 0)
+    print(f"\n== python -X importtime -c \"{UP_IMPORT_PROBE}\": {total / 1e6:.3f} s "
+          "of imports (interpreter start not included) ==")
+    print(f"-- top {top} top-level imports by cumulative time --")
+    print_table(("module", "cumulative ms", "self ms"),
+                [(name, f"{cum / 1000:.1f}", f"{own / 1000:.1f}") for own, cum, _, name in
+                 sorted((e for e in entries if e[2] == 0), key=lambda e: -e[1])[:top]])
+    print(f"-- top {top} modules by own time --")
+    print_table(("module", "self ms", "cumulative ms"),
+                [(name, f"{own / 1000:.1f}", f"{cum / 1000:.1f}") for own, cum, _, name in
+                 sorted(entries, key=lambda e: -e[0])[:top]])
+
+
 # -- report ----------------------------------------------------------------------------
 
 
@@ -474,8 +501,8 @@ def print_report(*, facts: list[tuple[str, str]], sits: dict[str, Situation], ex
     print()
     print(f"1. `workspace up --json`, embedded PostgreSQL, {migrations} migrations; {runs} "
           "run(s); wall clock seconds")
-    header = ("variant", "n", "median s", "min s", "max s", "x PG itself")
-    rows = []
+    header: tuple[str, ...] = ("variant", "n", "median s", "min s", "max s", "x PG itself")
+    rows: list[tuple[str, ...]] = []
     for s in sits.values():
         base = statistics.median(s.pg)
         rows.append((f"{s.key}. {s.label}", str(len(s.up)), *_mmm(s.walls),
@@ -507,9 +534,9 @@ def print_report(*, facts: list[tuple[str, str]], sits: dict[str, Situation], ex
                      *_mmm(over), verdict))
     print_table(header, rows)
     for key in ("b", "c"):
-        med = statistics.median(sits[key].overheads())
-        print(f"overhead ({key}): median {med:.3f} s vs aim < {OVERHEAD_AIM_S} s: "
-              f"{'aim met' if med < OVERHEAD_AIM_S else 'aim missed'}")
+        over_med = statistics.median(sits[key].overheads())
+        print(f"overhead ({key}): median {over_med:.3f} s vs aim < {OVERHEAD_AIM_S} s: "
+              f"{'aim met' if over_med < OVERHEAD_AIM_S else 'aim missed'}")
 
     # 3. phases
     print()
@@ -565,7 +592,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="smoke test: --runs 2 --trials 5")
     p.add_argument("--profile", action="store_true",
                    help="afterwards, cProfile an in-process `workspace up` with the server "
-                        "already running (c)")
+                        "already running (c), and list what its imports cost "
+                        "(python -X importtime)")
     p.add_argument("--profile-top", type=int, default=25, help="entries per profile listing")
     p.add_argument("--tmpdir", type=Path, default=None,
                    help="where to put the project and its server (default: the system temp "
@@ -632,6 +660,7 @@ def main(argv: list[str] | None = None) -> int:
                      runs=args.runs, migrations=migrations)
         if args.profile:
             profile_in_process(project, env, args.profile_top)
+            profile_imports(env, project.root, args.profile_top)
         return 0
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)

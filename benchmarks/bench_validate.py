@@ -53,6 +53,7 @@ from _common import (  # noqa: E402 - needs the path above
     Variant,
     clean_env,
     clean_os_environ,
+    finish,
     free_port,
     machine_facts,
     print_facts,
@@ -613,13 +614,7 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted; stopping the embedded server", file=sys.stderr)
         return 130
     finally:
-        try:
-            srv.stop()
-        except Exception as exc:  # noqa: BLE001 - report, and still remove what we can
-            print(f"warning: could not stop the embedded server in {srv.data_dir}: {exc}",
-                  file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        finish(srv, tmp)
 
 
 if __name__ == "__main__":
