@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,12 +34,17 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", port=free_port(),
-                              database="postgres")
-    server.start()
-    yield server
-    server.stop()
+def pg_server() -> Iterator[EmbeddedPostgres]:
+    # Not under pytest's basetemp: a second pytest session (another terminal, a helper)
+    # rotates old basetemps away and would pull the data directory from under the server.
+    root = Path(tempfile.mkdtemp(prefix="workspace-tests-pg-"))
+    server = EmbeddedPostgres(root / "data", port=free_port(), database="postgres")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
