@@ -18,6 +18,10 @@
       OAuthClientMissing            PRECHECK_OAUTH_CLIENT_MISSING        17
       DependencyExited              PRECHECK_DEPENDENCY_EXITED           18
       LintFailed                    PRECHECK_MIGRATION_LINT_FAILED       19
+      SupervisorError               (an app failed; the subclasses' codes)
+        AppStartFailed              PRECHECK_APP_START_FAILED            20
+        AppExited                   PRECHECK_APP_EXITED                  21
+        AppNotReady                 PRECHECK_APP_NOT_READY               22
 
 Exit codes outside the tree: 0 success, 1 `db status --exit-code` found work to do,
 2 command-line usage error, 70 unexpected internal error (traceback in
@@ -30,11 +34,18 @@ at the module that talks to the library, with `raise ... from exc`.
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
     "CODES",
+    "AppExited",
+    "AppNotReady",
+    "AppStartFailed",
+    "SupervisorError",
+    "describe_returncode",
     "display_path",
     "ChecksumMismatch",
     "Code",
@@ -169,6 +180,28 @@ LINT_FAILED = Code(
     "Apply the fix shown on each line, then run `workspace db lint` again.",
 )
 
+APP_START_FAILED = Code(
+    "PRECHECK_APP_START_FAILED", 20,
+    "An app's command could not be started (not found, not executable, or a missing cwd). "
+    "The other apps were stopped.",
+    "Fix apps.<name>.command or apps.<name>.cwd in config.yaml.",
+)
+APP_EXITED = Code(
+    "PRECHECK_APP_EXITED", 21,
+    "An app exited and its restart policy did not restart it (restart: never, or "
+    "max_restarts reached). The other apps were stopped.",
+    "Read the app's last log lines shown (all of them in .workspace/logs/<app>.log), "
+    "fix the cause, then start again.",
+)
+APP_NOT_READY = Code(
+    "PRECHECK_APP_NOT_READY", 22,
+    "An app did not pass its readiness probe within ready_timeout_s. The other apps "
+    "were stopped.",
+    "Read the app's last log lines shown; check apps.<name>.ready matches what the app "
+    "does, or raise apps.<name>.ready_timeout_s.",
+)
+
+
 CODES: tuple[Code, ...] = (
     CONFIG_INVALID,
     DATABASE_UNREACHABLE,
@@ -187,6 +220,9 @@ CODES: tuple[Code, ...] = (
     OAUTH_CLIENT_MISSING,
     DEPENDENCY_EXITED,
     LINT_FAILED,
+    APP_START_FAILED,
+    APP_EXITED,
+    APP_NOT_READY,
 )
 
 
@@ -320,3 +356,55 @@ class DependencyExited(WorkspaceError):
 
 class LintFailed(WorkspaceError):
     code_info = LINT_FAILED
+
+
+def describe_returncode(returncode: int | None) -> str:
+    """`exit code 3`, or `killed by SIGKILL` for Popen's negative return codes."""
+    if returncode is None:
+        return "no exit code"
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+class SupervisorError(WorkspaceError):
+    """An app failed; `app` names it and `tail` holds its last output lines."""
+
+    code_info = APP_EXITED
+
+    def __init__(self, app: str, problem: str, tail: Sequence[str] = ()) -> None:
+        self.app = app
+        self.tail = list(tail)
+        shown = "".join(f"\n  {app} | {line}" for line in self.tail)
+        super().__init__(f"app `{app}` {problem}"
+                         + (f"; last lines:{shown}" if shown else "; it printed nothing"))
+
+
+class AppStartFailed(SupervisorError):
+    code_info = APP_START_FAILED
+
+    def __init__(self, app: str, reason: str) -> None:
+        super().__init__(app, f"could not start: {reason}")
+
+
+class AppExited(SupervisorError):
+    code_info = APP_EXITED
+
+    def __init__(self, app: str, returncode: int | None, tail: Sequence[str] = (), *,
+                 restarts: int = 0) -> None:
+        after = f" after {restarts} restart{'s' if restarts != 1 else ''}" if restarts else ""
+        super().__init__(app, f"exited ({describe_returncode(returncode)}){after}", tail)
+        self.returncode = returncode
+        self.restarts = restarts
+
+
+class AppNotReady(SupervisorError):
+    code_info = APP_NOT_READY
+
+    def __init__(self, app: str, timeout_s: float, reason: str, tail: Sequence[str] = ()) -> None:
+        super().__init__(app, f"not ready after {timeout_s:g}s (last reason: {reason})", tail)
+        self.timeout_s = timeout_s
+        self.reason = reason

@@ -1,0 +1,71 @@
+"""The manager driven by scripted histories through its seams (honcho's HISTORIES):
+no real processes, a fake clock for the backoff."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import queue
+import threading
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from workspace.apps_config import AppConfig
+from workspace.errors import AppExited
+from workspace.supervisor.manager import Manager
+from workspace.supervisor.printer import Printer
+from workspace.supervisor.process import Event, Process
+
+_pids = itertools.count(9_000_001)  # above Linux's pid_max: a stray killpg finds nothing
+
+
+class FakeProcess:
+    """Replays one scripted history per start: ("line", text) or ("exit", code)."""
+
+    histories: list[list[tuple[str, Any]]] = []
+
+    def __init__(self, name: str, command: list[str], *, events: queue.Queue[Event],
+                 **_: Any) -> None:
+        self.name, self._events = name, events
+        self.matched = threading.Event()
+        self.pid = next(_pids)
+        self.returncode: int | None = None
+
+    def start(self) -> None:
+        for kind, value in self.histories.pop(0):
+            if kind == "exit":
+                self.returncode = value
+            self._events.put(Event("exit" if kind == "exit" else "line", self.name, self.pid,
+                                   value if kind == "line" else "",
+                                   value if kind == "exit" else None))
+
+    def signal(self, sig: int) -> bool:
+        return False
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1.0  # every look at the clock moves it on: backoffs pass at once
+        return self.now
+
+
+def test_restarts_follow_the_backoff_then_the_limit_stops_everything() -> None:
+    FakeProcess.histories = [[("line", f"run {n}"), ("exit", 2)] for n in range(1, 4)]
+    out = io.StringIO()
+    manager = Manager({"a": AppConfig(command=["x"], restart="on-failure", backoff_s=2,
+                                      backoff_max_s=3, max_restarts=2)},
+                      project_dir=Path("."),
+                      printer=Printer(["a"], out=out, colour=False), clock=FakeClock(),
+                      process_ctor=cast(type[Process], FakeProcess), watchdog=False)
+    with pytest.raises(AppExited) as caught:
+        manager.run()
+    assert caught.value.restarts == 2 and caught.value.tail == ["run 1", "run 2", "run 3"]
+    said = [line.split(" | ", 1)[1] for line in out.getvalue().splitlines()]
+    assert [s for s in said if "restart" in s] == ["a exited (exit code 2); restart 1/2 in 2s",
+                                                   "a exited (exit code 2); restart 2/2 in 3s"]
+    assert FakeProcess.histories == []

@@ -1,0 +1,53 @@
+"""Prefixes, padding, colour only on a terminal, markup off, redaction."""
+
+from __future__ import annotations
+
+import io
+import time
+
+from workspace import redact
+from workspace.supervisor.printer import Printer
+
+NOON = time.mktime((2024, 1, 2, 12, 0, 5, 0, 0, -1))
+
+
+def test_plain_lines_are_prefixed_and_padded_to_the_longest_name() -> None:
+    out = io.StringIO()
+    printer = Printer(["api", "frontend-admin"], out=out, colour=False)
+    printer.line("api", "listening", NOON)
+    printer.line("frontend-admin", "ready", NOON)
+    assert out.getvalue().splitlines() == ["12:00:05 api            | listening",
+                                           "12:00:05 frontend-admin | ready"]
+
+
+def test_the_supervisors_own_name_counts_for_the_padding() -> None:
+    out = io.StringIO()
+    printer = Printer(["a"], out=out, colour=False)
+    printer.line("a", "x", NOON)
+    printer.system("stopping")
+    first, second = out.getvalue().splitlines()
+    assert first == "12:00:05 a         | x" and second.endswith(" workspace | stopping")
+
+
+def test_colour_on_a_terminal_keeps_brackets_and_the_text_itself_plain() -> None:
+    out = io.StringIO()
+    printer = Printer(["api", "web"], out=out, colour=True)
+    printer.line("api", "[bold]not markup[/bold] :smile:", NOON)
+    printer.line("web", "x", NOON)
+    text = out.getvalue()
+    assert "[bold]not markup[/bold] :smile:" in text
+    assert "\x1b[36m12:00:05 api" in text and "\x1b[33m12:00:05 web" in text  # one colour each
+
+
+def test_no_escape_codes_when_not_on_a_terminal() -> None:
+    out = io.StringIO()
+    Printer(["api"], out=out).line("api", "hello", NOON)
+    assert "\x1b" not in out.getvalue()
+
+
+def test_child_output_is_redacted() -> None:
+    redact.register("s3cr3t-token")
+    out = io.StringIO()
+    Printer(["api"], out=out, colour=False).line(
+        "api", "token=s3cr3t-token url=postgresql://app:pw123@db/x", NOON)
+    assert "s3cr3t" not in out.getvalue() and "pw123" not in out.getvalue()

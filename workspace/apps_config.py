@@ -1,0 +1,123 @@
+"""The apps `workspace start` runs and supervises, as config.yaml describes them.
+
+    apps:
+      server:
+        command: python -m server --port 3002      # or a list; a string is shlex-split
+        port: 3002
+        ready: {http: "http://127.0.0.1:3002/health"}
+        depends_on: []
+        restart: on-failure
+      admin:
+        command: [npm, run, dev]
+        cwd: admin
+        ready: {log: "ready in \\d+ ms"}
+        depends_on: [server]
+
+A probe is one of `http` (a URL answering 2xx), `tcp` (a port accepting connections) or
+`log` (a regular expression some output line matches); without one, an app counts as
+ready once started. `check_apps` validates the names in `depends_on` and returns the
+start order.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from workspace.errors import ConfigError
+
+__all__ = ["AppConfig", "ReadyProbe", "SupervisorConfig", "check_apps"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ReadyProbe(_Section):
+    """Exactly one of http, tcp, log: ReadyProbe(http="http://127.0.0.1:3002/health")."""
+
+    http: str | None = Field(default=None, pattern=r"^https?://")
+    tcp: int | None = Field(default=None, ge=1, le=65535)
+    log: str | None = None
+    host: str = Field(default="127.0.0.1", description="for tcp")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ReadyProbe:
+        chosen = [k for k in ("http", "tcp", "log") if getattr(self, k) is not None]
+        if len(chosen) != 1:
+            raise ValueError("give exactly one of http, tcp, log")
+        if self.log is not None:
+            try:
+                re.compile(self.log)
+            except re.error as exc:
+                raise ValueError(f"log: invalid regular expression: {exc}") from None
+        return self
+
+
+class AppConfig(_Section):
+    """One app: AppConfig(command="python -m http.server 8000", port=8000,
+    ready=ReadyProbe(tcp=8000), restart="on-failure")."""
+
+    command: list[str] = Field(min_length=1)
+    cwd: Path = Field(default=Path("."), description="Relative to the project.")
+    env: dict[str, str] = Field(default_factory=dict)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    ready: ReadyProbe | None = None
+    ready_timeout_s: float = Field(default=60.0, gt=0)
+    depends_on: list[str] = Field(default_factory=list)
+    restart: Literal["never", "on-failure"] = "never"
+    backoff_s: float = Field(default=1.0, gt=0, description="First restart delay, doubled each time.")
+    backoff_max_s: float = Field(default=30.0, gt=0)
+    max_restarts: int = Field(default=5, ge=0)
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return shlex.split(value)
+            except ValueError as exc:  # unbalanced quotes
+                raise ValueError(f"cannot split command: {exc}") from None
+        return value
+
+    def backoff(self, restarts: int) -> float:
+        """Delay before restart number `restarts` (1-based): backoff_s doubled, capped."""
+        return float(min(self.backoff_max_s, self.backoff_s * 2 ** max(0, restarts - 1)))
+
+
+class SupervisorConfig(_Section):
+    stop_grace_s: float = Field(default=5.0, ge=0,
+                                description="SIGTERM to SIGKILL, as honcho's KILL_WAIT.")
+    log_dir: Path = Field(default=Path(".workspace/logs"), description="One <app>.log each.")
+    tail_lines: int = Field(default=20, ge=0, description="Log lines shown when an app fails.")
+
+
+def check_apps(apps: Mapping[str, AppConfig]) -> list[str]:
+    """The start order (dependencies first, else config order), or ConfigError for an
+    unknown name in depends_on or a cycle."""
+    order: list[str] = []
+    visiting: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        if name in visiting:
+            cycle = " -> ".join(visiting[visiting.index(name):] + [name])
+            raise ConfigError(f"apps: depends_on forms a cycle: {cycle}")
+        visiting.append(name)
+        for dep in apps[name].depends_on:
+            if dep not in apps:
+                raise ConfigError(f"apps.{name}.depends_on: unknown app `{dep}` "
+                                  f"(known: {', '.join(apps)})")
+            visit(dep)
+        visiting.pop()
+        order.append(name)
+
+    for name in apps:
+        visit(name)
+    return order

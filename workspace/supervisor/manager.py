@@ -1,0 +1,293 @@
+"""Start the apps, watch them, stop them all (honcho's manager.py).
+
+    manager = Manager(config.apps, project_dir=config.project_dir,
+                      env={"DATABASE_URL": url}, supervisor=config.supervisor)
+    return manager.run()   # 130 on SIGINT, 143 on SIGTERM, 0 after manager.stop()
+
+Policy: apps start in dependency order, each once the apps in its `depends_on` are
+ready. An app that exits is restarted when its policy says so (on-failure, non-zero
+code, fewer than max_restarts so far, after a doubling backoff); any other exit, a
+readiness probe that does not pass within ready_timeout_s, or a command that cannot
+start stops every app and `run()` raises AppExited / AppNotReady / AppStartFailed,
+naming the app, its exit code and its last lines.
+
+Stopping: SIGTERM to every app group in reverse start order, SIGKILL to whatever is
+left after stop_grace_s; a second signal kills at once. A watchdog process does the
+same if this process dies without stopping them (watchdog.py).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import shlex
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any, Literal
+
+from workspace.apps_config import AppConfig, SupervisorConfig, check_apps
+from workspace.errors import (
+    AppExited,
+    AppNotReady,
+    AppStartFailed,
+    SupervisorError,
+    describe_returncode,
+)
+from workspace.readiness import ReadinessTimeout, wait_until_ready
+from workspace.supervisor.printer import Printer
+from workspace.supervisor.probes import app_probe, app_url
+from workspace.supervisor.process import Event, Process, kill_group, live_groups
+from workspace.supervisor.watchdog import Watchdog
+
+__all__ = ["SIGNALS", "Manager"]
+
+SIGNALS = {signal.SIGINT: ("SIGINT", 130), signal.SIGTERM: ("SIGTERM", 143)}
+_TICK_S = 0.1
+_REAP_WAIT_S = 5.0  # after SIGKILL: the kernel needs a moment, never more than this
+
+
+class _Abandoned(Exception):
+    """The probe is moot: the app exited or everything is stopping."""
+
+
+@dataclass
+class _App:
+    name: str
+    config: AppConfig
+    tail: deque[str]
+    proc: Process | None = None
+    state: Literal["waiting", "starting", "ready", "restarting", "exited"] = "waiting"
+    restarts: int = 0
+    due: float = 0.0  # when to start again, in "restarting"
+    started_at: float = 0.0
+
+
+class Manager:
+    def __init__(self, apps: Mapping[str, AppConfig], *, project_dir: Path,
+                 env: Mapping[str, str] | None = None,
+                 supervisor: SupervisorConfig | None = None, printer: Printer | None = None,
+                 on_ready: Callable[[str, str | None], object] | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 process_ctor: Callable[..., Process] = Process, watchdog: bool = True) -> None:
+        self._order = check_apps(apps)
+        self._settings = supervisor or SupervisorConfig()
+        self._apps = {n: _App(n, apps[n], deque(maxlen=self._settings.tail_lines))
+                      for n in self._order}
+        self._project_dir = project_dir
+        self._env = {**os.environ, **(env or {})}
+        self._printer = printer or Printer(self._order)
+        self._on_ready = on_ready
+        self._clock = clock
+        self._process_ctor = process_ctor
+        self._use_watchdog = watchdog
+        self._watchdog: Watchdog | None = None
+        self._events: queue.Queue[Event] = queue.Queue()
+        self._groups: list[int] = []  # every group started, in start order
+        self._exit_seen: set[int] = set()  # children whose exit event was handled
+        self._stopping = False
+        self._kill_now = False
+        self._notes: list[str] = []  # written by the signal handler, printed by the loop
+        self._failure: SupervisorError | None = None
+        self.returncode: int | None = None
+
+    def stop(self) -> None:
+        """Ask `run()` to stop every app and return (0 unless a signal came first)."""
+        self._stopping = True
+
+    def run(self) -> int:
+        """Supervise until stopped; see the module docstring. Call from the main thread
+        to handle SIGINT/SIGTERM, and from a thread living as long as the apps (PDEATHSIG)."""
+        previous = self._install_signals()
+        if self._use_watchdog:
+            self._watchdog = Watchdog.start(grace_s=self._settings.stop_grace_s)
+        try:
+            while not self._stopping:
+                self._start_due()
+                self._pump(_TICK_S)
+        finally:
+            try:
+                self._shutdown()
+            except BaseException:  # a second Ctrl-C as KeyboardInterrupt, a bug: no survivors
+                for pgid in self._groups:
+                    kill_group(pgid, signal.SIGKILL)
+                raise
+            if self._watchdog is not None:
+                self._watchdog.close()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        if self._failure is not None:
+            raise self._failure
+        return self.returncode or 0
+
+    # -- signals ----------------------------------------------------------------------
+
+    def _install_signals(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        return {s: signal.signal(s, self._on_signal) for s in SIGNALS}
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # Only record and ask to stop: the loop does the work, between two events.
+        name, code = SIGNALS[signal.Signals(signum)]
+        if self.returncode is not None:
+            self._kill_now = True
+            self._notes.append(f"{name} received again: killing every app now")
+            return
+        self.returncode = code
+        self._stopping = True
+        self._notes.append(f"{name} received: stopping")
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def _pump(self, timeout_s: float) -> None:
+        """Handle the next event (waiting at most timeout_s), then whatever else is queued."""
+        batch: list[Event] = []
+        try:
+            batch.append(self._events.get(timeout=timeout_s))
+            while len(batch) < 1000:  # then timers and signals get a turn
+                batch.append(self._events.get_nowait())
+        except queue.Empty:
+            pass
+        for event in batch:
+            self._handle(event)
+        while self._notes:
+            self._printer.system(self._notes.pop(0))
+
+    def _start_due(self) -> None:
+        now = self._clock()
+        for app in self._apps.values():
+            waiting = app.state == "waiting" and all(
+                self._apps[d].state == "ready" for d in app.config.depends_on)
+            if (waiting or (app.state == "restarting" and now >= app.due)) and not self._stopping:
+                self._start(app)
+
+    def _start(self, app: _App) -> None:
+        cfg = app.config
+        cwd = cfg.cwd if cfg.cwd.is_absolute() else self._project_dir / cfg.cwd
+        log_dir = self._settings.log_dir
+        log_dir = log_dir if log_dir.is_absolute() else self._project_dir / log_dir
+        env = {**self._env, **({"PORT": str(cfg.port)} if cfg.port else {}), **cfg.env}
+        pattern = re.compile(cfg.ready.log) if cfg.ready and cfg.ready.log else None
+        proc = self._process_ctor(app.name, cfg.command, cwd=cwd, env=env,
+                                  log_path=log_dir / f"{app.name}.log", events=self._events,
+                                  ready_pattern=pattern)
+        try:
+            proc.start()
+        except OSError as exc:
+            self._fail(AppStartFailed(app.name, f"{shlex.join(cfg.command)} in {cwd}: "
+                                                f"{exc.strerror or exc}"))
+            return
+        app.proc, app.state, app.started_at = proc, "starting", self._clock()
+        self._groups.append(proc.pid)  # the child leads its group: pgid == pid
+        if self._watchdog is not None:
+            self._watchdog.add(proc.pid)
+        self._printer.system(f"{app.name} started (pid {proc.pid}): {shlex.join(cfg.command)}")
+        if cfg.ready is None:
+            self._ready(app)
+        else:
+            threading.Thread(target=self._probe, args=(app, proc), daemon=True,
+                             name=f"probe-{app.name}").start()
+
+    def _probe(self, app: _App, proc: Process) -> None:
+        """In a thread: wait for readiness, report it as an event."""
+        cfg = app.config
+        assert cfg.ready is not None
+
+        def alive() -> None:
+            if self._stopping or proc.returncode is not None:
+                raise _Abandoned
+
+        try:
+            wait_until_ready(app.name, app_probe(cfg.ready, proc.matched), attempts=1,
+                             interval_s=cfg.ready_timeout_s, poll_s=0.1,
+                             error=ReadinessTimeout, alive=alive)
+        except _Abandoned:
+            return
+        except ReadinessTimeout as exc:
+            self._events.put(Event("unready", app.name, proc.pid, exc.last_reason))
+            return
+        self._events.put(Event("ready", app.name, proc.pid))
+
+    def _handle(self, event: Event) -> None:
+        app = self._apps[event.name]
+        current = app.proc is not None and app.proc.pid == event.pid
+        if event.type == "line":
+            app.tail.append(event.text)
+            self._printer.line(event.name, event.text, event.time)
+        elif event.type == "ready" and current and app.state == "starting":
+            self._ready(app)
+        elif event.type == "unready" and current and not self._stopping:
+            self._fail(AppNotReady(app.name, app.config.ready_timeout_s, event.text, app.tail))
+        elif event.type == "exit":
+            self._exited(app, event, current)
+
+    def _ready(self, app: _App) -> None:
+        app.state = "ready"
+        url = app_url(app.config)
+        took = self._clock() - app.started_at
+        self._printer.system(f"{app.name} ready in {took:.1f}s" + (f": {url}" if url else ""))
+        if self._on_ready is not None:
+            self._on_ready(app.name, url)
+
+    def _exited(self, app: _App, event: Event, current: bool) -> None:
+        self._exit_seen.add(event.pid)
+        how = describe_returncode(event.returncode)
+        if not current or self._stopping:
+            self._printer.system(f"{app.name} (pid {event.pid}) stopped ({how})")
+            return
+        app.state = "exited"
+        cfg = app.config
+        if cfg.restart == "on-failure" and event.returncode != 0 and app.restarts < cfg.max_restarts:
+            kill_group(event.pid, signal.SIGKILL)  # leftovers would hold the port it needs
+            app.restarts += 1
+            delay = cfg.backoff(app.restarts)
+            app.state, app.due = "restarting", self._clock() + delay
+            self._printer.system(f"{app.name} exited ({how}); restart {app.restarts}/"
+                                 f"{cfg.max_restarts} in {delay:g}s")
+            return
+        self._fail(AppExited(app.name, event.returncode, app.tail, restarts=app.restarts))
+
+    def _fail(self, error: SupervisorError) -> None:
+        if self._failure is None:
+            self._failure = error
+            self._printer.system(f"{error.code}: {error.app} failed: stopping")
+        self._stopping = True
+
+    # -- shutdown ---------------------------------------------------------------------
+
+    def _shutdown(self) -> None:
+        self._stopping = True
+        if not self._groups:
+            return
+        grace = self._settings.stop_grace_s
+        self._printer.system(f"stopping apps (SIGTERM, SIGKILL after {grace:g}s)")
+        for pgid in reversed(self._groups):
+            kill_group(pgid, signal.SIGTERM)
+        deadline = self._clock() + grace
+        while not self._kill_now and self._clock() < deadline and self._alive():
+            self._pump(0.05)
+        if self._alive():
+            self._printer.system("killing what is left (SIGKILL)")
+            for pgid in reversed(self._groups):
+                kill_group(pgid, signal.SIGKILL)
+        deadline = self._clock() + _REAP_WAIT_S
+        while self._clock() < deadline and self._alive():
+            self._pump(0.05)
+        self._pump(0)  # the last lines and exits already queued
+        if self._watchdog is not None:
+            for pgid in set(self._groups) - live_groups(self._groups):
+                self._watchdog.remove(pgid)
+
+    def _alive(self) -> bool:
+        """Until every child's exit is handled (so its last lines are printed) and no
+        group has a running member left (workers the app started)."""
+        if any(pid not in self._exit_seen for pid in self._groups):
+            return True
+        return bool(live_groups(self._groups))

@@ -1,0 +1,61 @@
+"""The apps' output on the terminal, each line `HH:MM:SS name | text` (honcho's printer).
+
+    printer = Printer(["server", "admin"])
+    printer.line("server", "listening on :3002", time.time())
+    # 14:02:07 server    | listening on :3002
+
+Names are padded to the longest; each app has its own colour on a terminal, and nothing
+but plain text elsewhere. Child text is never read as rich markup, so `[brackets]` print
+as they are, and it passes through `redact` like everything else we print.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from workspace import redact
+
+__all__ = ["SYSTEM", "Printer"]
+
+SYSTEM = "workspace"  # the name on the supervisor's own lines
+_COLOURS = ("cyan", "yellow", "green", "magenta", "blue", "bright_cyan", "bright_yellow",
+            "bright_green", "bright_magenta", "bright_blue")
+
+
+class Printer:
+    def __init__(self, names: Sequence[str], *, out: TextIO | None = None,
+                 colour: bool | None = None) -> None:
+        self._out = out or sys.stdout
+        if colour is None:
+            colour = self._out.isatty() and "NO_COLOR" not in os.environ
+        self._width = max(len(n) for n in [*names, SYSTEM])
+        self._colours = {n: _COLOURS[i % len(_COLOURS)] for i, n in enumerate(names)}
+        self._rich: Any = None
+        if colour:
+            from rich.console import Console  # only on a terminal: the import is slow
+
+            self._rich = Console(file=self._out, markup=False, highlight=False, emoji=False,
+                                 soft_wrap=True, force_terminal=True)
+        self._lock = threading.Lock()  # whole lines, also if called from several threads
+
+    def line(self, name: str, text: str, when: float | None = None) -> None:
+        stamp = time.strftime("%H:%M:%S", time.localtime(time.time() if when is None else when))
+        prefix = f"{stamp} {name.ljust(self._width)} | "
+        text = redact.redact(text)
+        with self._lock:
+            if self._rich is None:
+                self._out.write(prefix + text + "\n")
+                self._out.flush()
+                return
+            from rich.text import Text
+
+            style = "bold" if name == SYSTEM else self._colours.get(name, "")
+            self._rich.print(Text.assemble((prefix, style), text))
+
+    def system(self, text: str) -> None:
+        self.line(SYSTEM, text)

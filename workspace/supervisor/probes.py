@@ -1,0 +1,48 @@
+"""Readiness probes for apps, in readiness.py's shape: None when ready, else the reason."""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+
+from workspace.apps_config import AppConfig, ReadyProbe
+from workspace.readiness import Probe, tcp_probe
+
+__all__ = ["app_probe", "app_url", "http_probe"]
+
+
+def http_probe(url: str, *, timeout_s: float = 1.0) -> Probe:
+    """Ready when `url` answers 2xx. Proxy variables are ignored: the app is local."""
+
+    def probe() -> str | None:
+        try:
+            with httpx.Client(trust_env=False, timeout=timeout_s) as client:
+                status = client.get(url).status_code
+        except httpx.HTTPError as exc:
+            return f"{url}: {type(exc).__name__}: {exc}"
+        return None if 200 <= status < 300 else f"{url}: HTTP {status}"
+
+    return probe
+
+
+def app_probe(ready: ReadyProbe, matched: threading.Event) -> Probe:
+    """The probe `ready` describes; a log probe reads `matched`, which the process's
+    reader sets when a line matches."""
+    if ready.http is not None:
+        return http_probe(ready.http)
+    if ready.tcp is not None:
+        return tcp_probe(ready.host, ready.tcp)
+    pattern = ready.log
+
+    def probe() -> str | None:
+        return None if matched.is_set() else f"no output line matched /{pattern}/"
+
+    return probe
+
+
+def app_url(app: AppConfig) -> str | None:
+    """Where to open the app: its port on localhost, else its HTTP probe's URL."""
+    if app.port is not None:
+        return f"http://localhost:{app.port}"
+    return app.ready.http if app.ready is not None else None
