@@ -8,8 +8,11 @@ dependencies only.
 from __future__ import annotations
 
 import contextlib
+import cProfile
+import io
 import os
 import platform
+import pstats
 import shutil
 import socket
 import statistics
@@ -206,3 +209,31 @@ def finish(srv: EmbeddedPostgres, tmp: Path) -> None:
               file=sys.stderr)
     else:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def profile_cli(argv: list[str], title: str, top: int, *, expect: str | None = None,
+                orders: Sequence[str] = ("cumulative", "tottime")) -> None:
+    """cProfile of `workspace.cli.main(argv)` in this process (its imports are already
+    made), its output swallowed; print the top `top` entries for each sort order.
+    BenchError when it fails, or its output lacks `expect`."""
+    from workspace.cli import main
+
+    prof = cProfile.Profile()
+    sink = io.StringIO()
+    with clean_os_environ(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        started = time.perf_counter()
+        prof.enable()
+        code = main(argv)
+        prof.disable()
+        elapsed = time.perf_counter() - started
+    if code != 0 or (expect is not None and expect not in sink.getvalue()):
+        raise BenchError(f"in-process {title} exited {code}:\n"
+                         f"{redact.redact(sink.getvalue())[-2000:]}")
+    print(f"\n== cProfile: in-process {title}: {elapsed:.3f} s wall (under the profiler) ==")
+    for order in orders:
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).strip_dirs().sort_stats(order).print_stats(top)
+        lines = out.getvalue().splitlines()
+        start = next((n for n, ln in enumerate(lines) if "ncalls" in ln), 0)
+        print(f"-- top {top} by {order} --")
+        print("\n".join(ln for ln in lines[start:] if ln.strip()))

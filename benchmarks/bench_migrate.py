@@ -25,9 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import cProfile
-import io
-import pstats
 import re
 import signal
 import statistics
@@ -57,6 +54,7 @@ from _common import (  # noqa: E402 - needs the path above
     machine_facts,
     print_facts,
     print_table,
+    profile_cli,
     require_ok,
     run_timed,
     terminate,
@@ -243,34 +241,13 @@ def one_run(i: int, *, admin: Admin, project: Path, files: list[Path], all_sql: 
 def profile_in_process(admin: Admin, project: Path, top: int) -> None:
     """cProfile of `workspace.cli.main(["db", "migrate", ...])` in this process: a full
     apply on a fresh database, then the no-op on the same database."""
-    from workspace.cli import main
-
     name = "bench_profile"
     try:
         url = admin.create(name)
         argv = ["--project-dir", str(project), "db", "migrate", "--database-url", url]
         for title in ("full apply", "no-op"):
-            prof = cProfile.Profile()
-            sink = io.StringIO()
-            with clean_os_environ(), contextlib.redirect_stdout(sink), \
-                    contextlib.redirect_stderr(sink):
-                started = time.perf_counter()
-                prof.enable()
-                code = main(argv)
-                prof.disable()
-                elapsed = time.perf_counter() - started
-            if code != 0:
-                raise BenchError(f"in-process {title} exited {code}:\n"
-                                 f"{redact.redact(sink.getvalue())[-2000:]}")
-            print(f"\n== cProfile: in-process `workspace db migrate`, {title}: "
-                  f"{elapsed:.3f} s wall (under the profiler) ==")
-            for order in ("tottime", "cumulative"):
-                out = io.StringIO()
-                pstats.Stats(prof, stream=out).strip_dirs().sort_stats(order).print_stats(top)
-                lines = out.getvalue().splitlines()
-                start = next((n for n, ln in enumerate(lines) if "ncalls" in ln), 0)
-                print(f"-- top {top} by {order} --")
-                print("\n".join(ln for ln in lines[start:] if ln.strip()))
+            profile_cli(argv, f"`workspace db migrate`, {title}", top,
+                        orders=("tottime", "cumulative"))
     finally:
         with contextlib.suppress(psycopg.Error):
             admin.drop(name)

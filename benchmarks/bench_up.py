@@ -31,12 +31,8 @@ dependencies only; every server is stopped and the temp directory removed at the
 from __future__ import annotations
 
 import argparse
-import contextlib
-import cProfile
-import io
 import json
 import os
-import pstats
 import pwd
 import random
 import secrets
@@ -62,11 +58,11 @@ from _common import (  # noqa: E402 - needs the path above
     Admin,
     BenchError,
     clean_env,
-    clean_os_environ,
     free_port,
     machine_facts,
     print_facts,
     print_table,
+    profile_cli,
     require_ok,
     run_timed,
     terminate,
@@ -432,30 +428,10 @@ def readiness_trials(n: int, poll_s: float, rng: random.Random) -> list[Trial]:
 def profile_in_process(project: Project, env: dict[str, str], top: int) -> None:
     """cProfile of `workspace.cli.main(["up", "--json"])` in situation (c), in this
     process (so the imports this benchmark already made are not in it)."""
-    from workspace.cli import main
-
     timed_up(project, env, migrations="all up to date", what="workspace up (before profile)")
-    argv = ["--project-dir", str(project.root), "up", "--json"]
-    prof = cProfile.Profile()
-    sink = io.StringIO()
-    with clean_os_environ(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-        started = time.perf_counter()
-        prof.enable()
-        code = main(argv)
-        prof.disable()
-        elapsed = time.perf_counter() - started
-    if code != 0 or '"all up to date"' not in sink.getvalue():
-        raise BenchError(f"in-process workspace up exited {code}:\n"
-                         f"{redact.redact(sink.getvalue())[-2000:]}")
-    print(f"\n== cProfile: in-process `workspace up --json`, already running (c): "
-          f"{elapsed:.3f} s wall (under the profiler) ==")
-    for order in ("cumulative", "tottime"):
-        out = io.StringIO()
-        pstats.Stats(prof, stream=out).strip_dirs().sort_stats(order).print_stats(top)
-        lines = out.getvalue().splitlines()
-        start = next((n for n, ln in enumerate(lines) if "ncalls" in ln), 0)
-        print(f"-- top {top} by {order} --")
-        print("\n".join(ln for ln in lines[start:] if ln.strip()))
+    profile_cli(["--project-dir", str(project.root), "up", "--json"],
+                "`workspace up --json`, already running (c)", top,
+                expect='"all up to date"')
 
 
 def profile_imports(env: dict[str, str], cwd: Path, top: int) -> None:

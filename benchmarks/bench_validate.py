@@ -27,10 +27,6 @@ directory removed at the end.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import cProfile
-import io
-import pstats
 import shutil
 import signal
 import statistics
@@ -58,6 +54,7 @@ from _common import (  # noqa: E402 - needs the path above
     machine_facts,
     print_facts,
     print_table,
+    profile_cli,
     require_ok,
     run_timed,
     terminate,
@@ -375,29 +372,9 @@ def time_queries(sizes: list[Size], repeat: int = 3) -> None:
 
 def profile_in_process(size: Size, top: int) -> None:
     """cProfile of `workspace.cli.main(["db", "validate", ...])`, warm, in this process."""
-    from workspace.cli import main
-
-    argv = ["--project-dir", str(size.project), "db", "validate", "--database-url", size.url]
-    prof = cProfile.Profile()
-    sink = io.StringIO()
-    with clean_os_environ(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-        started = time.perf_counter()
-        prof.enable()
-        code = main(argv)
-        prof.disable()
-        elapsed = time.perf_counter() - started
-    if code != 0 or "expected schema from cache" not in sink.getvalue():
-        raise BenchError(f"in-process warm validate exited {code}:\n"
-                         f"{redact.redact(sink.getvalue())[-2000:]}")
-    print(f"\n== cProfile: in-process warm `workspace db validate`, {size.n} tables: "
-          f"{elapsed:.3f} s wall (under the profiler) ==")
-    for order in ("cumulative", "tottime"):
-        out = io.StringIO()
-        pstats.Stats(prof, stream=out).strip_dirs().sort_stats(order).print_stats(top)
-        lines = out.getvalue().splitlines()
-        start = next((n for n, ln in enumerate(lines) if "ncalls" in ln), 0)
-        print(f"-- top {top} by {order} --")
-        print("\n".join(ln for ln in lines[start:] if ln.strip()))
+    profile_cli(["--project-dir", str(size.project), "db", "validate", "--database-url",
+                 size.url], f"warm `workspace db validate`, {size.n} tables", top,
+                expect="expected schema from cache")
 
 
 # -- report ----------------------------------------------------------------------------
