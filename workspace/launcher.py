@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from workspace import redact
 from workspace.config import Config
 from workspace.db import migrate_project
-from workspace.db.files import find_migrations
+from workspace.db.files import MigrationFile, find_migrations
+from workspace.deps import choose_backend
 from workspace.deps.base import Backend
 from workspace.deps.embedded import EmbeddedBackend, port_holder
-from workspace.deps.external import ExternalPostgres
-from workspace.errors import DockerUnavailable, OAuthClientMissing, PortInUse, SchemaInvalid
+from workspace.errors import OAuthClientMissing, PortInUse, SchemaInvalid
 from workspace.events import Steps
 
-__all__ = ["UpResult", "choose_backend", "down", "up"]
+__all__ = ["UpResult", "down", "up"]
 
 
 @dataclass
@@ -34,35 +34,6 @@ class UpResult:
     backend: str
     oidc_issuer: str | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
-
-
-def choose_backend(config: Config) -> tuple[Backend, str]:
-    """The configured backend, or for `auto`: Docker when an engine answers, else the
-    embedded server. Returns it with the reason for the choice."""
-    from workspace.deps import embedded_server
-
-    choice = config.deps.postgres.backend
-    if choice == "external" or (choice == "auto" and config.database.url is not None):
-        return ExternalPostgres(config), "a database URL is configured"
-    if choice == "docker":
-        from workspace.deps.docker import DockerPostgres, engine_problem
-
-        problem = engine_problem()
-        if problem is not None:
-            raise DockerUnavailable(f"deps.postgres.backend is docker, but {problem}")
-        return DockerPostgres(config), "configured"
-    if choice == "embedded":
-        return EmbeddedBackend(embedded_server(config)), "configured"
-    if not config.path(config.docker.env_file).is_file():
-        # No secrets for the compose file: Docker is not set up here (and the engine
-        # need not be asked, which spares importing the docker SDK).
-        return EmbeddedBackend(embedded_server(config)), (
-            f"{config.docker.env_file} is missing: copy docker/.env.example to use Docker")
-    from workspace.deps.docker import DockerPostgres, engine_problem
-
-    if engine_problem() is None:
-        return DockerPostgres(config), "a Docker engine answers"
-    return EmbeddedBackend(embedded_server(config)), "no Docker engine answers"
 
 
 def up(config: Config, steps: Steps) -> UpResult:
@@ -93,8 +64,9 @@ def up(config: Config, steps: Steps) -> UpResult:
                                   "(set oidc.issuer, or run with Docker)")
         else:
             result.oidc_issuer = _zitadel(config, zitadel, steps, undo)
-        _migrate(config, url, steps, result)
-        _validate(config, url, steps)
+        migrations = find_migrations(config.migrations_dir)  # read once, for both steps
+        _migrate(config, url, migrations, steps, result)
+        _validate(config, url, migrations, steps)
         undo.pop_all()  # success: leave everything running
     return result
 
@@ -179,25 +151,26 @@ def _zitadel(config: Config, mode: str, steps: Steps, undo: ExitStack) -> str:
     return issuer
 
 
-def _migrate(config: Config, url: str, steps: Steps, result: UpResult) -> None:
+def _migrate(config: Config, url: str, migrations: list[MigrationFile], steps: Steps,
+             result: UpResult) -> None:
     with steps.step("migrations", "Migrations applied") as step:
         if config.migrations.skip:
             step.status = "skipped"
             step.detail = "SKIP_MIGRATIONS is set: the validation is the only guard"
             return
         began = time.perf_counter()
-        applied = migrate_project(config, url).applied
+        applied = migrate_project(config, url, files=migrations).applied
         result.timings_s["migrations"] = time.perf_counter() - began
         result.timings_s["migration_sql"] = sum(a.elapsed_ms for a in applied) / 1000
         step.detail = (f"{len(applied)} applied" if applied else "all up to date")
 
 
-def _validate(config: Config, url: str, steps: Steps) -> None:
+def _validate(config: Config, url: str, migrations: list[MigrationFile], steps: Steps) -> None:
     from workspace.commands.schema import show_report
     from workspace.db.validate import validate
 
     with steps.step("validation", "Database schema validated") as step:
-        report = validate(url, config, find_migrations(config.migrations_dir))
+        report = validate(url, config, migrations)
         if not report.valid:
             if not steps.console.json_mode:
                 show_report(steps.console, report)

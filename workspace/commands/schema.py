@@ -42,12 +42,12 @@ def register(dbsub: Any) -> None:
     p.set_defaults(handler=_snapshot)
 
 
-def _checked(config: Config, url: str) -> tuple[Report, list[Any]]:
+def _checked(config: Config, url: str) -> Report:
     from workspace.db.validate import validate  # the schema modules load only when used
 
     migrations = find_migrations(config.migrations_dir)
     try:
-        return validate(url, config, migrations), migrations
+        return validate(url, config, migrations)
     except (DatabaseUnreachable, MigrationError) as exc:
         # For scripts: 13 means "could not check", whatever stopped it.
         raise ValidationUnavailable(f"could not check the schema: {exc.code}: {exc.message}",
@@ -57,7 +57,7 @@ def _checked(config: Config, url: str) -> tuple[Report, list[Any]]:
 def _validate(args: argparse.Namespace, console: Console) -> int:
     config = config_from(args)
     url = database_url(config)
-    report, _ = _checked(config, url)
+    report = _checked(config, url)
     if args.json:
         console.json(_report_json(report, url))
         return 0 if report.valid else SchemaInvalid.code_info.exit_code
@@ -112,7 +112,7 @@ def _fix(args: argparse.Namespace, console: Console) -> int:
     url = database_url(config)
     from workspace.db.fix import apply_fix, plan_fix
 
-    report, _ = _checked(config, url)
+    report = _checked(config, url)
     assert report.expected is not None
     steps = plan_fix(report.expected.catalog, report.drifts)
     if not args.json:
@@ -127,7 +127,7 @@ def _fix(args: argparse.Namespace, console: Console) -> int:
                           "plan": [{"kind": s.kind, "name": s.name, "sql": s.sql} for s in steps]})
         return 0
     done, failed = apply_fix(url, steps, timeout_s=runner_settings(config).connect_timeout_s)
-    after, _ = _checked(config, url)
+    after = _checked(config, url)
     if args.json:
         console.json({"ok": after.valid, "created": [{"kind": s.kind, "name": s.name} for s in done],
                       "failed": [{"kind": s.kind, "name": s.name, "reason": r} for s, r in failed],

@@ -328,7 +328,7 @@ class EmbeddedBackend:
 
     def start(self) -> str:
         was_running = self.server.status().running
-        url = self.server.start(ensure_database=True)
+        url = self.server.start()  # makes the database and extensions when it starts
         self.started_by_us = not was_running
         return url
 
