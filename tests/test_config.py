@@ -86,4 +86,29 @@ def test_shipped_config_yaml_is_valid_and_matches_the_defaults() -> None:
     repo = Path(__file__).resolve().parent.parent
     shipped = load_config(repo, environ={})
     defaults = load_config(repo / "tests", environ={})
-    assert shipped.model_dump(exclude={"project_dir"}) == defaults.model_dump(exclude={"project_dir"})
+    mine = {"project_dir", "config_file", "apps"}
+    assert shipped.model_dump(exclude=mine) == defaults.model_dump(exclude=mine)
+    assert shipped.config_file == repo / "config.yaml" and defaults.config_file is None
+    # the apps are the shipped reference apps, server first
+    assert shipped.app_order == ["server", "admin"] and defaults.apps == {}
+    for name in shipped.apps:
+        assert (repo / "apps" / name / "app.py").as_posix() in {
+            (repo / part).as_posix() for part in shipped.apps[name].command}
+
+
+def test_apps_errors_name_the_line_of_the_app(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(
+        "apps:\n  server:\n    command: run\n  admin:\n    comand: x\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, environ={})
+    assert "config.yaml line 4: apps.admin.command: Field required" in info.value.message
+    assert "config.yaml line 5: apps.admin.comand: unknown field (did you mean `command`?)" \
+        in info.value.message
+
+
+def test_apps_depends_on_is_checked_at_load(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(
+        "apps:\n  a:\n    command: run\n    depends_on: [b]\n"
+        "  b:\n    command: run\n    depends_on: [a]\n")
+    with pytest.raises(ConfigError, match=r"config.yaml line 1: apps: .*cycle: a -> b -> a"):
+        load_config(tmp_path, environ={})

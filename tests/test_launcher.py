@@ -183,3 +183,22 @@ def test_docker_backend_end_to_end(tmp_path: Path, docker_config: Callable[..., 
             ("pgcrypto",), ("plpgsql",), ("vector",)]
     finally:
         assert any("postgres" in name for name in down(config))
+
+
+def test_ctrl_c_after_the_server_started_stops_it(shipped: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C between the postmaster starting and `start()` returning: the server this
+    run started is stopped."""
+    from workspace.deps import embedded_server
+    from workspace.deps.embedded import EmbeddedPostgres
+
+    config = Config(project_dir=shipped, embedded={"port": free_port()})
+
+    def interrupted(self: EmbeddedPostgres, port: int) -> None:
+        assert self.status().running  # the postmaster is up: Ctrl-C lands now
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(EmbeddedPostgres, "_ensure_database", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        up(config, Steps(Console(out=io.StringIO(), err=io.StringIO())))
+    assert not embedded_server(config).status().running

@@ -30,7 +30,8 @@ EXIT_BROKEN_PIPE = 141
 
 def _exit_code_help() -> str:
     rows = [f"  {EXIT_OK:>3}  success",
-            f"  {EXIT_WORK_PENDING:>3}  `db status --exit-code`: migrations pending, modified or missing",
+            f"  {EXIT_WORK_PENDING:>3}  `db status --exit-code`: migrations pending, modified or "
+            "missing; `status`: no workspace is running",
             f"  {EXIT_USAGE:>3}  command-line usage error"]
     rows += [f"  {c.exit_code:>3}  {c.name}" for c in CODES]
     rows += [f"  {EXIT_INTERNAL:>3}  unexpected internal error (traceback in .workspace/logs/crash.log)",
@@ -40,7 +41,7 @@ def _exit_code_help() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from workspace.commands import db, up
+    from workspace.commands import db, start, up
 
     parser = argparse.ArgumentParser(
         prog="workspace", description="Bring the development stack up on a database known good.",
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="config file (default: <project>/config.yaml)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    start.register(sub)
     up.register(sub)
     db.register(sub)
     return parser

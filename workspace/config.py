@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import difflib
 import os
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from workspace import redact
+from workspace.apps_config import AppConfig, SupervisorConfig, check_apps
 from workspace.errors import ConfigError
 
 __all__ = ["Config", "DatabaseConfig", "DepsConfig", "DockerConfig", "EmbeddedConfig",
@@ -152,6 +154,8 @@ class PrecheckConfig(_Section):
 
 class Config(_Section):
     project_dir: Path = Field(default_factory=Path.cwd)
+    config_file: Path | None = Field(default=None, description="Set by load_config: the "
+                                     "file read, for processes that load it again.")
     database: DatabaseConfig = DatabaseConfig()
     embedded: EmbeddedConfig = EmbeddedConfig()
     migrations: MigrationsConfig = MigrationsConfig()
@@ -160,6 +164,23 @@ class Config(_Section):
     readiness: ReadinessConfig = ReadinessConfig()
     oidc: OidcConfig = OidcConfig()
     precheck: PrecheckConfig = PrecheckConfig()
+    apps: dict[str, AppConfig] = Field(default_factory=dict,
+                                       description="What `workspace start` runs, in order.")
+    supervisor: SupervisorConfig = SupervisorConfig()
+
+    @field_validator("apps")
+    @classmethod
+    def _app_order(cls, apps: dict[str, AppConfig]) -> dict[str, AppConfig]:
+        try:
+            check_apps(apps)
+        except ConfigError as exc:
+            raise ValueError(exc.message.removeprefix("apps: ")) from None
+        return apps
+
+    @property
+    def app_order(self) -> list[str]:
+        """The apps in start order: dependencies first, else as configured."""
+        return check_apps(self.apps)
 
     def path(self, relative: Path) -> Path:
         """Resolve a configured path against the project directory."""
@@ -196,12 +217,14 @@ def load_config(project_dir: Path | None = None, *, config_file: Path | None = N
         layers.append(({k: v for k, v in cli.items() if v is not None},
                        {k: f"command-line option for {k}" for k in cli}))
 
-    merged: dict[str, Any] = {"project_dir": project}
+    merged: dict[str, Any] = {"project_dir": project,
+                              "config_file": yaml_path.resolve() if yaml_path.is_file() else None}
     origin: dict[str, str] = {}
     for values, sources in layers:
         for dotted, value in values.items():
             _set(merged, dotted, value)
-            origin[dotted] = sources.get(dotted, "?")
+        origin.update({dotted: sources.get(dotted, "?") for dotted in values})
+        origin.update({k: v for k, v in sources.items() if k not in values})  # enclosing keys
     url = _get(merged, "database.url")
     if isinstance(url, str):
         redact.register_url(url)
@@ -228,11 +251,17 @@ def _describe(exc: ValidationError, origin: Mapping[str, str]) -> str:
 
 def _suggest(loc: tuple[int | str, ...]) -> str:
     model: type[BaseModel] = Config
-    for part in loc[:-1]:
-        field = model.model_fields.get(str(part))
-        if field is None or not isinstance(field.annotation, type):
+    parts = list(loc[:-1])
+    while parts:
+        field = model.model_fields.get(str(parts.pop(0)))
+        annotation = field.annotation if field is not None else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        elif _model_values(annotation) is not None and parts:
+            model = _model_values(annotation)  # type: ignore[assignment]
+            parts.pop(0)  # the item's name
+        else:
             return ""
-        model = field.annotation
     close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
     return f" (did you mean `{close[0]}`?)" if close else f" (known: {', '.join(model.model_fields)})"
 
@@ -274,9 +303,32 @@ def _flatten(data: Any, node: Any, prefix: str, values: dict[str, Any],
         section = field.annotation if field is not None else None
         if isinstance(value, dict) and isinstance(section, type) and issubclass(section, BaseModel):
             _flatten(value, value_node, dotted + ".", values, sources, filename, section)
+        elif isinstance(value, dict) and _model_values(section) is not None and value:
+            # a mapping of sections (apps): one level of names, then each a section
+            item_model = _model_values(section)
+            sources[dotted] = f"{filename} line {key_node.start_mark.line + 1 if key_node else '?'}"
+            item_nodes = {k.value: (k, v) for k, v in value_node.value} \
+                if _is_mapping_node(value_node) else {}
+            for name, item in value.items():
+                name_node, item_node = item_nodes.get(name, (None, None))
+                where = f"{filename} line {name_node.start_mark.line + 1 if name_node else '?'}"
+                if isinstance(item, dict) and item:
+                    _flatten(item, item_node, f"{dotted}.{name}.", values, sources, filename,
+                             item_model)
+                else:  # not a mapping: let validation say so, at this line
+                    values[f"{dotted}.{name}"] = item
+                sources[f"{dotted}.{name}"] = where
         else:
             values[dotted] = value
             sources[dotted] = f"{filename} line {key_node.start_mark.line + 1 if key_node else '?'}"
+
+
+def _model_values(annotation: Any) -> type[BaseModel] | None:
+    """M for a field annotated dict[str, M] with M a model, else None."""
+    if typing.get_origin(annotation) is not dict:
+        return None
+    item = typing.get_args(annotation)[1]
+    return item if isinstance(item, type) and issubclass(item, BaseModel) else None
 
 
 def _is_mapping_node(node: Any) -> bool:

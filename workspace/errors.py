@@ -22,8 +22,10 @@
         AppStartFailed              PRECHECK_APP_START_FAILED            20
         AppExited                   PRECHECK_APP_EXITED                  21
         AppNotReady                 PRECHECK_APP_NOT_READY               22
+      AlreadyRunning                PRECHECK_WORKSPACE_RUNNING           23
 
-Exit codes outside the tree: 0 success, 1 `db status --exit-code` found work to do,
+Exit codes outside the tree: 0 success, 1 `db status --exit-code` found work to do
+(and `workspace status`: no workspace is running),
 2 command-line usage error, 70 unexpected internal error (traceback in
 `.workspace/logs/crash.log`), 130 interrupted (SIGINT), 141 output pipe closed,
 143 terminated (SIGTERM).
@@ -41,6 +43,7 @@ from pathlib import Path
 
 __all__ = [
     "CODES",
+    "AlreadyRunning",
     "AppExited",
     "AppNotReady",
     "AppStartFailed",
@@ -200,6 +203,12 @@ APP_NOT_READY = Code(
     "Read the app's last log lines shown; check apps.<name>.ready matches what the app "
     "does, or raise apps.<name>.ready_timeout_s.",
 )
+WORKSPACE_RUNNING = Code(
+    "PRECHECK_WORKSPACE_RUNNING", 23,
+    "A workspace is already running for this project (started by another `workspace "
+    "start`). Nothing was started.",
+    "`workspace status` shows it, `workspace stop` stops it.",
+)
 
 
 CODES: tuple[Code, ...] = (
@@ -223,6 +232,7 @@ CODES: tuple[Code, ...] = (
     APP_START_FAILED,
     APP_EXITED,
     APP_NOT_READY,
+    WORKSPACE_RUNNING,
 )
 
 
@@ -408,3 +418,7 @@ class AppNotReady(SupervisorError):
         super().__init__(app, f"not ready after {timeout_s:g}s (last reason: {reason})", tail)
         self.timeout_s = timeout_s
         self.reason = reason
+
+
+class AlreadyRunning(WorkspaceError):
+    code_info = WORKSPACE_RUNNING

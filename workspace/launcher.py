@@ -3,16 +3,17 @@
     config valid -> backend chosen -> ports free -> PostgreSQL up -> database ready
     -> Zitadel up and ready -> OAuth configuration -> migrations -> validation
 
-Each step is reported as it ends (events.py). Any failure raises its PRECHECK_* error,
-what this run started is stopped again in reverse order (an ExitStack, as mirakuru's
-executors are context managers), and nothing more starts. On success the dependencies
-are left running for the apps, and `UpResult` says where they are.
+Each step is reported as it ends (events.py). Any failure (Ctrl-C included) raises
+its PRECHECK_* error, what this run started is stopped again, last first, and nothing
+more starts. On success the dependencies are left running for the apps: `UpResult` says
+where they are, and its `started` names what this run started, for `stop_started`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from workspace import redact
@@ -25,50 +26,88 @@ from workspace.deps.embedded import EmbeddedBackend, port_holder
 from workspace.errors import OAuthClientMissing, PortInUse, SchemaInvalid
 from workspace.events import Steps
 
-__all__ = ["UpResult", "down", "up"]
+__all__ = ["UpResult", "down", "stop_started", "up"]
 
 
 @dataclass
 class UpResult:
-    database_url: str
-    backend: str
+    database_url: str = ""
+    backend: str = ""
     oidc_issuer: str | None = None
+    started: list[str] = field(default_factory=list)  # "postgres:embedded", "zitadel:docker"
+    migrations_applied: int = 0
+    validation_warnings: list[str] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
 def up(config: Config, steps: Steps) -> UpResult:
-    with ExitStack() as undo:
-        with steps.step("config", "Configuration valid") as step:
-            zitadel = _zitadel_mode(config, postgres=config.deps.postgres.backend)
-            _require_client_id(config, zitadel)
-            step.detail = f"zitadel: {zitadel}"
-        with steps.step("backend", "Backend chosen") as step:
-            backend, why = choose_backend(config)
-            step.detail = f"PostgreSQL: {backend.name} ({why})"
-            if zitadel == "auto":  # with Docker chosen, Zitadel runs there too
-                zitadel = _zitadel_mode(config, postgres=backend.name)
-                _require_client_id(config, zitadel)
-            step.detail += f"; Zitadel: {zitadel}"
-        with steps.step("ports", "Ports free") as step:
-            _check_ports(config, backend, zitadel)
-        with steps.step("postgres", "PostgreSQL started") as step:
-            url = backend.start()
-            if backend.started_by_us:
-                undo.callback(backend.stop)
-            step.detail = redact.mask_url(url)
-        result = UpResult(url, backend.name)
-        with steps.step("database", "Database ready") as step:
-            result.timings_s["database_ready"] = _wait_database(config, url, backend, steps)
-        if zitadel == "skip":
-            steps.note("zitadel", "Zitadel skipped: no OIDC issuer configured "
-                                  "(set oidc.issuer, or run with Docker)")
-        else:
-            result.oidc_issuer = _zitadel(config, zitadel, steps, undo)
-        migrations = find_migrations(config.migrations_dir)  # read once, for both steps
-        _migrate(config, url, migrations, steps, result)
-        _validate(config, url, migrations, steps)
-        undo.pop_all()  # success: leave everything running
+    result = UpResult()
+    try:
+        _up(config, steps, result)
+    except BaseException:
+        stop_started(config, result.started)
+        raise
     return result
+
+
+def _up(config: Config, steps: Steps, result: UpResult) -> None:
+    with steps.step("config", "Configuration valid") as step:
+        zitadel = _zitadel_mode(config, postgres=config.deps.postgres.backend)
+        _require_client_id(config, zitadel)
+        step.detail = f"zitadel: {zitadel}"
+    with steps.step("backend", "Backend chosen") as step:
+        backend, why = choose_backend(config)
+        step.detail = f"PostgreSQL: {backend.name} ({why})"
+        if zitadel == "auto":  # with Docker chosen, Zitadel runs there too
+            zitadel = _zitadel_mode(config, postgres=backend.name)
+            _require_client_id(config, zitadel)
+        step.detail += f"; Zitadel: {zitadel}"
+    with steps.step("ports", "Ports free") as step:
+        _check_ports(config, backend, zitadel)
+    with steps.step("postgres", "PostgreSQL started") as step:
+        result.backend = backend.name
+        with _recorded(result, f"postgres:{backend.name}", backend):
+            url = backend.start()
+        step.detail = redact.mask_url(url)
+    result.database_url = url
+    with steps.step("database", "Database ready") as step:
+        result.timings_s["database_ready"] = _wait_database(config, url, backend, steps)
+    if zitadel == "skip":
+        steps.note("zitadel", "Zitadel skipped: no OIDC issuer configured "
+                              "(set oidc.issuer, or run with Docker)")
+    else:
+        result.oidc_issuer = _zitadel(config, zitadel, steps, result)
+    migrations = find_migrations(config.migrations_dir)  # read once, for both steps
+    _migrate(config, url, migrations, steps, result)
+    result.validation_warnings = _validate(config, url, migrations, steps)
+
+
+@contextlib.contextmanager
+def _recorded(result: UpResult, key: str, dependency: Backend) -> Iterator[None]:
+    """Record `key` in result.started when `dependency` was started by this run, also
+    when its start is cut short (a failure, Ctrl-C): what it left must be stopped."""
+    try:
+        yield
+    finally:
+        if dependency.started_by_us:
+            result.started.append(key)
+
+
+def stop_started(config: Config, started: list[str]) -> list[str]:
+    """Stop what `up` started (keys of UpResult.started), last first; the names stopped."""
+    stopped = []
+    for key in reversed(started):
+        kind, _, backend = key.partition(":")
+        if backend == "embedded":
+            from workspace.deps import embedded_server
+
+            if embedded_server(config).stop():
+                stopped.append("embedded PostgreSQL")
+        elif backend == "docker":
+            from workspace.deps.compose import ComposeProject
+
+            stopped += ComposeProject(config).stop([kind])
+    return stopped
 
 
 def _zitadel_mode(config: Config, *, postgres: str) -> str:
@@ -118,7 +157,7 @@ def _wait_database(config: Config, url: str, backend: Backend, steps: Steps) -> 
     return ready.elapsed_s
 
 
-def _zitadel(config: Config, mode: str, steps: Steps, undo: ExitStack) -> str:
+def _zitadel(config: Config, mode: str, steps: Steps, result: UpResult) -> str:
     from workspace.deps.zitadel import check_oauth_app, zitadel_first_boot
     from workspace.readiness import wait_for_zitadel
 
@@ -128,9 +167,8 @@ def _zitadel(config: Config, mode: str, steps: Steps, undo: ExitStack) -> str:
             from workspace.deps.docker import DockerZitadel
 
             zitadel = DockerZitadel(config)
-            issuer = zitadel.start()
-            if zitadel.started_by_us:
-                undo.callback(zitadel.stop)
+            with _recorded(result, "zitadel:docker", zitadel):
+                issuer = zitadel.start()
             alive = zitadel.check_alive
         else:
             issuer = config.oidc.issuer or ""
@@ -160,12 +198,14 @@ def _migrate(config: Config, url: str, migrations: list[MigrationFile], steps: S
             return
         began = time.perf_counter()
         applied = migrate_project(config, url, files=migrations).applied
+        result.migrations_applied = len(applied)
         result.timings_s["migrations"] = time.perf_counter() - began
         result.timings_s["migration_sql"] = sum(a.elapsed_ms for a in applied) / 1000
         step.detail = (f"{len(applied)} applied" if applied else "all up to date")
 
 
-def _validate(config: Config, url: str, migrations: list[MigrationFile], steps: Steps) -> None:
+def _validate(config: Config, url: str, migrations: list[MigrationFile],
+              steps: Steps) -> list[str]:
     from workspace.commands.schema import show_report
     from workspace.db.validate import validate
 
@@ -180,6 +220,7 @@ def _validate(config: Config, url: str, migrations: list[MigrationFile], steps: 
         if report.warnings:
             step.status = "warning"
             step.detail = "; ".join(f.text for f in report.warnings)
+        return [f.text for f in report.warnings]
 
 
 def down(config: Config) -> list[str]:

@@ -56,8 +56,8 @@ class _DockerService:
         if not running:
             self.project.check_ports([*self.needs, self.service])
         self.reused = [info for info in before if not info.running]
+        self.started_by_us = not running  # before: an `up` cut short leaves containers
         self.project.up([self.service])
-        self.started_by_us = not running
 
     def check_alive(self) -> None:
         """DependencyExited at once if the container exited (or was removed)."""

@@ -151,7 +151,7 @@ class EmbeddedPostgres:
             self._run(["initdb", "-D", str(self.data_dir), "-U", SUPERUSER, "--pwfile", str(pwfile),
                        "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8"],
                       timeout=120)
-        except EmbeddedPostgresError:
+        except BaseException:  # a failure or Ctrl-C: never leave half a cluster behind
             shutil.rmtree(self.data_dir, ignore_errors=True)
             self.password_file.unlink(missing_ok=True)
             raise
@@ -327,10 +327,9 @@ class EmbeddedBackend:
         self.started_by_us = False
 
     def start(self) -> str:
-        was_running = self.server.status().running
-        url = self.server.start()  # makes the database and extensions when it starts
-        self.started_by_us = not was_running
-        return url
+        # Set before starting: a start cut short (Ctrl-C) still leaves a server to stop.
+        self.started_by_us = not self.server.status().running
+        return self.server.start()  # makes the database and extensions when it starts
 
     def check_alive(self) -> None:
         if not self.server.status().running:

@@ -41,6 +41,7 @@ from workspace.errors import (
     describe_returncode,
 )
 from workspace.readiness import ReadinessTimeout, wait_until_ready
+from workspace.runstate import AppState, process_started
 from workspace.supervisor.printer import Printer
 from workspace.supervisor.probes import app_probe, app_url
 from workspace.supervisor.process import Event, Process, kill_group, live_groups
@@ -63,10 +64,12 @@ class _App:
     config: AppConfig
     tail: deque[str]
     proc: Process | None = None
-    state: Literal["waiting", "starting", "ready", "restarting", "exited"] = "waiting"
+    state: Literal["waiting", "starting", "ready", "restarting", "exited", "stopped"] = "waiting"
     restarts: int = 0
     due: float = 0.0  # when to start again, in "restarting"
     started_at: float = 0.0
+    since: float = 0.0  # wall clock, for uptimes shown by `workspace status`
+    pid_started: float | None = None
 
 
 class Manager:
@@ -74,6 +77,7 @@ class Manager:
                  env: Mapping[str, str] | None = None,
                  supervisor: SupervisorConfig | None = None, printer: Printer | None = None,
                  on_ready: Callable[[str, str | None], object] | None = None,
+                 on_change: Callable[[list[AppState]], object] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  process_ctor: Callable[..., Process] = Process, watchdog: bool = True) -> None:
         self._order = check_apps(apps)
@@ -84,6 +88,7 @@ class Manager:
         self._env = {**os.environ, **(env or {})}
         self._printer = printer or Printer(self._order)
         self._on_ready = on_ready
+        self._on_change = on_change
         self._clock = clock
         self._process_ctor = process_ctor
         self._use_watchdog = watchdog
@@ -185,6 +190,7 @@ class Manager:
                                                 f"{exc.strerror or exc}"))
             return
         app.proc, app.state, app.started_at = proc, "starting", self._clock()
+        app.since, app.pid_started = time.time(), process_started(proc.pid)
         self._groups.append(proc.pid)  # the child leads its group: pgid == pid
         if self._watchdog is not None:
             self._watchdog.add(proc.pid)
@@ -192,6 +198,7 @@ class Manager:
         if cfg.ready is None:
             self._ready(app)
         else:
+            self._changed()
             threading.Thread(target=self._probe, args=(app, proc), daemon=True,
                              name=f"probe-{app.name}").start()
 
@@ -235,6 +242,17 @@ class Manager:
         self._printer.system(f"{app.name} ready in {took:.1f}s" + (f": {url}" if url else ""))
         if self._on_ready is not None:
             self._on_ready(app.name, url)
+        self._changed()
+
+    def snapshot(self) -> list[AppState]:
+        """Every app as `workspace status` shows it, in start order."""
+        return [AppState(a.name, a.state, a.proc.pid if a.proc else None, a.pid_started,
+                         a.config.port, app_url(a.config), a.restarts, a.since)
+                for a in self._apps.values()]
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change(self.snapshot())
 
     def _exited(self, app: _App, event: Event, current: bool) -> None:
         self._exit_seen.add(event.pid)
@@ -251,7 +269,9 @@ class Manager:
             app.state, app.due = "restarting", self._clock() + delay
             self._printer.system(f"{app.name} exited ({how}); restart {app.restarts}/"
                                  f"{cfg.max_restarts} in {delay:g}s")
+            self._changed()
             return
+        self._changed()
         self._fail(AppExited(app.name, event.returncode, app.tail, restarts=app.restarts))
 
     def _fail(self, error: SupervisorError) -> None:
@@ -284,6 +304,9 @@ class Manager:
         if self._watchdog is not None:
             for pgid in set(self._groups) - live_groups(self._groups):
                 self._watchdog.remove(pgid)
+        for app in self._apps.values():
+            app.state = "stopped" if app.proc is not None else app.state
+        self._changed()
 
     def _alive(self) -> bool:
         """Until every child's exit is handled (so its last lines are printed) and no

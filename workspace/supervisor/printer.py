@@ -6,7 +6,8 @@
 
 Names are padded to the longest; each app has its own colour on a terminal, and nothing
 but plain text elsewhere. Child text is never read as rich markup, so `[brackets]` print
-as they are, and it passes through `redact` like everything else we print.
+as they are, and it passes through `redact` like everything else we print. `log` gets
+a plain copy of every line (the combined log `workspace logs` shows).
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ _COLOURS = ("cyan", "yellow", "green", "magenta", "blue", "bright_cyan", "bright
 
 class Printer:
     def __init__(self, names: Sequence[str], *, out: TextIO | None = None,
-                 colour: bool | None = None) -> None:
+                 colour: bool | None = None, log: TextIO | None = None) -> None:
         self._out = out or sys.stdout
+        self._log = log  # a copy of every line, plain (workspace.log)
         if colour is None:
             colour = self._out.isatty() and "NO_COLOR" not in os.environ
         self._width = max(len(n) for n in [*names, SYSTEM])
@@ -48,6 +50,9 @@ class Printer:
         prefix = f"{stamp} {name.ljust(self._width)} | "
         text = redact.redact(text)
         with self._lock:
+            if self._log is not None:
+                self._log.write(prefix + text + "\n")
+                self._log.flush()
             if self._rich is None:
                 self._out.write(prefix + text + "\n")
                 self._out.flush()

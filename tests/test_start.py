@@ -1,0 +1,305 @@
+"""`workspace start`, `stop`, `status`, `logs` as a user runs them: real launcher
+processes, a real embedded PostgreSQL per test, scripted apps; after each test the
+process table is checked for anything the project left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from tests.conftest import SHIPPED_MIGRATIONS, free_port, run_cli
+from tests.supervisor.conftest import PROGRAMS, wait_for
+
+FORBIDDEN = {"DATABASE_URL", "SKIP_MIGRATIONS", "MIGRATIONS_DIR"}
+
+
+def leftovers(project: Path) -> list[str]:
+    """Processes of this project: its cwd inside it, or its path on the command line
+    (the embedded postmaster: `postgres -D <project>/.workspace/postgres`)."""
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline", "cwd", "status"]):
+        info = proc.info
+        if info["pid"] == os.getpid() or info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        cmdline = " ".join(info["cmdline"] or [])
+        if str(project) in cmdline or (info["cwd"] or "").startswith(str(project)):
+            found.append(f"{info['pid']}: {cmdline[:150]}")
+    return found
+
+
+def assert_nothing_left(project: Path, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while (left := leftovers(project)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not left, f"left behind: {left}"
+
+
+def app(script: str, *args: object, **extra: object) -> dict[str, object]:
+    return {"command": [sys.executable, str(PROGRAMS / script), *map(str, args)], **extra}
+
+
+class Stack:
+    """A project: the shipped migrations, its own embedded server port, given apps."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.pg_port = free_port()
+
+    def configure(self, apps: dict[str, dict[str, object]], **sections: object) -> None:
+        config = {"embedded": {"port": self.pg_port}, "apps": apps,
+                  "supervisor": {"stop_grace_s": 2}, **sections}
+        (self.root / "config.yaml").write_text(yaml.safe_dump(config))
+
+    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return run_cli(self.root, *args, timeout=timeout)
+
+    def launch(self, *args: str) -> Launcher:
+        return Launcher(self.root, args)
+
+
+class Launcher:
+    """`workspace start` in its own session (so signals reach only it, as Ctrl-C on a
+    terminal reaches its process group), its output read line by line."""
+
+    def __init__(self, root: Path, args: tuple[str, ...]) -> None:
+        env = {k: v for k, v in os.environ.items() if k not in FORBIDDEN}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "workspace", "start", *args], cwd=root, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        with self.proc.stdout:
+            for line in self.proc.stdout:
+                self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_line(self, text: str, timeout_s: float = 60) -> None:
+        wait_for(lambda: any(text in ln for ln in self.lines) or self.proc.poll() is not None,
+                 timeout_s, f"{text!r} in the output")
+        assert any(text in ln for ln in self.lines), f"{text!r} never came:\n{self.output}"
+
+    def interrupt(self, sig: int = signal.SIGINT) -> None:
+        os.killpg(self.proc.pid, sig)
+
+    def wait(self, timeout_s: float = 60) -> int:
+        code = self.proc.wait(timeout_s)
+        self._reader.join(5)
+        return code
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    import shutil
+
+    root = tmp_path / "project"
+    shutil.copytree(SHIPPED_MIGRATIONS, root / "migrations")
+    made = Stack(root)
+    yield made
+    run_cli(root, "stop", timeout=60)
+    run_cli(root, "down", timeout=60)
+    for proc in psutil.process_iter(["pid", "cwd"]):  # never leak into other tests
+        if (proc.info["cwd"] or "").startswith(str(root)) and proc.info["pid"] != os.getpid():
+            proc.kill()
+
+
+def sleeper_apps(delay_s: float = 0) -> dict[str, dict[str, object]]:
+    return {"api": app("sleeper.py", "api up", delay_s, ready={"log": "api up"}),
+            "worker": app("grandparent.py", depends_on=["api"],
+                          ready={"log": "grandchild"})}
+
+
+# -- Ctrl-C at each phase -----------------------------------------------------------------
+
+PHASES = [
+    # (line after which Ctrl-C comes, whether the cluster exists already, what is then
+    # under way)
+    ("Ports free", False, "initdb"),
+    ("Ports free", True, "pg_ctl start"),
+    ("Database ready", True, "a migration (pg_sleep)"),
+    ("api started", True, "waiting for the first app's readiness"),
+    ("all apps ready", True, "the apps running, one with a grandchild"),
+]
+
+
+@pytest.mark.parametrize(("after", "initialised", "phase"), PHASES, ids=[p[2] for p in PHASES])
+def test_ctrl_c_at_each_phase_leaves_no_process(stack: Stack, after: str, initialised: bool,
+                                                phase: str) -> None:
+    (stack.root / "migrations" / "0005_slow.sql").write_text("SELECT pg_sleep(1.5);\n")
+    stack.configure(sleeper_apps(delay_s=3))
+    if initialised:
+        assert stack.cli("db", "server", "start").returncode == 0
+        assert stack.cli("db", "server", "stop").returncode == 0
+    launcher = stack.launch()
+    launcher.wait_line(after)
+    launcher.interrupt()
+    assert launcher.wait() == 130, launcher.output
+    assert_nothing_left(stack.root)
+    status = stack.cli("status", "--json")
+    assert status.returncode == 1 and json.loads(status.stdout)["running"] is False
+    cluster = stack.root / ".workspace" / "postgres"
+    assert (cluster / "PG_VERSION").exists() or not cluster.exists()  # never half of one
+
+
+def test_sigterm_while_running_stops_everything_with_143(stack: Stack) -> None:
+    stack.configure(sleeper_apps())
+    launcher = stack.launch()
+    launcher.wait_line("all apps ready")
+    launcher.interrupt(signal.SIGTERM)
+    assert launcher.wait() == 143, launcher.output
+    assert "stopped embedded PostgreSQL" in launcher.output
+    assert_nothing_left(stack.root)
+
+
+def test_an_app_that_exits_stops_everything_with_its_code(stack: Stack) -> None:
+    stack.configure({"api": app("sleeper.py", ready={"log": "up"}),
+                     "broken": app("exit_with.py", 3, "cannot bind", depends_on=["api"])})
+    out = stack.cli("start")
+    assert out.returncode == 21, out.stdout + out.stderr
+    assert "PRECHECK_APP_EXITED: app `broken` exited (exit code 3)" in out.stderr
+    assert "broken | cannot bind" in out.stderr
+    assert_nothing_left(stack.root)
+
+
+def test_a_failed_precheck_starts_no_app(stack: Stack) -> None:
+    (stack.root / "migrations" / "0005_bad.sql").write_text("CREATE TABLE oops (;\n")
+    marker = stack.root / "started"
+    stack.configure({"api": {"command": ["touch", str(marker)]}})
+    out = stack.cli("start")
+    assert out.returncode == 6, out.stdout + out.stderr
+    assert "PRECHECK_MIGRATION_FILE_INVALID" in out.stderr
+    assert not marker.exists()
+    assert_nothing_left(stack.root)
+
+
+def test_a_running_server_is_reused_and_left_running(stack: Stack) -> None:
+    stack.configure(sleeper_apps())
+    assert stack.cli("db", "server", "start").returncode == 0
+    launcher = stack.launch()
+    launcher.wait_line("all apps ready")
+    launcher.interrupt()
+    assert launcher.wait() == 130
+    assert "stopped embedded PostgreSQL" not in launcher.output
+    left = leftovers(stack.root)
+    assert left and all("postgres" in p for p in left), left  # only the server
+    assert stack.cli("down").returncode == 0
+    assert_nothing_left(stack.root)
+
+
+# -- detached ----------------------------------------------------------------------------
+
+def test_detached_start_status_logs_stop_from_other_processes(stack: Stack) -> None:
+    port = free_port()
+    stack.configure({"api": app("http_app.py", port, 0.5, port=port,
+                                ready={"http": f"http://127.0.0.1:{port}/health"}),
+                     "worker": app("grandparent.py", depends_on=["api"],
+                                   ready={"log": "grandchild"})})
+    out = stack.cli("start", "--detach", timeout=90)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"api ready: http://localhost:{port}" in out.stdout
+    assert "worker ready" in out.stdout
+
+    status = stack.cli("status", "--json")
+    assert status.returncode == 0, status.stderr
+    report = json.loads(status.stdout)
+    assert report["running"] and report["mode"] == "detached" and report["phase"] == "running"
+    assert report["dependencies"][0] | {"address": ""} == {
+        "name": "postgres", "backend": "embedded", "state": "running", "address": "",
+        "started_by_workspace": True}
+    assert "********" in report["dependencies"][0]["address"]
+    apps = {a["name"]: a for a in report["apps"]}
+    assert apps["api"]["state"] == "ready" and apps["api"]["health"] == "ok"
+    assert apps["worker"]["state"] == "ready" and psutil.pid_exists(apps["worker"]["pid"])
+    assert report["validation"] == {"valid": True, "warnings": []}
+    assert report["migrations_applied_by_start"] == 3
+
+    human = stack.cli("status")
+    assert "Workspace running (detached" in human.stdout and "api" in human.stdout
+
+    logs = stack.cli("logs")
+    assert logs.returncode == 0 and "worker    | grandchild" in logs.stdout
+    own = stack.cli("logs", "worker")
+    assert own.stdout.startswith("grandchild ")
+    unknown = stack.cli("logs", "nope")
+    assert unknown.returncode == 3 and "no app named `nope`" in unknown.stderr
+
+    again = stack.cli("start")
+    assert again.returncode == 23, again.stdout + again.stderr
+    assert "PRECHECK_WORKSPACE_RUNNING" in again.stderr and f"pid {report['pid']}" in again.stderr
+
+    with subprocess.Popen([sys.executable, "-m", "workspace", "logs", "-f", "-n", "1"],
+                          cwd=stack.root, stdout=subprocess.PIPE, text=True) as follower:
+        stopped = stack.cli("stop")
+        assert stopped.returncode == 0 and "Workspace stopped" in stopped.stdout
+        followed, _ = follower.communicate(timeout=10)  # -f ends when the workspace stops
+    assert "stopped embedded PostgreSQL" in followed
+    assert_nothing_left(stack.root)
+    assert stack.cli("status").returncode == 1
+    assert "No workspace is running" in stack.cli("stop").stdout
+
+
+def test_detached_start_reports_an_app_failure_and_leaves_nothing(stack: Stack) -> None:
+    stack.configure({"api": app("sleeper.py", ready={"log": "never printed"},
+                                ready_timeout_s=1)})
+    out = stack.cli("start", "-d")
+    assert out.returncode == 22, out.stdout + out.stderr
+    assert "PRECHECK_APP_NOT_READY: app `api` not ready after 1s" in out.stderr
+    assert_nothing_left(stack.root)
+
+
+def test_a_killed_launcher_is_detected_and_cleaned_up(stack: Stack) -> None:
+    stack.configure(sleeper_apps())
+    launcher = stack.launch()
+    launcher.wait_line("all apps ready")
+    state = json.loads((stack.root / ".workspace" / "run" / "state.json").read_text())
+    app_pids = [a["pid"] for a in state["apps"].values()]
+    os.kill(launcher.proc.pid, signal.SIGKILL)
+    launcher.wait()
+    # the apps die with it (PDEATHSIG and the watchdog); the server is not its child
+    wait_for(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"
+                             for p in app_pids), 10, "the apps to die with the launcher")
+    status = stack.cli("status", "--json")
+    assert status.returncode == 1 and json.loads(status.stdout)["running"] is False
+    cleaned = stack.cli("stop")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert f"did not stop cleanly: launcher pid {launcher.proc.pid}" in cleaned.stdout
+    assert "stopped embedded PostgreSQL" in cleaned.stdout
+    assert_nothing_left(stack.root)
+    assert not (stack.root / ".workspace" / "run" / "state.json").exists()
+
+
+def test_a_stale_state_file_is_never_trusted(stack: Stack) -> None:
+    """After a reboot the recorded pids may belong to anything: none is signalled."""
+    stack.configure(sleeper_apps())
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        run = stack.root / ".workspace" / "run"
+        run.mkdir(parents=True)
+        (run / "state.json").write_text(json.dumps({
+            "pid": stranger.pid, "pid_started": 1.0, "mode": "foreground", "started_at": 1.0,
+            "apps": {"api": {"name": "api", "state": "ready", "pid": stranger.pid,
+                             "pid_started": 1.0}}}))
+        out = stack.cli("start", "-d")
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "did not stop cleanly" in out.stderr and stranger.poll() is None
+    finally:
+        stranger.kill()
+        stranger.wait()

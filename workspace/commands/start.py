@@ -1,0 +1,143 @@
+"""`workspace start [--detach]`, `stop`, `status`, `logs`: the whole stack, apps included."""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from workspace.commands.common import add_common, config_from
+from workspace.config import Config
+from workspace.console import Console
+from workspace.errors import ConfigError
+
+__all__ = ["register"]
+
+EXIT_NOT_RUNNING = 1
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "start", help="dependencies up, migrated and prechecked, then the apps, supervised",
+        description="Everything `workspace up` does, then the apps of config.yaml, each "
+                    "once its dependencies are ready, with their output prefixed here and "
+                    "in .workspace/logs. Ctrl-C stops the apps, then what this run started.")
+    add_common(p)
+    p.add_argument("-d", "--detach", action="store_true",
+                   help="return once every app is ready; the apps run in the background")
+    p.set_defaults(handler=_start)
+    p = sub.add_parser("stop", help="stop the running workspace: apps, then what it started")
+    add_common(p, url=False)
+    p.set_defaults(handler=_stop)
+    p = sub.add_parser("status", help="the launcher, dependencies and apps, checked now",
+                       description=f"Exits {EXIT_NOT_RUNNING} when no workspace is running.")
+    add_common(p, url=False)
+    p.set_defaults(handler=_status)
+    p = sub.add_parser("logs", help="the apps' output (.workspace/logs)")
+    p.add_argument("app", nargs="?", help="one app's own log (default: all of them, prefixed)")
+    p.add_argument("-f", "--follow", action="store_true",
+                   help="keep printing new lines until the workspace stops or Ctrl-C")
+    p.add_argument("-n", "--lines", type=int, default=100, metavar="N",
+                   help="start with the last N lines (default 100; 0: all)")
+    p.set_defaults(handler=_logs, json=False)
+
+
+def _start(args: argparse.Namespace, console: Console) -> int:
+    from workspace.start import start
+
+    return start(config_from(args), console, detach=args.detach)
+
+
+def _stop(args: argparse.Namespace, console: Console) -> int:
+    from workspace.start import stop
+
+    return stop(config_from(args), console)
+
+
+def _status(args: argparse.Namespace, console: Console) -> int:
+    from workspace.status import collect
+
+    report = collect(config_from(args))
+    if console.json_mode:
+        console.json(report)
+    else:
+        _show_status(console, report)
+    return 0 if report["running"] else EXIT_NOT_RUNNING
+
+
+def _show_status(console: Console, report: dict[str, Any]) -> None:
+    if report["running"]:
+        console.ok(f"Workspace running ({report['mode']}, launcher pid {report['pid']}, "
+                   f"up {_duration(report['uptime_s'])}, {report['phase']})")
+    else:
+        console.info("No workspace is running")
+    for dep in report["dependencies"]:
+        line = f"{dep['name']:<10} {dep['backend']:<9} {dep['state']:<12} {dep['address']}"
+        (console.ok if dep["state"] in ("running", "ready") else console.info)(line)
+    for app in report["apps"]:
+        where = app["url"] or (f"port {app['port']}" if app["port"] else "")
+        pid = f"pid {app['pid']}" if app["pid"] else ""
+        uptime = f"up {_duration(app['uptime_s'])}" if app["uptime_s"] is not None else ""
+        restarts = f"{app['restarts']} restarts" if app["restarts"] else ""
+        line = "  ".join(x for x in (f"{app['name']:<10} {app['state']:<10}", pid, where,
+                                     f"health {app['health']}", uptime, restarts) if x)
+        healthy = app["state"] == "ready" and app["health"] in ("ok", "unknown")
+        (console.ok if healthy else console.warn if report["running"] else console.info)(line)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def _logs(args: argparse.Namespace, console: Console) -> int:
+    from workspace.runstate import RunLock
+    from workspace.start import combined_log
+
+    config = config_from(args)
+    path = _log_path(config, args.app, combined_log(config))
+    if not path.exists():
+        console.info(f"No log yet at {path}: `workspace start` writes it")
+        return 0
+    out = sys.stdout
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")  # chunks may split a character
+    with open(path, "rb") as fh:
+        out.write(decoder.decode(_tail(fh.read(), args.lines)))
+        out.flush()
+        if not args.follow:
+            return 0
+        lock = RunLock(config.state_dir)
+        idle_checks = 0
+        while True:  # as `tail -f`, until the workspace stops (checked every ~2 s)
+            chunk = fh.read()
+            if chunk:
+                out.write(decoder.decode(chunk))
+                out.flush()
+                continue
+            idle_checks += 1
+            if idle_checks % 10 == 0 and not lock.held():
+                return 0
+            time.sleep(0.2)
+
+
+def _log_path(config: Config, app: str | None, combined: Path) -> Path:
+    if app is None:
+        return combined
+    if app not in config.apps:
+        known = ", ".join(config.apps) or "none configured"
+        raise ConfigError(f"no app named `{app}` in the configuration (apps: {known})",
+                          remedy="Name one of the apps of config.yaml, or none for all.")
+    return config.path(config.supervisor.log_dir) / f"{app}.log"
+
+
+def _tail(data: bytes, lines: int) -> bytes:
+    if lines <= 0:
+        return data
+    kept = data.splitlines(keepends=True)[-lines:]
+    return b"".join(kept)

@@ -1,0 +1,162 @@
+"""Who runs this project's workspace, and what it started: a lock and a state file.
+
+    .workspace/run/lock        flock held by the running launcher for its whole life
+    .workspace/run/state.json  what it started: its pid, the dependencies, the apps
+
+The lock is the truth: the kernel releases it when the launcher dies, however it dies,
+so a state file left by a crash or a reboot is recognised as stale and never trusted.
+A pid read from the state file is only signalled when the process still has the start
+time recorded next to it (pids are reused).
+
+    lock = RunLock(config.state_dir)
+    if not lock.acquire():          # non-blocking
+        raise AlreadyRunning(...)
+    store = StateStore(config.state_dir)
+    store.write(state)              # atomically (rename)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+__all__ = ["AppState", "RunLock", "RunState", "StateStore", "process_started", "same_process"]
+
+
+def process_started(pid: int) -> float | None:
+    """The process's start time (seconds since the epoch), None when there is none."""
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return proc.create_time()
+    except psutil.Error:
+        return None
+
+
+def same_process(pid: int | None, started: float | None) -> bool:
+    """Whether `pid` is still the process that started at `started`."""
+    if pid is None or started is None:
+        return False
+    now = process_started(pid)
+    return now is not None and abs(now - started) < 0.05
+
+
+@dataclass
+class AppState:
+    name: str
+    state: str  # waiting | starting | ready | restarting | exited | stopped
+    pid: int | None = None
+    pid_started: float | None = None
+    port: int | None = None
+    url: str | None = None
+    restarts: int = 0
+    since: float = 0.0  # wall-clock time of the last start
+
+
+@dataclass
+class RunState:
+    pid: int
+    pid_started: float
+    mode: str  # foreground | detached
+    started_at: float
+    backend: str = ""
+    database: str = ""  # masked URL
+    oidc_issuer: str | None = None
+    started: list[str] = field(default_factory=list)  # launcher.stop_started keys
+    migrations_applied: int = 0  # by this start
+    validation: dict[str, Any] = field(default_factory=dict)
+    apps: dict[str, AppState] = field(default_factory=dict)
+    phase: str = "starting"  # starting | running | stopping
+
+    @classmethod
+    def mine(cls, mode: str) -> RunState:
+        pid = os.getpid()
+        return cls(pid, process_started(pid) or 0.0, mode, time.time())
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunState:
+        apps = {name: AppState(**app) for name, app in data.pop("apps", {}).items()}
+        return cls(**data, apps=apps)
+
+    def alive(self) -> bool:
+        return same_process(self.pid, self.pid_started)
+
+
+class RunLock:
+    """An exclusive flock on .workspace/run/lock, held until `release()` or death. Its fd
+    can be inherited by a detached supervisor (same open file, same lock)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / "run" / "lock"
+        self._fd: int | None = None
+
+    @property
+    def fd(self) -> int:
+        assert self._fd is not None, "not acquired"
+        return self._fd
+
+    def acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # the lock goes with the last fd of the open file
+            self._fd = None
+
+    def held(self) -> bool:
+        """Whether some process holds the lock (probed by taking it for a moment)."""
+        if not self.path.exists():
+            return False
+        probe = RunLock(self.path.parent.parent)
+        if probe.acquire():
+            probe.release()
+            return False
+        return True
+
+    def wait_released(self, timeout_s: float, poll_s: float = 0.05) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while self.held():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll_s)
+        return True
+
+
+class StateStore:
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / "run" / "state.json"
+
+    def read(self) -> RunState | None:
+        """The recorded state; None when there is none or it cannot be read (a crash
+        mid-write cannot happen: writes are renames)."""
+        try:
+            return RunState.from_json(json.loads(self.path.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def write(self, state: RunState) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".state.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(asdict(state), indent=1))
+        os.replace(tmp, self.path)
+
+    def clear(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()

@@ -1,0 +1,114 @@
+"""What `workspace status` shows (and the admin app): the launcher, the dependencies, the
+apps, each checked now rather than read on trust from the state file.
+
+    report = collect(config)   # a JSON-able dict
+    report["apps"][0]          # {"name": "server", "state": "ready", "health": "ok", ...}
+
+A recorded app whose process is no longer the one recorded (its pid gone or reused) is
+shown as `gone`; health is one probe per app (HTTP or TCP, one second at most), else
+`unknown`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from workspace.config import Config
+from workspace.runstate import AppState, RunLock, RunState, StateStore, same_process
+
+__all__ = ["collect"]
+
+_PROBE_TIMEOUT_S = 1.0
+
+
+def collect(config: Config) -> dict[str, Any]:
+    state = StateStore(config.state_dir).read()
+    running = state is not None and RunLock(config.state_dir).held() and state.alive()
+    now = time.time()
+    run = state if running else None
+    return {
+        "running": running,
+        "project_dir": str(config.project_dir),
+        "mode": run.mode if run else None,
+        "pid": run.pid if run else None,
+        "phase": run.phase if run else None,
+        "uptime_s": round(now - run.started_at, 1) if run else None,
+        "dependencies": _dependencies(config, run),
+        "migrations_applied_by_start": run.migrations_applied if run else 0,
+        "validation": run.validation if run else None,
+        "apps": [_app(config, name, run.apps.get(name) if run else None, now)
+                 for name in config.app_order],
+    }
+
+
+def _dependencies(config: Config, run: RunState | None) -> list[dict[str, Any]]:
+    from workspace.readiness import tcp_probe
+
+    deps: list[dict[str, Any]] = []
+    if run is not None:
+        parts = urlsplit(run.database)
+        reason = tcp_probe(parts.hostname or "127.0.0.1", parts.port or 5432,
+                           timeout_s=_PROBE_TIMEOUT_S)()
+        deps.append({"name": "postgres", "backend": run.backend,
+                     "state": "running" if reason is None else "unreachable",
+                     "address": run.database,
+                     "started_by_workspace": f"postgres:{run.backend}" in run.started})
+        zitadel = "docker" if "zitadel:docker" in run.started else (
+            "external" if run.oidc_issuer else "skip")
+        deps.append({"name": "zitadel", "backend": zitadel,
+                     "state": _issuer_state(run.oidc_issuer) if run.oidc_issuer else "skipped",
+                     "address": run.oidc_issuer or ""})
+        return deps
+    # Not running: what the embedded server is doing (it may outlive the apps, as after
+    # `workspace up`); containers and external servers are not ours to report on here.
+    from workspace.deps import embedded_server
+
+    status = embedded_server(config).status()
+    deps.append({"name": "postgres", "backend": "embedded",
+                 "state": "running" if status.running else "stopped",
+                 "address": status.url or "", "started_by_workspace": status.running})
+    return deps
+
+
+def _issuer_state(issuer: str) -> str:
+    from workspace.supervisor.probes import http_probe
+
+    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+    return "ready" if http_probe(url, timeout_s=_PROBE_TIMEOUT_S)() is None else "unreachable"
+
+
+def _app(config: Config, name: str, recorded: AppState | None, now: float) -> dict[str, Any]:
+    app = config.apps[name]
+    shown: dict[str, Any] = {"name": name, "state": "stopped", "pid": None, "port": app.port,
+                             "url": None, "health": "unknown", "uptime_s": None, "restarts": 0}
+    if recorded is None:
+        return shown
+    alive = same_process(recorded.pid, recorded.pid_started)
+    shown.update(state=recorded.state, pid=recorded.pid, url=recorded.url,
+                 restarts=recorded.restarts)
+    if recorded.pid is not None and not alive and recorded.state in ("starting", "ready"):
+        shown["state"] = "gone"
+    if alive:
+        shown["uptime_s"] = round(now - recorded.since, 1)
+        shown["health"] = _health(config, name)
+    return shown
+
+
+def _health(config: Config, name: str) -> str:
+    from workspace.readiness import tcp_probe
+    from workspace.supervisor.probes import http_probe
+
+    app = config.apps[name]
+    ready = app.ready
+    if ready is not None and ready.http is not None:
+        probe = http_probe(ready.http, timeout_s=_PROBE_TIMEOUT_S)
+    elif ready is not None and ready.tcp is not None:
+        probe = tcp_probe(ready.host, ready.tcp, timeout_s=_PROBE_TIMEOUT_S)
+    elif app.port is not None:  # a log probe: whether its port answers
+        probe = tcp_probe("127.0.0.1", app.port, timeout_s=_PROBE_TIMEOUT_S)
+    else:
+        return "unknown"
+    reason = probe()
+    return "ok" if reason is None else f"failing: {reason}"
