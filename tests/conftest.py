@@ -21,7 +21,7 @@ from psycopg import sql
 
 from workspace.deps.embedded import EmbeddedPostgres
 
-pytest_plugins = ["tests.docker_fixture", "tests.deps.oidc_fixture"]
+pytest_plugins = ["tests.docker_fixture", "tests.deps.oidc_fixture", "tests.browser"]
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_MIGRATIONS = REPO / "migrations"

@@ -202,3 +202,26 @@ def test_ctrl_c_after_the_server_started_stops_it(shipped: Path,
     with pytest.raises(KeyboardInterrupt):
         up(config, Steps(Console(out=io.StringIO(), err=io.StringIO())))
     assert not embedded_server(config).status().running
+
+
+def test_a_failure_to_stop_never_hides_the_error_that_ended_the_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workspace.deps.embedded import EmbeddedPostgres
+    from workspace.errors import AppExited, EmbeddedPostgresError
+    from workspace.launcher import stop_started
+
+    def broken(self: EmbeddedPostgres) -> bool:
+        raise EmbeddedPostgresError("pg_ctl stop failed (exit 1): Permission denied")
+
+    monkeypatch.setattr(EmbeddedPostgres, "stop", broken)
+    config = Config(project_dir=tmp_path)
+    with pytest.raises(EmbeddedPostgresError):
+        stop_started(config, ["postgres:embedded"])
+    ended = AppExited("server", 1)
+    assert stop_started(config, ["postgres:embedded"], during=ended) == []
+    err = io.StringIO()
+    Console(out=io.StringIO(), err=err).error(ended)
+    assert err.getvalue().splitlines()[:2] == [
+        "PRECHECK_APP_EXITED: app `server` exited (exit code 1); it printed nothing",
+        "  Could not stop postgres:embedded afterwards: PRECHECK_EMBEDDED_POSTGRES_FAILED: "
+        "pg_ctl stop failed (exit 1): Permission denied"]

@@ -6,19 +6,23 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 import yaml
 
-from tests.conftest import SHIPPED_MIGRATIONS, free_port, run_cli
+from tests.browser import render
+from tests.conftest import REPO, SHIPPED_MIGRATIONS, free_port, run_cli
 from tests.supervisor.conftest import PROGRAMS, wait_for
 
 FORBIDDEN = {"DATABASE_URL", "SKIP_MIGRATIONS", "MIGRATIONS_DIR"}
@@ -107,10 +111,10 @@ class Launcher:
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    import shutil
-
-    root = tmp_path / "project"
+def stack() -> Iterator[Stack]:
+    # Not under pytest's basetemp, as the session's server in conftest.py: another pytest
+    # session resets its permissions, and the server's system user would lose its way in.
+    root = Path(tempfile.mkdtemp(prefix="workspace-tests-start-")) / "project"
     shutil.copytree(SHIPPED_MIGRATIONS, root / "migrations")
     made = Stack(root)
     yield made
@@ -119,6 +123,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     for proc in psutil.process_iter(["pid", "cwd"]):  # never leak into other tests
         if (proc.info["cwd"] or "").startswith(str(root)) and proc.info["pid"] != os.getpid():
             proc.kill()
+    shutil.rmtree(root.parent, ignore_errors=True)
 
 
 def sleeper_apps(delay_s: float = 0) -> dict[str, dict[str, object]]:
@@ -159,12 +164,14 @@ def test_ctrl_c_at_each_phase_leaves_no_process(stack: Stack, after: str, initia
     assert (cluster / "PG_VERSION").exists() or not cluster.exists()  # never half of one
 
 
-def test_sigterm_while_running_stops_everything_with_143(stack: Stack) -> None:
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+                         ids=["SIGTERM", "SIGHUP (terminal closed)"])
+def test_a_signal_while_running_stops_everything(stack: Stack, sig: int, code: int) -> None:
     stack.configure(sleeper_apps())
     launcher = stack.launch()
     launcher.wait_line("all apps ready")
-    launcher.interrupt(signal.SIGTERM)
-    assert launcher.wait() == 143, launcher.output
+    launcher.interrupt(sig)
+    assert launcher.wait() == code, launcher.output
     assert "stopped embedded PostgreSQL" in launcher.output
     assert_nothing_left(stack.root)
 
@@ -244,6 +251,8 @@ def test_detached_start_status_logs_stop_from_other_processes(stack: Stack) -> N
     again = stack.cli("start")
     assert again.returncode == 23, again.stdout + again.stderr
     assert "PRECHECK_WORKSPACE_RUNNING" in again.stderr and f"pid {report['pid']}" in again.stderr
+    busy = stack.cli("down")
+    assert busy.returncode == 23 and "`workspace stop`" in busy.stderr
 
     with subprocess.Popen([sys.executable, "-m", "workspace", "logs", "-f", "-n", "1"],
                           cwd=stack.root, stdout=subprocess.PIPE, text=True) as follower:
@@ -303,3 +312,46 @@ def test_a_stale_state_file_is_never_trusted(stack: Stack) -> None:
     finally:
         stranger.kill()
         stranger.wait()
+
+
+# -- the shipped stack -------------------------------------------------------------------
+
+def test_the_shipped_stack_end_to_end(stack: Stack, chromium: str, tmp_path: Path) -> None:
+    """The repository's config.yaml and reference apps, on free ports: `workspace start`
+    until both apps are ready and answer, the admin page (in Chromium) shows the running
+    workspace, Ctrl-C leaves nothing."""
+    shutil.copytree(REPO / "apps", stack.root / "apps",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    server, admin = free_port(), free_port()
+    config["embedded"]["port"] = stack.pg_port
+    config["apps"]["server"].update(port=server,
+                                    ready={"http": f"http://127.0.0.1:{server}/health"})
+    config["apps"]["admin"].update(port=admin, ready={"http": f"http://127.0.0.1:{admin}/"},
+                                   env={"API_URL": f"http://127.0.0.1:{server}"})
+    (stack.root / "config.yaml").write_text(yaml.safe_dump(config))
+    launcher = stack.launch()
+    launcher.wait_line("all apps ready")
+    assert "server ready in" in launcher.output and f"http://localhost:{admin}" in launcher.output
+    assert f"API listening on port {server}" in launcher.output  # the app's own line, prefixed
+    # the server ran its own startup migration: nothing was left for it to apply
+    assert not any("server    | Applied:" in line for line in launcher.lines)
+
+    health = httpx.get(f"http://127.0.0.1:{server}/health", trust_env=False, timeout=5)
+    assert health.json() == {"status": "ok", "database": "ok"}
+    made = httpx.post(f"http://127.0.0.1:{server}/api/documents", trust_env=False, timeout=5,
+                      json={"title": "notes", "content": "one\n\ntwo"})
+    assert made.status_code == 201 and len(made.json()["chunks"]) == 2
+
+    dom = render(chromium, f"http://127.0.0.1:{admin}/", tmp_path / "profile")
+    assert dom.by_id("launcher").attrs["data-running"] == "true"
+    assert dom.by_id("validation").attrs["data-valid"] == "true"
+    assert dom.by_id("migrations").attrs["data-rows"] == "3"
+    assert dom.by_id("documents-count").attrs["data-count"] == "1"
+    assert sorted((r.attrs["data-app"], r.attrs["data-state"], r.attrs["data-health"])
+                  for r in dom.find(data_state="ready") if "data-app" in r.attrs) == [
+        ("admin", "ready", "ok"), ("server", "ready", "ok")]
+
+    launcher.interrupt()
+    assert launcher.wait() == 130
+    assert_nothing_left(stack.root)

@@ -35,8 +35,10 @@ def _exit_code_help() -> str:
             f"  {EXIT_USAGE:>3}  command-line usage error"]
     rows += [f"  {c.exit_code:>3}  {c.name}" for c in CODES]
     rows += [f"  {EXIT_INTERNAL:>3}  unexpected internal error (traceback in .workspace/logs/crash.log)",
+             "  129  the terminal was closed (SIGHUP)",
              f"  {EXIT_SIGINT:>3}  interrupted (Ctrl-C)",
-             f"  {EXIT_BROKEN_PIPE:>3}  the output pipe was closed (e.g. `| head`)"]
+             f"  {EXIT_BROKEN_PIPE:>3}  the output pipe was closed (e.g. `| head`)",
+             "  143  terminated (SIGTERM)"]
     return "exit codes:\n" + "\n".join(rows)
 
 

@@ -59,6 +59,8 @@ class Console:
             self.json({"event": "error", "ok": False, "error": {"code": exc.code, "exit_code": exc.exit_code,
                                               "message": exc.message, "remedy": exc.remedy}})
         self._write(self._err, f"{exc.code}: {exc.message}", "error")
+        for note in getattr(exc, "__notes__", ()):
+            self._write(self._err, f"  {note}", None)
         if exc.remedy:
             self._write(self._err, f"  → {exc.remedy}" if self.fancy else f"  Remedy: {exc.remedy}",
                         None)

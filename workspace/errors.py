@@ -27,8 +27,8 @@
 Exit codes outside the tree: 0 success, 1 `db status --exit-code` found work to do
 (and `workspace status`: no workspace is running),
 2 command-line usage error, 70 unexpected internal error (traceback in
-`.workspace/logs/crash.log`), 130 interrupted (SIGINT), 141 output pipe closed,
-143 terminated (SIGTERM).
+`.workspace/logs/crash.log`), 129 hung up (SIGHUP), 130 interrupted (SIGINT), 141
+output pipe closed, 143 terminated (SIGTERM).
 
 Third-party errors (psycopg, pglast, yaml, pydantic) are translated into this tree once,
 at the module that talks to the library, with `raise ... from exc`.

@@ -23,7 +23,7 @@ from workspace.db.files import MigrationFile, find_migrations
 from workspace.deps import choose_backend
 from workspace.deps.base import Backend
 from workspace.deps.embedded import EmbeddedBackend, port_holder
-from workspace.errors import OAuthClientMissing, PortInUse, SchemaInvalid
+from workspace.errors import OAuthClientMissing, PortInUse, SchemaInvalid, WorkspaceError
 from workspace.events import Steps
 
 __all__ = ["UpResult", "down", "stop_started", "up"]
@@ -44,8 +44,8 @@ def up(config: Config, steps: Steps) -> UpResult:
     result = UpResult()
     try:
         _up(config, steps, result)
-    except BaseException:
-        stop_started(config, result.started)
+    except BaseException as exc:
+        stop_started(config, result.started, during=exc)
         raise
     return result
 
@@ -93,20 +93,28 @@ def _recorded(result: UpResult, key: str, dependency: Backend) -> Iterator[None]
             result.started.append(key)
 
 
-def stop_started(config: Config, started: list[str]) -> list[str]:
-    """Stop what `up` started (keys of UpResult.started), last first; the names stopped."""
+def stop_started(config: Config, started: list[str], *,
+                 during: BaseException | None = None) -> list[str]:
+    """Stop what `up` started (keys of UpResult.started), last first; the names stopped.
+    A failure to stop raises, unless `during` (the error ending the run) is given: it is
+    then noted on that error, which stays the one reported."""
     stopped = []
     for key in reversed(started):
         kind, _, backend = key.partition(":")
-        if backend == "embedded":
-            from workspace.deps import embedded_server
+        try:
+            if backend == "embedded":
+                from workspace.deps import embedded_server
 
-            if embedded_server(config).stop():
-                stopped.append("embedded PostgreSQL")
-        elif backend == "docker":
-            from workspace.deps.compose import ComposeProject
+                if embedded_server(config).stop():
+                    stopped.append("embedded PostgreSQL")
+            elif backend == "docker":
+                from workspace.deps.compose import ComposeProject
 
-            stopped += ComposeProject(config).stop([kind])
+                stopped += ComposeProject(config).stop([kind])
+        except WorkspaceError as exc:
+            if during is None:
+                raise
+            during.add_note(f"Could not stop {key} afterwards: {exc.code}: {exc.message}")
     return stopped
 
 
@@ -206,8 +214,8 @@ def _migrate(config: Config, url: str, migrations: list[MigrationFile], steps: S
 
 def _validate(config: Config, url: str, migrations: list[MigrationFile],
               steps: Steps) -> list[str]:
-    from workspace.commands.schema import show_report
     from workspace.db.validate import validate
+    from workspace.validation_view import show_report
 
     with steps.step("validation", "Database schema validated") as step:
         report = validate(url, config, migrations)

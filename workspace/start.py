@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from workspace import redact
 from workspace.config import Config
@@ -145,7 +144,7 @@ def supervise(config: Config, result: UpResult, *, mode: str, printer: Printer,
         state.phase = "stopping"
         store.write(state)
         with _signals_ignored():  # a second signal must not cut the teardown short
-            stopped = stop_started(config, result.started)
+            stopped = stop_started(config, result.started, during=sys.exc_info()[1])
         if stopped:
             printer.system(f"stopped {', '.join(stopped)}")
         store.clear()
@@ -254,13 +253,14 @@ def _signals_ignored() -> Iterator[None]:
 
 @contextlib.contextmanager
 def terminate_as_exit() -> Iterator[None]:
-    """SIGTERM raises SystemExit(143) in here (the default would end the process at once,
-    leaving what it started running): cleanup handlers then run as for Ctrl-C."""
+    """SIGTERM (SIGHUP) raises SystemExit(143) (129) in here: the default would end the
+    process at once, leaving what it started running; cleanup then runs as for Ctrl-C."""
     if sys.platform == "win32":
         yield
         return
-    previous: Any = signal.signal(signal.SIGTERM, _raise_exit)
+    previous = {s: signal.signal(s, _raise_exit) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

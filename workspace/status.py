@@ -44,32 +44,48 @@ def collect(config: Config) -> dict[str, Any]:
 
 
 def _dependencies(config: Config, run: RunState | None) -> list[dict[str, Any]]:
-    from workspace.readiness import tcp_probe
-
-    deps: list[dict[str, Any]] = []
     if run is not None:
-        parts = urlsplit(run.database)
-        reason = tcp_probe(parts.hostname or "127.0.0.1", parts.port or 5432,
-                           timeout_s=_PROBE_TIMEOUT_S)()
-        deps.append({"name": "postgres", "backend": run.backend,
-                     "state": "running" if reason is None else "unreachable",
-                     "address": run.database,
-                     "started_by_workspace": f"postgres:{run.backend}" in run.started})
+        postgres = {"name": "postgres", "backend": run.backend,
+                    "state": _server_state(run.database), "address": run.database,
+                    "started_by_workspace": f"postgres:{run.backend}" in run.started}
         zitadel = "docker" if "zitadel:docker" in run.started else (
             "external" if run.oidc_issuer else "skip")
-        deps.append({"name": "zitadel", "backend": zitadel,
-                     "state": _issuer_state(run.oidc_issuer) if run.oidc_issuer else "skipped",
-                     "address": run.oidc_issuer or ""})
-        return deps
-    # Not running: what the embedded server is doing (it may outlive the apps, as after
-    # `workspace up`); containers and external servers are not ours to report on here.
+        issuer = run.oidc_issuer
+    else:
+        postgres = _postgres_at_rest(config)
+        issuer = config.oidc.issuer
+        zitadel = "external" if issuer else "skip"
+    return [postgres, {"name": "zitadel", "backend": zitadel,
+                       "state": _issuer_state(issuer) if issuer else "skipped",
+                       "address": issuer or ""}]
+
+
+def _postgres_at_rest(config: Config) -> dict[str, Any]:
+    """No workspace runs: a configured URL is probed, else the embedded server (which
+    may outlive the apps, as after `workspace up`) is asked. Containers are `docker
+    compose ps`'s to report."""
+    from workspace import redact
+
+    if config.database.url is not None:
+        url = config.database.url.get_secret_value()
+        return {"name": "postgres", "backend": "external", "state": _server_state(url),
+                "address": redact.mask_url(url), "started_by_workspace": False}
     from workspace.deps import embedded_server
 
     status = embedded_server(config).status()
-    deps.append({"name": "postgres", "backend": "embedded",
-                 "state": "running" if status.running else "stopped",
-                 "address": status.url or "", "started_by_workspace": status.running})
-    return deps
+    return {"name": "postgres", "backend": "embedded",
+            "state": "running" if status.running else "stopped",
+            "address": status.url or "", "started_by_workspace": status.running}
+
+
+def _server_state(url: str) -> str:
+    """Whether the database URL's host and port accept a connection."""
+    from workspace.readiness import tcp_probe
+
+    parts = urlsplit(url)
+    reason = tcp_probe(parts.hostname or "127.0.0.1", parts.port or 5432,
+                       timeout_s=_PROBE_TIMEOUT_S)()
+    return "running" if reason is None else "unreachable"
 
 
 def _issuer_state(issuer: str) -> str:

@@ -23,7 +23,7 @@ from workspace.errors import (
 if TYPE_CHECKING:
     from workspace.db.validate import Report
 
-__all__ = ["register", "show_report"]
+__all__ = ["register"]
 
 
 def register(dbsub: Any) -> None:
@@ -61,33 +61,13 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         console.json(_report_json(report, url))
         return 0 if report.valid else SchemaInvalid.code_info.exit_code
+    from workspace.validation_view import show_report
+
     show_report(console, report)
     if not report.valid:
         raise SchemaInvalid(f"{len(report.errors)} problem(s) in {redact.mask_url(url)}",
                             [f.text for f in report.errors])
     return 0
-
-
-def show_report(console: Console, report: Report) -> None:
-    """The guide's output: a verdict, the counts, one problem a line, a recommendation."""
-    if report.valid:
-        console.ok("VALIDATION PASSED")
-    else:
-        console.fail("VALIDATION FAILED")
-    for label, (ok, total) in (("tables exist", report.tables),
-                               ("functions exist", report.functions),
-                               ("extensions present", report.extensions),
-                               ("migrations tracked", report.migrations)):
-        console.line(f"{ok}/{total} {label}")
-    for f in report.errors:
-        console.line(f.text, "fail")
-    for f in report.warnings:
-        console.line(f"{f.text} (warning)", "warn")
-    if report.valid and not report.drifts:
-        source = report.expected.source if report.expected else "?"
-        console.line(f"No drift from the migrations (expected schema from {source})")
-    for rec in report.recommendations():
-        console.line(f"Recommendation: {rec}")
 
 
 def _report_json(report: Report, url: str) -> dict[str, Any]:

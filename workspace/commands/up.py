@@ -46,9 +46,14 @@ def _up(args: argparse.Namespace, console: Console) -> int:
 
 
 def _down(args: argparse.Namespace, console: Console) -> int:
+    from workspace.errors import AlreadyRunning
     from workspace.launcher import down
+    from workspace.runstate import RunLock
 
     config = config_from(args)
+    if RunLock(config.state_dir).held():
+        raise AlreadyRunning("a workspace is running, and its apps use these dependencies",
+                             remedy="`workspace stop` stops the apps, then what it started.")
     stopped = down(config)
     if console.json_mode:
         console.json({"ok": True, "stopped": stopped})

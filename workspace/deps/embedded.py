@@ -27,6 +27,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,21 +139,21 @@ class EmbeddedPostgres:
             raise EmbeddedPostgresError(
                 f"{self.data_dir} exists, is not empty and holds no PostgreSQL cluster",
                 remedy="Point embedded.data_dir at an empty or missing directory.")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        password = secrets.token_urlsafe(24)
-        self.password_file.touch(mode=0o600)
-        self.password_file.write_text(password + "\n")
-        redact.register(password)
-        self._hand_over(self.data_dir)
         pwfile = self.password_file.with_suffix(".init")
-        pwfile.write_text(password + "\n")
-        self._hand_over(pwfile)
         try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            password = secrets.token_urlsafe(24)
+            self.password_file.touch(mode=0o600)
+            self.password_file.write_text(password + "\n")
+            redact.register(password)
+            self._hand_over(self.data_dir)
+            pwfile.write_text(password + "\n")
+            self._hand_over(pwfile)
             self._run(["initdb", "-D", str(self.data_dir), "-U", SUPERUSER, "--pwfile", str(pwfile),
                        "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8"],
                       timeout=120)
         except BaseException:  # a failure or Ctrl-C: never leave half a cluster behind
-            shutil.rmtree(self.data_dir, ignore_errors=True)
+            _remove_tree(self.data_dir)
             self.password_file.unlink(missing_ok=True)
             raise
         finally:
@@ -244,6 +245,17 @@ class EmbeddedPostgres:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _remove_tree(path: Path, timeout_s: float = 5.0) -> None:
+    """Remove `path`, retrying while a process that was just interrupted (initdb's
+    bootstrap backend, in our process group) may still be writing into it."""
+    deadline = time.monotonic() + timeout_s
+    while path.exists():
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists() or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
 
 
 def _is_postgres(pid: int) -> bool:

@@ -49,7 +49,9 @@ from workspace.supervisor.watchdog import Watchdog
 
 __all__ = ["SIGNALS", "Manager"]
 
-SIGNALS = {signal.SIGINT: ("SIGINT", 130), signal.SIGTERM: ("SIGTERM", 143)}
+# SIGHUP: the terminal was closed; stop as cleanly as for Ctrl-C.
+SIGNALS = {signal.SIGINT: ("SIGINT", 130), signal.SIGTERM: ("SIGTERM", 143),
+           signal.SIGHUP: ("SIGHUP", 129)}
 _TICK_S = 0.1
 _REAP_WAIT_S = 5.0  # after SIGKILL: the kernel needs a moment, never more than this
 

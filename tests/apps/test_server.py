@@ -1,0 +1,168 @@
+"""apps/server: run as a real process against a real PostgreSQL, as `workspace start` runs it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.apps import AppProcess, get_json, request_json
+from tests.conftest import free_port, query, write
+
+StartServer = Callable[..., tuple[AppProcess, str]]
+
+
+@pytest.fixture
+def start_server(db_url: str) -> Iterator[StartServer]:
+    """Start the server in a project; returns it and its base URL. Stopped at teardown."""
+    started: list[AppProcess] = []
+
+    def start(project: Path, *, wait: bool = True, **env: str) -> tuple[AppProcess, str]:
+        port = free_port()
+        app = AppProcess("server", cwd=project,
+                         env={"DATABASE_URL": db_url, "PORT": str(port), **env})
+        started.append(app)
+        if wait:
+            app.wait_for(f"API listening on port {port}")
+        return app, f"http://127.0.0.1:{port}"
+
+    yield start
+    for app in started:
+        app.stop()
+
+
+@pytest.fixture
+def server(start_server: StartServer, shipped_project: Path) -> tuple[AppProcess, str]:
+    return start_server(shipped_project)
+
+
+def test_runs_the_migrations_at_its_own_startup(server: tuple[AppProcess, str],
+                                                db_url: str) -> None:
+    app, base = server
+    applied = query(db_url, "SELECT name FROM public.schema_migrations ORDER BY version")
+    assert applied == [("0001_init.sql",), ("0002_populate_materialized_views.sql",),
+                       ("0004_auth_introspection_cache.sql",)]
+    assert "Applied: 0001_init.sql" in app.output
+    assert get_json(f"{base}/health") == (200, {"status": "ok", "database": "ok"})
+
+
+def test_documents_are_created_listed_read_and_deleted(server: tuple[AppProcess, str],
+                                                       db_url: str) -> None:
+    app, base = server
+    status, headers, created = request_json("POST", f"{base}/api/documents", {
+        "title": "Notes", "content": "First paragraph.\n\nSecond one,\nstill second.\n\n\n"})
+    assert status == 201
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert created["title"] == "Notes"
+    assert [c["text"] for c in created["chunks"]] == ["First paragraph.",
+                                                       "Second one,\nstill second."]
+    assert [c["chunk_index"] for c in created["chunks"]] == [0, 1]
+    # the database did its part: the tsv trigger ran, the hash was stored
+    assert query(db_url, "SELECT count(*) FROM kb.chunks WHERE tsv @@ 'second'::tsquery") == [(1,)]
+    assert query(db_url, "SELECT length(content_hash) FROM kb.documents") == [(64,)]
+
+    request_json("POST", f"{base}/api/documents", {"title": "Later", "content": "only one"})
+    status, listed = get_json(f"{base}/api/documents")
+    assert status == 200 and listed["total"] == 2
+    assert [(d["title"], d["chunk_count"]) for d in listed["documents"]] == [("Later", 1),
+                                                                           ("Notes", 2)]
+    assert len(get_json(f"{base}/api/documents?limit=1")[1]["documents"]) == 1
+    assert get_json(f"{base}/api/documents?limit=100000")[1]["limit"] == 500
+
+    status, fetched = get_json(f"{base}/api/documents/{created['id']}")
+    assert status == 200 and fetched["content"].startswith("First paragraph.")
+    assert len(fetched["chunks"]) == 2
+
+    status, _, deleted = request_json("DELETE", f"{base}/api/documents/{created['id']}")
+    assert (status, deleted) == (200, {"deleted": created["id"]})
+    assert get_json(f"{base}/api/documents/{created['id']}")[0] == 404
+    assert query(db_url, "SELECT count(*) FROM kb.chunks") == [(1,)]
+    assert f"DELETE /api/documents/{created['id']} 200" in app.output
+
+
+BAD_BODIES = [
+    (b"", "'title'"),
+    (b"{not json", "not valid JSON"),
+    (b"[1, 2]", "JSON object"),
+    (b'{"content": "text"}', "'title'"),
+    (b'{"title": "t"}', "'content'"),
+    (b'{"title": "t", "content": 3}', "'content'"),
+    (b'{"title": "   ", "content": "x"}', "'title'"),
+]
+
+
+def test_a_bad_body_is_a_400_naming_the_problem(server: tuple[AppProcess, str],
+                                                db_url: str) -> None:
+    _, base = server
+    for raw, named in BAD_BODIES:
+        status, _, body = request_json("POST", f"{base}/api/documents", raw=raw)
+        assert (status, named in body["error"]) == (400, True), (raw, body)
+    assert query(db_url, "SELECT count(*) FROM kb.documents") == [(0,)]
+
+
+def test_unknown_paths_and_ids_are_json_errors(server: tuple[AppProcess, str]) -> None:
+    _, base = server
+    status, _, body = request_json("GET", f"{base}/nope")
+    assert status == 404 and "not found" in body["error"]
+    assert request_json("GET", f"{base}/api/documents/not-a-uuid")[0] == 400
+    missing = "00000000-0000-0000-0000-000000000000"
+    assert request_json("DELETE", f"{base}/api/documents/{missing}")[0] == 404
+    assert request_json("PUT", f"{base}/api/documents", {})[0] == 405
+    assert request_json("GET", f"{base}/api/documents?limit=zero")[0] == 400
+
+
+def test_workspace_endpoint_lists_migrations_and_the_launcher_status(
+        server: tuple[AppProcess, str], shipped_project: Path) -> None:
+    _, base = server
+    status, body = get_json(f"{base}/api/workspace")
+    assert status == 200
+    assert [m["name"] for m in body["migrations"]] == [
+        "0001_init.sql", "0002_populate_materialized_views.sql",
+        "0004_auth_introspection_cache.sql"]
+    assert set(body["migrations"][0]) == {"version", "name", "applied_at", "execution_ms"}
+    # No `workspace start` here: the status says so, for this project.
+    assert body["status"]["running"] is False
+    assert Path(body["status"]["project_dir"]) == shipped_project.resolve()
+
+
+def test_skip_migrations_starts_without_migrating_and_warns(
+        start_server: StartServer, shipped_project: Path, db_url: str) -> None:
+    app, base = start_server(shipped_project, SKIP_MIGRATIONS="1")
+    assert "SKIP_MIGRATIONS is set" in app.output
+    assert query(db_url, "SELECT to_regclass('public.schema_migrations')") == [(None,)]
+    assert get_json(f"{base}/health")[0] == 200
+    assert get_json(f"{base}/api/workspace")[1]["migrations"] == []
+
+
+def test_a_failing_migration_stops_it_before_it_listens(
+        start_server: StartServer, shipped_project: Path, db_url: str) -> None:
+    write(shipped_project, "0005_broken.sql", "INSERT INTO kb.no_such_table VALUES (1);\n")
+    app, _ = start_server(shipped_project, wait=False)
+    code = app.wait_exit()
+    assert code == 7, app.output
+    assert "PRECHECK_MIGRATIONS_FAILED" in app.output
+    assert "0005_broken.sql" in app.output
+    assert "API listening" not in app.output
+    password = urlsplit(db_url).password
+    assert password and password not in app.output
+    assert query(db_url, "SELECT max(version) FROM public.schema_migrations") == [(4,)]
+
+
+def test_without_database_url_it_exits_2(start_server: StartServer,
+                                         shipped_project: Path) -> None:
+    app, _ = start_server(shipped_project, wait=False, DATABASE_URL="")
+    assert app.wait_exit() == 2
+    assert "DATABASE_URL is not set" in app.output
+
+
+def test_sigterm_shuts_it_down_cleanly(server: tuple[AppProcess, str]) -> None:
+    app, base = server
+    assert get_json(f"{base}/health")[0] == 200
+    started = time.monotonic()
+    assert app.stop() == 0
+    assert time.monotonic() - started < 3
+    assert "API stopped" in app.output
