@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SHIPPED_MIGRATIONS, free_port, query, run_cli, write
-from workspace.config import Config, DependencyChoice, DepsConfig
+from workspace.config import Config, DependencyChoice, DepsConfig, EmbeddedConfig
 from workspace.console import Console
 from workspace.events import Steps
 from workspace.launcher import down, up
@@ -192,7 +192,7 @@ def test_ctrl_c_after_the_server_started_stops_it(shipped: Path,
     from workspace.deps import embedded_server
     from workspace.deps.embedded import EmbeddedPostgres
 
-    config = Config(project_dir=shipped, embedded={"port": free_port()})
+    config = Config(project_dir=shipped, embedded=EmbeddedConfig(port=free_port()))
 
     def interrupted(self: EmbeddedPostgres, port: int) -> None:
         assert self.status().running  # the postmaster is up: Ctrl-C lands now
