@@ -18,6 +18,7 @@ same if this process dies without stopping them (watchdog.py).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
@@ -31,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any, Literal
+
+import httpx
 
 from workspace.apps_config import AppConfig, SupervisorConfig, check_apps
 from workspace.errors import (
@@ -53,6 +56,7 @@ __all__ = ["SIGNALS", "Manager"]
 SIGNALS = {signal.SIGINT: ("SIGINT", 130), signal.SIGTERM: ("SIGTERM", 143),
            signal.SIGHUP: ("SIGHUP", 129)}
 _TICK_S = 0.1
+_POLL_S = 0.05  # readiness probes: an app's dependants start this soon after it is ready
 _REAP_WAIT_S = 5.0  # after SIGKILL: the kernel needs a moment, never more than this
 
 
@@ -214,9 +218,11 @@ class Manager:
                 raise _Abandoned
 
         try:
-            wait_until_ready(app.name, app_probe(cfg.ready, proc.matched), attempts=1,
-                             interval_s=cfg.ready_timeout_s, poll_s=0.1,
-                             error=ReadinessTimeout, alive=alive)
+            http = httpx.Client(trust_env=False) if cfg.ready.http else contextlib.nullcontext()
+            with http as client:
+                wait_until_ready(app.name, app_probe(cfg.ready, proc.matched, client),
+                                 attempts=1, interval_s=cfg.ready_timeout_s, poll_s=_POLL_S,
+                                 error=ReadinessTimeout, alive=alive)
         except _Abandoned:
             return
         except ReadinessTimeout as exc:
