@@ -176,6 +176,22 @@ def test_a_signal_while_running_stops_everything(stack: Stack, sig: int, code: i
     assert_nothing_left(stack.root)
 
 
+def test_stop_from_another_terminal_during_the_prechecks(stack: Stack) -> None:
+    (stack.root / "migrations" / "0005_slow.sql").write_text("SELECT pg_sleep(3);\n")
+    stack.configure(sleeper_apps())
+    launcher = stack.launch()
+    launcher.wait_line("Database ready")
+    status = json.loads(stack.cli("status", "--json").stdout)
+    assert status["running"] and status["phase"] == "starting"
+    assert status["pid"] == launcher.proc.pid
+    stopped = stack.cli("stop")
+    assert stopped.returncode == 0 and "Workspace stopped" in stopped.stdout
+    assert launcher.wait() == 143, launcher.output
+    assert "api started" not in launcher.output
+    assert_nothing_left(stack.root)
+    assert not (stack.root / ".workspace" / "run" / "state.json").exists()
+
+
 def test_an_app_that_exits_stops_everything_with_its_code(stack: Stack) -> None:
     stack.configure({"api": app("sleeper.py", ready={"log": "up"}),
                      "broken": app("exit_with.py", 3, "cannot bind", depends_on=["api"])})

@@ -66,11 +66,14 @@ def start(config: Config, console: Console, *, detach: bool = False) -> int:
     lock = RunLock(config.state_dir)
     if not lock.acquire():
         raise _already_running(config)
+    store = StateStore(config.state_dir)
     try:
         with terminate_as_exit():  # the supervisor installs its own handlers on top
             cleaned = cleanup_stale(config)
             if cleaned:
                 console.warn(f"A workspace that did not stop cleanly was cleaned up: {cleaned}")
+            # recorded now, so that `workspace stop` finds this launcher while it prechecks
+            store.write(RunState.mine("detached" if detach else "foreground"))
             steps = Steps(console)
             if not console.json_mode:
                 console.line("🔍 Validating configuration..." if console.fancy
@@ -84,6 +87,9 @@ def start(config: Config, console: Console, *, detach: bool = False) -> int:
 
                 return spawn_supervisor(config, result, lock, console)
             return _foreground(config, result, console)
+    except BaseException:
+        store.clear()  # nothing runs any more (a detached supervisor clears its own)
+        raise
     finally:
         lock.release()
 
