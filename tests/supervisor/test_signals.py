@@ -101,7 +101,10 @@ def test_a_second_ctrl_c_kills_at_once(driver: MakeDriver) -> None:
     d.expect("DRIVER ready stubborn")
     apps = d.descendants()
     d.popen.send_signal(signal.SIGINT)
+    d.popen.send_signal(signal.SIGINT)  # at once: the same Ctrl-C delivered twice
     d.expect("SIGINT received: stopping")
+    time.sleep(0.5)
+    assert d.popen.poll() is None, "a duplicate delivery must not count as a second Ctrl-C"
     began = time.monotonic()
     d.popen.send_signal(signal.SIGINT)
     assert d.popen.wait(10) == 130

@@ -56,6 +56,7 @@ __all__ = ["SIGNALS", "Manager"]
 SIGNALS = {signal.SIGINT: ("SIGINT", 130), signal.SIGTERM: ("SIGTERM", 143),
            signal.SIGHUP: ("SIGHUP", 129)}
 _TICK_S = 0.1
+_SAME_SIGNAL_S = 0.25  # a second signal sooner than this is the first one again
 _POLL_S = 0.05  # readiness probes: an app's dependants start this soon after it is ready
 _REAP_WAIT_S = 5.0  # after SIGKILL: the kernel needs a moment, never more than this
 
@@ -104,6 +105,7 @@ class Manager:
         self._exit_seen: set[int] = set()  # children whose exit event was handled
         self._stopping = False
         self._kill_now = False
+        self._signalled_at = 0.0
         self._notes: list[str] = []  # written by the signal handler, printed by the loop
         self._failure: SupervisorError | None = None
         self.returncode: int | None = None
@@ -147,11 +149,14 @@ class Manager:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # Only record and ask to stop: the loop does the work, between two events.
         name, code = SIGNALS[signal.Signals(signum)]
+        now = time.monotonic()
+        if self.returncode is not None and now - self._signalled_at < _SAME_SIGNAL_S:
+            return  # the same Ctrl-C delivered twice (a wrapper such as `timeout` forwards it)
         if self.returncode is not None:
             self._kill_now = True
             self._notes.append(f"{name} received again: killing every app now")
             return
-        self.returncode = code
+        self.returncode, self._signalled_at = code, now
         self._stopping = True
         self._notes.append(f"{name} received: stopping")
 
