@@ -13,8 +13,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -24,6 +25,7 @@ import yaml
 from tests.browser import render
 from tests.conftest import REPO, SHIPPED_MIGRATIONS, free_port, run_cli
 from tests.supervisor.conftest import PROGRAMS, wait_for
+from workspace.config import Config
 
 FORBIDDEN = {"DATABASE_URL", "SKIP_MIGRATIONS", "MIGRATIONS_DIR"}
 
@@ -371,3 +373,36 @@ def test_the_shipped_stack_end_to_end(stack: Stack, chromium: str, tmp_path: Pat
     launcher.interrupt()
     assert launcher.wait() == 130
     assert_nothing_left(stack.root)
+
+
+# -- Docker ------------------------------------------------------------------------------
+
+@pytest.mark.docker
+def test_docker_backend_start_and_stop_keeps_the_volume(
+        stack: Stack, docker_config: Callable[..., Config], docker_client: Any) -> None:
+    from workspace.deps.compose import PROJECT_LABEL
+
+    made = docker_config()
+    docker = {k: (str(v) if isinstance(v, Path) else v)
+              for k, v in made.docker.model_dump().items()}
+    stack.configure(sleeper_apps(), docker=docker,
+                    deps={"postgres": {"backend": "docker"}, "zitadel": {"backend": "skip"}})
+    started = stack.cli("start", "--detach", timeout=300)
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert "Migrations applied (3 applied)" in started.stdout
+    report = json.loads(stack.cli("status", "--json").stdout)
+    assert report["dependencies"][0]["backend"] == "docker"
+    assert report["dependencies"][0]["state"] == "running"
+    assert report["dependencies"][0]["started_by_workspace"] is True
+
+    assert stack.cli("stop", timeout=120).returncode == 0
+    labels = {"label": f"{PROJECT_LABEL}={made.docker.project_name}"}
+    containers = docker_client.containers.list(all=True, filters=labels)
+    assert containers and all(c.status == "exited" for c in containers)
+    assert docker_client.volumes.list(filters=labels)  # the data is kept
+    assert_nothing_left(stack.root)
+
+    again = stack.cli("start", "--detach", timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "Migrations applied (all up to date)" in again.stdout  # the same volume
+    assert stack.cli("stop", timeout=120).returncode == 0
