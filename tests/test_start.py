@@ -194,6 +194,28 @@ def test_stop_from_another_terminal_during_the_prechecks(stack: Stack) -> None:
     assert not (stack.root / ".workspace" / "run" / "state.json").exists()
 
 
+def test_apps_get_the_database_and_issuer_but_no_log_shows_the_password(stack: Stack) -> None:
+    probe = ('echo "db=$DATABASE_URL client=$OIDC_CLIENT_ID project=$WORKSPACE_PROJECT_DIR '
+             'python=$(command -v python) unbuffered=$PYTHONUNBUFFERED port=$PORT"; sleep 60')
+    stack.configure({"env": {"command": ["sh", "-c", probe], "port": 4567,
+                             "ready": {"log": "db="}}},
+                    oidc={"client_id": "client-123"}, deps={"zitadel": {"backend": "skip"}})
+    launcher = stack.launch()
+    launcher.wait_line("all apps ready")
+    password = (stack.root / ".workspace" / "postgres.password").read_text().strip()
+    line = next(ln for ln in launcher.lines if "env       | db=" in ln)
+    assert (f"db=postgresql://postgres:********@127.0.0.1:{stack.pg_port}/workspace "
+            f"client=client-123 project={stack.root} python={Path(sys.executable).parent}/python"
+            " unbuffered=1 port=4567") in line
+    launcher.interrupt()
+    assert launcher.wait() == 130
+    logs = stack.root / ".workspace" / "logs"
+    for log in (logs / "env.log", logs / "workspace.log"):
+        text = log.read_text()
+        assert "db=postgresql://postgres:********@" in text and password not in text
+    assert password not in launcher.output
+
+
 def test_an_app_that_exits_stops_everything_with_its_code(stack: Stack) -> None:
     stack.configure({"api": app("sleeper.py", ready={"log": "up"}),
                      "broken": app("exit_with.py", 3, "cannot bind", depends_on=["api"])})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote, urlsplit
 
-__all__ = ["MASK", "mask_url", "redact", "register"]
+__all__ = ["MASK", "mask_url", "redact", "redact_bytes", "register"]
 
 MASK = "********"
 _secrets: set[str] = set()
@@ -45,6 +45,11 @@ def redact(text: str) -> str:
     for secret in sorted(_secrets, key=len, reverse=True):
         text = text.replace(secret, MASK)
     return text
+
+
+def redact_bytes(data: bytes) -> bytes:
+    """`redact` for raw output (an app's log file): bytes that are not UTF-8 are kept."""
+    return redact(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
 
 
 def mask_url(url: str) -> str:

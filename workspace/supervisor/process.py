@@ -9,7 +9,8 @@
 
 The child leads its own process group (so `signal` reaches its children too), reads
 /dev/null, and writes stdout and stderr into one pipe. One thread reads the pipe line by
-line: every byte goes to the log file as written, each line (decoded with
+line: every byte goes to the log file as written (registered secrets masked, as
+everywhere), each line (decoded with
 errors="replace", cut at LINE_LIMIT bytes) becomes a "line" event. Another thread waits
 for the exit and sends an "exit" event after the last line.
 """
@@ -32,6 +33,8 @@ from pathlib import Path
 from typing import Literal
 
 import psutil
+
+from workspace import redact
 
 __all__ = ["LINE_LIMIT", "Event", "Process", "kill_group", "live_groups"]
 
@@ -149,7 +152,7 @@ class Process:
         skipping = False  # inside a line longer than LINE_LIMIT, already shown cut
         with self._popen.stdout as pipe, open(self.log_path, "ab", buffering=0) as log:
             while chunk := pipe.readline(LINE_LIMIT):
-                log.write(chunk)
+                log.write(redact.redact_bytes(chunk))  # the app may print what we gave it
                 complete = chunk.endswith(b"\n")
                 if skipping:
                     skipping = not complete
