@@ -16,7 +16,10 @@ __all__ = ["MASK", "mask_url", "redact", "redact_bytes", "register"]
 MASK = "********"
 _secrets: set[str] = set()
 # user:password@ in any URL-looking text, in case an unregistered URL slips through.
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)(?P<pw>[^@\s/]+)@")
+# The scheme starts where no scheme character precedes it and is matched possessively,
+# so a long line is scanned in linear time.
+_URL_PASSWORD = re.compile(
+    r"(?P<head>(?<![a-zA-Z0-9+.-])[a-zA-Z][a-zA-Z0-9+.-]*+://[^/\s:@]*+:)(?P<pw>[^@\s/]+)@")
 # password=... in libpq keyword/value strings.
 _KV_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+)", re.I)
 
@@ -40,8 +43,10 @@ def register_url(url: str) -> None:
 
 def redact(text: str) -> str:
     """Return `text` with every registered secret and URL password masked."""
-    text = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK + "@", text)
-    text = _KV_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
+    if "://" in text:
+        text = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK + "@", text)
+    if "password" in text.lower():
+        text = _KV_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
     for secret in sorted(_secrets, key=len, reverse=True):
         text = text.replace(secret, MASK)
     return text
