@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -176,6 +177,26 @@ def test_a_signal_while_running_stops_everything(stack: Stack, sig: int, code: i
     assert launcher.wait() == code, launcher.output
     assert "stopped embedded PostgreSQL" in launcher.output
     assert_nothing_left(stack.root)
+
+
+def test_json_events_for_scripts(stack: Stack) -> None:
+    stack.configure(sleeper_apps())
+    launcher = stack.launch("--json")
+    launcher.wait_line('"event": "running"')
+    launcher.interrupt()
+    assert launcher.wait() == 130
+    events = [json.loads(ln) for ln in launcher.lines if ln.startswith("{")]
+    assert [e["name"] for e in events if e["event"] == "step"] == [
+        "config", "backend", "ports", "postgres", "database", "migrations", "validation"]
+    running = next(e for e in events if e["event"] == "running")
+    assert [(a["name"], a["state"]) for a in running["apps"]] == [("api", "ready"),
+                                                                  ("worker", "ready")]
+    assert events[-1] == {"event": "stopped", "exit_code": 130}
+    # every other line is an app's or the supervisor's, prefixed (they go to stderr)
+    prefixed = re.compile(r"\d\d:\d\d:\d\d (api|worker|workspace) +\| ")
+    assert all(ln.startswith("{") or prefixed.match(ln) for ln in launcher.lines), \
+        launcher.output
+    assert any("api       | api up" in ln for ln in launcher.lines)
 
 
 def test_stop_from_another_terminal_during_the_prechecks(stack: Stack) -> None:

@@ -112,8 +112,11 @@ def _foreground(config: Config, result: UpResult, console: Console) -> int:
                            "dependencies are up")
             printer.system("press Ctrl-C to stop")
 
-        return supervise(config, result, mode="foreground", printer=printer,
+        code = supervise(config, result, mode="foreground", printer=printer,
                          on_all_ready=all_ready)
+        if console.json_mode:
+            console.json({"event": "stopped", "exit_code": code})
+        return code
 
 
 def supervise(config: Config, result: UpResult, *, mode: str, printer: Printer,
