@@ -14,6 +14,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -87,7 +88,7 @@ def run_cli(project: Path, *args: str, env: dict[str, str] | None = None,
                           env=full_env, capture_output=True, text=True, timeout=timeout)
 
 
-def query(url: str, text: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+def query(url: str, text: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
     with psycopg.connect(url, autocommit=True) as conn:
         cur = conn.execute(text.encode(), params or None)
         return cur.fetchall() if cur.description else []

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import query, write
 from workspace.db.catalog import Catalog, read_catalog
-from workspace.db.expected import expected_catalog, migrations_key
+from workspace.db.expected import Expected, expected_catalog, migrations_key
 from workspace.db.files import find_migrations
 from workspace.db.runner import RunnerSettings
 from workspace.db.scratch import PREFIX, scratch_database
@@ -19,13 +19,13 @@ SETTINGS = RunnerSettings(connect_timeout_s=5)
 
 def scratch_count(url: str) -> int:
     return int(query(url, "SELECT count(*) FROM pg_database WHERE datname LIKE %s",
-                     (PREFIX + "%",))[0][0])  # type: ignore[arg-type]
+                     (PREFIX + "%",))[0][0])
 
 
 def test_scratch_database_is_dropped_even_when_the_work_fails(db_url: str) -> None:
     before = scratch_count(db_url)
     with pytest.raises(RuntimeError), scratch_database(db_url, timeout_s=5) as url:
-        assert query(url, "SELECT current_database()")[0][0].startswith(PREFIX)  # type: ignore[union-attr]
+        assert query(url, "SELECT current_database()")[0][0].startswith(PREFIX)
         raise RuntimeError("boom")
     assert scratch_count(db_url) == before
 
@@ -46,7 +46,7 @@ def test_expected_schema_is_cached_by_migration_checksums(project: Path, db_url:
     cache = project / ".workspace" / "cache"
     snapshot = project / "migrations" / "schema.snapshot.json"
 
-    def expected():  # type: ignore[no-untyped-def]
+    def expected() -> Expected:
         return expected_catalog(db_url, find_migrations(project / "migrations"), SETTINGS,
                                 server_major=16, cache_dir=cache, snapshot=snapshot)
 

@@ -59,11 +59,11 @@ def test_nothing_pending_is_one_query_on_one_connection(project: Path, db_url: s
     queries: list[object] = []
     real_connect, real_execute = psycopg.connect, psycopg.Connection.execute
 
-    def counting_connect(*a, **kw):  # type: ignore[no-untyped-def]
+    def counting_connect(*a, **kw):
         connects.append("c")
         return real_connect(*a, **kw)
 
-    def counting_execute(self, q, *a, **kw):  # type: ignore[no-untyped-def]
+    def counting_execute(self, q, *a, **kw):
         queries.append(q)
         return real_execute(self, q, *a, **kw)
 

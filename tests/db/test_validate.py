@@ -126,8 +126,8 @@ def test_role_without_createdb_uses_the_committed_snapshot(migrated: tuple[Confi
     dbname = url.rsplit("/", 1)[1]
     role = f"{dbname}_app"
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'app-pass-123' NOCREATEDB")  # type: ignore[arg-type]
-        conn.execute(f"GRANT pg_read_all_data TO {role}")  # type: ignore[arg-type]
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'app-pass-123' NOCREATEDB")
+        conn.execute(f"GRANT pg_read_all_data TO {role}")
     app_url = url.replace(url.split("@")[0], f"postgresql://{role}:app-pass-123")
     try:
         with pytest.raises(ValidationUnavailable) as info:
@@ -145,4 +145,4 @@ def test_role_without_createdb_uses_the_committed_snapshot(migrated: tuple[Confi
         assert report.expected.source.startswith("snapshot")
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")  # type: ignore[arg-type]
+            conn.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
