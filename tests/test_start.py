@@ -356,6 +356,61 @@ def test_a_killed_launcher_is_detected_and_cleaned_up(stack: Stack) -> None:
     assert not (stack.root / ".workspace" / "run" / "state.json").exists()
 
 
+def test_a_launcher_killed_during_the_prechecks_left_a_record_of_its_server(
+        stack: Stack) -> None:
+    (stack.root / "migrations" / "0005_slow.sql").write_text("SELECT pg_sleep(3);\n")
+    stack.configure(sleeper_apps())
+    launcher = stack.launch()
+    launcher.wait_line("Database ready")
+    os.kill(launcher.proc.pid, signal.SIGKILL)
+    launcher.wait()
+    cleaned = stack.cli("stop")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert "stopped embedded PostgreSQL" in cleaned.stdout
+    assert_nothing_left(stack.root)
+
+
+def test_detached_start_stopped_before_it_is_ready(stack: Stack) -> None:
+    stack.configure({"api": app("sleeper.py", "api up", 30, ready={"log": "api up"})})
+    env = {k: v for k, v in os.environ.items() if k not in FORBIDDEN}
+    with subprocess.Popen([sys.executable, "-m", "workspace", "start", "-d"], cwd=stack.root,
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True) as parent:
+        wait_for(lambda: b"api started" in _combined_log(stack), 60, "the api to start")
+        stopped = stack.cli("stop")
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        out, _ = parent.communicate(timeout=30)
+    assert parent.returncode == 143, out
+    assert "stopped before every app was ready" in out
+    assert_nothing_left(stack.root)
+
+
+def _combined_log(stack: Stack) -> bytes:
+    path = stack.root / ".workspace" / "logs" / "workspace.log"
+    return path.read_bytes() if path.exists() else b""
+
+
+def test_stop_never_signals_a_process_it_cannot_vouch_for(stack: Stack) -> None:
+    """The lock is held (a launcher still starting) and the record names a pid that is
+    now another process: stop refuses rather than signal it."""
+    from workspace.runstate import RunLock
+
+    stack.configure({})
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    lock = RunLock(stack.root / ".workspace")
+    try:
+        assert lock.acquire()
+        (stack.root / ".workspace" / "run" / "state.json").write_text(json.dumps({
+            "pid": stranger.pid, "pid_started": 1.0, "mode": "foreground", "started_at": 1.0}))
+        out = stack.cli("stop")
+        assert out.returncode == 23 and "records no launcher yet" in out.stderr
+        assert stranger.poll() is None
+    finally:
+        lock.release()
+        stranger.kill()
+        stranger.wait()
+
+
 def test_a_stale_state_file_is_never_trusted(stack: Stack) -> None:
     """After a reboot the recorded pids may belong to anything: none is signalled."""
     stack.configure(sleeper_apps())

@@ -8,14 +8,13 @@ the traceback in `.workspace/logs/crash.log` (or re-raised with `--debug`).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from workspace import __version__, redact
-from workspace.console import Console
+from workspace.console import Console, silence
 from workspace.errors import CODES, WorkspaceError
 
 __all__ = ["main"]
@@ -79,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (`| head`): say nothing more, and keep the interpreter's
         # final flush from failing again (the recipe in Python's signal docs).
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        silence(sys.stdout)
         return EXIT_BROKEN_PIPE
     except Exception as exc:  # noqa: BLE001 - the one boundary for bugs
         if args.debug:

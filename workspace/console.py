@@ -16,10 +16,22 @@ from typing import Any, TextIO
 from workspace import redact
 from workspace.errors import WorkspaceError
 
-__all__ = ["Console"]
+__all__ = ["Console", "silence"]
 
 _SYMBOLS = {"ok": "✓", "fail": "✗", "warn": "⚠", "error": "❌", "info": "•"}
 _STYLES = {"ok": "green", "fail": "red", "warn": "yellow", "error": "bold red", "info": ""}
+
+
+def silence(stream: TextIO) -> None:
+    """Point `stream`'s file descriptor at /dev/null: its reader is gone (a closed pipe, a
+    hung-up terminal), and the interpreter's final flush must not fail again."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):  # not a real file (a test's StringIO)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 class Console:

@@ -9,6 +9,7 @@ held once the launcher exits. Progress comes back on a pipe, one JSON object per
     {"event": "ready", "app": "server", "url": "http://localhost:3002"}
     {"event": "running"}                              -> the launcher exits 0
     {"event": "error", "code": "PRECHECK_APP_EXITED", "exit_code": 21, "message": ...}
+    {"event": "stopped", "exit_code": 143}            -> stopped before it was ready
 
 A launcher interrupted while waiting sends SIGTERM to the supervisor, which stops the
 apps and what was started, and waits for it.
@@ -30,7 +31,7 @@ from typing import Any
 from workspace.config import Config, load_config
 from workspace.console import Console
 from workspace.errors import AppStartFailed, WorkspaceError
-from workspace.launcher import UpResult, stop_started
+from workspace.launcher import UpResult
 from workspace.runstate import AppState, RunLock
 
 __all__ = ["main", "spawn_supervisor"]
@@ -72,28 +73,32 @@ def spawn_supervisor(config: Config, result: UpResult, lock: RunLock, console: C
                 start_new_session=True, pass_fds=(write_fd, lock.fd))
     except OSError:
         os.close(read_fd)
-        stop_started(config, result.started)
-        raise
+        raise  # start() stops what up() started
     finally:
         os.close(write_fd)
-    assert proc.stdin is not None
-    proc.stdin.write(json.dumps(handoff).encode())
-    proc.stdin.close()
     try:
-        _follow(read_fd, console, _ready_budget(config))
+        assert proc.stdin is not None
+        with proc.stdin:
+            proc.stdin.write(json.dumps(handoff).encode())
+        stopped = _follow(read_fd, console, _ready_budget(config))
     except BaseException:  # a failure reported, Ctrl-C, a timeout: nothing may be left
         _stop_child(proc)
         raise
     finally:
         os.close(read_fd)
+    if stopped is not None:
+        _stop_child(proc)  # it is exiting: reap it
+        console.warn("The workspace was stopped before every app was ready")
+        return stopped
     if not console.json_mode:
         console.info(f"Workspace running in the background (supervisor pid {proc.pid}); "
                      "`workspace status`, `workspace logs -f`, `workspace stop`")
     return 0
 
 
-def _follow(fd: int, console: Console, budget_s: float) -> None:
-    """Print the supervisor's progress until it reports `running`; raise its error."""
+def _follow(fd: int, console: Console, budget_s: float) -> int | None:
+    """Print the supervisor's progress until it reports `running` (None), or `stopped`
+    before that (its exit code); raise its error."""
     deadline = time.monotonic() + budget_s
     buffered = b""
     while True:
@@ -120,7 +125,9 @@ def _follow(fd: int, console: Console, budget_s: float) -> None:
                 console.ok(f"{event['app']} ready" + (f": {event['url']}" if event.get("url")
                                                       else ""))
             if event["event"] == "running":
-                return
+                return None
+            if event["event"] == "stopped":  # by `workspace stop`, or a signal
+                return int(event["exit_code"])
 
 
 def _ready_budget(config: Config) -> float:
@@ -141,47 +148,76 @@ def _stop_child(proc: subprocess.Popen[bytes]) -> None:
 
 # -- the background supervisor --------------------------------------------------------
 
+class _Progress:
+    """The pipe to the launcher. Once the launcher is gone (it was killed, or it exited
+    after `running`) nothing more is sent, and the apps run on."""
+
+    def __init__(self, fd: int) -> None:
+        self._pipe: Any = os.fdopen(fd, "w", buffering=1)
+
+    def send(self, event: dict[str, Any]) -> None:
+        if self._pipe is None:
+            return
+        try:
+            self._pipe.write(json.dumps(event) + "\n")
+        except OSError:  # EPIPE: the launcher is gone
+            self.close()
+
+    def error(self, exc: WorkspaceError) -> None:
+        self.send({"event": "error", "code": exc.code, "exit_code": exc.exit_code,
+                   "message": exc.message, "remedy": exc.remedy})
+
+    def close(self) -> None:
+        pipe, self._pipe = self._pipe, None
+        if pipe is not None:
+            try:
+                pipe.close()
+            except OSError:  # what was still buffered cannot be delivered
+                pass
+
+
 def main() -> int:
-    from workspace.start import supervise, terminate_as_exit
+    from workspace.signals import terminate_as_exit
+
+    with terminate_as_exit():  # from the first moment: what up() started must be stopped
+        handoff = json.loads(sys.stdin.read())
+        progress = _Progress(handoff["progress_fd"])
+        try:
+            code = _supervise(handoff, progress)
+        except WorkspaceError as exc:
+            progress.error(exc)
+            return exc.exit_code
+        except SystemExit as exc:  # a signal before the supervisor handled them itself
+            progress.send({"event": "stopped", "exit_code": exc.code})
+            raise
+        progress.send({"event": "stopped", "exit_code": code})  # stopped before ready
+        return code
+
+
+def _supervise(handoff: dict[str, Any], progress: _Progress) -> int:
+    from workspace.start import supervise
     from workspace.supervisor.printer import Printer
 
-    handoff = json.loads(sys.stdin.read())
-    progress = os.fdopen(handoff["progress_fd"], "w", buffering=1)
-
-    def report(event: dict[str, Any]) -> None:
-        try:
-            progress.write(json.dumps(event) + "\n")
-        except (BrokenPipeError, ValueError):  # the launcher is gone, or we closed it
-            pass
-
     result = UpResult(**handoff["result"])
-    try:
-        config_file = handoff["config_file"]
-        config = load_config(Path(handoff["project_dir"]),
-                             config_file=Path(config_file) if config_file else None,
-                             cli={"database.url": result.database_url})
-    except WorkspaceError as exc:
-        report({"event": "error", "code": exc.code, "exit_code": exc.exit_code,
-                "message": exc.message, "remedy": exc.remedy})
-        return exc.exit_code
+    config_file = handoff["config_file"]
+    config = load_config(Path(handoff["project_dir"]),
+                         config_file=Path(config_file) if config_file else None,
+                         cli={"database.url": result.database_url})
     printer = Printer(config.app_order, out=sys.stdout, colour=False)
     printer.system(f"--- supervisor pid {os.getpid()} started")
 
     def all_ready(apps: list[AppState]) -> None:
         for app in apps:
-            report({"event": "ready", "app": app.name, "url": app.url})
-        report({"event": "running"})
+            progress.send({"event": "ready", "app": app.name, "url": app.url})
+        progress.send({"event": "running"})
         progress.close()
 
     try:
-        with terminate_as_exit():  # until the supervisor handles signals itself
-            return supervise(config, result, mode="detached", printer=printer,
-                             on_all_ready=all_ready)
+        return supervise(config, result, mode="detached", printer=printer,
+                         on_all_ready=all_ready)
     except WorkspaceError as exc:
         printer.system(f"{exc.code}: {exc.message}")
-        report({"event": "error", "code": exc.code, "exit_code": exc.exit_code,
-                "message": exc.message, "remedy": exc.remedy})
-        return exc.exit_code
+        raise
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from workspace import redact
@@ -25,6 +25,7 @@ from workspace.deps.base import Backend
 from workspace.deps.embedded import EmbeddedBackend, port_holder
 from workspace.errors import OAuthClientMissing, PortInUse, SchemaInvalid, WorkspaceError
 from workspace.events import Steps
+from workspace.signals import signals_ignored
 
 __all__ = ["UpResult", "down", "stop_started", "up"]
 
@@ -40,17 +41,22 @@ class UpResult:
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
-def up(config: Config, steps: Steps) -> UpResult:
+def up(config: Config, steps: Steps,
+       on_started: Callable[[UpResult], object] | None = None) -> UpResult:
+    """The sequence; `on_started(result)` is called each time a dependency was started by
+    this run (so a launcher can record it before anything else can go wrong)."""
     result = UpResult()
     try:
-        _up(config, steps, result)
+        _up(config, steps, result, on_started or (lambda r: None))
     except BaseException as exc:
-        stop_started(config, result.started, during=exc)
+        with signals_ignored():  # a second Ctrl-C must not cut this short
+            stop_started(config, result.started, during=exc)
         raise
     return result
 
 
-def _up(config: Config, steps: Steps, result: UpResult) -> None:
+def _up(config: Config, steps: Steps, result: UpResult,
+        on_started: Callable[[UpResult], object]) -> None:
     with steps.step("config", "Configuration valid") as step:
         zitadel = _zitadel_mode(config, postgres=config.deps.postgres.backend)
         _require_client_id(config, zitadel)
@@ -66,7 +72,7 @@ def _up(config: Config, steps: Steps, result: UpResult) -> None:
         _check_ports(config, backend, zitadel)
     with steps.step("postgres", "PostgreSQL started") as step:
         result.backend = backend.name
-        with _recorded(result, f"postgres:{backend.name}", backend):
+        with _recorded(result, f"postgres:{backend.name}", backend, on_started):
             url = backend.start()
         step.detail = redact.mask_url(url)
     result.database_url = url
@@ -76,14 +82,15 @@ def _up(config: Config, steps: Steps, result: UpResult) -> None:
         steps.note("zitadel", "Zitadel skipped: no OIDC issuer configured "
                               "(set oidc.issuer, or run with Docker)")
     else:
-        result.oidc_issuer = _zitadel(config, zitadel, steps, result)
+        result.oidc_issuer = _zitadel(config, zitadel, steps, result, on_started)
     migrations = find_migrations(config.migrations_dir)  # read once, for both steps
     _migrate(config, url, migrations, steps, result)
     result.validation_warnings = _validate(config, url, migrations, steps)
 
 
 @contextlib.contextmanager
-def _recorded(result: UpResult, key: str, dependency: Backend) -> Iterator[None]:
+def _recorded(result: UpResult, key: str, dependency: Backend,
+              on_started: Callable[[UpResult], object]) -> Iterator[None]:
     """Record `key` in result.started when `dependency` was started by this run, also
     when its start is cut short (a failure, Ctrl-C): what it left must be stopped."""
     try:
@@ -91,6 +98,7 @@ def _recorded(result: UpResult, key: str, dependency: Backend) -> Iterator[None]
     finally:
         if dependency.started_by_us:
             result.started.append(key)
+            on_started(result)
 
 
 def stop_started(config: Config, started: list[str], *,
@@ -165,7 +173,8 @@ def _wait_database(config: Config, url: str, backend: Backend, steps: Steps) -> 
     return ready.elapsed_s
 
 
-def _zitadel(config: Config, mode: str, steps: Steps, result: UpResult) -> str:
+def _zitadel(config: Config, mode: str, steps: Steps, result: UpResult,
+             on_started: Callable[[UpResult], object]) -> str:
     from workspace.deps.zitadel import check_oauth_app, zitadel_first_boot
     from workspace.readiness import wait_for_zitadel
 
@@ -175,7 +184,7 @@ def _zitadel(config: Config, mode: str, steps: Steps, result: UpResult) -> str:
             from workspace.deps.docker import DockerZitadel
 
             zitadel = DockerZitadel(config)
-            with _recorded(result, "zitadel:docker", zitadel):
+            with _recorded(result, "zitadel:docker", zitadel, on_started):
                 issuer = zitadel.start()
             alive = zitadel.check_alive
         else:

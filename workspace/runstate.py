@@ -73,6 +73,7 @@ class RunState:
     oidc_issuer: str | None = None
     started: list[str] = field(default_factory=list)  # launcher.stop_started keys
     migrations_applied: int = 0  # by this start
+    postmaster: list[float] | None = None  # [pid, start time] of the embedded server started
     validation: dict[str, Any] = field(default_factory=dict)
     apps: dict[str, AppState] = field(default_factory=dict)
     phase: str = "starting"  # starting | running | stopping
@@ -104,14 +105,21 @@ class RunLock:
         assert self._fd is not None, "not acquired"
         return self._fd
 
-    def acquire(self) -> bool:
+    def acquire(self, timeout_s: float = 0.5) -> bool:
+        """Take the lock, or False when another process holds it for `timeout_s`
+        (a moment's wait: `held()` in another process takes it for microseconds)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    return False
+                time.sleep(0.01)
         self._fd = fd
         return True
 
@@ -125,7 +133,7 @@ class RunLock:
         if not self.path.exists():
             return False
         probe = RunLock(self.path.parent.parent)
-        if probe.acquire():
+        if probe.acquire(timeout_s=0):
             probe.release()
             return False
         return True

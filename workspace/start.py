@@ -1,14 +1,14 @@
-"""`workspace start` and `workspace stop`: the dependencies up and prechecked (launcher.py),
-then the apps supervised (supervisor/manager.py), with the run recorded (runstate.py).
+"""`workspace start`: the dependencies up and prechecked (launcher.py), then the apps
+supervised (supervisor/manager.py), the run recorded all along (runstate.py).
 
     code = start(config, console)                 # foreground: until Ctrl-C or a failure
     code = start(config, console, detach=True)    # returns once every app is ready
-    stop(config, console)                         # from any other process
 
 One launcher per project: the run lock is taken first, a second `start` fails with
-PRECHECK_WORKSPACE_RUNNING. State left by a launcher that died (the lock is free, the
-state file is not) is cleaned up before anything starts: its leftover app groups are
-stopped, then what it had started.
+PRECHECK_WORKSPACE_RUNNING. State left by a launcher that died is cleaned up before
+anything starts (stop.py). The run is recorded from the moment the lock is held, and
+each dependency as soon as it was started, so `workspace stop` finds this launcher and a
+crash at any point leaves a record of what to stop.
 
 Whatever ends the run (Ctrl-C, SIGTERM, `workspace stop`, an app failing) the apps are
 stopped first, then what this run started (the embedded server, our containers:
@@ -17,27 +17,23 @@ volumes kept). A dependency that was already running is left running.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from types import FrameType
 
 from workspace import redact
 from workspace.config import Config
 from workspace.console import Console
-from workspace.errors import AlreadyRunning
 from workspace.events import Steps
 from workspace.launcher import UpResult, stop_started, up
-from workspace.runstate import AppState, RunLock, RunState, StateStore, same_process
+from workspace.runstate import AppState, RunLock, RunState, StateStore, process_started
+from workspace.signals import signals_ignored, terminate_as_exit
+from workspace.stop import already_running, cleanup_stale
 from workspace.supervisor.printer import Printer
 
-__all__ = ["app_env", "cleanup_stale", "combined_log", "start", "stop", "supervise",
-           "terminate_as_exit"]
+__all__ = ["app_env", "combined_log", "start", "supervise"]
 
 OnReady = Callable[[list[AppState]], object]
 
@@ -65,20 +61,28 @@ def app_env(config: Config, result: UpResult) -> dict[str, str]:
 def start(config: Config, console: Console, *, detach: bool = False) -> int:
     lock = RunLock(config.state_dir)
     if not lock.acquire():
-        raise _already_running(config)
+        raise already_running(config)
     store = StateStore(config.state_dir)
+    state: RunState | None = None  # ours, once written
+    result: UpResult | None = None
     try:
         with terminate_as_exit():  # the supervisor installs its own handlers on top
             cleaned = cleanup_stale(config)
             if cleaned:
                 console.warn(f"A workspace that did not stop cleanly was cleaned up: {cleaned}")
-            # recorded now, so that `workspace stop` finds this launcher while it prechecks
-            store.write(RunState.mine("detached" if detach else "foreground"))
+            state = RunState.mine("detached" if detach else "foreground")
+            store.write(state)
+            run = state
+
+            def started(progress: UpResult) -> None:
+                describe_run(run, progress, config)
+                store.write(run)
+
             steps = Steps(console)
             if not console.json_mode:
                 console.line("🔍 Validating configuration..." if console.fancy
                              else "Validating configuration...")
-            result = up(config, steps)
+            result = up(config, steps, on_started=started)
             if not console.json_mode:
                 console.line("✅ All validations passed" if console.fancy
                              else "All validations passed")
@@ -87,11 +91,29 @@ def start(config: Config, console: Console, *, detach: bool = False) -> int:
 
                 return spawn_supervisor(config, result, lock, console)
             return _foreground(config, result, console)
-    except BaseException:
-        store.clear()  # nothing runs any more (a detached supervisor clears its own)
+    except BaseException as exc:
+        if result is not None:  # stopped already if the apps ran; stopping is idempotent
+            with signals_ignored():
+                stop_started(config, result.started, during=exc)
+        if state is not None:
+            store.clear()  # ours: nothing of this run is left (a stale record stays)
         raise
     finally:
         lock.release()
+
+
+def describe_run(state: RunState, result: UpResult, config: Config) -> None:
+    """Copy what `up` found and started into the run's record."""
+    state.backend, state.database = result.backend, redact.mask_url(result.database_url)
+    state.oidc_issuer, state.started = result.oidc_issuer, list(result.started)
+    state.migrations_applied = result.migrations_applied
+    state.validation = {"valid": True, "warnings": result.validation_warnings}
+    if "postgres:embedded" in result.started:
+        from workspace.deps import embedded_server
+
+        pid = embedded_server(config).status().pid
+        started_at = process_started(pid) if pid else None
+        state.postmaster = [pid, started_at] if pid and started_at else None
 
 
 def _foreground(config: Config, result: UpResult, console: Console) -> int:
@@ -122,16 +144,13 @@ def _foreground(config: Config, result: UpResult, console: Console) -> int:
 def supervise(config: Config, result: UpResult, *, mode: str, printer: Printer,
               on_all_ready: OnReady) -> int:
     """Run the apps until stopped, then stop what `result` says this run started. The run
-    is recorded in the state file all along. Returns 0, 130 or 143; raises the
+    is recorded in the state file all along. Returns 0, 129, 130 or 143; raises the
     SupervisorError of an app that failed."""
     from workspace.supervisor.manager import Manager
 
     store = StateStore(config.state_dir)
     state = RunState.mine(mode)
-    state.backend, state.database = result.backend, redact.mask_url(result.database_url)
-    state.oidc_issuer, state.started = result.oidc_issuer, list(result.started)
-    state.migrations_applied = result.migrations_applied
-    state.validation = {"valid": True, "warnings": result.validation_warnings}
+    describe_run(state, result, config)
     announced = False
 
     def changed(apps: list[AppState]) -> None:
@@ -146,130 +165,16 @@ def supervise(config: Config, result: UpResult, *, mode: str, printer: Printer,
     manager = Manager(config.apps, project_dir=config.project_dir,
                       env=app_env(config, result), supervisor=config.supervisor,
                       printer=printer, on_change=changed)
-    changed(manager.snapshot())  # no app yet: recorded as waiting (or all ready if none)
-    try:
-        return manager.run()
-    finally:
-        state.phase = "stopping"
-        store.write(state)
-        with _signals_ignored():  # a second signal must not cut the teardown short
+    # Ignored around the run (the manager handles signals while it runs, and restores
+    # this): no signal can land between the apps stopping and the teardown.
+    with signals_ignored():
+        try:
+            changed(manager.snapshot())  # no app yet: waiting (or all ready if none)
+            return manager.run()
+        finally:
+            state.phase = "stopping"
+            store.write(state)
             stopped = stop_started(config, result.started, during=sys.exc_info()[1])
-        if stopped:
-            printer.system(f"stopped {', '.join(stopped)}")
-        store.clear()
-
-
-def stop(config: Config, console: Console, *, timeout_s: float | None = None) -> int:
-    """Stop the running workspace (its launcher stops the apps, then what it started),
-    or clean up after one that died. Returns 0; idempotent."""
-    lock = RunLock(config.state_dir)
-    store = StateStore(config.state_dir)
-    if not lock.held():
-        cleaned = cleanup_stale(config)
-        console.ok(f"Cleaned up after a workspace that did not stop cleanly: {cleaned}"
-                   if cleaned else "No workspace is running")
-        return 0
-    state = _wait_for_state(store)
-    if state is None:
-        raise AlreadyRunning("a workspace holds the run lock but records no launcher",
-                             remedy="Wait for it to finish starting, then stop it again.")
-    budget = timeout_s if timeout_s is not None else _stop_budget(config)
-    console.info(f"Stopping the workspace (pid {state.pid}, {state.mode})...")
-    os.kill(state.pid, signal.SIGTERM)
-    if not lock.wait_released(budget):
-        console.warn(f"the launcher (pid {state.pid}) did not stop within {budget:g}s: "
-                     "killing it")
-        if same_process(state.pid, state.pid_started):
-            os.kill(state.pid, signal.SIGKILL)
-        lock.wait_released(5.0)
-        cleaned = cleanup_stale(config)
-        if cleaned:
-            console.ok(f"Cleaned up: {cleaned}")
-    console.ok("Workspace stopped")
-    return 0
-
-
-def cleanup_stale(config: Config) -> str:
-    """State left by a launcher that is gone (the lock must be free): its app groups still
-    alive with their recorded start time are stopped, then what it started. Returns
-    what was done, "" when there was no such state."""
-    from workspace.supervisor.process import kill_group, live_groups
-
-    store = StateStore(config.state_dir)
-    state = store.read()
-    if state is None:
-        if store.path.exists():
-            store.clear()  # unreadable: nothing in it can be trusted
-            return "an unreadable state file was removed"
-        return ""
-    done = []
-    groups = [a.pid for a in state.apps.values()
-              if a.pid is not None and same_process(a.pid, a.pid_started)]
-    for pgid in groups:
-        kill_group(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + config.supervisor.stop_grace_s
-    while live_groups(groups) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    for pgid in live_groups(groups):
-        kill_group(pgid, signal.SIGKILL)
-    if groups:
-        done.append(f"stopped {len(groups)} leftover app process group(s)")
-    stopped = stop_started(config, state.started)
-    if stopped:
-        done.append(f"stopped {', '.join(stopped)}")
-    store.clear()
-    return f"launcher pid {state.pid} ({state.mode}): " + ("; ".join(done) or "nothing was left")
-
-
-def _already_running(config: Config) -> AlreadyRunning:
-    state = _wait_for_state(StateStore(config.state_dir))
-    who = (f"pid {state.pid}, {state.mode}, started "
-           f"{time.strftime('%H:%M:%S', time.localtime(state.started_at))}" if state
-           else "still starting")
-    return AlreadyRunning(f"a workspace is already running for {config.project_dir} ({who})")
-
-
-def _wait_for_state(store: StateStore, timeout_s: float = 2.0) -> RunState | None:
-    """The state of the launcher holding the lock: it writes it once up() is done, so a
-    launcher still starting may have none yet."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        state = store.read()
-        if (state is not None and state.alive()) or time.monotonic() >= deadline:
-            return state
-        time.sleep(0.05)
-
-
-def _stop_budget(config: Config) -> float:
-    """How long a launcher may take to stop: the apps' grace, then the dependencies."""
-    return config.supervisor.stop_grace_s + max(config.docker.stop_timeout_s,
-                                                config.embedded.start_timeout_s) + 10
-
-
-def _raise_exit(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
-
-
-@contextlib.contextmanager
-def _signals_ignored() -> Iterator[None]:
-    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-@contextlib.contextmanager
-def terminate_as_exit() -> Iterator[None]:
-    """SIGTERM (SIGHUP) raises SystemExit(143) (129) in here: the default would end the
-    process at once, leaving what it started running; cleanup then runs as for Ctrl-C."""
-    if sys.platform == "win32":
-        yield
-        return
-    previous = {s: signal.signal(s, _raise_exit) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            if stopped:
+                printer.system(f"stopped {', '.join(stopped)}")
+            store.clear()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,3 +62,19 @@ def test_foreign_files_in_the_data_directory_are_refused_untouched(tmp_path: Pat
     assert info.value.code == "PRECHECK_EMBEDDED_POSTGRES_FAILED"
     assert "embedded.data_dir" in info.value.remedy
     assert (data / "notes.txt").read_text() == "mine"
+
+
+def test_stop_reaches_a_server_not_yet_in_postmaster_pid(tmp_path: Path) -> None:
+    """A `pg_ctl start` cut short by Ctrl-C leaves a postmaster starting that has not
+    written postmaster.pid: stop() finds it by its data directory and shuts it down."""
+    data = tmp_path / "data"
+    data.mkdir()
+    starting = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)",
+                                 "-D", str(data)])
+    try:
+        assert EmbeddedPostgres(data, start_timeout_s=5).stop() is True
+        assert starting.poll() is not None  # ended (stop() waited for it)
+    finally:
+        starting.kill()
+        starting.wait()
+    assert EmbeddedPostgres(data).stop() is False  # nothing left: nothing to stop

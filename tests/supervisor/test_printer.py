@@ -51,3 +51,19 @@ def test_child_output_is_redacted() -> None:
     Printer(["api"], out=out, colour=False).line(
         "api", "token=s3cr3t-token url=postgresql://app:pw123@db/x", NOON)
     assert "s3cr3t" not in out.getvalue() and "pw123" not in out.getvalue()
+
+
+class HungUp(io.StringIO):
+    """A terminal after SIGHUP: every write fails with EIO."""
+
+    def write(self, text: str) -> int:
+        raise OSError(5, "Input/output error")
+
+
+def test_a_terminal_that_hung_up_does_not_stop_the_log() -> None:
+    log = io.StringIO()
+    printer = Printer(["api"], out=HungUp(), colour=False, log=log)
+    printer.line("api", "one", NOON)  # does not raise: stopping must go on
+    printer.system("stopping apps")
+    first, second = log.getvalue().splitlines()
+    assert first == "12:00:05 api       | one" and second.endswith("workspace | stopping apps")

@@ -52,7 +52,7 @@ def _start(args: argparse.Namespace, console: Console) -> int:
 
 
 def _stop(args: argparse.Namespace, console: Console) -> int:
-    from workspace.start import stop
+    from workspace.stop import stop
 
     return stop(config_from(args), console)
 

@@ -51,10 +51,14 @@ def _down(args: argparse.Namespace, console: Console) -> int:
     from workspace.runstate import RunLock
 
     config = config_from(args)
-    if RunLock(config.state_dir).held():
+    lock = RunLock(config.state_dir)  # held throughout: no `start` begins meanwhile
+    if not lock.acquire():
         raise AlreadyRunning("a workspace is running, and its apps use these dependencies",
                              remedy="`workspace stop` stops the apps, then what it started.")
-    stopped = down(config)
+    try:
+        stopped = down(config)
+    finally:
+        lock.release()
     if console.json_mode:
         console.json({"ok": True, "stopped": stopped})
     else:

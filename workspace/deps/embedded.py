@@ -24,6 +24,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -110,10 +111,30 @@ class EmbeddedPostgres:
         with self._exclusive():
             pid, _ = self._postmaster()
             if pid is None:
-                return False
+                return self._stop_unregistered()
             self._run(["pg_ctl", "stop", "-D", str(self.data_dir), "-m", "fast", "-w",
                        "-t", str(int(self.start_timeout_s))], timeout=self.start_timeout_s + 5)
             return True
+
+    def _stop_unregistered(self) -> bool:
+        """A server still starting, not yet in postmaster.pid (its `pg_ctl start` was cut
+        short by Ctrl-C): SIGINT, PostgreSQL's fast shutdown, to whatever runs on our data
+        directory, and wait for it (bounded). False when there is none."""
+        import psutil
+
+        needle = str(self.data_dir)
+        procs = []
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            if proc.info["pid"] != os.getpid() and needle in " ".join(proc.info["cmdline"] or []):
+                procs.append(proc)
+        for proc in procs:
+            with contextlib.suppress(psutil.Error):
+                proc.send_signal(signal.SIGINT)
+        _, alive = psutil.wait_procs(procs, timeout=self.start_timeout_s)
+        for proc in alive:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        return bool(procs)
 
     # -- internals -----------------------------------------------------------------
 

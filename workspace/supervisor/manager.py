@@ -277,6 +277,9 @@ class Manager:
         cfg = app.config
         if cfg.restart == "on-failure" and event.returncode != 0 and app.restarts < cfg.max_restarts:
             kill_group(event.pid, signal.SIGKILL)  # leftovers would hold the port it needs
+            self._groups.remove(event.pid)  # gone: its id may be reused by anyone
+            if self._watchdog is not None:
+                self._watchdog.remove(event.pid)
             app.restarts += 1
             delay = cfg.backoff(app.restarts)
             app.state, app.due = "restarting", self._clock() + delay

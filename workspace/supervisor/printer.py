@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from workspace import redact
+from workspace.console import silence
 
 __all__ = ["SYSTEM", "Printer"]
 
@@ -44,6 +45,7 @@ class Printer:
             self._rich = Console(file=self._out, markup=False, highlight=False, emoji=False,
                                  soft_wrap=True, force_terminal=True)
         self._lock = threading.Lock()  # whole lines, also if called from several threads
+        self._out_gone = False
 
     def line(self, name: str, text: str, when: float | None = None) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(time.time() if when is None else when))
@@ -53,14 +55,20 @@ class Printer:
             if self._log is not None:
                 self._log.write(prefix + text + "\n")
                 self._log.flush()
-            if self._rich is None:
-                self._out.write(prefix + text + "\n")
-                self._out.flush()
+            if self._out_gone:
                 return
-            from rich.text import Text
+            try:
+                if self._rich is None:
+                    self._out.write(prefix + text + "\n")
+                    self._out.flush()
+                    return
+                from rich.text import Text
 
-            style = "bold" if name == SYSTEM else self._colours.get(name, "")
-            self._rich.print(Text.assemble((prefix, style), text))
+                style = "bold" if name == SYSTEM else self._colours.get(name, "")
+                self._rich.print(Text.assemble((prefix, style), text))
+            except OSError:  # the terminal hung up (EIO) or the pipe closed: log only
+                self._out_gone = True
+                silence(self._out)
 
     def system(self, text: str) -> None:
         self.line(SYSTEM, text)
