@@ -22,7 +22,7 @@ from psycopg import sql
 
 from workspace.deps.embedded import EmbeddedPostgres
 
-pytest_plugins = ["tests.docker_fixture", "tests.deps.oidc_fixture", "tests.browser"]
+pytest_plugins = ["tests.docker_fixture", "tests.deps.oidc_fixture", "tests.browser", "tests.stack"]
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_MIGRATIONS = REPO / "migrations"

@@ -1,139 +1,26 @@
-"""`workspace start`, `stop`, `status`, `logs` as a user runs them: real launcher
-processes, a real embedded PostgreSQL per test, scripted apps; after each test the
-process table is checked for anything the project left behind."""
+"""`workspace start` in the foreground as a user runs it: real launcher processes, a real
+embedded PostgreSQL per test, scripted apps and the reference apps; after each test the
+process table is checked for anything left behind (tests/stack.py)."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
-import tempfile
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import pytest
 import yaml
 
 from tests.browser import render
-from tests.conftest import REPO, SHIPPED_MIGRATIONS, free_port, run_cli
-from tests.supervisor.conftest import PROGRAMS, wait_for
+from tests.conftest import REPO, free_port
+from tests.stack import Stack, app, assert_nothing_left, leftovers, sleeper_apps
 from workspace.config import Config
-
-FORBIDDEN = {"DATABASE_URL", "SKIP_MIGRATIONS", "MIGRATIONS_DIR"}
-
-
-def leftovers(project: Path) -> list[str]:
-    """Processes of this project: its cwd inside it, or its path on the command line
-    (the embedded postmaster: `postgres -D <project>/.workspace/postgres`)."""
-    found = []
-    for proc in psutil.process_iter(["pid", "cmdline", "cwd", "status"]):
-        info = proc.info
-        if info["pid"] == os.getpid() or info["status"] == psutil.STATUS_ZOMBIE:
-            continue
-        cmdline = " ".join(info["cmdline"] or [])
-        if str(project) in cmdline or (info["cwd"] or "").startswith(str(project)):
-            found.append(f"{info['pid']}: {cmdline[:150]}")
-    return found
-
-
-def assert_nothing_left(project: Path, timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while (left := leftovers(project)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not left, f"left behind: {left}"
-
-
-def app(script: str, *args: object, **extra: object) -> dict[str, object]:
-    return {"command": [sys.executable, str(PROGRAMS / script), *map(str, args)], **extra}
-
-
-class Stack:
-    """A project: the shipped migrations, its own embedded server port, given apps."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.pg_port = free_port()
-
-    def configure(self, apps: dict[str, dict[str, object]], **sections: object) -> None:
-        config = {"embedded": {"port": self.pg_port}, "apps": apps,
-                  "supervisor": {"stop_grace_s": 2}, **sections}
-        (self.root / "config.yaml").write_text(yaml.safe_dump(config))
-
-    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return run_cli(self.root, *args, timeout=timeout)
-
-    def launch(self, *args: str) -> Launcher:
-        return Launcher(self.root, args)
-
-
-class Launcher:
-    """`workspace start` in its own session (so signals reach only it, as Ctrl-C on a
-    terminal reaches its process group), its output read line by line."""
-
-    def __init__(self, root: Path, args: tuple[str, ...]) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in FORBIDDEN}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "workspace", "start", *args], cwd=root, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True)
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        with self.proc.stdout:
-            for line in self.proc.stdout:
-                self.lines.append(line.rstrip("\n"))
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_line(self, text: str, timeout_s: float = 60) -> None:
-        wait_for(lambda: any(text in ln for ln in self.lines) or self.proc.poll() is not None,
-                 timeout_s, f"{text!r} in the output")
-        assert any(text in ln for ln in self.lines), f"{text!r} never came:\n{self.output}"
-
-    def interrupt(self, sig: int = signal.SIGINT) -> None:
-        os.killpg(self.proc.pid, sig)
-
-    def wait(self, timeout_s: float = 60) -> int:
-        code = self.proc.wait(timeout_s)
-        self._reader.join(5)
-        return code
-
-
-@pytest.fixture
-def stack() -> Iterator[Stack]:
-    # Not under pytest's basetemp, as the session's server in conftest.py: another pytest
-    # session resets its permissions, and the server's system user would lose its way in.
-    root = Path(tempfile.mkdtemp(prefix="workspace-tests-start-")) / "project"
-    shutil.copytree(SHIPPED_MIGRATIONS, root / "migrations")
-    made = Stack(root)
-    yield made
-    run_cli(root, "stop", timeout=60)
-    run_cli(root, "down", timeout=60)
-    for proc in psutil.process_iter(["pid", "cwd"]):  # never leak into other tests
-        if (proc.info["cwd"] or "").startswith(str(root)) and proc.info["pid"] != os.getpid():
-            proc.kill()
-    shutil.rmtree(root.parent, ignore_errors=True)
-
-
-def sleeper_apps(delay_s: float = 0) -> dict[str, dict[str, object]]:
-    return {"api": app("sleeper.py", "api up", delay_s, ready={"log": "api up"}),
-            "worker": app("grandparent.py", depends_on=["api"],
-                          ready={"log": "grandchild"})}
-
 
 # -- Ctrl-C at each phase -----------------------------------------------------------------
 
@@ -199,22 +86,6 @@ def test_json_events_for_scripts(stack: Stack) -> None:
     assert any("api       | api up" in ln for ln in launcher.lines)
 
 
-def test_stop_from_another_terminal_during_the_prechecks(stack: Stack) -> None:
-    (stack.root / "migrations" / "0005_slow.sql").write_text("SELECT pg_sleep(3);\n")
-    stack.configure(sleeper_apps())
-    launcher = stack.launch()
-    launcher.wait_line("Database ready")
-    status = json.loads(stack.cli("status", "--json").stdout)
-    assert status["running"] and status["phase"] == "starting"
-    assert status["pid"] == launcher.proc.pid
-    stopped = stack.cli("stop")
-    assert stopped.returncode == 0 and "Workspace stopped" in stopped.stdout
-    assert launcher.wait() == 143, launcher.output
-    assert "api started" not in launcher.output
-    assert_nothing_left(stack.root)
-    assert not (stack.root / ".workspace" / "run" / "state.json").exists()
-
-
 def test_apps_get_the_database_and_issuer_but_no_log_shows_the_password(stack: Stack) -> None:
     probe = ('echo "db=$DATABASE_URL client=$OIDC_CLIENT_ID project=$WORKSPACE_PROJECT_DIR '
              'python=$(command -v python) unbuffered=$PYTHONUNBUFFERED port=$PORT"; sleep 60')
@@ -272,162 +143,8 @@ def test_a_running_server_is_reused_and_left_running(stack: Stack) -> None:
     assert_nothing_left(stack.root)
 
 
-# -- detached ----------------------------------------------------------------------------
-
-def test_detached_start_status_logs_stop_from_other_processes(stack: Stack) -> None:
-    port = free_port()
-    stack.configure({"api": app("http_app.py", port, 0.5, port=port,
-                                ready={"http": f"http://127.0.0.1:{port}/health"}),
-                     "worker": app("grandparent.py", depends_on=["api"],
-                                   ready={"log": "grandchild"})})
-    out = stack.cli("start", "--detach", timeout=90)
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert f"api ready: http://localhost:{port}" in out.stdout
-    assert "worker ready" in out.stdout
-
-    status = stack.cli("status", "--json")
-    assert status.returncode == 0, status.stderr
-    report = json.loads(status.stdout)
-    assert report["running"] and report["mode"] == "detached" and report["phase"] == "running"
-    assert report["dependencies"][0] | {"address": ""} == {
-        "name": "postgres", "backend": "embedded", "state": "running", "address": "",
-        "started_by_workspace": True}
-    assert "********" in report["dependencies"][0]["address"]
-    apps = {a["name"]: a for a in report["apps"]}
-    assert apps["api"]["state"] == "ready" and apps["api"]["health"] == "ok"
-    assert apps["worker"]["state"] == "ready" and psutil.pid_exists(apps["worker"]["pid"])
-    assert report["validation"] == {"valid": True, "warnings": []}
-    assert report["migrations_applied_by_start"] == 3
-
-    human = stack.cli("status")
-    assert "Workspace running (detached" in human.stdout and "api" in human.stdout
-
-    logs = stack.cli("logs")
-    assert logs.returncode == 0 and "worker    | grandchild" in logs.stdout
-    own = stack.cli("logs", "worker")
-    assert own.stdout.startswith("grandchild ")
-    unknown = stack.cli("logs", "nope")
-    assert unknown.returncode == 3 and "no app named `nope`" in unknown.stderr
-
-    again = stack.cli("start")
-    assert again.returncode == 23, again.stdout + again.stderr
-    assert "PRECHECK_WORKSPACE_RUNNING" in again.stderr and f"pid {report['pid']}" in again.stderr
-    busy = stack.cli("down")
-    assert busy.returncode == 23 and "`workspace stop`" in busy.stderr
-
-    with subprocess.Popen([sys.executable, "-m", "workspace", "logs", "-f", "-n", "1"],
-                          cwd=stack.root, stdout=subprocess.PIPE, text=True) as follower:
-        stopped = stack.cli("stop")
-        assert stopped.returncode == 0 and "Workspace stopped" in stopped.stdout
-        followed, _ = follower.communicate(timeout=10)  # -f ends when the workspace stops
-    assert "stopped embedded PostgreSQL" in followed
-    assert_nothing_left(stack.root)
-    assert stack.cli("status").returncode == 1
-    assert "No workspace is running" in stack.cli("stop").stdout
 
 
-def test_detached_start_reports_an_app_failure_and_leaves_nothing(stack: Stack) -> None:
-    stack.configure({"api": app("sleeper.py", ready={"log": "never printed"},
-                                ready_timeout_s=1)})
-    out = stack.cli("start", "-d")
-    assert out.returncode == 22, out.stdout + out.stderr
-    assert "PRECHECK_APP_NOT_READY: app `api` not ready after 1s" in out.stderr
-    assert_nothing_left(stack.root)
-
-
-def test_a_killed_launcher_is_detected_and_cleaned_up(stack: Stack) -> None:
-    stack.configure(sleeper_apps())
-    launcher = stack.launch()
-    launcher.wait_line("all apps ready")
-    state = json.loads((stack.root / ".workspace" / "run" / "state.json").read_text())
-    app_pids = [a["pid"] for a in state["apps"].values()]
-    os.kill(launcher.proc.pid, signal.SIGKILL)
-    launcher.wait()
-    # the apps die with it (PDEATHSIG and the watchdog); the server is not its child
-    wait_for(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"
-                             for p in app_pids), 10, "the apps to die with the launcher")
-    status = stack.cli("status", "--json")
-    assert status.returncode == 1 and json.loads(status.stdout)["running"] is False
-    cleaned = stack.cli("stop")
-    assert cleaned.returncode == 0, cleaned.stderr
-    assert f"did not stop cleanly: launcher pid {launcher.proc.pid}" in cleaned.stdout
-    assert "stopped embedded PostgreSQL" in cleaned.stdout
-    assert_nothing_left(stack.root)
-    assert not (stack.root / ".workspace" / "run" / "state.json").exists()
-
-
-def test_a_launcher_killed_during_the_prechecks_left_a_record_of_its_server(
-        stack: Stack) -> None:
-    (stack.root / "migrations" / "0005_slow.sql").write_text("SELECT pg_sleep(3);\n")
-    stack.configure(sleeper_apps())
-    launcher = stack.launch()
-    launcher.wait_line("Database ready")
-    os.kill(launcher.proc.pid, signal.SIGKILL)
-    launcher.wait()
-    cleaned = stack.cli("stop")
-    assert cleaned.returncode == 0, cleaned.stderr
-    assert "stopped embedded PostgreSQL" in cleaned.stdout
-    assert_nothing_left(stack.root)
-
-
-def test_detached_start_stopped_before_it_is_ready(stack: Stack) -> None:
-    stack.configure({"api": app("sleeper.py", "api up", 30, ready={"log": "api up"})})
-    env = {k: v for k, v in os.environ.items() if k not in FORBIDDEN}
-    with subprocess.Popen([sys.executable, "-m", "workspace", "start", "-d"], cwd=stack.root,
-                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True) as parent:
-        wait_for(lambda: b"api started" in _combined_log(stack), 60, "the api to start")
-        stopped = stack.cli("stop")
-        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-        out, _ = parent.communicate(timeout=30)
-    assert parent.returncode == 143, out
-    assert "stopped before every app was ready" in out
-    assert_nothing_left(stack.root)
-
-
-def _combined_log(stack: Stack) -> bytes:
-    path = stack.root / ".workspace" / "logs" / "workspace.log"
-    return path.read_bytes() if path.exists() else b""
-
-
-def test_stop_never_signals_a_process_it_cannot_vouch_for(stack: Stack) -> None:
-    """The lock is held (a launcher still starting) and the record names a pid that is
-    now another process: stop refuses rather than signal it."""
-    from workspace.runstate import RunLock
-
-    stack.configure({})
-    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    lock = RunLock(stack.root / ".workspace")
-    try:
-        assert lock.acquire()
-        (stack.root / ".workspace" / "run" / "state.json").write_text(json.dumps({
-            "pid": stranger.pid, "pid_started": 1.0, "mode": "foreground", "started_at": 1.0}))
-        out = stack.cli("stop")
-        assert out.returncode == 23 and "records no launcher yet" in out.stderr
-        assert stranger.poll() is None
-    finally:
-        lock.release()
-        stranger.kill()
-        stranger.wait()
-
-
-def test_a_stale_state_file_is_never_trusted(stack: Stack) -> None:
-    """After a reboot the recorded pids may belong to anything: none is signalled."""
-    stack.configure(sleeper_apps())
-    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        run = stack.root / ".workspace" / "run"
-        run.mkdir(parents=True)
-        (run / "state.json").write_text(json.dumps({
-            "pid": stranger.pid, "pid_started": 1.0, "mode": "foreground", "started_at": 1.0,
-            "apps": {"api": {"name": "api", "state": "ready", "pid": stranger.pid,
-                             "pid_started": 1.0}}}))
-        out = stack.cli("start", "-d")
-        assert out.returncode == 0, out.stdout + out.stderr
-        assert "did not stop cleanly" in out.stderr and stranger.poll() is None
-    finally:
-        stranger.kill()
-        stranger.wait()
 
 
 # -- the shipped stack -------------------------------------------------------------------
