@@ -5,6 +5,7 @@ process table is checked for anything left behind (tests/stack.py)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -106,6 +107,18 @@ def test_apps_get_the_database_and_issuer_but_no_log_shows_the_password(stack: S
         text = log.read_text()
         assert "db=postgresql://postgres:********@" in text and password not in text
     assert password not in launcher.output
+
+
+def test_a_database_that_dies_under_the_apps_stops_everything(stack: Stack) -> None:
+    stack.configure(sleeper_apps())
+    launcher = stack.launch()
+    launcher.wait_line("all apps ready")
+    pid_file = stack.root / ".workspace" / "postgres" / "postmaster.pid"
+    os.kill(int(pid_file.read_text().split()[0]), signal.SIGQUIT)  # immediate shutdown
+    assert launcher.wait(30) == 18, launcher.output
+    assert "PRECHECK_DEPENDENCY_EXITED: the embedded PostgreSQL exited" in launcher.output
+    assert "last lines of" in launcher.output  # the server's log, to say why
+    assert_nothing_left(stack.root)
 
 
 def test_an_app_that_exits_stops_everything_with_its_code(stack: Stack) -> None:

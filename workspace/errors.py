@@ -172,7 +172,8 @@ OAUTH_CLIENT_MISSING = Code(
 )
 DEPENDENCY_EXITED = Code(
     "PRECHECK_DEPENDENCY_EXITED", 18,
-    "A dependency (container or embedded server) exited while it was being waited on.",
+    "A dependency (container or embedded server) exited while it was being waited on, "
+    "or while the apps ran (they were stopped).",
     "Read the last log lines shown, fix the cause, then start again.",
 )
 

@@ -164,7 +164,7 @@ def supervise(config: Config, result: UpResult, *, mode: str, printer: Printer,
 
     manager = Manager(config.apps, project_dir=config.project_dir,
                       env=app_env(config, result), supervisor=config.supervisor,
-                      printer=printer, on_change=changed)
+                      printer=printer, on_change=changed, watch=_dependency_watch(config, result))
     # Ignored around the run (the manager handles signals while it runs, and restores
     # this): no signal can land between the apps stopping and the teardown.
     with signals_ignored():
@@ -178,3 +178,28 @@ def supervise(config: Config, result: UpResult, *, mode: str, printer: Printer,
             if stopped:
                 printer.system(f"stopped {', '.join(stopped)}")
             store.clear()
+
+
+def _dependency_watch(config: Config, result: UpResult) -> Callable[[], None]:
+    """What the apps must not run without: the database and Zitadel, when they are ours
+    (an external server's outage shows in the apps' health instead)."""
+    checks: list[Callable[[], None]] = []
+    if result.backend == "embedded":
+        from workspace.deps import embedded_server
+        from workspace.deps.embedded import EmbeddedBackend
+
+        checks.append(EmbeddedBackend(embedded_server(config)).check_alive)
+    elif result.backend == "docker":
+        from workspace.deps.docker import DockerPostgres
+
+        checks.append(DockerPostgres(config).check_alive)
+    if "zitadel:docker" in result.started:
+        from workspace.deps.docker import DockerZitadel
+
+        checks.append(DockerZitadel(config).check_alive)
+
+    def watch() -> None:
+        for check in checks:
+            check()
+
+    return watch

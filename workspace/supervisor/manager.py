@@ -11,6 +11,9 @@ readiness probe that does not pass within ready_timeout_s, or a command that can
 start stops every app and `run()` raises AppExited / AppNotReady / AppStartFailed,
 naming the app, its exit code and its last lines.
 
+A `watch` callable, called every watch_every_s, raising a WorkspaceError (the database
+died) stops everything the same way, and `run()` raises that error.
+
 Stopping: SIGTERM to every app group in reverse start order, SIGKILL to whatever is
 left after stop_grace_s; a second signal kills at once. A watchdog process does the
 same if this process dies without stopping them (watchdog.py).
@@ -41,6 +44,7 @@ from workspace.errors import (
     AppNotReady,
     AppStartFailed,
     SupervisorError,
+    WorkspaceError,
     describe_returncode,
 )
 from workspace.readiness import ReadinessTimeout, wait_until_ready
@@ -85,6 +89,7 @@ class Manager:
                  supervisor: SupervisorConfig | None = None, printer: Printer | None = None,
                  on_ready: Callable[[str, str | None], object] | None = None,
                  on_change: Callable[[list[AppState]], object] | None = None,
+                 watch: Callable[[], object] | None = None, watch_every_s: float = 2.0,
                  clock: Callable[[], float] = time.monotonic,
                  process_ctor: Callable[..., Process] = Process, watchdog: bool = True) -> None:
         self._order = check_apps(apps)
@@ -96,6 +101,7 @@ class Manager:
         self._printer = printer or Printer(self._order)
         self._on_ready = on_ready
         self._on_change = on_change
+        self._watch, self._watch_every_s, self._watch_due = watch, watch_every_s, 0.0
         self._clock = clock
         self._process_ctor = process_ctor
         self._use_watchdog = watchdog
@@ -107,7 +113,7 @@ class Manager:
         self._kill_now = False
         self._signalled_at = 0.0
         self._notes: list[str] = []  # written by the signal handler, printed by the loop
-        self._failure: SupervisorError | None = None
+        self._failure: WorkspaceError | None = None
         self.returncode: int | None = None
 
     def stop(self) -> None:
@@ -124,6 +130,7 @@ class Manager:
             while not self._stopping:
                 self._start_due()
                 self._pump(_TICK_S)
+                self._check_dependencies()
         finally:
             try:
                 self._shutdown()
@@ -290,10 +297,23 @@ class Manager:
         self._changed()
         self._fail(AppExited(app.name, event.returncode, app.tail, restarts=app.restarts))
 
-    def _fail(self, error: SupervisorError) -> None:
+    def _check_dependencies(self) -> None:
+        """Every watch_every_s: `watch` raises a WorkspaceError when a dependency the apps
+        need is gone (the database died): then everything stops with it."""
+        if self._watch is None or self._stopping or self._clock() < self._watch_due:
+            return
+        self._watch_due = self._clock() + self._watch_every_s
+        try:
+            self._watch()
+        except WorkspaceError as exc:
+            self._fail(exc)
+
+    def _fail(self, error: WorkspaceError) -> None:
         if self._failure is None:
             self._failure = error
-            self._printer.system(f"{error.code}: {error.app} failed: stopping")
+            what = (f"{error.app} failed" if isinstance(error, SupervisorError)
+                    else error.message.splitlines()[0])
+            self._printer.system(f"{error.code}: {what}: stopping")
         self._stopping = True
 
     # -- shutdown ---------------------------------------------------------------------
