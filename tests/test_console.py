@@ -30,3 +30,17 @@ def test_json_mode_keeps_human_text_off_stdout_and_masks_secrets() -> None:
     assert doc["error"]["code"] == "PRECHECK_MIGRATIONS_FAILED"
     assert "pw-in-message-42" not in out.getvalue() + err.getvalue()
     assert "progress" in err.getvalue()
+
+
+def test_a_terminal_that_hung_up_is_not_an_error() -> None:
+    """After SIGHUP a terminal's writes fail with EIO: the command goes on (it is
+    stopping what it started) and says nothing more."""
+    import errno
+
+    class HungUp(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(errno.EIO, "Input/output error")
+
+    console = Console(out=HungUp(), err=HungUp())
+    console.ok("PostgreSQL started")  # does not raise
+    console.fail("validation: FAILED")

@@ -8,6 +8,7 @@ per call on stdout and keeps human text off it. Every line passes through
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -86,14 +87,19 @@ class Console:
 
     def _write(self, stream: TextIO, text: str, kind: str | None) -> None:
         text = redact.redact(text)
-        if not self.fancy:
-            stream.write(text + "\n")
-            stream.flush()
-            return
-        if kind and _SYMBOLS.get(kind):
-            body = text.lstrip(" ")  # the symbol goes after the indentation
-            text = f"{text[:len(text) - len(body)]}{_SYMBOLS[kind]} {body}"
-        self._rich_for(stream).print(text, style=_STYLES.get(kind or "", "") or None)
+        try:
+            if not self.fancy:
+                stream.write(text + "\n")
+                stream.flush()
+                return
+            if kind and _SYMBOLS.get(kind):
+                body = text.lstrip(" ")  # the symbol goes after the indentation
+                text = f"{text[:len(text) - len(body)]}{_SYMBOLS[kind]} {body}"
+            self._rich_for(stream).print(text, style=_STYLES.get(kind or "", "") or None)
+        except OSError as exc:
+            if exc.errno != errno.EIO:  # a closed pipe is the command's to handle (exit 141)
+                raise
+            silence(stream)  # the terminal hung up: the work goes on, unseen
 
     def _rich_for(self, stream: TextIO) -> Any:
         from rich.console import Console as RichConsole  # only on a terminal: import is slow

@@ -38,6 +38,7 @@ class UpResult:
     started: list[str] = field(default_factory=list)  # "postgres:embedded", "zitadel:docker"
     migrations_applied: int = 0
     validation_warnings: list[str] = field(default_factory=list)
+    validated: bool = False
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
@@ -51,6 +52,8 @@ def up(config: Config, steps: Steps,
     except BaseException as exc:
         with signals_ignored():  # a second Ctrl-C must not cut this short
             stop_started(config, result.started, during=exc)
+        if on_started is not None:
+            on_started(result)  # what could not be stopped stays recorded
         raise
     return result
 
@@ -73,9 +76,8 @@ def _up(config: Config, steps: Steps, result: UpResult,
     with steps.step("postgres", "PostgreSQL started") as step:
         result.backend = backend.name
         with _recorded(result, f"postgres:{backend.name}", backend, on_started):
-            url = backend.start()
+            url = result.database_url = backend.start()
         step.detail = redact.mask_url(url)
-    result.database_url = url
     with steps.step("database", "Database ready") as step:
         result.timings_s["database_ready"] = _wait_database(config, url, backend, steps)
     if zitadel == "skip":
@@ -86,28 +88,33 @@ def _up(config: Config, steps: Steps, result: UpResult,
     migrations = find_migrations(config.migrations_dir)  # read once, for both steps
     _migrate(config, url, migrations, steps, result)
     result.validation_warnings = _validate(config, url, migrations, steps)
+    result.validated = True
 
 
 @contextlib.contextmanager
 def _recorded(result: UpResult, key: str, dependency: Backend,
               on_started: Callable[[UpResult], object]) -> Iterator[None]:
-    """Record `key` in result.started when `dependency` was started by this run, also
-    when its start is cut short (a failure, Ctrl-C): what it left must be stopped."""
+    """`key` stays in result.started when `dependency` was started by this run, also when
+    its start is cut short (a failure, Ctrl-C): what it left must be stopped. It is
+    recorded before the start, so a launcher killed meanwhile leaves the record."""
+    result.started.append(key)
+    on_started(result)
     try:
         yield
     finally:
-        if dependency.started_by_us:
-            result.started.append(key)
+        if not dependency.started_by_us:  # it was running already: not ours to stop
+            result.started.remove(key)
             on_started(result)
 
 
 def stop_started(config: Config, started: list[str], *,
                  during: BaseException | None = None) -> list[str]:
-    """Stop what `up` started (keys of UpResult.started), last first; the names stopped.
-    A failure to stop raises, unless `during` (the error ending the run) is given: it is
-    then noted on that error, which stays the one reported."""
+    """Stop what `up` started (keys of UpResult.started), last first; return the names
+    stopped. Each key dealt with is removed from `started`: what is left could not be
+    stopped, and must stay recorded. A failure raises, unless `during` (the error ending
+    the run) is given: it is then noted on that error, which stays the one reported."""
     stopped = []
-    for key in reversed(started):
+    for key in reversed(list(started)):
         kind, _, backend = key.partition(":")
         try:
             if backend == "embedded":
@@ -123,6 +130,8 @@ def stop_started(config: Config, started: list[str], *,
             if during is None:
                 raise
             during.add_note(f"Could not stop {key} afterwards: {exc.code}: {exc.message}")
+            continue
+        started.remove(key)
     return stopped
 
 

@@ -74,9 +74,9 @@ class RunState:
     started: list[str] = field(default_factory=list)  # launcher.stop_started keys
     migrations_applied: int = 0  # by this start
     postmaster: list[float] | None = None  # [pid, start time] of the embedded server started
-    validation: dict[str, Any] = field(default_factory=dict)
+    validation: dict[str, Any] | None = None  # once the schema was validated
     apps: dict[str, AppState] = field(default_factory=dict)
-    phase: str = "starting"  # starting | running | stopping
+    phase: str = "starting"  # starting | running | stopping | stopped
 
     @classmethod
     def mine(cls, mode: str) -> RunState:

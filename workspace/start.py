@@ -86,17 +86,26 @@ def start(config: Config, console: Console, *, detach: bool = False) -> int:
             if not console.json_mode:
                 console.line("✅ All validations passed" if console.fancy
                              else "All validations passed")
-            if detach:
-                from workspace.detach import spawn_supervisor
+            if not detach:
+                return _foreground(config, result, console)
+            from workspace.detach import spawn_supervisor
 
-                return spawn_supervisor(config, result, lock, console)
-            return _foreground(config, result, console)
+            code = spawn_supervisor(config, result, lock, console)
+            if code != 0:  # stopped before it was ready: whatever it did not stop
+                with signals_ignored():
+                    stop_started(config, result.started)
+                store.clear()
+            return code
     except BaseException as exc:
-        if result is not None:  # stopped already if the apps ran; stopping is idempotent
+        if result is not None:  # what the apps' supervisor did not stop (or never ran)
             with signals_ignored():
                 stop_started(config, result.started, during=exc)
-        if state is not None:
-            store.clear()  # ours: nothing of this run is left (a stale record stays)
+            if state is not None:
+                describe_run(state, result, config)
+        if state is not None and state.started:  # could not be stopped: keep the record
+            store.write(state)
+        elif state is not None:  # ours, and nothing of this run is left
+            store.clear()
         raise
     finally:
         lock.release()
@@ -107,7 +116,8 @@ def describe_run(state: RunState, result: UpResult, config: Config) -> None:
     state.backend, state.database = result.backend, redact.mask_url(result.database_url)
     state.oidc_issuer, state.started = result.oidc_issuer, list(result.started)
     state.migrations_applied = result.migrations_applied
-    state.validation = {"valid": True, "warnings": result.validation_warnings}
+    state.validation = ({"valid": True, "warnings": result.validation_warnings}
+                        if result.validated else None)
     if "postgres:embedded" in result.started:
         from workspace.deps import embedded_server
 
@@ -177,7 +187,11 @@ def supervise(config: Config, result: UpResult, *, mode: str, printer: Printer,
             stopped = stop_started(config, result.started, during=sys.exc_info()[1])
             if stopped:
                 printer.system(f"stopped {', '.join(stopped)}")
-            store.clear()
+            if result.started:  # could not be stopped: recorded for `workspace stop`
+                state.started, state.phase = list(result.started), "stopped"
+                store.write(state)
+            else:
+                store.clear()
 
 
 def _dependency_watch(config: Config, result: UpResult) -> Callable[[], None]:

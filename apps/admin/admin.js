@@ -147,11 +147,15 @@ async function refresh() {
   ]);
   const errors = [];
   if (workspace.status === "fulfilled") {
-    const { status, migrations } = workspace.value;
+    const { status, migrations, migrations_error: migrationsError } = workspace.value;
     renderLauncher(status);
     renderDependencies(status.dependencies);
     renderValidation(status.validation);
-    renderMigrations(migrations);
+    if (migrations === null) {  // the database does not answer: the status says why
+      errors.push(`Migrations unavailable: ${migrationsError}`);
+    } else {
+      renderMigrations(migrations);
+    }
     renderApps(status.apps);
   } else {
     errors.push(workspace.reason.message);

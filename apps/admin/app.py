@@ -77,6 +77,9 @@ class Handler(BaseHTTPRequestHandler):
         self._log(method, urlsplit(self.path).path, status, started)
 
     def _proxy(self) -> int:
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
+        if host not in ("127.0.0.1", "localhost"):  # no DNS rebinding onto the API
+            return self._send_error(421, "this page answers only as 127.0.0.1 or localhost")
         parts = urlsplit(self.path)
         target = self.server.api_url + parts.path + (f"?{parts.query}" if parts.query else "")
         request = urllib.request.Request(target, headers={"Accept": "application/json"})
@@ -91,6 +94,8 @@ class Handler(BaseHTTPRequestHandler):
         except (urllib.error.URLError, OSError) as exc:
             reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
             return self._send_error(502, f"API server unreachable at {self.server.api_url}: {reason}")
+        except ValueError as exc:  # a path urllib refuses (control characters, non-ASCII)
+            return self._send_error(400, f"invalid request path: {exc}")
 
     def _send_error(self, status: int, message: str) -> int:
         return self._send(status, "application/json", json.dumps({"error": message}).encode())

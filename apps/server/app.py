@@ -55,6 +55,7 @@ DEFAULT_PROJECT = "Default"
 Json = dict[str, Any]
 Connection = psycopg.Connection[dict[str, Any]]
 
+_LOCAL_HOSTS = ("127.0.0.1", "localhost")
 _DOCUMENT_PATH = re.compile(r"/api/documents/(?P<id>[^/]+)")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 _output_lock = threading.Lock()
@@ -93,6 +94,12 @@ def _text_field(body: Json, name: str) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value.strip():
         raise HttpError(400, f"field '{name}' is required and must be a non-empty string")
+    if "\x00" in value:  # PostgreSQL text cannot hold NUL
+        raise HttpError(400, f"field '{name}' must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800")
+        raise HttpError(400, f"field '{name}' is not valid Unicode text") from None
     return value
 
 
@@ -184,15 +191,19 @@ class Api:
         return 200, {"deleted": row["id"]}
 
     def workspace(self) -> tuple[int, Json]:
-        with self._connect() as conn:
-            try:
-                migrations = conn.execute(
+        """The launcher's status always; the migrations when the database answers (the
+        status then shows why it does not)."""
+        report: Json = {"status": status.collect(load_config(self.project_dir))}
+        try:
+            with self._connect() as conn:
+                report["migrations"] = conn.execute(
                     "SELECT version, name, applied_at, execution_ms "
                     "FROM public.schema_migrations ORDER BY version").fetchall()
-            except psycopg.errors.UndefinedTable:  # nothing migrated yet (SKIP_MIGRATIONS)
-                migrations = []
-        config = load_config(self.project_dir)
-        return 200, {"migrations": migrations, "status": status.collect(config)}
+        except psycopg.errors.UndefinedTable:  # nothing migrated yet (SKIP_MIGRATIONS)
+            report["migrations"] = []
+        except psycopg.OperationalError as exc:
+            report["migrations"], report["migrations_error"] = None, _reason(exc)
+        return 200, report
 
     @staticmethod
     def _document(conn: Connection, document_id: uuid.UUID) -> Json | None:
@@ -259,16 +270,6 @@ class Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._handle("PATCH")
 
-    def do_OPTIONS(self) -> None:  # CORS preflight
-        started = time.monotonic()
-        self.send_response(204)
-        self.send_header("Access-Control-Allow-Origin", "*")
-        self.send_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
-        self.send_header("Access-Control-Allow-Headers", "Content-Type")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-        self._log("OPTIONS", 204, started)
-
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Silenced: `_log` writes one line per request to stdout instead."""
 
@@ -291,6 +292,11 @@ class Handler(BaseHTTPRequestHandler):
         self._log(method, status_code, started)
 
     def _dispatch(self, method: str) -> tuple[int, Json]:
+        # No CORS, and only local names: a web page open in the developer's browser must
+        # not read or change the data (directly, or by DNS rebinding).
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
+        if host not in _LOCAL_HOSTS:
+            raise HttpError(421, f"this server answers only as {' or '.join(_LOCAL_HOSTS)}")
         parts = urlsplit(self.path)
         path = parts.path.rstrip("/") or "/"
         api = self.server.api
@@ -303,6 +309,8 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/api/documents":
             self._allow(method, "GET", "POST")
             if method == "POST":
+                if self.headers.get_content_type() != "application/json":
+                    raise HttpError(415, "send the body as Content-Type: application/json")
                 return api.create_document(self._json_body())
             return api.list_documents(parse_qs(parts.query))
         match = _DOCUMENT_PATH.fullmatch(path)
@@ -342,7 +350,6 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response(status_code)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
-            self.send_header("Access-Control-Allow-Origin", "*")
             self.send_header("Cache-Control", "no-store")
             self.end_headers()
             self.wfile.write(data)

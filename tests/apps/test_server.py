@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -56,7 +58,7 @@ def test_documents_are_created_listed_read_and_deleted(server: tuple[AppProcess,
         "title": "Notes", "content": "First paragraph.\n\nSecond one,\nstill second.\n\n\n"})
     assert status == 201
     assert headers["Content-Type"] == "application/json"
-    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Origin" not in headers  # no page elsewhere may read it
     assert created["title"] == "Notes"
     assert [c["text"] for c in created["chunks"]] == ["First paragraph.",
                                                        "Second one,\nstill second."]
@@ -166,3 +168,32 @@ def test_sigterm_shuts_it_down_cleanly(server: tuple[AppProcess, str]) -> None:
     assert app.stop() == 0
     assert time.monotonic() - started < 3
     assert "API stopped" in app.output
+
+
+def test_other_origins_and_hosts_get_nothing(server: tuple[AppProcess, str]) -> None:
+    """A web page elsewhere in the developer's browser: a form-style POST (no preflight),
+    or DNS rebinding (another Host name), must not reach the data."""
+    _, base = server
+    port = base.rsplit(":", 1)[1]
+    form = urllib.request.Request(f"{base}/api/documents", method="POST",
+                                  data=b'{"title": "x", "content": "y"}',
+                                  headers={"Content-Type": "text/plain"})
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(form, timeout=5)
+    assert info.value.code == 415
+    info.value.close()
+    rebound = urllib.request.Request(f"{base}/api/documents",
+                                     headers={"Host": f"evil.example:{port}"})
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(rebound, timeout=5)
+    assert info.value.code == 421
+    info.value.close()
+
+
+@pytest.mark.parametrize("text", ["nul \x00 inside", "lone \ud800 surrogate"])
+def test_text_postgresql_cannot_store_is_a_400(server: tuple[AppProcess, str],
+                                               text: str) -> None:
+    _, base = server
+    status, _, body = request_json("POST", f"{base}/api/documents",
+                                   {"title": "t", "content": text})
+    assert status == 400 and "content" in body["error"]

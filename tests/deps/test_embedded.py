@@ -65,16 +65,23 @@ def test_foreign_files_in_the_data_directory_are_refused_untouched(tmp_path: Pat
 
 
 def test_stop_reaches_a_server_not_yet_in_postmaster_pid(tmp_path: Path) -> None:
-    """A `pg_ctl start` cut short by Ctrl-C leaves a postmaster starting that has not
-    written postmaster.pid: stop() finds it by its data directory and shuts it down."""
+    """A `pg_ctl start` cut short by Ctrl-C leaves a postmaster that is not in
+    postmaster.pid (yet): stop() finds pgserver's postgres running on exactly this data
+    directory and shuts it down, and nothing else that merely names the directory."""
+    import psutil
+
     data = tmp_path / "data"
-    data.mkdir()
-    starting = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)",
-                                 "-D", str(data)])
+    server = EmbeddedPostgres(data, port=free_port())
+    server.start()
+    postmaster = server.status().pid
+    decoy = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)",
+                              "-D", str(data), str(data / "server.log")])
     try:
-        assert EmbeddedPostgres(data, start_timeout_s=5).stop() is True
-        assert starting.poll() is not None  # ended (stop() waited for it)
+        (data / "postmaster.pid").unlink()  # what a start cut short looks like
+        assert server.stop() is True
+        assert postmaster is not None and not psutil.pid_exists(postmaster)
+        assert decoy.poll() is None  # only names the directory: left alone
+        assert server.stop() is False  # nothing left to stop
     finally:
-        starting.kill()
-        starting.wait()
-    assert EmbeddedPostgres(data).stop() is False  # nothing left: nothing to stop
+        decoy.kill()
+        decoy.wait()

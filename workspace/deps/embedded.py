@@ -46,6 +46,7 @@ SUPERUSER = "postgres"
 SYSTEM_USER = "pgserver"
 REQUIRED_EXTENSIONS = ("vector",)
 LOG_TAIL_LINES = 20
+_UNREGISTERED_WAIT_S = 10.0  # a server cut short while starting: its fast shutdown
 
 
 @dataclass(frozen=True)
@@ -118,19 +119,21 @@ class EmbeddedPostgres:
 
     def _stop_unregistered(self) -> bool:
         """A server still starting, not yet in postmaster.pid (its `pg_ctl start` was cut
-        short by Ctrl-C): SIGINT, PostgreSQL's fast shutdown, to whatever runs on our data
-        directory, and wait for it (bounded). False when there is none."""
+        short by Ctrl-C): SIGINT, PostgreSQL's fast shutdown, to pgserver's `postgres` or
+        `pg_ctl` running with `-D` exactly our data directory; wait for it (bounded).
+        False when there is none."""
         import psutil
 
-        needle = str(self.data_dir)
+        ours = {os.path.realpath(bin_dir() / name) for name in ("postgres", "pg_ctl")}
         procs = []
-        for proc in psutil.process_iter(["pid", "cmdline"]):
-            if proc.info["pid"] != os.getpid() and needle in " ".join(proc.info["cmdline"] or []):
+        for proc in psutil.process_iter(["pid", "exe", "cmdline"]):
+            args = proc.info["cmdline"] or []
+            if proc.info["exe"] in ours and _option(args, "-D") == str(self.data_dir):
                 procs.append(proc)
         for proc in procs:
             with contextlib.suppress(psutil.Error):
                 proc.send_signal(signal.SIGINT)
-        _, alive = psutil.wait_procs(procs, timeout=self.start_timeout_s)
+        _, alive = psutil.wait_procs(procs, timeout=_UNREGISTERED_WAIT_S)
         for proc in alive:
             with contextlib.suppress(psutil.Error):
                 proc.kill()
@@ -266,6 +269,16 @@ class EmbeddedPostgres:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _option(args: list[str], flag: str) -> str | None:
+    """The value after `flag` in a command line (`-D /data` or `-D/data`)."""
+    for i, arg in enumerate(args):
+        if arg == flag and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(flag) and len(arg) > len(flag):
+            return arg[len(flag):]
+    return None
 
 
 def _remove_tree(path: Path, timeout_s: float = 5.0) -> None:
