@@ -5,6 +5,8 @@ it must wait (so cleanup finishes).
         up(config, steps)       # KeyboardInterrupt: what was started is stopped again
     with signals_ignored():     # a second Ctrl-C cannot cut the teardown short
         stop_started(config, started)
+    with signals_deferred() as pending:   # kept, for whoever handles them next
+        manager.run(pending=pending)
 
 Both are no-ops outside the main thread, where Python cannot set handlers.
 """
@@ -18,7 +20,7 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
-__all__ = ["signals_ignored", "terminate_as_exit"]
+__all__ = ["signals_deferred", "signals_ignored", "terminate_as_exit"]
 
 
 def _raise_exit(signum: int, frame: FrameType | None) -> None:
@@ -47,3 +49,16 @@ def terminate_as_exit() -> contextlib.AbstractContextManager[None]:
 def signals_ignored() -> contextlib.AbstractContextManager[None]:
     """SIGINT, SIGTERM and SIGHUP are ignored in here."""
     return _handlers({s: signal.SIG_IGN for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)})
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[list[int]]:
+    """SIGINT, SIGTERM and SIGHUP are recorded in the list yielded, in order, instead of
+    acting: handed to the code that handles them once it is ready (the supervisor)."""
+    pending: list[int] = []
+
+    def record(signum: int, frame: FrameType | None) -> None:
+        pending.append(signum)
+
+    with _handlers({s: record for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}):
+        yield pending

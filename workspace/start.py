@@ -29,7 +29,7 @@ from workspace.console import Console
 from workspace.events import Steps
 from workspace.launcher import UpResult, stop_started, up
 from workspace.runstate import AppState, RunLock, RunState, StateStore, process_started
-from workspace.signals import signals_ignored, terminate_as_exit
+from workspace.signals import signals_deferred, signals_ignored, terminate_as_exit
 from workspace.stop import already_running, cleanup_stale
 from workspace.supervisor.printer import Printer
 
@@ -175,12 +175,13 @@ def supervise(config: Config, result: UpResult, *, mode: str, printer: Printer,
     manager = Manager(config.apps, project_dir=config.project_dir,
                       env=app_env(config, result), supervisor=config.supervisor,
                       printer=printer, on_change=changed, watch=_dependency_watch(config, result))
-    # Ignored around the run (the manager handles signals while it runs, and restores
-    # this): no signal can land between the apps stopping and the teardown.
-    with signals_ignored():
+    # Deferred around the run: one that comes before the manager handles signals is
+    # handed to it; one that comes after (the manager restores this) cannot cut the
+    # teardown short.
+    with signals_deferred() as pending:
         try:
             changed(manager.snapshot())  # no app yet: waiting (or all ready if none)
-            return manager.run()
+            return manager.run(pending=pending)
         finally:
             state.phase = "stopping"
             store.write(state)

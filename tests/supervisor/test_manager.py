@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -140,3 +141,12 @@ def test_grandchildren_are_stopped_with_their_app(make_run: MakeRun) -> None:
     assert run.run() == 0
     grandchild = int(next(line for line in run.lines if "grandchild" in line).split()[-1])
     assert_gone([*run.recorder.pids, grandchild], timeout_s=2)
+
+
+def test_a_signal_that_came_before_the_run_is_handled_at_once(make_run: MakeRun) -> None:
+    """`workspace stop` landing between the prechecks and the supervisor taking over:
+    deferred, then handed over; nothing starts and the code is SIGTERM's."""
+    run = make_run({"api": {"command": program("sleeper.py")}})
+    assert run.manager.run(pending=[signal.SIGTERM]) == 143
+    assert not any("api started" in line for line in run.lines)
+    assert any("SIGTERM received: stopping" in line for line in run.lines)

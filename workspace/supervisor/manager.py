@@ -120,10 +120,13 @@ class Manager:
         """Ask `run()` to stop every app and return (0 unless a signal came first)."""
         self._stopping = True
 
-    def run(self) -> int:
+    def run(self, pending: list[int] | None = None) -> int:
         """Supervise until stopped; see the module docstring. Call from the main thread
-        to handle SIGINT/SIGTERM, and from a thread living as long as the apps (PDEATHSIG)."""
+        to handle SIGINT/SIGTERM, and from a thread living as long as the apps (PDEATHSIG).
+        `pending`: signals that came before, handled as if they came now."""
         previous = self._install_signals()
+        for signum in pending or ():
+            self._on_signal(signum, None)
         if self._use_watchdog:
             self._watchdog = Watchdog.start(grace_s=self._settings.stop_grace_s)
         try:
@@ -320,6 +323,8 @@ class Manager:
 
     def _shutdown(self) -> None:
         self._stopping = True
+        while self._notes:  # a signal that ended the run before any event was pumped
+            self._printer.system(self._notes.pop(0))
         if not self._groups:
             return
         grace = self._settings.stop_grace_s
