@@ -65,6 +65,16 @@ def db_url(pg_server: EmbeddedPostgres, admin_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def outside_tmp() -> Iterator[Path]:
+    """A directory outside pytest's basetemp, for a test's own embedded cluster: another
+    pytest session resets basetemp's permissions, and the server's system user would lose
+    its way in (see pg_server)."""
+    root = Path(tempfile.mkdtemp(prefix="workspace-tests-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
 def project(tmp_path: Path) -> Path:
     """An empty project directory with an empty migrations/ folder."""
     (tmp_path / "migrations").mkdir()

@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -117,10 +116,8 @@ class Launcher:
 
 
 @pytest.fixture
-def stack() -> Iterator[Stack]:
-    # Not under pytest's basetemp, as the session's server in conftest.py: another pytest
-    # session resets its permissions, and the server's system user would lose its way in.
-    root = Path(tempfile.mkdtemp(prefix="workspace-tests-start-")) / "project"
+def stack(outside_tmp: Path) -> Iterator[Stack]:
+    root = outside_tmp / "project"  # not under basetemp: see conftest.outside_tmp
     shutil.copytree(SHIPPED_MIGRATIONS, root / "migrations")
     made = Stack(root)
     yield made
@@ -129,7 +126,6 @@ def stack() -> Iterator[Stack]:
     for proc in psutil.process_iter(["pid", "cwd"]):  # never leak into other tests
         if (proc.info["cwd"] or "").startswith(str(root)) and proc.info["pid"] != os.getpid():
             proc.kill()
-    shutil.rmtree(root.parent, ignore_errors=True)
 
 
 def sleeper_apps(delay_s: float = 0) -> dict[str, dict[str, object]]:

@@ -31,8 +31,10 @@ def step_names(stdout: str) -> list[object]:
 
 
 @pytest.fixture
-def shipped(shipped_project: Path) -> Path:
-    return shipped_project
+def shipped(outside_tmp: Path) -> Path:
+    """The shipped migrations, outside pytest's basetemp (tests start clusters in it)."""
+    shutil.copytree(SHIPPED_MIGRATIONS, outside_tmp / "migrations")
+    return outside_tmp
 
 
 def test_embedded_default_end_to_end(shipped: Path) -> None:

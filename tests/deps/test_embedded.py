@@ -16,36 +16,36 @@ from workspace.deps.embedded import EmbeddedPostgres
 from workspace.errors import EmbeddedPostgresError, PortInUse
 
 
-def test_embedded_default_starts_on_demand_stays_up_and_stops(tmp_path: Path) -> None:
-    shutil.copytree(SHIPPED_MIGRATIONS, tmp_path / "migrations")
+def test_embedded_default_starts_on_demand_stays_up_and_stops(outside_tmp: Path) -> None:
+    shutil.copytree(SHIPPED_MIGRATIONS, outside_tmp / "migrations")
     port = free_port()
-    (tmp_path / "config.yaml").write_text(f"embedded:\n  port: {port}\n")
+    (outside_tmp / "config.yaml").write_text(f"embedded:\n  port: {port}\n")
     try:
-        first = run_cli(tmp_path, "db", "migrate")
+        first = run_cli(outside_tmp, "db", "migrate")
         assert first.returncode == 0, first.stderr
         assert "Applied: 0001_init.sql" in first.stdout
-        status = json.loads(run_cli(tmp_path, "db", "server", "status", "--json").stdout)
+        status = json.loads(run_cli(outside_tmp, "db", "server", "status", "--json").stdout)
         assert status["running"] and status["port"] == port
         assert status["url"].startswith("postgresql://postgres:********@127.0.0.1:")
-        password = (tmp_path / ".workspace" / "postgres.password").read_text().strip()
+        password = (outside_tmp / ".workspace" / "postgres.password").read_text().strip()
         assert password not in json.dumps(status)
-        second = run_cli(tmp_path, "db", "migrate")  # the same server, kept running
+        second = run_cli(outside_tmp, "db", "migrate")  # the same server, kept running
         assert second.stdout.strip() == "All migrations up to date"
-        assert json.loads(run_cli(tmp_path, "db", "server", "status", "--json").stdout)["pid"] \
+        assert json.loads(run_cli(outside_tmp, "db", "server", "status", "--json").stdout)["pid"] \
             == status["pid"]
     finally:
-        stopped = run_cli(tmp_path, "db", "server", "stop")
+        stopped = run_cli(outside_tmp, "db", "server", "stop")
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
-    after = json.loads(run_cli(tmp_path, "db", "server", "status", "--json").stdout)
+    after = json.loads(run_cli(outside_tmp, "db", "server", "status", "--json").stdout)
     assert after["running"] is False and after["initialised"] is True
 
 
-def test_port_held_by_another_process_is_named(tmp_path: Path) -> None:
+def test_port_held_by_another_process_is_named(outside_tmp: Path) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        server = EmbeddedPostgres(tmp_path / "pg", port=port)
+        server = EmbeddedPostgres(outside_tmp / "pg", port=port)
         with pytest.raises(PortInUse) as info:
             server.start()
     assert info.value.code == "PRECHECK_PORT_IN_USE"
@@ -64,13 +64,13 @@ def test_foreign_files_in_the_data_directory_are_refused_untouched(tmp_path: Pat
     assert (data / "notes.txt").read_text() == "mine"
 
 
-def test_stop_reaches_a_server_not_yet_in_postmaster_pid(tmp_path: Path) -> None:
+def test_stop_reaches_a_server_not_yet_in_postmaster_pid(outside_tmp: Path) -> None:
     """A `pg_ctl start` cut short by Ctrl-C leaves a postmaster that is not in
     postmaster.pid (yet): stop() finds pgserver's postgres running on exactly this data
     directory and shuts it down, and nothing else that merely names the directory."""
     import psutil
 
-    data = tmp_path / "data"
+    data = outside_tmp / "data"
     server = EmbeddedPostgres(data, port=free_port())
     server.start()
     postmaster = server.status().pid
