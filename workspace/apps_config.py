@@ -7,6 +7,7 @@
         ready: {http: "http://127.0.0.1:3002/health"}
         depends_on: []
         restart: on-failure
+        stop_signal: SIGINT        # what it stops cleanly on; SIGKILL after stop_grace_s
       admin:
         command: [npm, run, dev]
         cwd: admin
@@ -74,6 +75,10 @@ class AppConfig(_Section):
     backoff_s: float = Field(default=1.0, gt=0, description="First restart delay, doubled each time.")
     backoff_max_s: float = Field(default=30.0, gt=0)
     max_restarts: int = Field(default=5, ge=0)
+    stop_signal: Literal["SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2"] = Field(
+        default="SIGTERM", description="Sent to the app's group to stop it (compose's stop_signal).")
+    stop_grace_s: float | None = Field(
+        default=None, ge=0, description="Before SIGKILL; unset: supervisor.stop_grace_s.")
 
     @field_validator("command", mode="before")
     @classmethod

@@ -150,3 +150,21 @@ def test_a_signal_that_came_before_the_run_is_handled_at_once(make_run: MakeRun)
     assert run.manager.run(pending=[signal.SIGTERM]) == 143
     assert not any("api started" in line for line in run.lines)
     assert any("SIGTERM received: stopping" in line for line in run.lines)
+
+
+def test_each_app_stops_with_its_own_signal_and_grace(make_run: MakeRun) -> None:
+    """stop_signal: an app that ignores SIGTERM but stops on SIGINT stops cleanly;
+    stop_grace_s: a stubborn one is killed after its own short grace, not the global 60 s."""
+    run = make_run({"polite": {"command": program("ignore_term.py"), "stop_signal": "SIGINT",
+                               "ready": {"log": "ignoring SIGTERM"}},
+                    "stubborn": {"command": program("ignore_term.py"), "stop_grace_s": 0.3,
+                                 "ready": {"log": "ignoring SIGTERM"}}},
+                   grace_s=60, stop_when_ready=("polite", "stubborn"))
+    began = time.monotonic()
+    assert run.run() == 0
+    assert time.monotonic() - began < 10
+    out = run.out.getvalue()
+    assert "SIGINT, SIGKILL after 60s; SIGTERM, SIGKILL after 0.3s" in out
+    assert "killing what is left (SIGKILL): stubborn" in out
+    assert "polite (pid" in out and "stubborn (pid" in out and "killed by SIGKILL" in out
+    assert_gone(run.recorder.pids)

@@ -327,15 +327,21 @@ class Manager:
             self._printer.system(self._notes.pop(0))
         if not self._groups:
             return
-        grace = self._settings.stop_grace_s
-        self._printer.system(f"stopping apps (SIGTERM, SIGKILL after {grace:g}s)")
-        for pgid in reversed(self._groups):
-            kill_group(pgid, signal.SIGTERM)
-        deadline = self._clock() + grace
-        while not self._kill_now and self._clock() < deadline and self._alive():
+        deadlines = self._stop_groups()
+        killed: set[int] = set()
+        while not self._kill_now and self._alive():  # bounded by the longest grace
+            live = live_groups(self._groups)
+            if live <= killed:  # only what got SIGKILL is left: reaped below, bounded
+                break
+            late = {g for g in live - killed if self._clock() >= deadlines.get(g, 0.0)}
+            if late:
+                self._printer.system("killing what is left (SIGKILL): "
+                                     + ", ".join(self._group_name(g) for g in sorted(late)))
+                for pgid in late:
+                    kill_group(pgid, signal.SIGKILL)
+                killed |= late
             self._pump(0.05)
-        if self._alive():
-            self._printer.system("killing what is left (SIGKILL)")
+        if self._kill_now:
             for pgid in reversed(self._groups):
                 kill_group(pgid, signal.SIGKILL)
         deadline = self._clock() + _REAP_WAIT_S
@@ -348,6 +354,27 @@ class Manager:
         for app in self._apps.values():
             app.state = "stopped" if app.proc is not None else app.state
         self._changed()
+
+    def _stop_groups(self) -> dict[int, float]:
+        """Each app's stop_signal to its group, the last started first; returns when each
+        group gets SIGKILL (its stop_grace_s, else the supervisor's)."""
+        by_group = {app.proc.pid: app.config for app in self._apps.values() if app.proc}
+        deadlines: dict[int, float] = {}
+        how = set()
+        for pgid in reversed(self._groups):
+            cfg = by_group.get(pgid)
+            sig = signal.Signals[cfg.stop_signal] if cfg else signal.SIGTERM
+            grace = (cfg.stop_grace_s if cfg and cfg.stop_grace_s is not None
+                     else self._settings.stop_grace_s)
+            how.add(f"{sig.name}, SIGKILL after {grace:g}s")
+            kill_group(pgid, sig)
+            deadlines[pgid] = self._clock() + grace
+        self._printer.system(f"stopping apps ({'; '.join(sorted(how))})")
+        return deadlines
+
+    def _group_name(self, pgid: int) -> str:
+        return next((a.name for a in self._apps.values() if a.proc and a.proc.pid == pgid),
+                    f"group {pgid}")
 
     def _alive(self) -> bool:
         """Until every child's exit is handled (so its last lines are printed) and no
