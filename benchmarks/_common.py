@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import cProfile
+import functools
 import io
 import os
 import platform
 import pstats
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,6 +199,26 @@ def terminate(signum: int, _frame: Any) -> None:
     """SIGTERM handler: raise SystemExit so that the finally blocks stop the server."""
     print(f"signal {signum}; stopping the embedded server", file=sys.stderr)
     raise SystemExit(128 + signum)
+
+
+def bench_main(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
+    """A benchmark's `main`: SIGTERM ends it as Ctrl-C does, and a failed command
+    (BenchError) or Ctrl-C is reported with exit 1 or 130. Its own `finally` stops what
+    it started, before this reports."""
+
+    @functools.wraps(main)
+    def run(argv: list[str] | None = None) -> int:
+        signal.signal(signal.SIGTERM, terminate)
+        try:
+            return main(argv)
+        except BenchError as exc:
+            print(f"benchmark failed: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("interrupted; what it had started is stopped", file=sys.stderr)
+            return 130
+
+    return run
 
 
 def finish(srv: EmbeddedPostgres, tmp: Path) -> None:

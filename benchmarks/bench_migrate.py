@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -47,6 +46,7 @@ from _common import (  # noqa: E402 - needs the path above
     Admin,
     BenchError,
     Variant,
+    bench_main,
     clean_env,
     clean_os_environ,
     finish,
@@ -57,7 +57,6 @@ from _common import (  # noqa: E402 - needs the path above
     profile_cli,
     require_ok,
     run_timed,
-    terminate,
     workspace_command,
 )
 
@@ -330,9 +329,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
+@bench_main
+def main(argv: list[str] | None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, terminate)
     env = clean_env()
     tmp = Path(tempfile.mkdtemp(prefix="bench-migrate-", dir=args.tmpdir))
     srv = EmbeddedPostgres(tmp / "data", port=free_port(), database="postgres")
@@ -367,15 +366,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile:
             profile_in_process(admin, project, args.profile_top)
         return 0
-    except BenchError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; stopping the embedded server", file=sys.stderr)
-        return 130
     finally:
         finish(srv, tmp)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(None))

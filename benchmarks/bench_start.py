@@ -49,12 +49,12 @@ if str(Path(__file__).resolve().parent) not in sys.path:  # imported from elsewh
 
 from _common import (  # noqa: E402 - needs the path above
     BenchError,
+    bench_main,
     clean_env,
     free_port,
     print_table,
     require_ok,
     run_timed,
-    terminate,
     workspace_command,
 )
 from bench_up import Project, baseline_cold, baseline_start, pg_ctl_start, pg_ctl_stop  # noqa: E402
@@ -312,7 +312,8 @@ def print_report(r: Results, runs: int) -> None:
     ])
 
 
-def main(argv: list[str] | None = None) -> int:
+@bench_main
+def main(argv: list[str] | None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--runs", type=int, default=None, help="runs (default 5; 2 with --quick)")
     p.add_argument("--quick", action="store_true", help="smoke test: --runs 2")
@@ -320,7 +321,6 @@ def main(argv: list[str] | None = None) -> int:
                    help="where the project goes (default: the system temp directory)")
     args = p.parse_args(argv)
     runs = args.runs or (2 if args.quick else 5)
-    signal.signal(signal.SIGTERM, terminate)
     env = clean_env()
     tmp = Path(tempfile.mkdtemp(prefix="bench-start-", dir=args.tmpdir))
     ports = Ports()
@@ -337,11 +337,6 @@ def main(argv: list[str] | None = None) -> int:
                   f"{results.warm[-1].gone_s:.3f} s", flush=True)
         print_report(results, runs)
         return 0
-    except BenchError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
     finally:
         _, down = run_timed([*workspace_command(), "down"], cwd=project.root, env=env)
         require_ok(down, "workspace down")
@@ -353,4 +348,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(None))

@@ -37,7 +37,6 @@ import pwd
 import random
 import secrets
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -57,6 +56,7 @@ if str(Path(__file__).resolve().parent) not in sys.path:  # imported from elsewh
 from _common import (  # noqa: E402 - needs the path above
     Admin,
     BenchError,
+    bench_main,
     clean_env,
     free_port,
     machine_facts,
@@ -65,7 +65,6 @@ from _common import (  # noqa: E402 - needs the path above
     profile_cli,
     require_ok,
     run_timed,
-    terminate,
     workspace_command,
 )
 
@@ -605,9 +604,9 @@ def stop_everything(project: Project, scratch: Path, env: dict[str, str]) -> lis
     return problems
 
 
-def main(argv: list[str] | None = None) -> int:
+@bench_main
+def main(argv: list[str] | None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, terminate)
     env = clean_env()
     tmp = Path(tempfile.mkdtemp(prefix="bench-up-", dir=args.tmpdir))
     project = Project(tmp / "project", free_port())
@@ -638,12 +637,6 @@ def main(argv: list[str] | None = None) -> int:
             profile_in_process(project, env, args.profile_top)
             profile_imports(env, project.root, args.profile_top)
         return 0
-    except BenchError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; stopping the embedded servers", file=sys.stderr)
-        return 130
     finally:
         problems = stop_everything(project, scratch, env)
         if problems:
@@ -654,4 +647,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(None))

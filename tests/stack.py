@@ -5,17 +5,15 @@ by line; and the process table checked for anything the project left behind.
     def test_x(stack: Stack) -> None:
         stack.configure({"api": app("sleeper.py", ready={"log": "up"})})
         launcher = stack.launch()
-        launcher.wait_line("all apps ready")
+        launcher.wait_for("all apps ready")
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,9 +23,10 @@ import pytest
 import yaml
 
 from tests.conftest import SHIPPED_MIGRATIONS, free_port, run_cli
-from tests.supervisor.conftest import PROGRAMS, wait_for
+from tests.lines import LineProcess
+from tests.supervisor.conftest import PROGRAMS
 
-__all__ = ["FORBIDDEN", "Launcher", "Stack", "app", "assert_nothing_left", "leftovers",
+__all__ = ["FORBIDDEN", "Stack", "app", "assert_nothing_left", "leftovers",
            "sleeper_apps", "stack"]
 
 FORBIDDEN = {"DATABASE_URL", "SKIP_MIGRATIONS", "MIGRATIONS_DIR"}
@@ -73,46 +72,12 @@ class Stack:
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return run_cli(self.root, *args, timeout=timeout)
 
-    def launch(self, *args: str) -> Launcher:
-        return Launcher(self.root, args)
-
-
-class Launcher:
-    """`workspace start` in its own session (so signals reach only it, as Ctrl-C on a
-    terminal reaches its process group), its output read line by line."""
-
-    def __init__(self, root: Path, args: tuple[str, ...]) -> None:
+    def launch(self, *args: str) -> LineProcess:
+        """`workspace start` in its own session: a signal reaches only it, as Ctrl-C on a
+        terminal reaches its process group."""
         env = {k: v for k, v in os.environ.items() if k not in FORBIDDEN}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "workspace", "start", *args], cwd=root, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True)
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        with self.proc.stdout:
-            for line in self.proc.stdout:
-                self.lines.append(line.rstrip("\n"))
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_line(self, text: str, timeout_s: float = 60) -> None:
-        wait_for(lambda: any(text in ln for ln in self.lines) or self.proc.poll() is not None,
-                 timeout_s, f"{text!r} in the output")
-        assert any(text in ln for ln in self.lines), f"{text!r} never came:\n{self.output}"
-
-    def interrupt(self, sig: int = signal.SIGINT) -> None:
-        os.killpg(self.proc.pid, sig)
-
-    def wait(self, timeout_s: float = 60) -> int:
-        code = self.proc.wait(timeout_s)
-        self._reader.join(5)
-        return code
+        return LineProcess("workspace start", [sys.executable, "-m", "workspace", "start",
+                                               *args], cwd=self.root, env=env)
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ def test_ctrl_c_at_each_phase_leaves_no_process(stack: Stack, after: str, initia
         assert stack.cli("db", "server", "start").returncode == 0
         assert stack.cli("db", "server", "stop").returncode == 0
     launcher = stack.launch()
-    launcher.wait_line(after)
+    launcher.wait_for(after)
     launcher.interrupt()
     assert launcher.wait() == 130, launcher.output
     assert_nothing_left(stack.root)
@@ -60,7 +60,7 @@ def test_ctrl_c_at_each_phase_leaves_no_process(stack: Stack, after: str, initia
 def test_a_signal_while_running_stops_everything(stack: Stack, sig: int, code: int) -> None:
     stack.configure(sleeper_apps())
     launcher = stack.launch()
-    launcher.wait_line("all apps ready")
+    launcher.wait_for("all apps ready")
     launcher.interrupt(sig)
     assert launcher.wait() == code, launcher.output
     assert "stopped embedded PostgreSQL" in launcher.output
@@ -70,7 +70,7 @@ def test_a_signal_while_running_stops_everything(stack: Stack, sig: int, code: i
 def test_json_events_for_scripts(stack: Stack) -> None:
     stack.configure(sleeper_apps())
     launcher = stack.launch("--json")
-    launcher.wait_line('"event": "running"')
+    launcher.wait_for('"event": "running"')
     launcher.interrupt()
     assert launcher.wait() == 130
     events = [json.loads(ln) for ln in launcher.lines if ln.startswith("{")]
@@ -94,7 +94,7 @@ def test_apps_get_the_database_and_issuer_but_no_log_shows_the_password(stack: S
                              "ready": {"log": "db="}}},
                     oidc={"client_id": "client-123"}, deps={"zitadel": {"backend": "skip"}})
     launcher = stack.launch()
-    launcher.wait_line("all apps ready")
+    launcher.wait_for("all apps ready")
     password = (stack.root / ".workspace" / "postgres.password").read_text().strip()
     line = next(ln for ln in launcher.lines if "env       | db=" in ln)
     assert (f"db=postgresql://postgres:********@127.0.0.1:{stack.pg_port}/workspace "
@@ -112,7 +112,7 @@ def test_apps_get_the_database_and_issuer_but_no_log_shows_the_password(stack: S
 def test_a_database_that_dies_under_the_apps_stops_everything(stack: Stack) -> None:
     stack.configure(sleeper_apps())
     launcher = stack.launch()
-    launcher.wait_line("all apps ready")
+    launcher.wait_for("all apps ready")
     pid_file = stack.root / ".workspace" / "postgres" / "postmaster.pid"
     os.kill(int(pid_file.read_text().split()[0]), signal.SIGQUIT)  # immediate shutdown
     assert launcher.wait(30) == 18, launcher.output
@@ -146,7 +146,7 @@ def test_a_running_server_is_reused_and_left_running(stack: Stack) -> None:
     stack.configure(sleeper_apps())
     assert stack.cli("db", "server", "start").returncode == 0
     launcher = stack.launch()
-    launcher.wait_line("all apps ready")
+    launcher.wait_for("all apps ready")
     launcher.interrupt()
     assert launcher.wait() == 130
     assert "stopped embedded PostgreSQL" not in launcher.output
@@ -177,7 +177,7 @@ def test_the_shipped_stack_end_to_end(stack: Stack, chromium: str, tmp_path: Pat
                                    env={"API_URL": f"http://127.0.0.1:{server}"})
     (stack.root / "config.yaml").write_text(yaml.safe_dump(config))
     launcher = stack.launch()
-    launcher.wait_line("all apps ready")
+    launcher.wait_for("all apps ready")
     assert "server ready in" in launcher.output and f"http://localhost:{admin}" in launcher.output
     assert f"API listening on port {server}" in launcher.output  # the app's own line, prefixed
     # the server ran its own startup migration: nothing was left for it to apply

@@ -19,7 +19,7 @@ def test_stop_from_another_terminal_during_the_prechecks(stack: Stack) -> None:
     (stack.root / "migrations" / "0005_slow.sql").write_text("SELECT pg_sleep(3);\n")
     stack.configure(sleeper_apps())
     launcher = stack.launch()
-    launcher.wait_line("Database ready")
+    launcher.wait_for("Database ready")
     status = json.loads(stack.cli("status", "--json").stdout)
     assert status["running"] and status["phase"] == "starting"
     assert status["pid"] == launcher.proc.pid
@@ -34,7 +34,7 @@ def test_stop_from_another_terminal_during_the_prechecks(stack: Stack) -> None:
 def test_a_killed_launcher_is_detected_and_cleaned_up(stack: Stack) -> None:
     stack.configure(sleeper_apps())
     launcher = stack.launch()
-    launcher.wait_line("all apps ready")
+    launcher.wait_for("all apps ready")
     state = json.loads((stack.root / ".workspace" / "run" / "state.json").read_text())
     app_pids = [a["pid"] for a in state["apps"].values()]
     os.kill(launcher.proc.pid, signal.SIGKILL)
@@ -57,7 +57,7 @@ def test_a_launcher_killed_during_the_prechecks_left_a_record_of_its_server(
     (stack.root / "migrations" / "0005_slow.sql").write_text("SELECT pg_sleep(3);\n")
     stack.configure(sleeper_apps())
     launcher = stack.launch()
-    launcher.wait_line("Database ready")
+    launcher.wait_for("Database ready")
     os.kill(launcher.proc.pid, signal.SIGKILL)
     launcher.wait()
     cleaned = stack.cli("stop")

@@ -16,11 +16,11 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import FrameType
 from typing import Any
 
-__all__ = ["signals_deferred", "signals_ignored", "terminate_as_exit"]
+__all__ = ["signals_deferred", "signals_handled", "signals_ignored", "terminate_as_exit"]
 
 
 def _raise_exit(signum: int, frame: FrameType | None) -> None:
@@ -38,6 +38,12 @@ def _handlers(handlers: dict[signal.Signals, Any]) -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def signals_handled(handler: Callable[[int, FrameType | None], Any],
+                    signals: Iterable[int]) -> contextlib.AbstractContextManager[None]:
+    """`handler` for each of `signals` in here, the previous handlers restored after."""
+    return _handlers({signal.Signals(s): handler for s in signals})
 
 
 def terminate_as_exit() -> contextlib.AbstractContextManager[None]:

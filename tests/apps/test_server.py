@@ -144,7 +144,7 @@ def test_a_failing_migration_stops_it_before_it_listens(
         start_server: StartServer, shipped_project: Path, db_url: str) -> None:
     write(shipped_project, "0005_broken.sql", "INSERT INTO kb.no_such_table VALUES (1);\n")
     app, _ = start_server(shipped_project, wait=False)
-    code = app.wait_exit()
+    code = app.wait()
     assert code == 7, app.output
     assert "PRECHECK_MIGRATIONS_FAILED" in app.output
     assert "0005_broken.sql" in app.output
@@ -157,7 +157,7 @@ def test_a_failing_migration_stops_it_before_it_listens(
 def test_without_database_url_it_exits_2(start_server: StartServer,
                                          shipped_project: Path) -> None:
     app, _ = start_server(shipped_project, wait=False, DATABASE_URL="")
-    assert app.wait_exit() == 2
+    assert app.wait() == 2
     assert "DATABASE_URL is not set" in app.output
 
 

@@ -123,8 +123,8 @@ def test_sigkill_of_the_supervisor_leaves_no_process_behind(driver: MakeDriver) 
     d = driver({"parent": {"command": program("grandparent.py"), "ready": {"log": r"grandchild \d+"}},
                 "stubborn": {"command": program("ignore_term.py"), "ready": {"log": "ignoring"}}},
                grace_s=0.5)
-    d.expect("DRIVER ready parent")
-    d.expect("DRIVER ready stubborn")
+    ready = {d.expect("DRIVER ready") for _ in range(2)}  # no depends_on: either first
+    assert ready == {"DRIVER ready parent", "DRIVER ready stubborn"}
     tree = d.descendants()  # apps, the grandchild and the watchdog
     assert len(tree) >= 4
     d.popen.kill()

@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any, Literal
+from typing import Literal
 
 import httpx
 
@@ -49,6 +49,7 @@ from workspace.errors import (
 )
 from workspace.readiness import ReadinessTimeout, wait_until_ready
 from workspace.runstate import AppState, process_started
+from workspace.signals import signals_handled
 from workspace.supervisor.printer import Printer
 from workspace.supervisor.probes import app_probe, app_url
 from workspace.supervisor.process import Event, Process, kill_group, live_groups
@@ -124,37 +125,30 @@ class Manager:
         """Supervise until stopped; see the module docstring. Call from the main thread
         to handle SIGINT/SIGTERM, and from a thread living as long as the apps (PDEATHSIG).
         `pending`: signals that came before, handled as if they came now."""
-        previous = self._install_signals()
-        for signum in pending or ():
-            self._on_signal(signum, None)
-        if self._use_watchdog:
-            self._watchdog = Watchdog.start(grace_s=self._settings.stop_grace_s)
-        try:
-            while not self._stopping:
-                self._start_due()
-                self._pump(_TICK_S)
-                self._check_dependencies()
-        finally:
+        with signals_handled(self._on_signal, SIGNALS):
+            for signum in pending or ():
+                self._on_signal(signum, None)
+            if self._use_watchdog:
+                self._watchdog = Watchdog.start(grace_s=self._settings.stop_grace_s)
             try:
-                self._shutdown()
-            except BaseException:  # a second Ctrl-C as KeyboardInterrupt, a bug: no survivors
-                for pgid in self._groups:
-                    kill_group(pgid, signal.SIGKILL)
-                raise
-            if self._watchdog is not None:
-                self._watchdog.close()
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+                while not self._stopping:
+                    self._start_due()
+                    self._pump(_TICK_S)
+                    self._check_dependencies()
+            finally:
+                try:
+                    self._shutdown()
+                except BaseException:  # a second Ctrl-C as KeyboardInterrupt, a bug: no survivors
+                    for pgid in self._groups:
+                        kill_group(pgid, signal.SIGKILL)
+                    raise
+                if self._watchdog is not None:
+                    self._watchdog.close()
         if self._failure is not None:
             raise self._failure
         return self.returncode or 0
 
     # -- signals ----------------------------------------------------------------------
-
-    def _install_signals(self) -> dict[int, Any]:
-        if threading.current_thread() is not threading.main_thread():
-            return {}
-        return {s: signal.signal(s, self._on_signal) for s in SIGNALS}
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # Only record and ask to stop: the loop does the work, between two events.
@@ -329,9 +323,9 @@ class Manager:
             return
         deadlines = self._stop_groups()
         killed: set[int] = set()
-        while not self._kill_now and self._alive():  # bounded by the longest grace
-            live = live_groups(self._groups)
-            if live <= killed:  # only what got SIGKILL is left: reaped below, bounded
+        while not self._kill_now:  # bounded by the longest grace
+            live = live_groups(self._groups)  # one scan of the process table a tick
+            if live <= killed:  # nothing, or only what got SIGKILL, is left: reaped below
                 break
             late = {g for g in live - killed if self._clock() >= deadlines.get(g, 0.0)}
             if late:
