@@ -213,9 +213,11 @@ def foreign_listener() -> Iterator[Callable[[int], subprocess.Popen[bytes]]]:
     procs: list[subprocess.Popen[bytes]] = []
 
     def listen(port: int) -> subprocess.Popen[bytes]:
-        code = ("import socket, sys, time; s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1])));"
-                " s.listen(); print('ready', flush=True); time.sleep(120)")
-        proc = subprocess.Popen([sys.executable, "-c", code, str(port)], stdout=subprocess.PIPE)
+        # Listens until its stdin closes: when the test ends, however it ends.
+        code = ("import socket, sys; s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1])));"
+                " s.listen(); print('ready', flush=True); sys.stdin.read()")
+        proc = subprocess.Popen([sys.executable, "-c", code, str(port)], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE)
         procs.append(proc)
         assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
         return proc
@@ -224,8 +226,9 @@ def foreign_listener() -> Iterator[Callable[[int], subprocess.Popen[bytes]]]:
     for proc in procs:
         proc.kill()
         proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                pipe.close()
 
 
 @docker

@@ -74,8 +74,8 @@ def test_stop_reaches_a_server_not_yet_in_postmaster_pid(outside_tmp: Path) -> N
     server = EmbeddedPostgres(data, port=free_port())
     server.start()
     postmaster = server.status().pid
-    decoy = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)",
-                              "-D", str(data), str(data / "server.log")])
+    decoy = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()",
+                              "-D", str(data), str(data / "server.log")], stdin=subprocess.PIPE)
     try:
         (data / "postmaster.pid").unlink()  # what a start cut short looks like
         assert server.stop() is True
@@ -85,3 +85,5 @@ def test_stop_reaches_a_server_not_yet_in_postmaster_pid(outside_tmp: Path) -> N
     finally:
         decoy.kill()
         decoy.wait()
+        assert decoy.stdin is not None
+        decoy.stdin.close()
