@@ -4,13 +4,14 @@
     # open http://localhost:3001/
 
 The page and the API then share one origin, so the browser needs no CORS. Standard
-library only, as a user's small app would be; no build step, nothing from a CDN.
+library only, as a user's small app would be; no build step, nothing from a CDN. The HTTP
+server is the standard library's, with the bounds of `apps/boundedhttp.py` (listen
+backlog, request and idle timeouts).
 """
 
 from __future__ import annotations
 
 import errno
-import json
 import os
 import signal
 import sys
@@ -18,9 +19,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # apps/, for boundedhttp
+from boundedhttp import BoundedHandler, BoundedHTTPServer, Timeouts, log_line  # noqa: E402
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 3001
@@ -34,18 +37,16 @@ STATIC = {
     "/admin.js": ("admin.js", "text/javascript; charset=utf-8"),
 }
 
-_output_lock = threading.Lock()
 
-
-class AdminServer(ThreadingHTTPServer):
+class AdminServer(BoundedHTTPServer):
     """Serves the page and proxies the API found at `api_url`."""
 
-    def __init__(self, address: tuple[str, int], api_url: str) -> None:
-        super().__init__(address, Handler)
+    def __init__(self, address: tuple[str, int], api_url: str, timeouts: Timeouts) -> None:
+        super().__init__(address, Handler, timeouts)
         self.api_url = api_url.rstrip("/")
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(BoundedHandler):
     """GET only: a static file, or `/api/...` fetched from the API server."""
 
     server: AdminServer
@@ -67,9 +68,6 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:
         self._not_allowed("DELETE")
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Silenced: `_log` writes one line per request to stdout instead."""
 
     def _not_allowed(self, method: str) -> None:
         started = time.monotonic()
@@ -98,26 +96,17 @@ class Handler(BaseHTTPRequestHandler):
             return self._send_error(400, f"invalid request path: {exc}")
 
     def _send_error(self, status: int, message: str) -> int:
-        return self._send(status, "application/json", json.dumps({"error": message}).encode())
+        self.send_json(status, {"error": message})
+        return status
 
     def _send(self, status: int, content_type: str, data: bytes) -> int:
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the browser went away
+        self.send_body(status, content_type, data)
         return status
 
     @staticmethod
     def _log(method: str, path: str, status: int, started: float) -> None:
         elapsed_ms = (time.monotonic() - started) * 1000
-        with _output_lock:
-            sys.stdout.write(f"{method} {path} {status} {elapsed_ms:.0f}ms\n")
-            sys.stdout.flush()
+        log_line(f"{method} {path} {status} {elapsed_ms:.0f}ms")
 
 
 def main() -> int:
@@ -126,9 +115,14 @@ def main() -> int:
         print(f"PORT must be a port number (1-65535), got {raw_port!r}", file=sys.stderr)
         return 2
     port = int(raw_port)
+    try:
+        timeouts = Timeouts.from_env(os.environ)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     api_url = os.environ.get("API_URL") or DEFAULT_API_URL
     try:
-        server = AdminServer((HOST, port), api_url)
+        server = AdminServer((HOST, port), api_url, timeouts)
     except OSError as exc:
         held = " (in use by another process; set another PORT)" if exc.errno == errno.EADDRINUSE else ""
         print(f"cannot listen on {HOST}:{port}: {exc.strerror}{held}", file=sys.stderr)

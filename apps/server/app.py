@@ -7,8 +7,11 @@
 Written as a user's app would be: the standard library's HTTP server and psycopg 3. At
 startup it runs the same migration runner as `workspace start`
 (`workspace.startup.migrate_on_startup`) and refuses to listen when that fails, exiting
-with the error's documented exit code. One connection per request keeps it simple; this
-is a development server, not a production one.
+with the error's documented exit code. One connection per request keeps it simple; at
+most DB_MAX_CONNECTIONS of them are open at once, so that a burst of requests does not
+exceed PostgreSQL's max_connections. The HTTP server is the standard library's, with the
+bounds of `apps/boundedhttp.py` (listen backlog, request and idle timeouts, strict body
+reading). This is a development server, not a production one.
 """
 
 from __future__ import annotations
@@ -25,10 +28,9 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -41,12 +43,23 @@ from workspace.config import load_config
 from workspace.errors import PortInUse, WorkspaceError
 from workspace.startup import migrate_on_startup
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # apps/, for boundedhttp
+from boundedhttp import (  # noqa: E402 - needs the path above
+    BoundedHandler,
+    BoundedHTTPServer,
+    HttpError,
+    Timeouts,
+    log_line,
+)
+
 HOST = "127.0.0.1"
 DEFAULT_PORT = 3002
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 MAX_BODY_BYTES = 10 * 1024 * 1024
 CONNECT_TIMEOUT_S = 5
+DEFAULT_DB_MAX_CONNECTIONS = 10
+DB_WAIT_S = 10.0  # a request waits this long at most for one of the DB connections
 # Documents belong to a project (kb.documents.project_id is NOT NULL); this app keeps
 # them in one project, created on first use.
 DEFAULT_ORG = ("Default", "default")  # name, slug
@@ -58,16 +71,6 @@ Connection = psycopg.Connection[dict[str, Any]]
 _LOCAL_HOSTS = ("127.0.0.1", "localhost")
 _DOCUMENT_PATH = re.compile(r"/api/documents/(?P<id>[^/]+)")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
-_output_lock = threading.Lock()
-
-
-class HttpError(Exception):
-    """A failure answered as `{"error": message}` with `status`: HttpError(404, "no such document")."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def split_chunks(content: str) -> list[str]:
@@ -113,19 +116,30 @@ def _document_id(raw: str) -> uuid.UUID:
 class Api:
     """The endpoints, each returning (status, JSON body) or raising HttpError.
 
-        api = Api("postgresql://...", Path("."))
+        api = Api("postgresql://...", Path("."), max_connections=10)
         api.health()          # (200, {"status": "ok", "database": "ok"})
     """
 
-    def __init__(self, database_url: str, project_dir: Path) -> None:
+    def __init__(self, database_url: str, project_dir: Path, *,
+                 max_connections: int = DEFAULT_DB_MAX_CONNECTIONS) -> None:
         self.database_url = database_url
         self.project_dir = project_dir
+        self.max_connections = max_connections
+        # A connection per request, at most this many at once: 200 simultaneous requests
+        # must not open 200 (PostgreSQL's max_connections is 100 by default).
+        self._slots = threading.BoundedSemaphore(max_connections)
 
     @contextmanager
     def _connect(self) -> Iterator[Connection]:
-        with psycopg.connect(self.database_url, connect_timeout=CONNECT_TIMEOUT_S,
-                             autocommit=True, row_factory=dict_row) as conn:
-            yield conn
+        if not self._slots.acquire(timeout=DB_WAIT_S):
+            raise HttpError(503, f"database busy: all {self.max_connections} connections "
+                                 f"stayed in use for {DB_WAIT_S:g}s; try again")
+        try:
+            with psycopg.connect(self.database_url, connect_timeout=CONNECT_TIMEOUT_S,
+                                 autocommit=True, row_factory=dict_row) as conn:
+                yield conn
+        finally:
+            self._slots.release()
 
     def health(self) -> tuple[int, Json]:
         try:
@@ -242,15 +256,15 @@ class Api:
         return uuid.UUID(str(project["id"]))
 
 
-class ApiServer(ThreadingHTTPServer):
+class ApiServer(BoundedHTTPServer):
     """A threading HTTP server holding the Api its handlers call."""
 
-    def __init__(self, address: tuple[str, int], api: Api) -> None:
-        super().__init__(address, Handler)
+    def __init__(self, address: tuple[str, int], api: Api, timeouts: Timeouts) -> None:
+        super().__init__(address, Handler, timeouts)
         self.api = api
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(BoundedHandler):
     """Routes a request to the Api, answers JSON and logs `METHOD path status ms`."""
 
     server: ApiServer
@@ -269,9 +283,6 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_PATCH(self) -> None:
         self._handle("PATCH")
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Silenced: `_log` writes one line per request to stdout instead."""
 
     def _handle(self, method: str) -> None:
         started = time.monotonic()
@@ -327,47 +338,44 @@ class Handler(BaseHTTPRequestHandler):
             raise HttpError(405, f"method {method} not allowed here (allowed: {', '.join(allowed)})")
 
     def _json_body(self) -> Json:
+        raw = self.read_body(MAX_BODY_BYTES)
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            raise HttpError(400, "invalid Content-Length header") from None
-        if length > MAX_BODY_BYTES:
-            raise HttpError(413, f"request body larger than {MAX_BODY_BYTES} bytes")
-        raw = self.rfile.read(length) if length > 0 else b""
-        if not raw.strip():
+            text = raw.decode("utf-8")  # JSON exchanged between systems is UTF-8 (RFC 8259)
+        except UnicodeDecodeError as exc:
+            raise HttpError(400, f"request body is not valid UTF-8 (byte 0x{raw[exc.start]:02x} "
+                                 f"at offset {exc.start})") from None
+        if not text.strip():
             raise HttpError(400, "request body must be a JSON object with 'title' and 'content'")
         try:
-            body = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            body = json.loads(text)
+        except json.JSONDecodeError as exc:
             raise HttpError(400, f"request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise HttpError(400, "request body is nested too deeply to be read") from None
         if not isinstance(body, dict):
             raise HttpError(400, "request body must be a JSON object with 'title' and 'content'")
         return body
 
     def _send_json(self, status_code: int, body: Json) -> None:
-        data = json.dumps(body, default=_json_default).encode()
-        try:
-            self.send_response(status_code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client went away; nothing left to tell it
+        self.send_json(status_code, json.dumps(body, default=_json_default).encode())
 
     def _log(self, method: str, status_code: int, started: float) -> None:
         elapsed_ms = (time.monotonic() - started) * 1000
         path = urlsplit(self.path).path  # no query string: it may carry user data
-        with _output_lock:
-            sys.stdout.write(f"{method} {path} {status_code} {elapsed_ms:.0f}ms\n")
-            sys.stdout.flush()
+        log_line(f"{method} {path} {status_code} {elapsed_ms:.0f}ms")
 
 
 def _port() -> int:
     raw = os.environ.get("PORT", str(DEFAULT_PORT))
     if not raw.isdigit() or not 1 <= int(raw) <= 65535:
         raise ValueError(f"PORT must be a port number (1-65535), got {raw!r}")
+    return int(raw)
+
+
+def _db_max_connections(environ: Mapping[str, str]) -> int:
+    raw = environ.get("DB_MAX_CONNECTIONS", "").strip() or str(DEFAULT_DB_MAX_CONNECTIONS)
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"DB_MAX_CONNECTIONS must be a whole number of at least 1, got {raw!r}")
     return int(raw)
 
 
@@ -391,6 +399,8 @@ def main() -> int:
         return 2
     try:
         port = _port()
+        timeouts = Timeouts.from_env(os.environ)
+        max_connections = _db_max_connections(os.environ)
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -405,7 +415,8 @@ def main() -> int:
 
     project_dir = Path(os.environ.get("WORKSPACE_PROJECT_DIR", "."))
     try:
-        server = ApiServer((HOST, port), Api(url, project_dir))
+        server = ApiServer((HOST, port), Api(url, project_dir, max_connections=max_connections),
+                           timeouts)
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             print(f"cannot listen on {HOST}:{port}: {exc.strerror}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.error
 import urllib.request
@@ -11,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.apps import AppProcess, get_json, request_json
+from tests.apps import AppProcess, get_json, raw_exchange, request_json
 from tests.conftest import free_port, query, write
 
 StartServer = Callable[..., tuple[AppProcess, str]]
@@ -197,3 +198,64 @@ def test_text_postgresql_cannot_store_is_a_400(server: tuple[AppProcess, str],
     status, _, body = request_json("POST", f"{base}/api/documents",
                                    {"title": "t", "content": text})
     assert status == 400 and "content" in body["error"]
+
+
+DEEP = 100_000
+
+
+def test_a_deeply_nested_body_is_a_short_400_without_a_traceback(
+        server: tuple[AppProcess, str], db_url: str) -> None:
+    app, base = server
+    for raw in (b"[" * DEEP + b"]" * DEEP,
+                b'{"title": "t", "content": ' + b"[" * DEEP + b"]" * DEEP + b"}"):
+        status, _, body = request_json("POST", f"{base}/api/documents", raw=raw)
+        assert status == 400, body
+        assert "nested" in body["error"] and len(body["error"]) < 200, body
+    assert get_json(f"{base}/health")[0] == 200
+    app.wait_for("GET /health 200")  # every line before it has been read
+    assert "Traceback" not in app.output and "RecursionError" not in app.output, app.output
+    assert query(db_url, "SELECT count(*) FROM kb.documents") == [(0,)]
+
+
+@pytest.mark.parametrize("raw", [
+    '{"title": "café", "content": "x"}'.encode("latin-1"),
+    json.dumps({"title": "t", "content": "x"}).encode("utf-16"),  # JSON is UTF-8 only
+    b'{"title": "t", "content": "\xed\xa0\x80"}',  # an encoded surrogate
+], ids=["latin-1", "utf-16", "surrogate"])
+def test_a_body_that_is_not_utf8_is_a_400(server: tuple[AppProcess, str], db_url: str,
+                                          raw: bytes) -> None:
+    _, base = server
+    status, _, body = request_json("POST", f"{base}/api/documents", raw=raw)
+    assert status == 400 and "UTF-8" in body["error"], body
+    assert query(db_url, "SELECT count(*) FROM kb.documents") == [(0,)]
+
+
+BODY = b'{"title": "t", "content": "x"}'
+# (extra request headers, the body sent, whether our side is shut after it, status)
+WRONG_LENGTHS = {
+    "body-ends-early": ("Content-Length: 100\r\n", BODY, True, 400),
+    "rest-never-comes": ("Content-Length: 100\r\n", BODY, False, 400),
+    "two-lengths": (f"Content-Length: {len(BODY)}\r\nContent-Length: 5\r\n", BODY, False, 400),
+    "negative": ("Content-Length: -1\r\n", BODY, False, 400),
+    "not-a-number": ("Content-Length: 1e3\r\n", BODY, False, 400),
+    "too-large": ("Content-Length: 10485761\r\n", b"", False, 413),
+    "chunked": ("Transfer-Encoding: chunked\r\n", b"5\r\nhello\r\n0\r\n\r\n", False, 411),
+}
+
+
+@pytest.mark.parametrize("case", WRONG_LENGTHS)
+def test_a_wrong_content_length_is_answered_and_the_connection_closed(
+        start_server: StartServer, shipped_project: Path, db_url: str, case: str) -> None:
+    """Never a hang (the missing rest waits REQUEST_TIMEOUT_S at most), never a body
+    left behind to be read as the next request."""
+    headers, sent, shut_write, expected = WRONG_LENGTHS[case]
+    _, base = start_server(shipped_project, REQUEST_TIMEOUT_S="1")
+    head = ("POST /api/documents HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: application/json\r\n{headers}\r\n").encode()
+    status, response_headers, body, elapsed_s = raw_exchange(base, head + sent,
+                                                             shut_write=shut_write)
+    assert status == expected, body
+    assert "Content-Length" in body["error"] or "larger than" in body["error"], body
+    assert response_headers.get("Connection") == "close"
+    assert elapsed_s < 10
+    assert query(db_url, "SELECT count(*) FROM kb.documents") == [(0,)]
