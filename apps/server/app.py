@@ -7,9 +7,9 @@
 Written as a user's app would be: the standard library's HTTP server and psycopg 3. At
 startup it runs the same migration runner as `workspace start`
 (`workspace.startup.migrate_on_startup`) and refuses to listen when that fails, exiting
-with the error's documented exit code. One connection per request keeps it simple; at
-most DB_MAX_CONNECTIONS of them are open at once, so that a burst of requests does not
-exceed PostgreSQL's max_connections. The HTTP server is the standard library's, with the
+with the error's documented exit code. Requests share at most DB_MAX_CONNECTIONS
+PostgreSQL connections, reused (`dbpool.py`), so that a burst of requests neither
+exceeds PostgreSQL's max_connections nor pays a new connection each. The HTTP server is the standard library's, with the
 bounds of `apps/boundedhttp.py` (listen backlog, request and idle timeouts, strict body
 reading). This is a development server, not a production one.
 """
@@ -36,7 +36,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
-from psycopg.rows import dict_row
 
 from workspace import redact, status
 from workspace.config import load_config
@@ -51,6 +50,7 @@ from boundedhttp import (  # noqa: E402 - needs the path above
     Timeouts,
     log_line,
 )
+from dbpool import Connection, ConnectionPool, PoolTimeout  # noqa: E402 - apps/server/
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 3002
@@ -66,7 +66,6 @@ DEFAULT_ORG = ("Default", "default")  # name, slug
 DEFAULT_PROJECT = "Default"
 
 Json = dict[str, Any]
-Connection = psycopg.Connection[dict[str, Any]]
 
 _LOCAL_HOSTS = ("127.0.0.1", "localhost")
 _DOCUMENT_PATH = re.compile(r"/api/documents/(?P<id>[^/]+)")
@@ -118,28 +117,27 @@ class Api:
 
         api = Api("postgresql://...", Path("."), max_connections=10)
         api.health()          # (200, {"status": "ok", "database": "ok"})
+        api.close()
     """
 
     def __init__(self, database_url: str, project_dir: Path, *,
                  max_connections: int = DEFAULT_DB_MAX_CONNECTIONS) -> None:
-        self.database_url = database_url
         self.project_dir = project_dir
-        self.max_connections = max_connections
-        # A connection per request, at most this many at once: 200 simultaneous requests
-        # must not open 200 (PostgreSQL's max_connections is 100 by default).
-        self._slots = threading.BoundedSemaphore(max_connections)
+        # 200 simultaneous requests must not open 200 connections (PostgreSQL's
+        # max_connections is 100 by default), nor pay a new one each.
+        self._pool = ConnectionPool(database_url, size=max_connections, wait_s=DB_WAIT_S,
+                                    connect_timeout_s=CONNECT_TIMEOUT_S)
+
+    def close(self) -> None:
+        self._pool.close()
 
     @contextmanager
     def _connect(self) -> Iterator[Connection]:
-        if not self._slots.acquire(timeout=DB_WAIT_S):
-            raise HttpError(503, f"database busy: all {self.max_connections} connections "
-                                 f"stayed in use for {DB_WAIT_S:g}s; try again")
         try:
-            with psycopg.connect(self.database_url, connect_timeout=CONNECT_TIMEOUT_S,
-                                 autocommit=True, row_factory=dict_row) as conn:
+            with self._pool.connection() as conn:
                 yield conn
-        finally:
-            self._slots.release()
+        except PoolTimeout as exc:
+            raise HttpError(503, f"database busy: {exc}; try again") from None
 
     def health(self) -> tuple[int, Json]:
         try:
@@ -434,6 +432,7 @@ def main() -> int:
     stop.wait()
     server.shutdown()
     server.server_close()
+    server.api.close()
     print("API stopped", flush=True)
     return 0
 
