@@ -259,3 +259,20 @@ def test_a_wrong_content_length_is_answered_and_the_connection_closed(
     assert response_headers.get("Connection") == "close"
     assert elapsed_s < 10
     assert query(db_url, "SELECT count(*) FROM kb.documents") == [(0,)]
+
+
+def test_connections_the_database_dropped_are_replaced(server: tuple[AppProcess, str],
+                                                       db_url: str) -> None:
+    """The server keeps its connections between requests; one the database closed
+    (a restart, pg_terminate_backend) costs a reconnect, not a failed request."""
+    _, base = server
+    assert get_json(f"{base}/health")[0] == 200
+    others = "datname = current_database() AND pid <> pg_backend_pid()"
+    killed = query(db_url, f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {others}")
+    assert killed and all(ok for (ok,) in killed), killed  # it kept at least one
+    deadline = time.monotonic() + 10
+    while query(db_url, f"SELECT count(*) FROM pg_stat_activity WHERE {others}") != [(0,)]:
+        assert time.monotonic() < deadline, "the terminated backends did not exit"
+        time.sleep(0.05)
+    assert get_json(f"{base}/health") == (200, {"status": "ok", "database": "ok"})
+    assert get_json(f"{base}/api/documents")[0] == 200
