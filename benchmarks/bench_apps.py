@@ -14,10 +14,11 @@ for `--duration` seconds each:
   c. admin   GET /api/documents?limit=10   (the proxy: a new connection to the server)
   d. admin   GET /admin.js                 (baseline: a static file, no database)
 
-and prints medians over the runs of requests/s, p50 and p99 latency, and each variant's
+and prints medians over the runs of requests/s, p50 and p99 latency, each variant's
 requests/s as a fraction of the baseline's (d), and the failed requests (any answer
-other than 200, or a client error), which make it exit 1. Standard library + workspace's own dependencies only; the
-apps and the server are stopped and the temp directory removed at the end.
+other than 200, or a client error), which make it exit 1. Standard library + workspace's
+own dependencies only; the apps and the server are stopped and the temp directory
+removed at the end.
 """
 
 from __future__ import annotations

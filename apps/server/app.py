@@ -9,9 +9,10 @@ startup it runs the same migration runner as `workspace start`
 (`workspace.startup.migrate_on_startup`) and refuses to listen when that fails, exiting
 with the error's documented exit code. Requests share at most DB_MAX_CONNECTIONS
 PostgreSQL connections, reused (`dbpool.py`), so that a burst of requests neither
-exceeds PostgreSQL's max_connections nor pays a new connection each. The HTTP server is the standard library's, with the
-bounds of `apps/boundedhttp.py` (listen backlog, request and idle timeouts, strict body
-reading). This is a development server, not a production one.
+exceeds PostgreSQL's max_connections nor pays a new connection each. The HTTP server is
+the standard library's, with the bounds of `apps/boundedhttp.py` (listen backlog,
+request and idle timeouts, strict body reading). This is a development server, not a
+production one.
 """
 
 from __future__ import annotations

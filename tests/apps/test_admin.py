@@ -106,3 +106,12 @@ def test_the_page_shows_the_error_when_the_api_is_down(chromium: str, apps: list
     assert "hidden" not in error.attrs
     assert "HTTP 502" in error.text and f"API server unreachable at {closed}" in error.text
     assert dom.by_id("launcher").attrs["data-running"] == "unknown"
+
+
+def test_a_bad_timeout_in_the_environment_exits_2_naming_it(apps: list[AppProcess],
+                                                            tmp_path: Path) -> None:
+    admin = AppProcess("admin", cwd=tmp_path, env={"PORT": str(free_port()),
+                                                   "IDLE_TIMEOUT_S": "-1"})
+    apps.append(admin)
+    assert admin.wait(30) == 2, admin.output
+    assert "IDLE_TIMEOUT_S" in admin.output

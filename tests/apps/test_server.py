@@ -276,3 +276,13 @@ def test_connections_the_database_dropped_are_replaced(server: tuple[AppProcess,
         time.sleep(0.05)
     assert get_json(f"{base}/health") == (200, {"status": "ok", "database": "ok"})
     assert get_json(f"{base}/api/documents")[0] == 200
+
+
+@pytest.mark.parametrize(("name", "value"), [("REQUEST_TIMEOUT_S", "soon"),
+                                             ("IDLE_TIMEOUT_S", "0"),
+                                             ("DB_MAX_CONNECTIONS", "0")])
+def test_a_bad_bound_in_the_environment_exits_2_naming_it(
+        start_server: StartServer, shipped_project: Path, name: str, value: str) -> None:
+    app, _ = start_server(shipped_project, wait=False, **{name: value})
+    assert app.wait(30) == 2, app.output
+    assert name in app.output and "Traceback" not in app.output
