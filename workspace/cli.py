@@ -12,6 +12,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import TracebackType
 
 from workspace import __version__, redact
 from workspace.console import Console, silence
@@ -64,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     console = Console(json_mode=getattr(args, "json", False))
+    redact.on_weak_password(console.warn)
+    sys.excepthook = _redacted_traceback  # --debug re-raises: its traceback is masked too
     handler: Callable[[argparse.Namespace, Console], int] = args.handler
     try:
         return handler(args, console)
@@ -87,6 +90,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.line(f"unexpected error: {redact.redact(repr(exc))}", "error")
         console.line(f"  This is a bug in workspace; the traceback is in {log}.")
         return EXIT_INTERNAL
+    finally:
+        redact.on_weak_password(None)  # the console goes with this call
+
+
+def _redacted_traceback(kind: type[BaseException], exc: BaseException,
+                        tb: TracebackType | None) -> None:
+    sys.stderr.write(redact.redact("".join(traceback.format_exception(kind, exc, tb))))
 
 
 def _crash_log(project_dir: Path | None) -> Path:
