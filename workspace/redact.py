@@ -52,7 +52,7 @@ _KEY_VALUE = re.compile(
     r"(?i)(?P<key>(?<![?&])(?:password|passwd|passphrase|secret|token|api[_-]?key)"
     r"(?:[ \t]*+=|[\"'][ \t]*+[:=])[ \t]*+)"
     rf"(?P<value>{_QUOTED}|(?:\\.|[^\s'\"\\])++)")
-_KEYWORDS = ("passw", "passphrase", "secret", "token", "api")
+_KEYWORDS = ("passw", "secret", "token", "api_key", "api-key", "apikey")
 # A URL's query parameter: up to the next '&'.
 _QUERY = re.compile(r"(?i)(?<=[?&])(?P<key>password=)(?P<value>[^&#\s'\"]++)")
 _AUTHORIZATION = re.compile(
