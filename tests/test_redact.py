@@ -131,6 +131,27 @@ def test_strong_registered_secrets_are_masked_anywhere() -> None:
     assert redact.redact("FATAL: tried Long'Secret 42!") == "FATAL: tried ********!"
 
 
+def test_a_secret_registered_alone_then_seen_as_the_user_name_is_no_longer_masked_everywhere() -> None:
+    redact.register("app-user-1")  # e.g. docker/.env's POSTGRES_PASSWORD
+    redact.on_weak_password(lambda _: None)
+    try:
+        redact.register_url("postgresql://app-user-1:app-user-1@h/db")
+    finally:
+        redact.on_weak_password(None)
+    assert redact.redact("role app-user-1 ready") == "role app-user-1 ready"
+    assert redact.redact("postgresql://app-user-1:app-user-1@h/db") == \
+        "postgresql://app-user-1:********@h/db"
+
+
+def test_uncaught_tracebacks_are_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        raise ValueError("bad postgres//u:hook-pw-1@h")
+    except ValueError as exc:
+        redact.excepthook(type(exc), exc, exc.__traceback__)
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "hook-pw-1" not in err and "postgres//u:********@h" in err
+
+
 def test_json_values_are_masked_and_stay_json() -> None:
     payload = {"message": 'cannot connect to postgres//u:p"w-1@h', "n": [1, "a:b@c"]}
     out = redact.redact_json(payload)
@@ -281,6 +302,8 @@ def test_a_running_workspace_writes_no_password_anywhere(
         state = (shipped_project / ".workspace" / "run" / "state.json").read_text()
         assert "password=********" in json.loads(state)["database"]
         status = run_cli(shipped_project, "status", "--json", env=env)
+        postgres = json.loads(status.stdout)["dependencies"][0]  # read from the masked URL
+        assert (postgres["state"], postgres["address"]) == ("running", json.loads(state)["database"])
         logs = run_cli(shipped_project, "logs", env=env)
         assert "db=host=" in logs.stdout
         for out in (started, status, logs):

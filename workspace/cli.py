@@ -12,7 +12,6 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
 
 from workspace import __version__, redact
 from workspace.console import Console, silence
@@ -66,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console = Console(json_mode=getattr(args, "json", False))
     redact.on_weak_password(console.warn)
-    sys.excepthook = _redacted_traceback  # --debug re-raises: its traceback is masked too
+    redact.install_excepthooks()  # --debug re-raises: its traceback is masked too
     handler: Callable[[argparse.Namespace, Console], int] = args.handler
     try:
         return handler(args, console)
@@ -92,11 +91,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
     finally:
         redact.on_weak_password(None)  # the console goes with this call
-
-
-def _redacted_traceback(kind: type[BaseException], exc: BaseException,
-                        tb: TracebackType | None) -> None:
-    sys.stderr.write(redact.redact("".join(traceback.format_exception(kind, exc, tb))))
 
 
 def _crash_log(project_dir: Path | None) -> Path:

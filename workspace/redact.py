@@ -27,12 +27,17 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
+import threading
+import traceback
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any
 from urllib.parse import unquote
 
-__all__ = ["MASK", "MIN_LENGTH", "mask_url", "on_weak_password", "redact", "redact_bytes",
-           "redact_json", "register", "register_url", "url_problem", "weakness"]
+__all__ = ["MASK", "MIN_LENGTH", "excepthook", "install_excepthooks", "mask_url",
+           "on_weak_password", "redact", "redact_bytes", "redact_json", "register",
+           "register_url", "url_problem", "weakness"]
 
 MASK = "********"
 MIN_LENGTH = 8  # a password shorter than this is weak
@@ -100,7 +105,8 @@ def register(secret: str | None, *, user: str | None = None,
     reason = weakness(secret, user=user, database=database)
     if reason is None:
         _anywhere.add(secret)
-    else:
+    else:  # also when registered before without its URL (it may be the user's name)
+        _anywhere.discard(secret)
         _in_context.add(secret)
     return reason
 
@@ -142,11 +148,12 @@ def _credentials(url: str) -> tuple[str | None, str | None, set[str]]:
         user, database = _text(parsed.get("user")), _text(parsed.get("dbname"))
         if parsed.get("password"):
             passwords.add(str(parsed["password"]))
+        understood = True
     except Exception:  # noqa: BLE001 - not valid for libpq: the scans below still apply
-        pass
+        understood = False
     text = url.strip()
     at = text.rfind("@")
-    if at >= 0:
+    if at >= 0 and ("://" in text or not understood):  # a URL, or what may have been one
         start = _authority_start(text, at)
         colon = text.find(":", start, at)
         if colon >= 0:
@@ -222,6 +229,24 @@ def mask_url(url: str) -> str:
     """`postgresql://app:s3cret@db:5432/x` -> `postgresql://app:********@db:5432/x`."""
     register_url(url)
     return redact(url)
+
+
+def excepthook(kind: type[BaseException], exc: BaseException,
+               tb: TracebackType | None) -> None:
+    """sys.excepthook: the traceback of an exception nobody caught, masked."""
+    sys.stderr.write(redact("".join(traceback.format_exception(kind, exc, tb))))
+
+
+def _thread_excepthook(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is not SystemExit:
+        sys.stderr.write(f"Exception in thread {args.thread.name if args.thread else '?'}:\n")
+        excepthook(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback)
+
+
+def install_excepthooks() -> None:
+    """Mask the tracebacks Python prints itself (`--debug` re-raises; a thread that dies)."""
+    sys.excepthook = excepthook
+    threading.excepthook = _thread_excepthook
 
 
 def _mask_run(match: re.Match[str]) -> str:
