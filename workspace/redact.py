@@ -144,6 +144,8 @@ def _credentials(url: str) -> tuple[str | None, str | None, set[str]]:
     try:
         from psycopg.conninfo import conninfo_to_dict
 
+        if url_problem(url):  # libpq would misread it: what the user meant is below
+            raise ValueError(url)
         parsed = conninfo_to_dict(url)
         user, database = _text(parsed.get("user")), _text(parsed.get("dbname"))
         if parsed.get("password"):
