@@ -64,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     console = Console(json_mode=getattr(args, "json", False))
+    redact.on_weak_password(console.warn)
+    redact.install_excepthooks()  # --debug re-raises: its traceback is masked too
     handler: Callable[[argparse.Namespace, Console], int] = args.handler
     try:
         return handler(args, console)
@@ -87,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.line(f"unexpected error: {redact.redact(repr(exc))}", "error")
         console.line(f"  This is a bug in workspace; the traceback is in {log}.")
         return EXIT_INTERNAL
+    finally:
+        redact.on_weak_password(None)  # the console goes with this call
 
 
 def _crash_log(project_dir: Path | None) -> Path:

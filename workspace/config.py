@@ -215,7 +215,8 @@ def load_config(project_dir: Path | None = None, *, config_file: Path | None = N
     layers.append(_from_env(env, "environment variable", None))
     if cli:
         layers.append(({k: v for k, v in cli.items() if v is not None},
-                       {k: f"command-line option for {k}" for k in cli}))
+                       {k: f"command-line option for {k}" for k, v in cli.items()
+                        if v is not None}))
 
     merged: dict[str, Any] = {"project_dir": project,
                               "config_file": yaml_path.resolve() if yaml_path.is_file() else None}
@@ -228,6 +229,14 @@ def load_config(project_dir: Path | None = None, *, config_file: Path | None = N
     url = _get(merged, "database.url")
     if isinstance(url, str):
         redact.register_url(url)
+        problem = redact.url_problem(url)
+        if problem:  # libpq would connect elsewhere, and echo bits of the password
+            raise ConfigError(
+                f"{origin.get('database.url', 'defaults')}: database.url "
+                f"{redact.redact(url)}: {problem}",
+                remedy="Percent-encode the user name and password (python3 -c \"import sys, "
+                       "urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=''))\" "
+                       "'PASSWORD'), or use the key/value form, the password in single quotes.")
     try:
         return Config.model_validate(merged)
     except ValidationError as exc:

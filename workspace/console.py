@@ -79,8 +79,10 @@ class Console:
                         None)
 
     def json(self, payload: Any) -> None:
-        text = json.dumps(payload, indent=None, default=str, ensure_ascii=False)
-        self._out.write(redact.redact(text) + "\n")
+        # Each string masked before dumping: the document stays JSON, and a secret is
+        # found as it is, not as JSON escaped it.
+        text = json.dumps(redact.redact_json(payload), indent=None, ensure_ascii=False)
+        self._out.write(text + "\n")
         self._out.flush()
 
     # -- internals ------------------------------------------------------------------

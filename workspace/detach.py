@@ -177,8 +177,10 @@ class _Progress:
 
 
 def main() -> int:
+    from workspace import redact
     from workspace.signals import terminate_as_exit
 
+    redact.install_excepthooks()  # its output goes to the combined log
     with terminate_as_exit():  # from the first moment: what up() started must be stopped
         handoff = json.loads(sys.stdin.read())
         progress = _Progress(handoff["progress_fd"])

@@ -28,6 +28,8 @@ from typing import Any
 
 import psutil
 
+from workspace import redact
+
 __all__ = ["AppState", "RunLock", "RunState", "StateStore", "process_started", "same_process"]
 
 
@@ -162,7 +164,10 @@ class StateStore:
     def write(self, state: RunState) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".state.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(asdict(state), indent=1))
+        # Never a password on disk: `database` is stored masked, and whatever else could
+        # hold one (an app's URL) is masked too. The detached supervisor gets the real URL
+        # over its stdin (detach.py).
+        tmp.write_text(json.dumps(redact.redact_json(asdict(state)), indent=1))
         os.replace(tmp, self.path)
 
     def clear(self) -> None:

@@ -82,10 +82,28 @@ def _server_state(url: str) -> str:
     """Whether the database URL's host and port accept a connection."""
     from workspace.readiness import tcp_probe
 
-    parts = urlsplit(url)
-    reason = tcp_probe(parts.hostname or "127.0.0.1", parts.port or 5432,
-                       timeout_s=_PROBE_TIMEOUT_S)()
+    host, port = _address(url)
+    reason = tcp_probe(host, port, timeout_s=_PROBE_TIMEOUT_S)()
     return "running" if reason is None else "unreachable"
+
+
+def _address(url: str) -> tuple[str, int]:
+    """The (first) host and port of a URL or key/value string, masked or not, as libpq
+    reads it; what urlsplit finds when libpq cannot read it."""
+    import psycopg  # only when a database is to be probed: the import is slow
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parsed = conninfo_to_dict(url)
+        host = str(parsed.get("host") or "127.0.0.1").split(",")[0]
+        port = int(str(parsed.get("port") or "5432").split(",")[0] or 5432)
+        return (host if not host.startswith("/") else "127.0.0.1"), port
+    except (ValueError, psycopg.Error):
+        try:
+            parts = urlsplit(url)
+            return parts.hostname or "127.0.0.1", parts.port or 5432
+        except ValueError:
+            return "127.0.0.1", 5432
 
 
 def _issuer_state(issuer: str) -> str:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from workspace import redact
 from workspace.db.connect import connect
@@ -27,7 +28,10 @@ PREFIX = "workspace_scratch_"
 
 
 def database_url_for(url: str, database: str) -> str:
-    """`url` with its database name replaced (query string and credentials kept)."""
+    """`url` with its database name replaced (query string and credentials kept); a
+    key/value connection string (`host=h dbname=d`) gets its `dbname` replaced."""
+    if "://" not in url:
+        return make_conninfo(url, dbname=database)
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path="/" + database))
 
