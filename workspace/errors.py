@@ -239,9 +239,10 @@ CODES: tuple[Code, ...] = (
 
 def display_path(path: Path) -> str:
     """A path as the user would type it: relative to the current directory when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except (ValueError, OSError):
+    try:  # a symlink is shown as itself, not as its target (which may be a loop)
+        full = path.parent.resolve() / path.name if path.is_symlink() else path.resolve()
+        return str(full.relative_to(Path.cwd()))
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop (< 3.13)
         return str(path)
 
 
