@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from workspace.config_types import MAX_ATTEMPTS, HttpUrl, Seconds
 from workspace.errors import ConfigError
 
 __all__ = ["AppConfig", "ReadyProbe", "SupervisorConfig", "check_apps"]
@@ -42,7 +43,7 @@ class _Section(BaseModel):
 class ReadyProbe(_Section):
     """Exactly one of http, tcp, log: ReadyProbe(http="http://127.0.0.1:3002/health")."""
 
-    http: str | None = Field(default=None, pattern=r"^https?://")
+    http: HttpUrl | None = Field(default=None, pattern=r"^https?://")
     tcp: int | None = Field(default=None, ge=1, le=65535)
     log: str | None = None
     host: str = Field(default="127.0.0.1", description="for tcp")
@@ -69,15 +70,15 @@ class AppConfig(_Section):
     env: dict[str, str] = Field(default_factory=dict)
     port: int | None = Field(default=None, ge=1, le=65535)
     ready: ReadyProbe | None = None
-    ready_timeout_s: float = Field(default=60.0, gt=0)
+    ready_timeout_s: Seconds = Field(default=60.0, gt=0)
     depends_on: list[str] = Field(default_factory=list)
     restart: Literal["never", "on-failure"] = "never"
-    backoff_s: float = Field(default=1.0, gt=0, description="First restart delay, doubled each time.")
-    backoff_max_s: float = Field(default=30.0, gt=0)
-    max_restarts: int = Field(default=5, ge=0)
+    backoff_s: Seconds = Field(default=1.0, gt=0, description="First restart delay, doubled each time.")
+    backoff_max_s: Seconds = Field(default=30.0, gt=0)
+    max_restarts: int = Field(default=5, ge=0, le=MAX_ATTEMPTS)
     stop_signal: Literal["SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2"] = Field(
         default="SIGTERM", description="Sent to the app's group to stop it (compose's stop_signal).")
-    stop_grace_s: float | None = Field(
+    stop_grace_s: Seconds | None = Field(
         default=None, ge=0, description="Before SIGKILL; unset: supervisor.stop_grace_s.")
 
     @field_validator("command", mode="before")
@@ -96,10 +97,11 @@ class AppConfig(_Section):
 
 
 class SupervisorConfig(_Section):
-    stop_grace_s: float = Field(default=5.0, ge=0,
+    stop_grace_s: Seconds = Field(default=5.0, ge=0,
                                 description="SIGTERM to SIGKILL, as honcho's KILL_WAIT.")
     log_dir: Path = Field(default=Path(".workspace/logs"), description="One <app>.log each.")
-    tail_lines: int = Field(default=20, ge=0, description="Log lines shown when an app fails.")
+    tail_lines: int = Field(default=20, ge=0, le=MAX_ATTEMPTS,
+                            description="Log lines shown when an app fails.")
 
 
 def check_apps(apps: Mapping[str, AppConfig]) -> list[str]:

@@ -79,6 +79,8 @@ def _describe_error(path: Path, exc: OSError) -> str:
         return f"is a dangling symlink to {_target(path)}"
     if exc.errno == errno.ENOENT:
         return "does not exist"
+    if exc.errno == errno.ENOTDIR:
+        return "is under a file, not a directory"
     return f"cannot be read: {exc.strerror or exc}"
 
 
