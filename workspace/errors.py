@@ -100,8 +100,8 @@ EMBEDDED_POSTGRES_FAILED = Code(
 )
 MIGRATION_FILE_INVALID = Code(
     "PRECHECK_MIGRATION_FILE_INVALID", 6,
-    "A migration file is misnamed, duplicated, empty, not UTF-8 or not valid SQL. "
-    "Nothing was run.",
+    "A migration file is misnamed, duplicated, not a readable regular file, empty, "
+    "not UTF-8, holds a NUL byte or is not valid SQL. Nothing was run.",
     "Fix the file at the position shown, then run `workspace db migrate` again.",
 )
 MIGRATIONS_FAILED = Code(
