@@ -112,6 +112,15 @@ def test_non_ascii_digits_are_not_a_version(project: Path, db_url: str) -> None:
     assert_untouched(db_url)
 
 
+def test_directive_timeout_past_the_servers_limit_is_a_file_error(
+        project: Path, db_url: str) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    write(project, "0002_slow.sql", "-- workspace: statement_timeout=99999999999s\nSELECT 1;")
+    check(migrate(project, db_url), FILE_INVALID, "migrations/0002_slow.sql:1",
+          "statement_timeout=99999999999s")
+    assert_untouched(db_url)
+
+
 def test_migrations_path_that_is_a_file_says_so(project: Path) -> None:
     (project / "migrations").rmdir()
     (project / "migrations").write_text("not a directory")
@@ -290,3 +299,11 @@ def test_deep_but_parseable_yaml_value(project: Path) -> None:
     (project / "config.yaml").write_text(
         "apps:\n  api:\n    command: run\n    env: " + "[" * depth + "]" * depth + "\n")
     check(status(project, "--database-url", UNREACHABLE_URL), CONFIG_INVALID, "apps.api.env")
+
+
+@pytest.mark.parametrize("yaml_text", ["precheck:\n  ignore: &x [*x]\n",
+                                       "apps: &x {a: *x}\n", "foo: &x {a: *x}\n",
+                                       'precheck:\n  ignore: &x [*x, "a\\0"]\n'])
+def test_yaml_anchor_cycles(project: Path, yaml_text: str) -> None:
+    (project / "config.yaml").write_text(yaml_text)
+    check(status(project, "--database-url", UNREACHABLE_URL), CONFIG_INVALID, "config.yaml")

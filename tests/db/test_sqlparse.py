@@ -110,3 +110,11 @@ def test_nul_is_refused_before_the_parser_would_stop_at_it() -> None:
     with pytest.raises(MigrationFileError, match="NUL byte") as info:
         split_statements(F, "CREATE TABLE a (id int);\0\nDROP TABLE a;")
     assert (info.value.line, info.value.column) == (1, 25)
+
+
+@pytest.mark.parametrize("value", ["2147483648", "2147484s", "25d", "99999999999999999999h"])
+def test_directive_timeout_past_the_servers_limit_is_refused(value: str) -> None:
+    with pytest.raises(MigrationFileError, match="past PostgreSQL's limit") as info:
+        parse_directives(F, f"-- workspace: lock_timeout={value}\nSELECT 1;")
+    assert info.value.line == 1
+    assert parse_directives(F, "-- workspace: statement_timeout=2147483s\n").statement_timeout

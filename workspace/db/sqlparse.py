@@ -24,7 +24,9 @@ __all__ = ["Directives", "Statement", "check_text", "line_col", "parse_directive
 
 DIRECTIVE_PREFIX = "-- workspace:"
 _LINE_BREAK = re.compile(r"\r\n?|\n")  # as PostgreSQL's scanner and editors see lines
-_DURATION = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$")
+_DURATION = re.compile(r"^(?P<number>\d+(\.\d+)?)\s*(?P<unit>us|ms|s|min|h|d)?$")
+_UNIT_MS = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+MAX_TIMEOUT_MS = 2**31 - 1  # the server's limit for lock_timeout and statement_timeout
 NO_TRANSACTION_FIX = ("Move the statement to a file of its own whose first line is "
                       "`-- workspace: no-transaction`.")
 
@@ -80,7 +82,11 @@ def parse_directives(path: Path, text: str) -> Directives:
         key, eq, value = token.partition("=")
         if key == "no-transaction" and not eq:
             values["transactional"] = False
-        elif key in ("lock_timeout", "statement_timeout") and _DURATION.match(value):
+        elif key in ("lock_timeout", "statement_timeout") and (match := _DURATION.match(value)):
+            if float(match["number"]) * _UNIT_MS[match["unit"] or "ms"] > MAX_TIMEOUT_MS:
+                raise MigrationFileError(
+                    path, f"{token} is past PostgreSQL's limit ({MAX_TIMEOUT_MS} ms, about "
+                          "24 days)", line=1, remedy="Give a shorter duration, or 0 for none.")
             values[key] = value
         else:
             raise MigrationFileError(
