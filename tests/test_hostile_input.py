@@ -307,3 +307,10 @@ def test_deep_but_parseable_yaml_value(project: Path) -> None:
 def test_yaml_anchor_cycles(project: Path, yaml_text: str) -> None:
     (project / "config.yaml").write_text(yaml_text)
     check(status(project, "--database-url", UNREACHABLE_URL), CONFIG_INVALID, "config.yaml")
+
+
+@pytest.mark.parametrize("host", ["a" * 64 + ".example", "bad host", ""])
+def test_malformed_embedded_host_is_a_config_error(project: Path, host: str) -> None:
+    (project / "config.yaml").write_text(f"embedded:\n  host: '{host}'\n")
+    check(status(project, "--database-url", UNREACHABLE_URL), CONFIG_INVALID,
+          "config.yaml line 2: embedded.host")

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from workspace.config_types import MAX_ATTEMPTS, HttpUrl, Seconds
+from workspace.config_types import MAX_ATTEMPTS, HostName, HttpUrl, Seconds
 from workspace.errors import ConfigError
 
 __all__ = ["AppConfig", "ReadyProbe", "SupervisorConfig", "check_apps"]
@@ -46,7 +46,7 @@ class ReadyProbe(_Section):
     http: HttpUrl | None = Field(default=None, pattern=r"^https?://")
     tcp: int | None = Field(default=None, ge=1, le=65535)
     log: str | None = None
-    host: str = Field(default="127.0.0.1", description="for tcp")
+    host: HostName = Field(default="127.0.0.1", description="for tcp")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ReadyProbe:

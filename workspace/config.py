@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from workspace import redact, urls
 from workspace.apps_config import AppConfig, SupervisorConfig, check_apps
-from workspace.config_types import MAX_ATTEMPTS, HttpUrl, Seconds
+from workspace.config_types import MAX_ATTEMPTS, HostName, HttpUrl, Seconds
 from workspace.errors import ConfigError
 from workspace.userfile import NotReadable, read_regular
 
@@ -64,7 +64,7 @@ class DatabaseConfig(_Section):
 class EmbeddedConfig(_Section):
     data_dir: Path = Field(default=Path(".workspace/postgres"),
                            description="Cluster directory, relative to the project.")
-    host: str = "127.0.0.1"
+    host: HostName = "127.0.0.1"
     port: int = Field(default=54320, ge=1, le=65535)
     database: str = Field(default="workspace", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
     start_timeout_s: Seconds = Field(default=60.0, gt=0)

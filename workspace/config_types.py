@@ -17,7 +17,7 @@ from pydantic import AfterValidator
 
 from workspace import urls
 
-__all__ = ["MAX_ATTEMPTS", "MAX_DURATION_S", "HttpUrl", "Seconds"]
+__all__ = ["MAX_ATTEMPTS", "MAX_DURATION_S", "HostName", "HttpUrl", "Seconds"]
 
 MAX_DURATION_S = 86_400.0  # one day
 MAX_ATTEMPTS = 1_000  # retries, restarts, lines kept: enough for anything sane
@@ -41,3 +41,13 @@ def _http_url(value: str) -> str:
 
 
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+def _host_name(value: str) -> str:
+    problem = urls.host_problem(value) if value else "empty"
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+HostName = Annotated[str, AfterValidator(_host_name)]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-__all__ = ["database_url_problem", "http_url_problem"]
+__all__ = ["database_url_problem", "host_problem", "http_url_problem"]
 
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 _QUOTED = re.compile(r'"([^"]*)"')
@@ -51,7 +51,7 @@ def database_url_problem(url: str) -> str | None:
         if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
             return f'port "{port}" is not a number from 1 to 65535'
     for host in hosts:
-        reason = _host_problem(host)
+        reason = host_problem(host)
         if reason:
             return f'host "{host}": {reason}'
     sslmode = params.get("sslmode")
@@ -72,13 +72,17 @@ def http_url_problem(url: str) -> str | None:
         return "not an http:// or https:// URL with a host"
     if parsed.port is not None and not 1 <= parsed.port <= 65535:
         return f"port {parsed.port} is not a number from 1 to 65535"
-    reason = _host_problem(parsed.host)
+    reason = host_problem(parsed.host)
     return f'host "{parsed.host}": {reason}' if reason else None
 
 
-def _host_problem(host: str) -> str | None:
+def host_problem(host: str) -> str | None:
+    """What keeps `host` from being looked up (None for an IP address, a socket directory
+    or a well-formed name, ASCII or not)."""
     if not host or host.startswith(("/", "@")):  # default, a socket directory, abstract socket
         return None
+    if any(c.isspace() or not c.isprintable() for c in host):
+        return "not a valid host name (it holds a space or a control character)"
     try:
         ipaddress.ip_address(host)
         return None
