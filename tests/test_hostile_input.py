@@ -314,3 +314,10 @@ def test_malformed_embedded_host_is_a_config_error(project: Path, host: str) -> 
     (project / "config.yaml").write_text(f"embedded:\n  host: '{host}'\n")
     check(status(project, "--database-url", UNREACHABLE_URL), CONFIG_INVALID,
           "config.yaml line 2: embedded.host")
+
+
+def test_file_name_with_control_characters_is_shown_escaped(project: Path) -> None:
+    write(project, "0001_a\x1b[31mred\nPRECHECK_FAKE.sql", "SELECT 1;")
+    out = check(migrate(project, UNREACHABLE_URL), FILE_INVALID, "naming rule",
+                "0001_a\\x1b[31mred\\nPRECHECK_FAKE.sql")
+    assert "\x1b" not in out and "\nPRECHECK_FAKE" not in out

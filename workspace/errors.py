@@ -241,9 +241,12 @@ def display_path(path: Path) -> str:
     """A path as the user would type it: relative to the current directory when inside it."""
     try:  # a symlink is shown as itself, not as its target (which may be a loop)
         full = path.parent.resolve() / path.name if path.is_symlink() else path.resolve()
-        return str(full.relative_to(Path.cwd()))
+        text = str(full.relative_to(Path.cwd()))
     except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop (< 3.13)
-        return str(path)
+        text = str(path)
+    # a file name may hold a newline or a terminal escape sequence: show them, not obey them
+    return text if text.isprintable() else "".join(
+        c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class WorkspaceError(Exception):
