@@ -321,3 +321,19 @@ def test_file_name_with_control_characters_is_shown_escaped(project: Path) -> No
     out = check(migrate(project, UNREACHABLE_URL), FILE_INVALID, "naming rule",
                 "0001_a\\x1b[31mred\\nPRECHECK_FAKE.sql")
     assert "\x1b" not in out and "\nPRECHECK_FAKE" not in out
+
+
+def test_migration_larger_than_the_server_accepts(project: Path, db_url: str) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    with (project / "migrations" / "0002_huge.sql").open("wb") as fh:
+        fh.truncate(2**30)  # sparse: one byte past PostgreSQL's 1 GB query limit
+    check(migrate(project, db_url), FILE_INVALID, "0002_huge.sql", "too large",
+          "1,073,741,823")
+    assert_untouched(db_url)
+
+
+def test_huge_config_yaml_is_refused_unread(project: Path) -> None:
+    with (project / "config.yaml").open("wb") as fh:
+        fh.truncate(2**40)  # sparse terabyte
+    check(status(project, "--database-url", UNREACHABLE_URL), CONFIG_INVALID, "config.yaml",
+          "too large")

@@ -33,6 +33,7 @@ __all__ = ["Config", "DatabaseConfig", "DepsConfig", "DockerConfig", "EmbeddedCo
 CONFIG_FILE = "config.yaml"
 ENV_FILE = ".env"
 ENV_PREFIX = "WORKSPACE_"
+MAX_FILE_BYTES = 16 * 2**20  # config.yaml, .env: far more than any real one
 # Well-known names, as twelve-factor apps and the guide use them.
 ENV_ALIASES: dict[str, str] = {
     "DATABASE_URL": "database.url",
@@ -367,7 +368,7 @@ def _is_mapping_node(node: Any) -> bool:
 def _read_text(path: Path) -> str:
     """A config file's text: a regular file, read without blocking, strictly UTF-8."""
     try:
-        data = read_regular(path)
+        data = read_regular(path, max_bytes=MAX_FILE_BYTES)
     except NotReadable as exc:
         raise ConfigError(f"{path}: {exc.problem}",
                           remedy=f"Make {path.name} a readable regular file, or remove it.") \

@@ -23,6 +23,7 @@ __all__ = ["MigrationFile", "check_sql", "checksum", "find_migrations", "load_mi
 
 FILENAME = re.compile(r"^(?P<version>\d+)_(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\.sql$", re.ASCII)
 MAX_VERSION = 2**63 - 1  # the tracking table's version is a bigint
+MAX_BYTES = 2**30 - 1  # PostgreSQL takes no query string longer (MaxAllocSize)
 NAMING_RULE = "Name migrations NNNN_description.sql (digits, an underscore, then letters, " \
               "digits, _ . or -), e.g. 0005_add_tags.sql."
 
@@ -104,7 +105,7 @@ def load_migration(path: Path) -> MigrationFile:
                   f"bigint (at most {MAX_VERSION})",
             remedy="Number it as the others, e.g. the next free number: 0005_add_tags.sql.")
     try:
-        data = read_regular(path)
+        data = read_regular(path, max_bytes=MAX_BYTES)
     except NotReadable as exc:
         raise MigrationFileError(
             path, exc.problem, remedy="A migration must be a readable regular file: replace "
