@@ -337,3 +337,10 @@ def test_huge_config_yaml_is_refused_unread(project: Path) -> None:
         fh.truncate(2**40)  # sparse terabyte
     check(status(project, "--database-url", UNREACHABLE_URL), CONFIG_INVALID, "config.yaml",
           "too large")
+
+
+@pytest.mark.parametrize("name", ["../../evil", "a b", ".hidden", "api.v2"])
+def test_app_name_that_would_escape_the_log_directory(project: Path, name: str) -> None:
+    (project / "config.yaml").write_text(f"apps:\n  '{name}':\n    command: run\n")
+    check(status(project, "--database-url", UNREACHABLE_URL), CONFIG_INVALID,
+          f"config.yaml line 2: apps: the name '{name}'")

@@ -33,7 +33,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from workspace.config_types import MAX_ATTEMPTS, HostName, HttpUrl, Seconds
 from workspace.errors import ConfigError
 
-__all__ = ["AppConfig", "ReadyProbe", "SupervisorConfig", "check_apps"]
+__all__ = ["APP_NAME", "APP_NAME_RULE", "AppConfig", "ReadyProbe", "SupervisorConfig",
+           "check_apps"]
+
+# as compose's service names, less the dot (config paths are dotted: apps.<name>.port)
+APP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$", re.ASCII)
+APP_NAME_RULE = "letters, digits, _ or -, starting with a letter or digit"
 
 
 class _Section(BaseModel):
@@ -125,6 +130,9 @@ def check_apps(apps: Mapping[str, AppConfig]) -> list[str]:
         visiting.pop()
         order.append(name)
 
+    for name in apps:
+        if not APP_NAME.match(name):  # it names the app's log file, and its `logs` argument
+            raise ConfigError(f"apps: the name {name!r} is not {APP_NAME_RULE}")
     for name in apps:
         visit(name)
     return order

@@ -22,7 +22,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from workspace import redact, urls
-from workspace.apps_config import AppConfig, SupervisorConfig, check_apps
+from workspace.apps_config import (APP_NAME, APP_NAME_RULE, AppConfig, SupervisorConfig,
+                                   check_apps)
 from workspace.config_types import MAX_ATTEMPTS, HostName, HttpUrl, Seconds
 from workspace.errors import ConfigError
 from workspace.userfile import NotReadable, read_regular
@@ -340,6 +341,9 @@ def _flatten(data: Any, node: Any, prefix: str, values: dict[str, Any],
             for name, item in value.items():
                 name_node, item_node = item_nodes.get(name, (None, None))
                 where = f"{filename} line {name_node.start_mark.line + 1 if name_node else '?'}"
+                if not APP_NAME.match(str(name)):  # before it becomes part of a dotted path
+                    raise ConfigError(f"{where}: {dotted}: the name {str(name)!r} is not "
+                                      f"{APP_NAME_RULE}")
                 if isinstance(item, dict) and item:
                     _flatten(item, item_node, f"{dotted}.{name}.", values, sources, filename,
                              item_model)
