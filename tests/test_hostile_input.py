@@ -344,3 +344,14 @@ def test_app_name_that_would_escape_the_log_directory(project: Path, name: str) 
     (project / "config.yaml").write_text(f"apps:\n  '{name}':\n    command: run\n")
     check(status(project, "--database-url", UNREACHABLE_URL), CONFIG_INVALID,
           f"config.yaml line 2: apps: the name '{name}'")
+
+
+@pytest.mark.parametrize("variable, field", [("DATABASE_URL", "database.url"),
+                                             ("MIGRATIONS_DIR", "migrations.dir")])
+def test_empty_variable_is_refused_not_read_as_something_else(
+        project: Path, variable: str, field: str) -> None:
+    # an empty MIGRATIONS_DIR was the project directory; an empty DATABASE_URL, libpq's
+    # defaults (a local socket)
+    args = () if variable == "DATABASE_URL" else ("--database-url", UNREACHABLE_URL)
+    check(status(project, *args, env={variable: ""}), CONFIG_INVALID,
+          f"environment variable {variable}: {field}: is empty")

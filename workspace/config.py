@@ -57,6 +57,8 @@ class DatabaseConfig(_Section):
     @field_validator("url")
     @classmethod
     def _well_formed(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None and not url.get_secret_value().strip():
+            raise ValueError("is empty: unset it to use the embedded PostgreSQL, or give a URL")
         problem = urls.database_url_problem(url.get_secret_value()) if url is not None else None
         if problem:
             raise ValueError(problem)
@@ -74,6 +76,13 @@ class EmbeddedConfig(_Section):
 
 class MigrationsConfig(_Section):
     dir: Path = Field(default=Path("migrations"), description="Relative to the project.")
+
+    @field_validator("dir", mode="before")
+    @classmethod
+    def _not_empty(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():  # Path("") would be the project
+            raise ValueError("is empty: unset it for `migrations`, or give a directory")
+        return value
     skip: bool = Field(default=False, description="SKIP_MIGRATIONS=1: the app does not migrate.")
     lock_wait_s: Seconds = Field(default=60.0, gt=0,
                                description="How long a runner waits for another one.")
