@@ -78,7 +78,8 @@ class AppConfig(_Section):
     ready_timeout_s: Seconds = Field(default=60.0, gt=0)
     depends_on: list[str] = Field(default_factory=list)
     restart: Literal["never", "on-failure"] = "never"
-    backoff_s: Seconds = Field(default=1.0, gt=0, description="First restart delay, doubled each time.")
+    backoff_s: Seconds = Field(default=1.0, gt=0,
+                               description="First restart delay, doubled each time.")
     backoff_max_s: Seconds = Field(default=30.0, gt=0)
     max_restarts: int = Field(default=5, ge=0, le=MAX_ATTEMPTS)
     stop_signal: Literal["SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2"] = Field(
@@ -103,7 +104,7 @@ class AppConfig(_Section):
 
 class SupervisorConfig(_Section):
     stop_grace_s: Seconds = Field(default=5.0, ge=0,
-                                description="SIGTERM to SIGKILL, as honcho's KILL_WAIT.")
+                                  description="SIGTERM to SIGKILL, as honcho's KILL_WAIT.")
     log_dir: Path = Field(default=Path(".workspace/logs"), description="One <app>.log each.")
     tail_lines: int = Field(default=20, ge=0, le=MAX_ATTEMPTS,
                             description="Log lines shown when an app fails.")

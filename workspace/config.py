@@ -12,7 +12,6 @@ field as `WORKSPACE_<SECTION>__<FIELD>` (e.g. `WORKSPACE_MIGRATIONS__LOCK_WAIT_S
 from __future__ import annotations
 
 import difflib
-import io
 import os
 import typing
 from collections.abc import Mapping
@@ -22,27 +21,25 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from workspace import redact, urls
-from workspace.apps_config import (APP_NAME, APP_NAME_RULE, AppConfig, SupervisorConfig,
-                                   check_apps)
+from workspace.apps_config import APP_NAME, APP_NAME_RULE, AppConfig, SupervisorConfig, check_apps
+from workspace.config_sources import (
+    ENV_ALIASES,
+    ENV_PREFIX,
+    check_utf8,
+    from_env,
+    has_nul,
+    read_dotenv,
+    read_text,
+)
 from workspace.config_types import MAX_ATTEMPTS, HostName, HttpUrl, Seconds
 from workspace.errors import ConfigError
-from workspace.userfile import NotReadable, read_regular
 
-__all__ = ["Config", "DatabaseConfig", "DepsConfig", "DockerConfig", "EmbeddedConfig",
-           "MigrationsConfig", "OidcConfig", "PrecheckConfig", "ReadinessConfig", "load_config"]
+__all__ = ["ENV_ALIASES", "ENV_PREFIX", "Config", "DatabaseConfig", "DepsConfig", "DockerConfig",
+           "EmbeddedConfig", "MigrationsConfig", "OidcConfig", "PrecheckConfig", "ReadinessConfig",
+           "load_config"]
 
 CONFIG_FILE = "config.yaml"
 ENV_FILE = ".env"
-ENV_PREFIX = "WORKSPACE_"
-MAX_FILE_BYTES = 16 * 2**20  # config.yaml, .env: far more than any real one
-# Well-known names, as twelve-factor apps and the guide use them.
-ENV_ALIASES: dict[str, str] = {
-    "DATABASE_URL": "database.url",
-    "SKIP_MIGRATIONS": "migrations.skip",
-    "MIGRATIONS_DIR": "migrations.dir",
-    "OIDC_ISSUER": "oidc.issuer",
-    "OIDC_CLIENT_ID": "oidc.client_id",
-}
 
 
 class _Section(BaseModel):
@@ -76,6 +73,13 @@ class EmbeddedConfig(_Section):
 
 class MigrationsConfig(_Section):
     dir: Path = Field(default=Path("migrations"), description="Relative to the project.")
+    skip: bool = Field(default=False, description="SKIP_MIGRATIONS=1: the app does not migrate.")
+    lock_wait_s: Seconds = Field(default=60.0, gt=0,
+                                 description="How long a runner waits for another one.")
+    lock_timeout_s: Seconds = Field(default=10.0, ge=0,
+                                    description="Per migration; 0 disables.")
+    statement_timeout_s: Seconds = Field(default=600.0, ge=0,
+                                         description="Per migration; 0 disables.")
 
     @field_validator("dir", mode="before")
     @classmethod
@@ -83,13 +87,6 @@ class MigrationsConfig(_Section):
         if isinstance(value, str) and not value.strip():  # Path("") would be the project
             raise ValueError("is empty: unset it for `migrations`, or give a directory")
         return value
-    skip: bool = Field(default=False, description="SKIP_MIGRATIONS=1: the app does not migrate.")
-    lock_wait_s: Seconds = Field(default=60.0, gt=0,
-                               description="How long a runner waits for another one.")
-    lock_timeout_s: Seconds = Field(default=10.0, ge=0,
-                                  description="Per migration; 0 disables.")
-    statement_timeout_s: Seconds = Field(default=600.0, ge=0,
-                                       description="Per migration; 0 disables.")
 
 
 class DependencyChoice(_Section):
@@ -119,9 +116,9 @@ class DockerConfig(_Section):
     host_network: bool = False
     engine_timeout_s: Seconds = Field(default=5.0, gt=0, description="Docker API calls.")
     compose_timeout_s: Seconds = Field(default=600.0, gt=0,
-                                     description="`docker compose up`, first image pulls included.")
+                                       description="`docker compose up`, first image pulls included.")
     stop_timeout_s: Seconds = Field(default=30.0, ge=0,
-                                  description="Grace before a stopped container is killed.")
+                                    description="Grace before a stopped container is killed.")
 
 
 class ReadinessConfig(_Section):
@@ -234,14 +231,14 @@ def load_config(project_dir: Path | None = None, *, config_file: Path | None = N
         layers.append(_from_yaml(yaml_path))
     env_path = project / ENV_FILE
     if env_path.is_file():  # only a file: `.env` is also a common name for a virtualenv
-        text = _read_text(env_path)
-        layers.append(_from_env(_read_dotenv(env_path, text), f"{ENV_FILE} line",
+        text = read_text(env_path)
+        layers.append(from_env(read_dotenv(text), f"{ENV_FILE} line",
                                 text.splitlines()))
-    layers.append(_from_env(env, "environment variable", None))
+    layers.append(from_env(env, "environment variable", None))
     if cli:
         values = {k: v for k, v in cli.items() if v is not None}
         sources = {k: f"command-line option for {k}" for k in values}  # not the unset ones
-        _check_utf8(values, sources)
+        check_utf8(values, sources)
         layers.append((values, sources))
 
     merged: dict[str, Any] = {"project_dir": project,
@@ -249,7 +246,7 @@ def load_config(project_dir: Path | None = None, *, config_file: Path | None = N
     origin: dict[str, str] = {}
     for values, sources in layers:
         for dotted, value in values.items():
-            if _has_nul(value):  # YAML's "\0" escape: no path, host or argument holds one
+            if has_nul(value):  # YAML's "\0" escape: no path, host or argument holds one
                 raise ConfigError(f"{sources.get(dotted, '?')}: {dotted}: contains a NUL "
                                   "character (\\0)", remedy="Remove it.")
             _set(merged, dotted, value)
@@ -302,7 +299,7 @@ def _suggest(loc: tuple[int | str, ...]) -> str:
 def _from_yaml(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     import yaml  # imported only when there is a file to read
 
-    text = _read_text(path)
+    text = read_text(path)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -376,90 +373,6 @@ def _is_mapping_node(node: Any) -> bool:
     import yaml
 
     return isinstance(node, yaml.MappingNode)
-
-
-def _read_text(path: Path) -> str:
-    """A config file's text: a regular file, read without blocking, strictly UTF-8."""
-    try:
-        data = read_regular(path, max_bytes=MAX_FILE_BYTES)
-    except NotReadable as exc:
-        raise ConfigError(f"{path}: {exc.problem}",
-                          remedy=f"Make {path.name} a readable regular file, or remove it.") \
-            from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
-
-
-def _read_dotenv(path: Path, text: str) -> dict[str, str]:
-    from dotenv import dotenv_values  # imported only when there is a .env
-
-    values = dotenv_values(stream=io.StringIO(text))
-    return {k: v for k, v in values.items() if v is not None}
-
-
-def _from_env(env: Mapping[str, str], label: str,
-              lines: list[str] | None) -> tuple[dict[str, Any], dict[str, str]]:
-    values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
-    for name, value in env.items():
-        if name in ENV_ALIASES:
-            dotted = ENV_ALIASES[name]
-        elif name.startswith(ENV_PREFIX) and "__" in name:
-            dotted = name[len(ENV_PREFIX):].lower().replace("__", ".")
-        else:
-            continue
-        if dotted in ("migrations.skip",) and value == "":
-            continue
-        shown = _printable(name)
-        values[dotted] = value
-        sources[dotted] = f"{label} {_line_of(lines, name)}" if lines is not None \
-            else f"{label} {shown}"
-        if shown != name:
-            raise ConfigError(f"{sources[dotted]}: the variable's name is not valid UTF-8")
-    _check_utf8(values, sources)
-    return values, sources
-
-
-def _check_utf8(values: Mapping[str, Any], sources: Mapping[str, str]) -> None:
-    """Environment values and arguments arrive as the OS gave them: a byte that is not
-    UTF-8 shows up as a lone surrogate, which nothing downstream can encode."""
-    for dotted, value in values.items():
-        if not isinstance(value, str):
-            continue
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            byte = ord(value[exc.start]) & 0xFF
-            raise ConfigError(f"{sources[dotted]}: {dotted}: not valid UTF-8 (byte "
-                              f"0x{byte:02x} at position {exc.start + 1})",
-                              remedy="Set it again in UTF-8.") from None
-
-
-def _printable(name: str) -> str:
-    return name.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def _line_of(lines: list[str], name: str) -> str:
-    for number, line in enumerate(lines, 1):
-        if line.lstrip().removeprefix("export ").lstrip().startswith(f"{name}="):
-            return f"{number} ({name})"
-    return f"? ({name})"
-
-
-def _has_nul(value: Any) -> bool:
-    """Whether a string in `value` holds a NUL; iterative and cycle-safe, as YAML anchors
-    can build a list that contains itself (pydantic then reports the cycle)."""
-    stack, seen = [value], set()
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str) and "\0" in item:
-            return True
-        if isinstance(item, (dict, list)) and id(item) not in seen:
-            seen.add(id(item))
-            stack.extend([*item.keys(), *item.values()] if isinstance(item, dict) else item)
-    return False
 
 
 def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:

@@ -14,8 +14,14 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from workspace.db.sqlparse import (Directives, Statement, check_text, line_col, parse_directives,
-                                   split_statements)
+from workspace.db.sqlparse import (
+    Directives,
+    Statement,
+    check_text,
+    line_col,
+    parse_directives,
+    split_statements,
+)
 from workspace.errors import MigrationFileError
 from workspace.userfile import NotReadable, describe, read_regular
 
