@@ -174,3 +174,9 @@ def test_yaml_nested_too_deeply(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text("a: " + "[" * 1000 + "]" * 1000 + "\n")
     with pytest.raises(ConfigError, match="nested too deeply"):
         load_config(tmp_path, environ={})
+
+
+def test_empty_oidc_issuer_still_means_none(tmp_path: Path) -> None:
+    assert not load_config(tmp_path, environ={"OIDC_ISSUER": ""}).oidc.issuer
+    with pytest.raises(ConfigError, match=r"environment variable OIDC_ISSUER: oidc.issuer: not a valid URL"):
+        load_config(tmp_path, environ={"OIDC_ISSUER": "http://[::1"})

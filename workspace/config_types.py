@@ -34,7 +34,7 @@ Seconds = Annotated[float, AfterValidator(_bounded)]
 
 
 def _http_url(value: str) -> str:
-    problem = urls.http_url_problem(value)
+    problem = urls.http_url_problem(value) if value else None  # "" stays "not configured"
     if problem:
         raise ValueError(problem)
     return value
