@@ -179,6 +179,16 @@ def test_infinite_lock_wait_from_environment_names_the_variable(project: Path) -
           CONFIG_INVALID, "WORKSPACE_MIGRATIONS__LOCK_WAIT_S", "migrations.lock_wait_s")
 
 
+@pytest.mark.parametrize("variable", ["WORKSPACE_MIGRATIONS__STATEMENT_TIMEOUT_S",
+                                      "WORKSPACE_MIGRATIONS__LOCK_TIMEOUT_S",
+                                      "WORKSPACE_MIGRATIONS__LOCK_WAIT_S"])
+def test_infinite_timeout_stops_migrate_before_the_database(
+        project: Path, db_url: str, variable: str) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    check(migrate(project, db_url, env={variable: "inf"}), CONFIG_INVALID, variable)
+    assert_untouched(db_url)
+
+
 def test_huge_counts_are_bounded(project: Path) -> None:
     (project / "config.yaml").write_text(
         "supervisor:\n  tail_lines: 100000000000000000000000\n"
