@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -112,3 +114,69 @@ def test_apps_depends_on_is_checked_at_load(tmp_path: Path) -> None:
         "  b:\n    command: run\n    depends_on: [a]\n")
     with pytest.raises(ConfigError, match=r"config.yaml line 1: apps: .*cycle: a -> b -> a"):
         load_config(tmp_path, environ={})
+
+
+@pytest.mark.parametrize("value", [".inf", "1e999", "1e30", "86401"])
+def test_durations_are_finite_and_at_most_a_day(tmp_path: Path, value: str) -> None:
+    (tmp_path / "config.yaml").write_text(f"migrations:\n  statement_timeout_s: {value}\n")
+    with pytest.raises(ConfigError, match=r"config.yaml line 2: migrations.statement_timeout_s: "
+                                          r"must be a finite number of seconds, at most 86400"):
+        load_config(tmp_path, environ={})
+    (tmp_path / "config.yaml").write_text("migrations:\n  statement_timeout_s: 86400\n")
+    assert load_config(tmp_path, environ={}).migrations.statement_timeout_s == 86400
+
+
+def test_unknown_section_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"environment variable WORKSPACE_FOO__BAR: foo: "
+                                          r"unknown field"):
+        load_config(tmp_path, environ={"WORKSPACE_FOO__BAR": "1"})
+
+
+def test_url_source_is_where_it_was_set_not_an_unset_flag(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"environment variable DATABASE_URL: database.url: "
+                                          r'port "0" is not a number'):
+        load_config(tmp_path, environ={"DATABASE_URL": "postgresql://u@h:0/db"},
+                    cli={"database.url": None})
+
+
+def test_non_utf8_environment_value_names_the_variable_not_the_value(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, environ={"DATABASE_URL": "postgresql://u:secret@h\udcff/db"})
+    assert "environment variable DATABASE_URL: database.url: not valid UTF-8 (byte 0xff" \
+        in info.value.message
+    assert "secret" not in info.value.message
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda p: p.mkdir(), "is a directory"),
+    (lambda p: os.mkfifo(p), "is a FIFO"),
+    (lambda p: p.symlink_to(p.name), "is a symlink loop"),
+])
+def test_config_yaml_that_is_not_a_regular_file_is_an_error(
+        tmp_path: Path, make: Callable[[Path], None], says: str) -> None:
+    make(tmp_path / "config.yaml")
+    with pytest.raises(ConfigError, match=f"config.yaml: {says}"):
+        load_config(tmp_path, environ={})
+
+
+def test_dotenv_directory_is_a_virtualenv_not_config(tmp_path: Path) -> None:
+    (tmp_path / ".env" / "bin").mkdir(parents=True)
+    assert load_config(tmp_path, environ={}).database.url is None
+
+
+def test_yaml_nul_escape_is_refused_naming_the_field(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text('migrations:\n  dir: "a\\0b"\n')
+    with pytest.raises(ConfigError, match=r"config.yaml line 2: migrations.dir: contains a NUL"):
+        load_config(tmp_path, environ={})
+
+
+def test_yaml_nested_too_deeply(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("a: " + "[" * 1000 + "]" * 1000 + "\n")
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_config(tmp_path, environ={})
+
+
+def test_empty_oidc_issuer_still_means_none(tmp_path: Path) -> None:
+    assert not load_config(tmp_path, environ={"OIDC_ISSUER": ""}).oidc.issuer
+    with pytest.raises(ConfigError, match=r"environment variable OIDC_ISSUER: oidc.issuer: not a valid URL"):
+        load_config(tmp_path, environ={"OIDC_ISSUER": "http://[::1"})

@@ -30,9 +30,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from workspace.config_types import MAX_ATTEMPTS, HostName, HttpUrl, Seconds
 from workspace.errors import ConfigError
 
-__all__ = ["AppConfig", "ReadyProbe", "SupervisorConfig", "check_apps"]
+__all__ = ["APP_NAME", "APP_NAME_RULE", "AppConfig", "ReadyProbe", "SupervisorConfig",
+           "check_apps"]
+
+# as compose's service names, less the dot (config paths are dotted: apps.<name>.port)
+APP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$", re.ASCII)
+APP_NAME_RULE = "letters, digits, _ or -, starting with a letter or digit"
 
 
 class _Section(BaseModel):
@@ -42,10 +48,10 @@ class _Section(BaseModel):
 class ReadyProbe(_Section):
     """Exactly one of http, tcp, log: ReadyProbe(http="http://127.0.0.1:3002/health")."""
 
-    http: str | None = Field(default=None, pattern=r"^https?://")
+    http: HttpUrl | None = Field(default=None, pattern=r"^https?://")
     tcp: int | None = Field(default=None, ge=1, le=65535)
     log: str | None = None
-    host: str = Field(default="127.0.0.1", description="for tcp")
+    host: HostName = Field(default="127.0.0.1", description="for tcp")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ReadyProbe:
@@ -69,15 +75,16 @@ class AppConfig(_Section):
     env: dict[str, str] = Field(default_factory=dict)
     port: int | None = Field(default=None, ge=1, le=65535)
     ready: ReadyProbe | None = None
-    ready_timeout_s: float = Field(default=60.0, gt=0)
+    ready_timeout_s: Seconds = Field(default=60.0, gt=0)
     depends_on: list[str] = Field(default_factory=list)
     restart: Literal["never", "on-failure"] = "never"
-    backoff_s: float = Field(default=1.0, gt=0, description="First restart delay, doubled each time.")
-    backoff_max_s: float = Field(default=30.0, gt=0)
-    max_restarts: int = Field(default=5, ge=0)
+    backoff_s: Seconds = Field(default=1.0, gt=0,
+                               description="First restart delay, doubled each time.")
+    backoff_max_s: Seconds = Field(default=30.0, gt=0)
+    max_restarts: int = Field(default=5, ge=0, le=MAX_ATTEMPTS)
     stop_signal: Literal["SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2"] = Field(
         default="SIGTERM", description="Sent to the app's group to stop it (compose's stop_signal).")
-    stop_grace_s: float | None = Field(
+    stop_grace_s: Seconds | None = Field(
         default=None, ge=0, description="Before SIGKILL; unset: supervisor.stop_grace_s.")
 
     @field_validator("command", mode="before")
@@ -96,10 +103,11 @@ class AppConfig(_Section):
 
 
 class SupervisorConfig(_Section):
-    stop_grace_s: float = Field(default=5.0, ge=0,
-                                description="SIGTERM to SIGKILL, as honcho's KILL_WAIT.")
+    stop_grace_s: Seconds = Field(default=5.0, ge=0,
+                                  description="SIGTERM to SIGKILL, as honcho's KILL_WAIT.")
     log_dir: Path = Field(default=Path(".workspace/logs"), description="One <app>.log each.")
-    tail_lines: int = Field(default=20, ge=0, description="Log lines shown when an app fails.")
+    tail_lines: int = Field(default=20, ge=0, le=MAX_ATTEMPTS,
+                            description="Log lines shown when an app fails.")
 
 
 def check_apps(apps: Mapping[str, AppConfig]) -> list[str]:
@@ -123,6 +131,9 @@ def check_apps(apps: Mapping[str, AppConfig]) -> list[str]:
         visiting.pop()
         order.append(name)
 
+    for name in apps:
+        if not APP_NAME.match(name):  # it names the app's log file, and its `logs` argument
+            raise ConfigError(f"apps: the name {name!r} is not {APP_NAME_RULE}")
     for name in apps:
         visit(name)
     return order

@@ -97,7 +97,7 @@ def _crash_log(project_dir: Path | None) -> Path:
     path = (project_dir or Path.cwd()) / ".workspace" / "logs" / "crash.log"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a") as fh:
+        with path.open("a", encoding="utf-8", errors="backslashreplace") as fh:
             fh.write(f"--- workspace {__version__}, argv {redact.redact(' '.join(sys.argv))}\n")
             fh.write(redact.redact(traceback.format_exc()))
     except OSError:

@@ -20,24 +20,26 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from workspace import redact
-from workspace.apps_config import AppConfig, SupervisorConfig, check_apps
+from workspace import redact, urls
+from workspace.apps_config import APP_NAME, APP_NAME_RULE, AppConfig, SupervisorConfig, check_apps
+from workspace.config_sources import (
+    ENV_ALIASES,
+    ENV_PREFIX,
+    check_utf8,
+    from_env,
+    has_nul,
+    read_dotenv,
+    read_text,
+)
+from workspace.config_types import MAX_ATTEMPTS, HostName, HttpUrl, Seconds
 from workspace.errors import ConfigError
 
-__all__ = ["Config", "DatabaseConfig", "DepsConfig", "DockerConfig", "EmbeddedConfig",
-           "MigrationsConfig", "OidcConfig", "PrecheckConfig", "ReadinessConfig", "load_config"]
+__all__ = ["ENV_ALIASES", "ENV_PREFIX", "Config", "DatabaseConfig", "DepsConfig", "DockerConfig",
+           "EmbeddedConfig", "MigrationsConfig", "OidcConfig", "PrecheckConfig", "ReadinessConfig",
+           "load_config"]
 
 CONFIG_FILE = "config.yaml"
 ENV_FILE = ".env"
-ENV_PREFIX = "WORKSPACE_"
-# Well-known names, as twelve-factor apps and the guide use them.
-ENV_ALIASES: dict[str, str] = {
-    "DATABASE_URL": "database.url",
-    "SKIP_MIGRATIONS": "migrations.skip",
-    "MIGRATIONS_DIR": "migrations.dir",
-    "OIDC_ISSUER": "oidc.issuer",
-    "OIDC_CLIENT_ID": "oidc.client_id",
-}
 
 
 class _Section(BaseModel):
@@ -47,27 +49,44 @@ class _Section(BaseModel):
 class DatabaseConfig(_Section):
     url: SecretStr | None = Field(
         default=None, description="Database URL; unset means the embedded PostgreSQL.")
-    connect_timeout_s: float = Field(default=10.0, gt=0)
+    connect_timeout_s: Seconds = Field(default=10.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _well_formed(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None and not url.get_secret_value().strip():
+            raise ValueError("is empty: unset it to use the embedded PostgreSQL, or give a URL")
+        problem = urls.database_url_problem(url.get_secret_value()) if url is not None else None
+        if problem:
+            raise ValueError(problem)
+        return url
 
 
 class EmbeddedConfig(_Section):
     data_dir: Path = Field(default=Path(".workspace/postgres"),
                            description="Cluster directory, relative to the project.")
-    host: str = "127.0.0.1"
+    host: HostName = "127.0.0.1"
     port: int = Field(default=54320, ge=1, le=65535)
     database: str = Field(default="workspace", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-    start_timeout_s: float = Field(default=60.0, gt=0)
+    start_timeout_s: Seconds = Field(default=60.0, gt=0)
 
 
 class MigrationsConfig(_Section):
     dir: Path = Field(default=Path("migrations"), description="Relative to the project.")
     skip: bool = Field(default=False, description="SKIP_MIGRATIONS=1: the app does not migrate.")
-    lock_wait_s: float = Field(default=60.0, gt=0,
-                               description="How long a runner waits for another one.")
-    lock_timeout_s: float = Field(default=10.0, ge=0,
-                                  description="Per migration; 0 disables.")
-    statement_timeout_s: float = Field(default=600.0, ge=0,
-                                       description="Per migration; 0 disables.")
+    lock_wait_s: Seconds = Field(default=60.0, gt=0,
+                                 description="How long a runner waits for another one.")
+    lock_timeout_s: Seconds = Field(default=10.0, ge=0,
+                                    description="Per migration; 0 disables.")
+    statement_timeout_s: Seconds = Field(default=600.0, ge=0,
+                                         description="Per migration; 0 disables.")
+
+    @field_validator("dir", mode="before")
+    @classmethod
+    def _not_empty(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():  # Path("") would be the project
+            raise ValueError("is empty: unset it for `migrations`, or give a directory")
+        return value
 
 
 class DependencyChoice(_Section):
@@ -95,27 +114,27 @@ class DockerConfig(_Section):
     postgres_port: int = Field(default=5432, ge=1, le=65535)
     zitadel_port: int = Field(default=8080, ge=1, le=65535)
     host_network: bool = False
-    engine_timeout_s: float = Field(default=5.0, gt=0, description="Docker API calls.")
-    compose_timeout_s: float = Field(default=600.0, gt=0,
-                                     description="`docker compose up`, first image pulls included.")
-    stop_timeout_s: float = Field(default=30.0, ge=0,
-                                  description="Grace before a stopped container is killed.")
+    engine_timeout_s: Seconds = Field(default=5.0, gt=0, description="Docker API calls.")
+    compose_timeout_s: Seconds = Field(default=600.0, gt=0,
+                                       description="`docker compose up`, first image pulls included.")
+    stop_timeout_s: Seconds = Field(default=30.0, ge=0,
+                                    description="Grace before a stopped container is killed.")
 
 
 class ReadinessConfig(_Section):
     """Bounded waits (the guide's defaults: database 5 x 5 s, Zitadel 6 x 5 s). Within
     that budget the probe runs every poll_s, so readiness is noticed when it happens."""
 
-    database_attempts: int = Field(default=5, ge=1)
-    database_interval_s: float = Field(default=5.0, gt=0)
-    zitadel_attempts: int = Field(default=6, ge=1)
-    zitadel_interval_s: float = Field(default=5.0, gt=0)
-    zitadel_first_boot_s: float = Field(default=180.0, gt=0)
-    poll_s: float = Field(default=0.2, gt=0)
+    database_attempts: int = Field(default=5, ge=1, le=MAX_ATTEMPTS)
+    database_interval_s: Seconds = Field(default=5.0, gt=0)
+    zitadel_attempts: int = Field(default=6, ge=1, le=MAX_ATTEMPTS)
+    zitadel_interval_s: Seconds = Field(default=5.0, gt=0)
+    zitadel_first_boot_s: Seconds = Field(default=180.0, gt=0)
+    poll_s: Seconds = Field(default=0.2, gt=0)
 
 
 class OidcConfig(_Section):
-    issuer: str | None = Field(default=None, description="e.g. http://localhost:8080")
+    issuer: HttpUrl | None = Field(default=None, description="e.g. http://localhost:8080")
     client_id: str | None = None
     project_id: str | None = None
     pat_file: Path = Field(default=Path(".workspace/zitadel/admin.pat"),
@@ -204,25 +223,32 @@ def load_config(project_dir: Path | None = None, *, config_file: Path | None = N
     layers: list[tuple[dict[str, Any], dict[str, str]]] = []
 
     yaml_path = config_file or project / CONFIG_FILE
-    if config_file is not None and not yaml_path.is_file():
+    has_yaml = os.path.lexists(yaml_path)  # a directory or FIFO there is an error, not "none"
+    if config_file is not None and not has_yaml:
         raise ConfigError(f"{yaml_path}: config file not found",
                           remedy="Pass an existing file to --config, or drop the flag.")
-    if yaml_path.is_file():
+    if has_yaml:
         layers.append(_from_yaml(yaml_path))
     env_path = project / ENV_FILE
-    if env_path.is_file():
-        layers.append(_from_env(_read_dotenv(env_path), f"{ENV_FILE} line", env_path))
-    layers.append(_from_env(env, "environment variable", None))
+    if env_path.is_file():  # only a file: `.env` is also a common name for a virtualenv
+        text = read_text(env_path)
+        layers.append(from_env(read_dotenv(text), f"{ENV_FILE} line",
+                                text.splitlines()))
+    layers.append(from_env(env, "environment variable", None))
     if cli:
-        layers.append(({k: v for k, v in cli.items() if v is not None},
-                       {k: f"command-line option for {k}" for k, v in cli.items()
-                        if v is not None}))
+        values = {k: v for k, v in cli.items() if v is not None}
+        sources = {k: f"command-line option for {k}" for k in values}  # not the unset ones
+        check_utf8(values, sources)
+        layers.append((values, sources))
 
     merged: dict[str, Any] = {"project_dir": project,
-                              "config_file": yaml_path.resolve() if yaml_path.is_file() else None}
+                              "config_file": yaml_path.resolve() if has_yaml else None}
     origin: dict[str, str] = {}
     for values, sources in layers:
         for dotted, value in values.items():
+            if has_nul(value):  # YAML's "\0" escape: no path, host or argument holds one
+                raise ConfigError(f"{sources.get(dotted, '?')}: {dotted}: contains a NUL "
+                                  "character (\\0)", remedy="Remove it.")
             _set(merged, dotted, value)
         origin.update({dotted: sources.get(dotted, "?") for dotted in values})
         origin.update({k: v for k, v in sources.items() if k not in values})  # enclosing keys
@@ -248,10 +274,13 @@ def _describe(exc: ValidationError, origin: Mapping[str, str]) -> str:
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
         dotted = ".".join(loc)
-        # the value may sit inside a mapping-valued field: use the deepest known source
+        # the value may sit inside a mapping-valued field: use the deepest known source;
+        # an unknown section set by variables (WORKSPACE_FOO__BAR) is known by its leaves
         source = next((origin[".".join(loc[:n])] for n in range(len(loc), 0, -1)
-                       if ".".join(loc[:n]) in origin), "defaults")
-        msg = err["msg"]
+                       if ".".join(loc[:n]) in origin), None) \
+            or ", ".join(dict.fromkeys(v for k, v in origin.items()
+                                       if k.startswith(dotted + "."))) or "defaults"
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field" + _suggest(err["loc"])
         lines.append(f"{source}: {dotted}: {msg}")
@@ -278,12 +307,17 @@ def _suggest(loc: tuple[int | str, ...]) -> str:
 def _from_yaml(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     import yaml  # imported only when there is a file to read
 
+    text = read_text(path)
     try:
-        text = path.read_text(encoding="utf-8")
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid YAML: nested too deeply",
+                          remedy="Sections nest a few levels: see the shipped config.yaml.") \
+            from None
+    except ValueError as exc:  # a constructor's own: an integer of 5,000 digits, 2020-02-30
+        raise ConfigError(f"{path}: invalid YAML: a value cannot be read: "
+                          f"{str(exc).split(':')[0]}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -321,6 +355,9 @@ def _flatten(data: Any, node: Any, prefix: str, values: dict[str, Any],
             for name, item in value.items():
                 name_node, item_node = item_nodes.get(name, (None, None))
                 where = f"{filename} line {name_node.start_mark.line + 1 if name_node else '?'}"
+                if not APP_NAME.match(str(name)):  # before it becomes part of a dotted path
+                    raise ConfigError(f"{where}: {dotted}: the name {str(name)!r} is not "
+                                      f"{APP_NAME_RULE}")
                 if isinstance(item, dict) and item:
                     _flatten(item, item_node, f"{dotted}.{name}.", values, sources, filename,
                              item_model)
@@ -344,40 +381,6 @@ def _is_mapping_node(node: Any) -> bool:
     import yaml
 
     return isinstance(node, yaml.MappingNode)
-
-
-def _read_dotenv(path: Path) -> dict[str, str]:
-    from dotenv import dotenv_values  # imported only when there is a .env
-
-    try:
-        return {k: v for k, v in dotenv_values(path).items() if v is not None}
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
-
-
-def _from_env(env: Mapping[str, str], label: str,
-              path: Path | None) -> tuple[dict[str, Any], dict[str, str]]:
-    values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
-    for name, value in env.items():
-        if name in ENV_ALIASES:
-            dotted = ENV_ALIASES[name]
-        elif name.startswith(ENV_PREFIX) and "__" in name:
-            dotted = name[len(ENV_PREFIX):].lower().replace("__", ".")
-        else:
-            continue
-        if dotted in ("migrations.skip",) and value == "":
-            continue
-        values[dotted] = value
-        sources[dotted] = f"{label} {_line_of(path, name)}" if path else f"{label} {name}"
-    return values, sources
-
-
-def _line_of(path: Path, name: str) -> str:
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.lstrip().removeprefix("export ").lstrip().startswith(f"{name}="):
-            return f"{number} ({name})"
-    return f"? ({name})"
 
 
 def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:

@@ -100,8 +100,8 @@ EMBEDDED_POSTGRES_FAILED = Code(
 )
 MIGRATION_FILE_INVALID = Code(
     "PRECHECK_MIGRATION_FILE_INVALID", 6,
-    "A migration file is misnamed, duplicated, empty, not UTF-8 or not valid SQL. "
-    "Nothing was run.",
+    "A migration file is misnamed, duplicated, not a readable regular file, empty, "
+    "not UTF-8, holds a NUL byte or is not valid SQL. Nothing was run.",
     "Fix the file at the position shown, then run `workspace db migrate` again.",
 )
 MIGRATIONS_FAILED = Code(
@@ -239,10 +239,14 @@ CODES: tuple[Code, ...] = (
 
 def display_path(path: Path) -> str:
     """A path as the user would type it: relative to the current directory when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except (ValueError, OSError):
-        return str(path)
+    try:  # a symlink is shown as itself, not as its target (which may be a loop)
+        full = path.parent.resolve() / path.name if path.is_symlink() else path.resolve()
+        text = str(full.relative_to(Path.cwd()))
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop (< 3.13)
+        text = str(path)
+    # a file name may hold a newline or a terminal escape sequence: show them, not obey them
+    return text if text.isprintable() else "".join(
+        c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class WorkspaceError(Exception):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,39 @@ def test_missing_directory_says_how_to_configure_it(tmp_path: Path) -> None:
     with pytest.raises(MigrationFileError, match="not found") as info:
         find_migrations(tmp_path / "nope")
     assert "migrations.dir" in info.value.remedy
+
+
+def test_nul_byte_is_refused_with_its_position(project: Path) -> None:
+    write(project, "0001_a.sql", b"SELECT 1;\r\nSELECT '\xc3\xa9\0';\n")
+    with pytest.raises(MigrationFileError, match="NUL byte") as info:
+        find_migrations(project / "migrations")
+    assert (info.value.line, info.value.column) == (2, 10)
+
+
+def test_read_error_is_a_file_error(project: Path) -> None:
+    # a regular file whose read fails (EIO) whoever reads it, root included
+    (project / "migrations" / "0001_a.sql").symlink_to("/proc/self/mem")
+    with pytest.raises(MigrationFileError, match="0001_a.sql: cannot be read: Input/output error"):
+        find_migrations(project / "migrations")
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda p: p.mkdir(), "is a directory"),
+    (lambda p: os.mkfifo(p), "is a FIFO, not a regular file"),
+    (lambda p: p.symlink_to("gone.sql"), "is a dangling symlink to gone.sql"),
+    (lambda p: p.symlink_to(p.name), "is a symlink loop"),
+])
+def test_what_is_not_a_regular_file_is_named_as_what_it_is(
+        project: Path, make: Callable[[Path], None], says: str) -> None:
+    make(project / "migrations" / "0009_x.sql")
+    with pytest.raises(MigrationFileError) as info:
+        find_migrations(project / "migrations")
+    assert info.value.message.endswith(f"0009_x.sql: {says}")
+
+
+def test_version_must_fit_the_tracking_table(project: Path) -> None:
+    write(project, "9223372036854775807_max.sql", "SELECT 1;")
+    assert find_migrations(project / "migrations")[0].version == 2**63 - 1
+    write(project, "9223372036854775808_big.sql", "SELECT 1;")
+    with pytest.raises(MigrationFileError, match="too large"):
+        find_migrations(project / "migrations")

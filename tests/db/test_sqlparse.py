@@ -91,3 +91,30 @@ def test_unknown_or_unsafe_directive_is_refused(line: str) -> None:
     with pytest.raises(MigrationFileError) as info:
         parse_directives(F, line + "\nSELECT 1;")
     assert info.value.line == 1 and "Known options" in info.value.remedy
+
+
+def test_line_col_counts_a_lone_carriage_return_as_a_line_break() -> None:
+    text = "SELECT 1;\rSELECT 2;\r\nSELEC x"
+    assert line_col(text, text.index("x")) == (3, 7)
+    with pytest.raises(MigrationFileError) as info:
+        split_statements(F, text)
+    assert (info.value.line, info.value.column) == (3, 1)
+
+
+def test_directive_line_may_end_with_a_lone_carriage_return() -> None:
+    d = parse_directives(F, "-- workspace: no-transaction\rCREATE INDEX CONCURRENTLY i ON t (a);")
+    assert not d.transactional
+
+
+def test_nul_is_refused_before_the_parser_would_stop_at_it() -> None:
+    with pytest.raises(MigrationFileError, match="NUL byte") as info:
+        split_statements(F, "CREATE TABLE a (id int);\0\nDROP TABLE a;")
+    assert (info.value.line, info.value.column) == (1, 25)
+
+
+@pytest.mark.parametrize("value", ["2147483648", "2147484s", "25d", "99999999999999999999h"])
+def test_directive_timeout_past_the_servers_limit_is_refused(value: str) -> None:
+    with pytest.raises(MigrationFileError, match="past PostgreSQL's limit") as info:
+        parse_directives(F, f"-- workspace: lock_timeout={value}\nSELECT 1;")
+    assert info.value.line == 1
+    assert parse_directives(F, "-- workspace: statement_timeout=2147483s\n").statement_timeout

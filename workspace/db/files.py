@@ -14,12 +14,22 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from workspace.db.sqlparse import Directives, Statement, parse_directives, split_statements
+from workspace.db.sqlparse import (
+    Directives,
+    Statement,
+    check_text,
+    line_col,
+    parse_directives,
+    split_statements,
+)
 from workspace.errors import MigrationFileError
+from workspace.userfile import NotReadable, describe, read_regular
 
 __all__ = ["MigrationFile", "check_sql", "checksum", "find_migrations", "load_migration"]
 
-FILENAME = re.compile(r"^(?P<version>\d+)_(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\.sql$")
+FILENAME = re.compile(r"^(?P<version>\d+)_(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\.sql$", re.ASCII)
+MAX_VERSION = 2**63 - 1  # the tracking table's version is a bigint
+MAX_BYTES = 2**30 - 1  # PostgreSQL takes no query string longer (MaxAllocSize)
 NAMING_RULE = "Name migrations NNNN_description.sql (digits, an underscore, then letters, " \
               "digits, _ . or -), e.g. 0005_add_tags.sql."
 
@@ -57,12 +67,20 @@ def find_migrations(directory: Path, *,
                     problems: list[MigrationFileError] | None = None) -> list[MigrationFile]:
     """Load every migration of `directory`, sorted by version. A bad file raises, or,
     when `problems` is given (lint lists them all), is added to it and left out."""
+    remedy = "Create it, or set migrations.dir in config.yaml (or MIGRATIONS_DIR)."
     if not directory.is_dir():
-        raise MigrationFileError(directory, "migrations directory not found",
-                                 remedy="Create it, or set migrations.dir in config.yaml "
-                                        "(or MIGRATIONS_DIR).")
+        problem = describe(directory)
+        if problem == "does not exist":
+            raise MigrationFileError(directory, "migrations directory not found", remedy=remedy)
+        raise MigrationFileError(directory, "migrations path is not a directory: it "
+                                 f"{problem or 'is a regular file'}", remedy=remedy)
+    try:
+        paths = sorted(directory.iterdir())
+    except OSError as exc:
+        raise MigrationFileError(directory, f"cannot be read: {exc.strerror or exc}",
+                                 remedy=remedy) from None
     by_version: dict[int, MigrationFile] = {}
-    for path in sorted(directory.iterdir()):
+    for path in paths:
         if path.name.startswith(".") or not path.name.lower().endswith(".sql"):
             continue  # READMEs, editor files and the like
         try:
@@ -83,22 +101,35 @@ def find_migrations(directory: Path, *,
 
 def load_migration(path: Path) -> MigrationFile:
     match = FILENAME.match(path.name)
-    if not match or not path.is_file():
+    if not match:
         raise MigrationFileError(path, "file name does not follow the naming rule",
                                  remedy=NAMING_RULE)
-    data = path.read_bytes()
+    version = int(match["version"])
+    if version > MAX_VERSION:
+        raise MigrationFileError(
+            path, f"version {version} is too large: the tracking table's version is a "
+                  f"bigint (at most {MAX_VERSION})",
+            remedy="Number it as the others, e.g. the next free number: 0005_add_tags.sql.")
+    try:
+        data = read_regular(path, max_bytes=MAX_BYTES)
+    except NotReadable as exc:
+        raise MigrationFileError(
+            path, exc.problem, remedy="A migration must be a readable regular file: replace "
+                                      "it with one, or rename it so it does not end in .sql."
+        ) from None
     try:
         text = data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        before = data[:exc.start].decode("utf-8").removeprefix("\ufeff")
+        line, column = line_col(before, len(before))
         raise MigrationFileError(path, f"not valid UTF-8 (byte 0x{data[exc.start]:02x})",
                                  line=line, column=column,
                                  remedy="Save the file as UTF-8.") from None
+    check_text(path, text)
     if not text.strip():
         raise MigrationFileError(path, "the file is empty",
                                  remedy="Add the migration's SQL, or delete the file.")
-    return MigrationFile(int(match["version"]), path.name, path, text, checksum(text),
+    return MigrationFile(version, path.name, path, text, checksum(text),
                          parse_directives(path, text))
 
 

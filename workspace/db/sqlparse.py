@@ -19,11 +19,14 @@ from typing import Any
 
 from workspace.errors import MigrationFileError
 
-__all__ = ["Directives", "Statement", "line_col", "parse_directives", "parse_tree",
+__all__ = ["Directives", "Statement", "check_text", "line_col", "parse_directives", "parse_tree",
            "split_statements"]
 
 DIRECTIVE_PREFIX = "-- workspace:"
-_DURATION = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$")
+_LINE_BREAK = re.compile(r"\r\n?|\n")  # as PostgreSQL's scanner and editors see lines
+_DURATION = re.compile(r"^(?P<number>\d+(\.\d+)?)\s*(?P<unit>us|ms|s|min|h|d)?$")
+_UNIT_MS = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+MAX_TIMEOUT_MS = 2**31 - 1  # the server's limit for lock_timeout and statement_timeout
 NO_TRANSACTION_FIX = ("Move the statement to a file of its own whose first line is "
                       "`-- workspace: no-transaction`.")
 
@@ -46,15 +49,32 @@ class Directives:
 
 
 def line_col(text: str, offset: int) -> tuple[int, int]:
-    """1-based line and column of a character offset (a `\\r` before `\\n` is ignored)."""
+    """1-based line and column of a character offset. Lines end at `\\r\\n`, `\\n` or a
+    lone `\\r` (old Mac files): as PostgreSQL's scanner ends a `--` comment, and as
+    editors number lines."""
     offset = max(0, min(offset, len(text)))
-    line = text.count("\n", 0, offset) + 1
-    start = text.rfind("\n", 0, offset) + 1
+    line = text.count("\n", 0, offset) + text.count("\r", 0, offset) \
+        - text.count("\r\n", 0, offset) + 1
+    start = max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
     return line, offset - start + 1
 
 
+def check_text(path: Path, text: str) -> None:
+    """Refuse text the parser and the server would not both see whole. A NUL ends a C
+    string: libpg_query (pglast) would stop parsing there, and libpq cannot send it, so
+    everything after it would be silently dropped. (Strictly decoded UTF-8 holds no lone
+    surrogate; every other character reaches both as it is.)"""
+    nul = text.find("\x00")
+    if nul >= 0:
+        line, column = line_col(text, nul)
+        raise MigrationFileError(
+            path, "contains a NUL byte (0x00): PostgreSQL cannot receive it, and everything "
+                  "after it would be lost", line=line, column=column,
+            remedy="Remove the NUL byte (e.g. `tr -d '\\000' < old > new`).")
+
+
 def parse_directives(path: Path, text: str) -> Directives:
-    first = text.split("\n", 1)[0].strip()
+    first = _LINE_BREAK.split(text, maxsplit=1)[0].strip()
     if not first.startswith(DIRECTIVE_PREFIX):
         return Directives()
     values: dict[str, str | bool] = {}
@@ -62,7 +82,11 @@ def parse_directives(path: Path, text: str) -> Directives:
         key, eq, value = token.partition("=")
         if key == "no-transaction" and not eq:
             values["transactional"] = False
-        elif key in ("lock_timeout", "statement_timeout") and _DURATION.match(value):
+        elif key in ("lock_timeout", "statement_timeout") and (match := _DURATION.match(value)):
+            if float(match["number"]) * _UNIT_MS[match["unit"] or "ms"] > MAX_TIMEOUT_MS:
+                raise MigrationFileError(
+                    path, f"{token} is past PostgreSQL's limit ({MAX_TIMEOUT_MS} ms, about "
+                          "24 days)", line=1, remedy="Give a shorter duration, or 0 for none.")
             values[key] = value
         else:
             raise MigrationFileError(
@@ -96,6 +120,7 @@ def parse_tree(path: Path, text: str) -> list[tuple[Statement, dict[str, Any]]]:
     object per node (about four times faster)."""
     from pglast import parser  # imported on first use: a no-op run never parses
 
+    check_text(path, text)  # the parser reads a C string: it must see every character
     try:
         raw = json.loads(parser.parse_sql_json(text))["stmts"]
     except parser.ParseError as exc:
