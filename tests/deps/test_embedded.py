@@ -87,3 +87,66 @@ def test_stop_reaches_a_server_not_yet_in_postmaster_pid(outside_tmp: Path) -> N
         decoy.wait()
         assert decoy.stdin is not None
         decoy.stdin.close()
+
+
+# Starts a server as a child subreaper that never reaps: once pg_ctl exits, the
+# postmaster is re-parented to this process, and a killed postmaster stays a zombie until
+# this process exits (a container whose init does not reap, deterministically).
+_NEVER_REAPS = r"""
+import ctypes, sys
+from pathlib import Path
+from workspace.deps.embedded import EmbeddedPostgres
+PR_SET_CHILD_SUBREAPER = 36
+assert ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+server = EmbeddedPostgres(Path(sys.argv[1]), port=int(sys.argv[2]))
+server.start()
+print("postmaster", server.status().pid, flush=True)
+sys.stdin.read()
+"""
+
+
+def _wait_until(condition: object, what: str, timeout_s: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"not {what} within {timeout_s}s"
+        time.sleep(0.01)
+
+
+def test_a_killed_postmaster_not_yet_reaped_is_restarted_at_once(outside_tmp: Path) -> None:
+    """SIGKILL leaves the postmaster a zombie (its parent has not reaped it) and its
+    postmaster.pid behind: the next command sees it is dead, removes the stale lock
+    file and starts the server, with no wait and no `lock file ... already exists`."""
+    import os
+    import signal
+
+    import psutil
+
+    data, port = outside_tmp / "data", free_port()
+    (outside_tmp / "migrations").mkdir()
+    (outside_tmp / "config.yaml").write_text(
+        f"embedded:\n  port: {port}\n  data_dir: {data}\n")
+    holder = subprocess.Popen([sys.executable, "-c", _NEVER_REAPS, str(data), str(port)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    server = EmbeddedPostgres(data, port=port)
+    try:
+        assert holder.stdout is not None
+        line = holder.stdout.readline()
+        assert line.startswith("postmaster "), line
+        pid = int(line.split()[1])
+        assert psutil.Process(pid).ppid() == holder.pid  # re-parented to the non-reaper
+        os.kill(pid, signal.SIGKILL)
+        _wait_until(lambda: psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, "a zombie")
+        out = run_cli(outside_tmp, "db", "status")  # at once: no sleep before it
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "already exists" not in out.stderr
+        assert psutil.Process(pid).status() == psutil.STATUS_ZOMBIE  # still unreaped
+        restarted = server.status()
+        assert restarted.running and restarted.pid != pid
+    finally:
+        server.stop()
+        assert holder.stdin is not None and holder.stdout is not None
+        holder.stdin.close()
+        holder.wait(10)
+        holder.stdout.close()

@@ -10,6 +10,15 @@ starting fails at once with the last lines of its log.
 The server is detached from our process group (pg_ctl makes the postmaster a session
 leader), so it keeps running for the next command until `stop()`.
 
+After a crash: a postmaster killed with SIGKILL stays a zombie until its parent reaps
+it (forever, in a container whose init does not reap), and PostgreSQL's own check of
+postmaster.pid (kill(pid, 0)) takes a zombie for a live server. `start()` removes that
+stale file once no live process of ours runs on the data directory (the killed
+postmaster's children exit when they notice; they are waited for, bounded). A server
+that ran out of disk space, or crashed under a command, is explained from its log
+(`post_mortem`, called by db/connect.py for connections to it) with `DiskFull` or
+`DependencyExited`, not "check the URL".
+
     server = EmbeddedPostgres(Path(".workspace/postgres"), port=54320)
     url = server.start()        # idempotent: returns the URL of the running server
     server.stop()
@@ -22,6 +31,7 @@ import fcntl
 import importlib.util
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -32,12 +42,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from workspace import redact
-from workspace.errors import DependencyExited, EmbeddedPostgresError, PortInUse
+from workspace.db.connect import DISK_FULL_SQLSTATE, register_local_server
+from workspace.errors import (DependencyExited, DiskFull, EmbeddedPostgresError, PortInUse,
+                              WorkspaceError)
 
 __all__ = ["EmbeddedBackend", "EmbeddedPostgres", "EmbeddedStatus", "bin_dir", "port_holder"]
 
@@ -47,6 +60,11 @@ SYSTEM_USER = "pgserver"
 REQUIRED_EXTENSIONS = ("vector",)
 LOG_TAIL_LINES = 20
 _UNREGISTERED_WAIT_S = 10.0  # a server cut short while starting: its fast shutdown
+_ORPHANS_WAIT_S = 10.0  # a killed postmaster's children, until they notice and exit
+_LOG_READ_MAX = 256 * 1024  # of the server log written since a mark
+NO_SPACE = "No space left on device"
+_CRASH_SIGNS = ("PANIC:", "was terminated by signal", "terminating any other active server",
+                "shutting down due to startup process failure")
 
 
 @dataclass(frozen=True)
@@ -84,6 +102,7 @@ class EmbeddedPostgres:
     def url(self, database: str | None = None, *, port: int | None = None) -> str:
         password = self._password()
         redact.register(password)
+        register_local_server(self.host, port or self.port, self)
         return (f"postgresql://{SUPERUSER}:{password}@{self.host}:{port or self.port}"
                 f"/{database or self.database}")
 
@@ -101,6 +120,7 @@ class EmbeddedPostgres:
             if pid is None:
                 if not (self.data_dir / "PG_VERSION").is_file():
                     self._initdb()
+                self._clear_stale_pid_file()
                 self._pg_ctl_start()
                 port = self.port
             assert port is not None
@@ -124,12 +144,7 @@ class EmbeddedPostgres:
         False when there is none."""
         import psutil
 
-        ours = {os.path.realpath(bin_dir() / name) for name in ("postgres", "pg_ctl")}
-        procs = []
-        for proc in psutil.process_iter(["pid", "exe", "cmdline"]):
-            args = proc.info["cmdline"] or []
-            if proc.info["exe"] in ours and _option(args, "-D") == str(self.data_dir):
-                procs.append(proc)
+        procs = self._processes(by_cwd=False)
         for proc in procs:
             with contextlib.suppress(psutil.Error):
                 proc.send_signal(signal.SIGINT)
@@ -138,6 +153,106 @@ class EmbeddedPostgres:
             with contextlib.suppress(psutil.Error):
                 proc.kill()
         return bool(procs)
+
+    # -- after a crash ---------------------------------------------------------------
+
+    def log_mark(self) -> int:
+        """Where the server log ends now: `post_mortem(since=mark)` reads what follows."""
+        try:
+            return self.log_file.stat().st_size
+        except OSError:
+            return 0
+
+    def post_mortem(self, since: int) -> WorkspaceError | None:
+        """Why a connection to this server was lost, from its log since `since`: a full
+        disk (`DiskFull`), a crash or an exit (`DependencyExited`, with its last lines);
+        None when the log says nothing and the server still runs."""
+        lines = self._log_since(since)
+        full = next((ln for ln in lines if NO_SPACE in ln), None)
+        if full is not None:
+            error = self.disk_full(_log_message(full))
+            error.message += f"\n{self.log_tail()}"
+            return error
+        crashed = any(sign in ln for ln in lines for sign in _CRASH_SIGNS)
+        if not crashed and self.status().running:
+            return None
+        return DependencyExited(
+            f"the embedded PostgreSQL ({self.data_dir}) "
+            f"{'crashed' if crashed else 'exited'} while in use\n{self.log_tail()}",
+            remedy="Read the log lines shown; `workspace db server start` starts it again "
+                   "(it recovers on start), then run the command again.")
+
+    def disk_full(self, detail: str) -> DiskFull:
+        """`DiskFull` naming the filesystem that filled up and how much is free now."""
+        where = self._full_dir(detail)
+        usage = _disk_usage(where)
+        shown = "" if where == self.data_dir else f" ({where} holds the file)"
+        return DiskFull(
+            f"the embedded PostgreSQL ran out of disk space: {detail}\n"
+            f"  data directory {self.data_dir}{shown}: {usage}",
+            path=where,
+            remedy=f"Free space on the filesystem holding {where} (or grow it), then "
+                   "`workspace db server start` and run the command again.")
+
+    def _full_dir(self, detail: str) -> Path:
+        """The directory of the file the server could not write (`pg_wal/...` may be a
+        symlink to another filesystem), else the data directory."""
+        found = re.search(r'file "([^"]+)"', detail)
+        if found is None:
+            return self.data_dir
+        path = Path(os.path.realpath(self.data_dir / found.group(1))).parent
+        while not path.is_dir() and path != path.parent:
+            path = path.parent
+        return path
+
+    def _log_since(self, mark: int) -> list[str]:
+        try:
+            with open(self.log_file, "rb") as fh:
+                size = fh.seek(0, os.SEEK_END)
+                start = mark if mark <= size else 0  # a new log since the mark
+                fh.seek(max(start, size - _LOG_READ_MAX))
+                return fh.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            return []
+
+    def _clear_stale_pid_file(self) -> None:
+        """Remove a postmaster.pid left by a dead postmaster (no live postgres of ours on
+        the data directory, a zombie counting as dead), once the dead server's children
+        are gone too: the shared memory they hold would make the new server refuse to
+        start ("pre-existing shared memory block is still in use")."""
+        pid_file = self.data_dir / "postmaster.pid"
+        if not pid_file.exists():
+            return
+        deadline = time.monotonic() + _ORPHANS_WAIT_S
+        while survivors := self._processes(by_cwd=True):
+            if time.monotonic() > deadline:
+                pids = ", ".join(str(p.pid) for p in survivors)
+                raise EmbeddedPostgresError(
+                    f"the previous server on {self.data_dir} is gone, but its processes "
+                    f"(pid {pids}) still run after {_ORPHANS_WAIT_S:g}s",
+                    remedy=f"End them (kill {pids.replace(',', '')}), then run the command again.")
+            time.sleep(0.05)
+        pid_file.unlink(missing_ok=True)
+
+    def _processes(self, *, by_cwd: bool) -> list[Any]:
+        """Live (not zombie) processes of pgserver's `postgres` or `pg_ctl` on exactly our
+        data directory: `-D` on their command line, or (`by_cwd`) it as their working
+        directory, as every child of a postmaster has."""
+        import psutil
+
+        ours = {os.path.realpath(bin_dir() / name) for name in ("postgres", "pg_ctl")}
+        found = []
+        for proc in psutil.process_iter(["pid", "exe", "cmdline", "status"]):
+            if proc.info["exe"] not in ours or proc.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            if _option(proc.info["cmdline"] or [], "-D") == str(self.data_dir):
+                found.append(proc)
+                continue
+            if by_cwd:
+                with contextlib.suppress(psutil.Error):
+                    if proc.cwd() == str(self.data_dir):
+                        found.append(proc)
+        return found
 
     # -- internals -----------------------------------------------------------------
 
@@ -190,11 +305,17 @@ class EmbeddedPostgres:
         options = (f"-c listen_addresses={self.host} -p {self.port} "
                    "-c unix_socket_directories='' -c fsync=off -c synchronous_commit=off "
                    "-c full_page_writes=off")
+        mark = self.log_mark()
         try:
             self._run(["pg_ctl", "start", "-D", str(self.data_dir), "-l", str(self.log_file),
                        "-w", "-t", str(int(self.start_timeout_s)), "-o", options],
                       timeout=self.start_timeout_s + 5)
         except EmbeddedPostgresError as exc:
+            full = next((ln for ln in self._log_since(mark) if NO_SPACE in ln), None)
+            if full is not None:  # e.g. crash recovery cannot write its WAL
+                error = self.disk_full(_log_message(full))
+                error.message += f"\n{self.log_tail()}"
+                raise error from None
             raise EmbeddedPostgresError(f"{exc.message}\n{self.log_tail()}") from None
 
     def _ensure_database(self, port: int) -> None:
@@ -212,6 +333,8 @@ class EmbeddedPostgres:
                     conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(
                         sql.Identifier(ext)))
         except psycopg.Error as exc:
+            if exc.sqlstate == DISK_FULL_SQLSTATE:
+                raise self.disk_full(redact.redact(str(exc).strip())) from None
             raise EmbeddedPostgresError(
                 f"embedded PostgreSQL on port {port} started but refused setup: "
                 f"{redact.redact(str(exc).strip())}\n{self.log_tail()}") from None
@@ -279,6 +402,28 @@ def _option(args: list[str], flag: str) -> str | None:
         if arg.startswith(flag) and len(arg) > len(flag):
             return arg[len(flag):]
     return None
+
+
+def _log_message(line: str) -> str:
+    """A server log line without its timestamp and pid: `PANIC:  could not write ...`."""
+    return line.split("] ", 1)[-1].strip()
+
+
+def _disk_usage(path: Path) -> str:
+    """How much is free on the filesystem holding `path`, and where it is mounted."""
+    try:
+        usage = shutil.disk_usage(path)
+    except OSError as exc:
+        return f"free space unknown ({exc.strerror})"
+    mount = Path(os.path.realpath(path))
+    while not os.path.ismount(mount) and mount != mount.parent:
+        mount = mount.parent
+    return (f"{_mib(usage.free)} free of {_mib(usage.total)} on the filesystem mounted "
+            f"at {mount}")
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB" if size < 10 * 2**30 else f"{size / 2**30:.1f} GiB"
 
 
 def _remove_tree(path: Path, timeout_s: float = 5.0) -> None:
