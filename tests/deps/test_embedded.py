@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,68 @@ def test_a_killed_postmaster_not_yet_reaped_is_restarted_at_once(outside_tmp: Pa
         holder.stdin.close()
         holder.wait(10)
         holder.stdout.close()
+
+
+@pytest.fixture
+def small_disk(outside_tmp: Path) -> Iterator[Path]:
+    """A tmpfs of its own (64 MiB until the test shrinks it), unmounted afterwards."""
+    mnt = outside_tmp / "disk"
+    mnt.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mnt)],
+                             capture_output=True, text=True, timeout=30)
+    if mounted.returncode != 0:
+        reason = mounted.stderr.strip()
+        if any(w in reason.lower() for w in ("permission denied", "not permitted",
+                                             "must be superuser", "only root")):
+            pytest.skip(f"mounting a tmpfs is not permitted here: {reason}")
+        raise AssertionError(f"mount failed: {reason}")
+    try:
+        yield mnt
+    finally:
+        if subprocess.run(["umount", str(mnt)], capture_output=True, timeout=30).returncode:
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=30)
+
+
+def _resize(mnt: Path, size_bytes: int) -> None:
+    subprocess.run(["mount", "-o", f"remount,size={size_bytes // 1024}k", str(mnt)],
+                   check=True, capture_output=True, timeout=30)
+
+
+def test_disk_full_is_named_with_the_free_space_and_the_server_recovers_once_freed(
+        outside_tmp: Path, small_disk: Path) -> None:
+    """The cluster on a tmpfs with 4 MiB left: a migration inserting data, then one
+    writing a lot of WAL (the server PANICs, and its crash recovery cannot write either),
+    each ends in PRECHECK_DISK_FULL naming the data directory, the free space and the
+    remedy; once space is freed, the next command works."""
+    data, port = small_disk / "pg", free_port()
+    (outside_tmp / "migrations").mkdir()
+    (outside_tmp / "config.yaml").write_text(
+        f"embedded:\n  port: {port}\n  data_dir: {data}\n")
+    server = EmbeddedPostgres(data, port=port)
+    try:
+        assert run_cli(outside_tmp, "db", "server", "start").returncode == 0
+        _resize(small_disk, shutil.disk_usage(small_disk).used + 4 * 2**20)
+        fill = outside_tmp / "migrations" / "0001_fill.sql"
+        fill.write_text("CREATE TABLE filler (id int, pad text);\n"
+                        "INSERT INTO filler SELECT g, repeat(md5(g::text), 8) "
+                        "FROM generate_series(1, 400000) g;\n")
+        inserted = run_cli(outside_tmp, "db", "migrate")
+        fill.write_text("SELECT pg_logical_emit_message(true, 'fill', repeat('x', 1000000)) "
+                        "FROM generate_series(1, 40);\n")
+        wal = run_cli(outside_tmp, "db", "migrate")
+        after_crash = run_cli(outside_tmp, "db", "status")
+        for out in (inserted, wal, after_crash):
+            assert out.returncode == 26, out.stdout + out.stderr
+            assert "PRECHECK_DISK_FULL" in out.stderr and "Traceback" not in out.stderr
+            assert "No space left on device" in out.stderr
+            assert f"data directory {data}" in out.stderr
+            assert f"MiB free of 4" in out.stderr and f"mounted at {small_disk}" in out.stderr
+            assert "workspace db server start" in out.stderr
+        assert "PANIC" in wal.stderr  # the WAL could not grow: the server crashed
+        assert not server.status().running  # and its recovery failed for want of space
+        _resize(small_disk, 256 * 2**20)
+        recovered = run_cli(outside_tmp, "db", "status")
+        assert recovered.returncode == 0, recovered.stderr
+        assert "pending   0001_fill.sql" in recovered.stdout
+    finally:
+        server.stop()

@@ -62,6 +62,8 @@ def explain(exc: psycopg.Error, server: LocalServer | None, since: int) -> Works
     if exc.sqlstate == DISK_FULL_SQLSTATE:
         detail = redact.redact(_first_line(exc))
         if server is not None:
+            if exc.diag.severity_nonlocalized in ("PANIC", "FATAL"):  # it crashed: its log
+                return server.post_mortem(since) or server.disk_full(detail)
             return server.disk_full(detail)
         return DiskFull(f"the database server is out of disk space: {detail}",
                         remedy="Free space on the database server's data and WAL "

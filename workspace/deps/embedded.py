@@ -185,13 +185,14 @@ class EmbeddedPostgres:
     def disk_full(self, detail: str) -> DiskFull:
         """`DiskFull` naming the filesystem that filled up and how much is free now."""
         where = self._full_dir(detail)
-        usage = _disk_usage(where)
-        shown = "" if where == self.data_dir else f" ({where} holds the file)"
+        free, mount = _disk_usage(where)
+        inside = "" if where == self.data_dir else f" ({where} is on it)"
         return DiskFull(
             f"the embedded PostgreSQL ran out of disk space: {detail}\n"
-            f"  data directory {self.data_dir}{shown}: {usage}",
+            f"  data directory {self.data_dir}{inside}: {free} on the filesystem mounted at "
+            f"{mount}",
             path=where,
-            remedy=f"Free space on the filesystem holding {where} (or grow it), then "
+            remedy=f"Free space on the filesystem mounted at {mount} (or grow it), then "
                    "`workspace db server start` and run the command again.")
 
     def _full_dir(self, detail: str) -> Path:
@@ -405,21 +406,20 @@ def _option(args: list[str], flag: str) -> str | None:
 
 
 def _log_message(line: str) -> str:
-    """A server log line without its timestamp and pid: `PANIC:  could not write ...`."""
-    return line.split("] ", 1)[-1].strip()
+    """A server log line without its timestamp and pid: `PANIC: could not write ...`."""
+    return " ".join(line.split("] ", 1)[-1].split())
 
 
-def _disk_usage(path: Path) -> str:
+def _disk_usage(path: Path) -> tuple[str, Path]:
     """How much is free on the filesystem holding `path`, and where it is mounted."""
-    try:
-        usage = shutil.disk_usage(path)
-    except OSError as exc:
-        return f"free space unknown ({exc.strerror})"
     mount = Path(os.path.realpath(path))
     while not os.path.ismount(mount) and mount != mount.parent:
         mount = mount.parent
-    return (f"{_mib(usage.free)} free of {_mib(usage.total)} on the filesystem mounted "
-            f"at {mount}")
+    try:
+        usage = shutil.disk_usage(path)
+    except OSError as exc:
+        return f"free space unknown ({exc.strerror})", mount
+    return f"{_mib(usage.free)} free of {_mib(usage.total)}", mount
 
 
 def _mib(size: int) -> str:
