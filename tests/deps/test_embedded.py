@@ -14,7 +14,8 @@ import pytest
 
 from tests.conftest import SHIPPED_MIGRATIONS, free_port, run_cli
 from workspace.deps.embedded import EmbeddedPostgres
-from workspace.errors import EmbeddedPostgresError, PortInUse
+from workspace.db.connect import connection
+from workspace.errors import DependencyExited, EmbeddedPostgresError, PortInUse
 
 
 def test_embedded_default_starts_on_demand_stays_up_and_stops(outside_tmp: Path) -> None:
@@ -214,5 +215,30 @@ def test_disk_full_is_named_with_the_free_space_and_the_server_recovers_once_fre
         recovered = run_cli(outside_tmp, "db", "status")
         assert recovered.returncode == 0, recovered.stderr
         assert "pending   0001_fill.sql" in recovered.stdout
+    finally:
+        server.stop()
+
+
+def test_a_server_that_crashes_under_a_command_is_explained_from_its_log(
+        outside_tmp: Path) -> None:
+    """A backend killed: the postmaster restarts every process (a crash). The lost
+    connection is told as that crash, with the server's last log lines, not as a URL
+    to check."""
+    import os
+    import signal
+
+    server = EmbeddedPostgres(outside_tmp / "data", port=free_port())
+    url = server.start()
+    try:
+        with connection(url, timeout_s=5) as conn:
+            row = conn.execute("SELECT pg_backend_pid()").fetchone()
+            assert row is not None
+            os.kill(row[0], signal.SIGKILL)
+            with pytest.raises(DependencyExited) as info:
+                conn.execute("SELECT 1")
+        assert info.value.code == "PRECHECK_DEPENDENCY_EXITED"
+        assert "crashed" in info.value.message
+        assert f"was terminated by signal {signal.SIGKILL.value}" in info.value.message
+        assert "workspace db server start" in info.value.remedy
     finally:
         server.stop()

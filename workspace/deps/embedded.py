@@ -61,6 +61,8 @@ REQUIRED_EXTENSIONS = ("vector",)
 LOG_TAIL_LINES = 20
 _UNREGISTERED_WAIT_S = 10.0  # a server cut short while starting: its fast shutdown
 _ORPHANS_WAIT_S = 10.0  # a killed postmaster's children, until they notice and exit
+# The client may see its connection lost a moment before the postmaster logs why.
+_CRASH_LOG_WAIT_S = 1.0
 _LOG_READ_MAX = 256 * 1024  # of the server log written since a mark
 NO_SPACE = "No space left on device"
 _CRASH_SIGNS = ("PANIC:", "was terminated by signal", "terminating any other active server",
@@ -166,16 +168,22 @@ class EmbeddedPostgres:
     def post_mortem(self, since: int) -> WorkspaceError | None:
         """Why a connection to this server was lost, from its log since `since`: a full
         disk (`DiskFull`), a crash or an exit (`DependencyExited`, with its last lines);
-        None when the log says nothing and the server still runs."""
-        lines = self._log_since(since)
-        full = next((ln for ln in lines if NO_SPACE in ln), None)
-        if full is not None:
-            error = self.disk_full(_log_message(full))
-            error.message += f"\n{self.log_tail()}"
-            return error
-        crashed = any(sign in ln for ln in lines for sign in _CRASH_SIGNS)
-        if not crashed and self.status().running:
-            return None
+        None when the log says nothing and the server still runs (after a short, bounded
+        wait for the postmaster to log a crash it is handling)."""
+        deadline = time.monotonic() + _CRASH_LOG_WAIT_S
+        while True:
+            lines = self._log_since(since)
+            full = next((ln for ln in lines if NO_SPACE in ln), None)
+            if full is not None:
+                error = self.disk_full(_log_message(full))
+                error.message += f"\n{self.log_tail()}"
+                return error
+            crashed = any(sign in ln for ln in lines for sign in _CRASH_SIGNS)
+            if crashed or not self.status().running:
+                break
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.05)
         return DependencyExited(
             f"the embedded PostgreSQL ({self.data_dir}) "
             f"{'crashed' if crashed else 'exited'} while in use\n{self.log_tail()}",
