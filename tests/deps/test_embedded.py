@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SHIPPED_MIGRATIONS, free_port, run_cli
-from workspace.deps.embedded import EmbeddedPostgres
+from workspace.deps.embedded import EmbeddedPostgres, bin_dir
 from workspace.db.connect import connection
 from workspace.errors import DependencyExited, EmbeddedPostgresError, PortInUse
 
@@ -97,7 +97,7 @@ def test_stop_reaches_a_server_not_yet_in_postmaster_pid(outside_tmp: Path) -> N
 _NEVER_REAPS = r"""
 import ctypes, sys
 from pathlib import Path
-from workspace.deps.embedded import EmbeddedPostgres
+from workspace.deps.embedded import EmbeddedPostgres, bin_dir
 PR_SET_CHILD_SUBREAPER = 36
 assert ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
 server = EmbeddedPostgres(Path(sys.argv[1]), port=int(sys.argv[2]))
@@ -240,5 +240,45 @@ def test_a_server_that_crashes_under_a_command_is_explained_from_its_log(
         assert "crashed" in info.value.message
         assert f"was terminated by signal {signal.SIGKILL.value}" in info.value.message
         assert "workspace db server start" in info.value.remedy
+        _wait_until(lambda: _accepts(url), "recovered", timeout_s=60)  # on its own
     finally:
         server.stop()
+
+
+def _accepts(url: str) -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=2):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def test_stop_right_after_a_crash_ends_the_server(outside_tmp: Path) -> None:
+    """A fast shutdown requested while the server recovers from a crash can be missed
+    (PostgreSQL 16.2): stop() falls back to an immediate shutdown, bounded."""
+    import os
+    import signal
+
+    import psutil
+
+    server = EmbeddedPostgres(outside_tmp / "data", port=free_port(), start_timeout_s=10)
+    url = server.start()
+    postmaster = server.status().pid
+    assert postmaster is not None
+    try:
+        with connection(url, timeout_s=5) as conn:
+            row = conn.execute("SELECT pg_backend_pid()").fetchone()
+            assert row is not None
+            os.kill(row[0], signal.SIGKILL)
+        _wait_until(lambda: "terminated by signal" in server.log_file.read_text(), "crashed")
+        assert server.stop() is True
+        assert not server.status().running
+        _wait_until(lambda: not psutil.pid_exists(postmaster)
+                    or psutil.Process(postmaster).status() == psutil.STATUS_ZOMBIE, "gone")
+    finally:
+        if server.status().running:
+            subprocess.run([str(bin_dir() / "pg_ctl"), "stop", "-D", str(server.data_dir),
+                            "-m", "immediate"], capture_output=True, timeout=30,
+                           user="pgserver" if os.geteuid() == 0 else None)

@@ -122,7 +122,8 @@ class EmbeddedPostgres:
             if pid is None:
                 if not (self.data_dir / "PG_VERSION").is_file():
                     self._initdb()
-                self._clear_stale_pid_file()
+                pid, port = self._settle()
+            if pid is None:
                 self._pg_ctl_start()
                 port = self.port
             assert port is not None
@@ -135,8 +136,15 @@ class EmbeddedPostgres:
             pid, _ = self._postmaster()
             if pid is None:
                 return self._stop_unregistered()
-            self._run(["pg_ctl", "stop", "-D", str(self.data_dir), "-m", "fast", "-w",
-                       "-t", str(int(self.start_timeout_s))], timeout=self.start_timeout_s + 5)
+            try:
+                self._run(["pg_ctl", "stop", "-D", str(self.data_dir), "-m", "fast", "-w",
+                           "-t", str(int(self.start_timeout_s))], timeout=self.start_timeout_s + 5)
+            except EmbeddedPostgresError:
+                # PostgreSQL 16.2 can miss a fast shutdown request that arrives while it
+                # recovers from a crash; immediate shutdown (SIGQUIT) always ends it, and
+                # the next start recovers.
+                self._run(["pg_ctl", "stop", "-D", str(self.data_dir), "-m", "immediate", "-w",
+                           "-t", str(int(self.start_timeout_s))], timeout=self.start_timeout_s + 5)
             return True
 
     def _stop_unregistered(self) -> bool:
@@ -224,24 +232,30 @@ class EmbeddedPostgres:
         except OSError:
             return []
 
-    def _clear_stale_pid_file(self) -> None:
-        """Remove a postmaster.pid left by a dead postmaster (no live postgres of ours on
-        the data directory, a zombie counting as dead), once the dead server's children
-        are gone too: the shared memory they hold would make the new server refuse to
-        start ("pre-existing shared memory block is still in use")."""
-        pid_file = self.data_dir / "postmaster.pid"
-        if not pid_file.exists():
-            return
+    def _settle(self) -> tuple[int | None, int | None]:
+        """Before starting: wait (bounded) until no process of a previous server runs on
+        the data directory, then remove its stale postmaster.pid. A killed postmaster's
+        children exit when they notice; until then the shared memory they hold would make
+        the new server refuse ("pre-existing shared memory block is still in use"). A
+        server still starting (its `pg_ctl start` cut short) that registers meanwhile is
+        returned as (pid, port), to be used rather than started twice."""
         deadline = time.monotonic() + _ORPHANS_WAIT_S
         while survivors := self._processes(by_cwd=True):
+            pid, port = self._postmaster()
+            if pid is not None:
+                return pid, port
             if time.monotonic() > deadline:
                 pids = ", ".join(str(p.pid) for p in survivors)
                 raise EmbeddedPostgresError(
-                    f"the previous server on {self.data_dir} is gone, but its processes "
-                    f"(pid {pids}) still run after {_ORPHANS_WAIT_S:g}s",
+                    f"no server is registered in {self.data_dir}/postmaster.pid, but "
+                    f"processes of a previous one (pid {pids}) still run on it after "
+                    f"{_ORPHANS_WAIT_S:g}s",
                     remedy=f"End them (kill {pids.replace(',', '')}), then run the command again.")
             time.sleep(0.05)
-        pid_file.unlink(missing_ok=True)
+        # A zombie postmaster passes PostgreSQL's own check (kill(pid, 0)): "lock file
+        # "postmaster.pid" already exists". Nothing of ours runs here: the file is stale.
+        (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
+        return None, None
 
     def _processes(self, *, by_cwd: bool) -> list[Any]:
         """Live (not zombie) processes of pgserver's `postgres` or `pg_ctl` on exactly our
@@ -380,6 +394,9 @@ class EmbeddedPostgres:
             raise EmbeddedPostgresError(f"cannot run {cmd[0]}: {exc}",
                                         remedy="Reinstall the pgserver package.") from None
         if proc.returncode != 0:
+            full = next((ln for ln in output.splitlines() if NO_SPACE in ln), None)
+            if full is not None:  # initdb on a full disk
+                raise self.disk_full(" ".join(redact.redact(full).split()))
             raise EmbeddedPostgresError(
                 f"{argv[0]} {argv[1] if argv[0] == 'pg_ctl' else ''} failed "
                 f"(exit {proc.returncode}): {redact.redact(output)}")
