@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -75,9 +76,9 @@ def explain(exc: psycopg.Error, server: LocalServer | None, since: int) -> Works
     return None
 
 
-class _Connection(psycopg.Connection[Any]):
-    local_server: LocalServer | None = None
-    log_mark = 0
+# The local server behind a connection, and where its log ended when we connected.
+_servers_of: weakref.WeakKeyDictionary[psycopg.Connection[Any], tuple[LocalServer, int]] = \
+    weakref.WeakKeyDictionary()
 
 
 class _Cursor(psycopg.Cursor[Any]):
@@ -88,9 +89,8 @@ class _Cursor(psycopg.Cursor[Any]):
         try:
             return super().execute(query, params, prepare=prepare, binary=binary)
         except psycopg.Error as exc:
-            conn = self.connection
-            server = conn.local_server if isinstance(conn, _Connection) else None
-            better = explain(exc, server, conn.log_mark if isinstance(conn, _Connection) else 0)
+            server, mark = _servers_of.get(self.connection, (None, 0))
+            better = explain(exc, server, mark)
             if better is None:
                 raise
             raise better from None
@@ -108,7 +108,7 @@ def connect(url: str, *, timeout_s: float, autocommit: bool = True) -> psycopg.C
     server = _local_server(url)
     mark = server.log_mark() if server is not None else 0
     try:
-        conn = _Connection.connect(
+        conn = psycopg.connect(
             url, autocommit=autocommit, connect_timeout=max(1, round(timeout_s)),
             application_name=f"{APPLICATION} ({describe()})"[:63],
             options="-c client_connection_check_interval=1000", cursor_factory=_Cursor,
@@ -124,7 +124,8 @@ def connect(url: str, *, timeout_s: float, autocommit: bool = True) -> psycopg.C
         raise DatabaseUnreachable(
             f"cannot connect to {redact.mask_url(url)}: {redact.redact(_first_line(exc))}",
             remedy=remedy) from None
-    conn.local_server, conn.log_mark = server, mark
+    if server is not None:
+        _servers_of[conn] = (server, mark)
     return conn
 
 
