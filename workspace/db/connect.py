@@ -27,6 +27,8 @@ __all__ = ["APPLICATION", "LocalServer", "connect", "describe", "map_psycopg_err
 
 APPLICATION = "workspace-migrate"
 DISK_FULL_SQLSTATE = "53100"
+# No SQLSTATE (the socket closed), admin_shutdown, crash_shutdown: the server went away.
+_LOST = (None, "57P01", "57P02")
 
 
 class LocalServer(Protocol):
@@ -69,8 +71,7 @@ def explain(exc: psycopg.Error, server: LocalServer | None, since: int) -> Works
         return DiskFull(f"the database server is out of disk space: {detail}",
                         remedy="Free space on the database server's data and WAL "
                                "filesystems, then run the command again.")
-    lost = isinstance(exc, psycopg.OperationalError) and (
-        exc.sqlstate is None or exc.sqlstate.startswith("57P"))
+    lost = isinstance(exc, psycopg.OperationalError) and exc.sqlstate in _LOST
     if lost and server is not None:
         return server.post_mortem(since)
     return None

@@ -183,9 +183,7 @@ class EmbeddedPostgres:
             lines = self._log_since(since)
             full = next((ln for ln in lines if NO_SPACE in ln), None)
             if full is not None:
-                error = self.disk_full(_log_message(full))
-                error.message += f"\n{self.log_tail()}"
-                return error
+                return self.disk_full(_log_message(full), with_log=True)
             crashed = any(sign in ln for ln in lines for sign in _CRASH_SIGNS)
             if crashed or not self.status().running:
                 break
@@ -198,15 +196,16 @@ class EmbeddedPostgres:
             remedy="Read the log lines shown; `workspace db server start` starts it again "
                    "(it recovers on start), then run the command again.")
 
-    def disk_full(self, detail: str) -> DiskFull:
-        """`DiskFull` naming the filesystem that filled up and how much is free now."""
+    def disk_full(self, detail: str, *, with_log: bool = False) -> DiskFull:
+        """`DiskFull` naming the filesystem that filled up and how much is free now
+        (and the server's last log lines, when it died of it)."""
         where = self._full_dir(detail)
         free, mount = _disk_usage(where)
         inside = "" if where == self.data_dir else f" ({where} is on it)"
         return DiskFull(
             f"the embedded PostgreSQL ran out of disk space: {detail}\n"
             f"  data directory {self.data_dir}{inside}: {free} on the filesystem mounted at "
-            f"{mount}",
+            f"{mount}" + (f"\n{self.log_tail()}" if with_log else ""),
             path=where,
             remedy=f"Free space on the filesystem mounted at {mount} (or grow it), then "
                    "`workspace db server start` and run the command again.")
@@ -336,9 +335,7 @@ class EmbeddedPostgres:
         except EmbeddedPostgresError as exc:
             full = next((ln for ln in self._log_since(mark) if NO_SPACE in ln), None)
             if full is not None:  # e.g. crash recovery cannot write its WAL
-                error = self.disk_full(_log_message(full))
-                error.message += f"\n{self.log_tail()}"
-                raise error from None
+                raise self.disk_full(_log_message(full), with_log=True) from None
             raise EmbeddedPostgresError(f"{exc.message}\n{self.log_tail()}") from None
 
     def _ensure_database(self, port: int) -> None:
