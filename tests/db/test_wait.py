@@ -86,3 +86,14 @@ def test_a_database_never_reachable_ends_unreachable(project: Path) -> None:
     assert out.returncode == 4, out.stderr
     assert "PRECHECK_DATABASE_UNREACHABLE" in out.stderr and "after waiting 1s" in out.stderr
     assert "secret-pw" not in out.stdout + out.stderr
+
+
+def test_a_modified_migration_ends_the_wait_at_once(project: Path, db_url: str) -> None:
+    """No runner applies past a changed file: waiting could only time out."""
+    a = write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    assert run_cli(project, "db", "migrate", "--database-url", db_url).returncode == 0
+    a.write_text("CREATE TABLE a (id bigint);")
+    write(project, "0002_b.sql", "CREATE TABLE b (id int);")
+    out = run_cli(project, "db", "wait", "--timeout", "60", "--database-url", db_url, timeout=30)
+    assert out.returncode == 8, out.stderr
+    assert "PRECHECK_MIGRATION_CHECKSUM_MISMATCH" in out.stderr and "0001_a.sql" in out.stderr
