@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SHIPPED_MIGRATIONS, free_port, run_cli
-from workspace.deps.embedded import EmbeddedPostgres, bin_dir
 from workspace.db.connect import connection
+from workspace.deps.embedded import EmbeddedPostgres, bin_dir
 from workspace.errors import DependencyExited, EmbeddedPostgresError, PortInUse
 
 
@@ -207,7 +207,7 @@ def test_disk_full_is_named_with_the_free_space_and_the_server_recovers_once_fre
             assert "PRECHECK_DISK_FULL" in out.stderr and "Traceback" not in out.stderr
             assert "No space left on device" in out.stderr
             assert f"data directory {data}" in out.stderr
-            assert f"MiB free of 4" in out.stderr and f"mounted at {small_disk}" in out.stderr
+            assert "MiB free of 4" in out.stderr and f"mounted at {small_disk}" in out.stderr
             assert "workspace db server start" in out.stderr
         assert "PANIC" in wal.stderr  # the WAL could not grow: the server crashed
         assert not server.status().running  # and its recovery failed for want of space

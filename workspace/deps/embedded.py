@@ -49,8 +49,7 @@ from psycopg import sql
 
 from workspace import redact
 from workspace.db.connect import DISK_FULL_SQLSTATE, register_local_server
-from workspace.errors import (DependencyExited, DiskFull, EmbeddedPostgresError, PortInUse,
-                              WorkspaceError)
+from workspace.errors import DependencyExited, DiskFull, EmbeddedPostgresError, PortInUse, WorkspaceError
 
 __all__ = ["EmbeddedBackend", "EmbeddedPostgres", "EmbeddedStatus", "bin_dir", "port_holder"]
 
