@@ -282,3 +282,61 @@ def test_stop_right_after_a_crash_ends_the_server(outside_tmp: Path) -> None:
             subprocess.run([str(bin_dir() / "pg_ctl"), "stop", "-D", str(server.data_dir),
                             "-m", "immediate"], capture_output=True, timeout=30,
                            user="pgserver" if os.geteuid() == 0 else None)
+
+
+def test_a_killed_postmasters_busy_backend_is_waited_for_before_restarting(
+        outside_tmp: Path) -> None:
+    """A backend busy in a loop does not notice its postmaster died, and keeps the old
+    shared memory attached ("pre-existing shared memory block is still in use"): the
+    next command waits for it to finish (bounded), then starts the server."""
+    import os
+    import signal
+    import threading
+
+    import psutil
+    import psycopg
+
+    data, port = outside_tmp / "data", free_port()
+    (outside_tmp / "migrations").mkdir()
+    (outside_tmp / "config.yaml").write_text(
+        f"embedded:\n  port: {port}\n  data_dir: {data}\n")
+    server = EmbeddedPostgres(data, port=port)
+    url = server.start()
+    postmaster = server.status().pid
+    assert postmaster is not None
+    busy_loop = ("DO $$ DECLARE t timestamptz := clock_timestamp(); BEGIN "
+                 "WHILE clock_timestamp() < t + interval '3 s' LOOP END LOOP; END $$")
+    busy = threading.Thread(target=lambda: _run_ignoring_errors(url, busy_loop))
+    busy.start()
+    try:
+        with psycopg.connect(url, autocommit=True) as watcher:
+            def backend() -> int | None:
+                row = watcher.execute("SELECT pid FROM pg_stat_activity "
+                                      "WHERE query LIKE 'DO $$%' AND state = 'active'").fetchone()
+                return row[0] if row else None
+
+            _wait_until(lambda: backend() is not None, "busy")
+            orphan = backend()
+        assert orphan is not None
+        os.kill(postmaster, signal.SIGKILL)
+        _wait_until(lambda: not psutil.pid_exists(postmaster)
+                    or psutil.Process(postmaster).status() == psutil.STATUS_ZOMBIE, "dead")
+        assert psutil.Process(orphan).status() != psutil.STATUS_ZOMBIE  # still busy
+        out = run_cli(outside_tmp, "db", "status")
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert not psutil.pid_exists(orphan) \
+            or psutil.Process(orphan).status() == psutil.STATUS_ZOMBIE
+        assert server.status().running
+    finally:
+        busy.join(30)
+        server.stop()
+
+
+def _run_ignoring_errors(url: str, statement: str) -> None:
+    import psycopg
+
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(statement.encode())
+    except psycopg.Error:
+        pass  # its server was killed under it
