@@ -31,7 +31,6 @@ import fcntl
 import importlib.util
 import os
 import pwd
-import re
 import secrets
 import shutil
 import signal
@@ -49,6 +48,8 @@ from psycopg import sql
 
 from workspace import redact
 from workspace.db.connect import DISK_FULL_SQLSTATE, register_local_server
+from workspace.deps import server_log
+from workspace.deps.pg_processes import is_postgres, processes_on
 from workspace.errors import DependencyExited, DiskFull, EmbeddedPostgresError, PortInUse, WorkspaceError
 
 __all__ = ["EmbeddedBackend", "EmbeddedPostgres", "EmbeddedStatus", "bin_dir", "port_holder"]
@@ -57,15 +58,10 @@ SUPERUSER = "postgres"
 # PostgreSQL refuses to run as root; pgserver's answer is a system user of its own.
 SYSTEM_USER = "pgserver"
 REQUIRED_EXTENSIONS = ("vector",)
-LOG_TAIL_LINES = 20
 _UNREGISTERED_WAIT_S = 10.0  # a server cut short while starting: its fast shutdown
 _ORPHANS_WAIT_S = 10.0  # a killed postmaster's children, until they notice and exit
 # The client may see its connection lost a moment before the postmaster logs why.
 _CRASH_LOG_WAIT_S = 1.0
-_LOG_READ_MAX = 256 * 1024  # of the server log written since a mark
-NO_SPACE = "No space left on device"
-_CRASH_SIGNS = ("PANIC:", "was terminated by signal", "terminating any other active server",
-                "shutting down due to startup process failure")
 
 
 @dataclass(frozen=True)
@@ -167,10 +163,7 @@ class EmbeddedPostgres:
 
     def log_mark(self) -> int:
         """Where the server log ends now: `post_mortem(since=mark)` reads what follows."""
-        try:
-            return self.log_file.stat().st_size
-        except OSError:
-            return 0
+        return server_log.mark(self.log_file)
 
     def post_mortem(self, since: int) -> WorkspaceError | None:
         """Why a connection to this server was lost, from its log since `since`: a full
@@ -179,11 +172,11 @@ class EmbeddedPostgres:
         wait for the postmaster to log a crash it is handling)."""
         deadline = time.monotonic() + _CRASH_LOG_WAIT_S
         while True:
-            lines = self._log_since(since)
-            full = next((ln for ln in lines if NO_SPACE in ln), None)
+            lines = server_log.since(self.log_file, since)
+            full = server_log.no_space(lines)
             if full is not None:
-                return self.disk_full(_log_message(full), with_log=True)
-            crashed = any(sign in ln for ln in lines for sign in _CRASH_SIGNS)
+                return self.disk_full(full, with_log=True)
+            crashed = server_log.crashed(lines)
             if crashed or not self.status().running:
                 break
             if time.monotonic() > deadline:
@@ -198,37 +191,8 @@ class EmbeddedPostgres:
     def disk_full(self, detail: str, *, with_log: bool = False) -> DiskFull:
         """`DiskFull` naming the filesystem that filled up and how much is free now
         (and the server's last log lines, when it died of it)."""
-        where = self._full_dir(detail)
-        free, mount = _disk_usage(where)
-        inside = "" if where == self.data_dir else f" ({where} is on it)"
-        return DiskFull(
-            f"the embedded PostgreSQL ran out of disk space: {detail}\n"
-            f"  data directory {self.data_dir}{inside}: {free} on the filesystem mounted at "
-            f"{mount}" + (f"\n{self.log_tail()}" if with_log else ""),
-            path=where,
-            remedy=f"Free space on the filesystem mounted at {mount} (or grow it), then "
-                   "`workspace db server start` and run the command again.")
-
-    def _full_dir(self, detail: str) -> Path:
-        """The directory of the file the server could not write (`pg_wal/...` may be a
-        symlink to another filesystem), else the data directory."""
-        found = re.search(r'file "([^"]+)"', detail)
-        if found is None:
-            return self.data_dir
-        path = Path(os.path.realpath(self.data_dir / found.group(1))).parent
-        while not path.is_dir() and path != path.parent:
-            path = path.parent
-        return path
-
-    def _log_since(self, mark: int) -> list[str]:
-        try:
-            with open(self.log_file, "rb") as fh:
-                size = fh.seek(0, os.SEEK_END)
-                start = mark if mark <= size else 0  # a new log since the mark
-                fh.seek(max(start, size - _LOG_READ_MAX))
-                return fh.read().decode("utf-8", "replace").splitlines()
-        except OSError:
-            return []
+        return server_log.disk_full(self.data_dir, detail,
+                                    log_file=self.log_file if with_log else None)
 
     def _settle(self) -> tuple[int | None, int | None]:
         """Before starting: wait (bounded) until no process of a previous server runs on
@@ -256,24 +220,9 @@ class EmbeddedPostgres:
         return None, None
 
     def _processes(self, *, by_cwd: bool) -> list[Any]:
-        """Live (not zombie) processes of pgserver's `postgres` or `pg_ctl` on exactly our
-        data directory: `-D` on their command line, or (`by_cwd`) it as their working
-        directory, as every child of a postmaster has."""
-        import psutil
-
+        """Live processes of pgserver's `postgres` or `pg_ctl` on our data directory."""
         ours = {os.path.realpath(bin_dir() / name) for name in ("postgres", "pg_ctl")}
-        found = []
-        for proc in psutil.process_iter(["pid", "exe", "cmdline", "status"]):
-            if proc.info["exe"] not in ours or proc.info["status"] == psutil.STATUS_ZOMBIE:
-                continue
-            if _option(proc.info["cmdline"] or [], "-D") == str(self.data_dir):
-                found.append(proc)
-                continue
-            if by_cwd:
-                with contextlib.suppress(psutil.Error):
-                    if proc.cwd() == str(self.data_dir):
-                        found.append(proc)
-        return found
+        return processes_on(self.data_dir, ours, by_cwd=by_cwd)
 
     # -- internals -----------------------------------------------------------------
 
@@ -284,7 +233,7 @@ class EmbeddedPostgres:
             pid, port = int(lines[0]), int(lines[3])
         except (OSError, IndexError, ValueError):
             return None, None
-        return (pid, port) if _is_postgres(pid) else (None, None)
+        return (pid, port) if is_postgres(pid) else (None, None)
 
     def _password(self) -> str:
         try:
@@ -332,9 +281,9 @@ class EmbeddedPostgres:
                        "-w", "-t", str(int(self.start_timeout_s)), "-o", options],
                       timeout=self.start_timeout_s + 5)
         except EmbeddedPostgresError as exc:
-            full = next((ln for ln in self._log_since(mark) if NO_SPACE in ln), None)
+            full = server_log.no_space(server_log.since(self.log_file, mark))
             if full is not None:  # e.g. crash recovery cannot write its WAL
-                raise self.disk_full(_log_message(full), with_log=True) from None
+                raise self.disk_full(full, with_log=True) from None
             raise EmbeddedPostgresError(f"{exc.message}\n{self.log_tail()}") from None
 
     def _ensure_database(self, port: int) -> None:
@@ -390,7 +339,7 @@ class EmbeddedPostgres:
             raise EmbeddedPostgresError(f"cannot run {cmd[0]}: {exc}",
                                         remedy="Reinstall the pgserver package.") from None
         if proc.returncode != 0:
-            full = next((ln for ln in output.splitlines() if NO_SPACE in ln), None)
+            full = next((ln for ln in output.splitlines() if server_log.NO_SPACE in ln), None)
             if full is not None:  # initdb on a full disk
                 raise self.disk_full(" ".join(redact.redact(full).split()))
             raise EmbeddedPostgresError(
@@ -398,11 +347,7 @@ class EmbeddedPostgres:
                 f"(exit {proc.returncode}): {redact.redact(output)}")
 
     def log_tail(self) -> str:
-        try:
-            lines = self.log_file.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
-        except OSError:
-            return f"(no server log at {self.log_file})"
-        return f"last lines of {self.log_file}:\n" + "\n".join(f"  | {ln}" for ln in lines)
+        return server_log.tail(self.log_file)
 
     @contextlib.contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -416,37 +361,6 @@ class EmbeddedPostgres:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _option(args: list[str], flag: str) -> str | None:
-    """The value after `flag` in a command line (`-D /data` or `-D/data`)."""
-    for i, arg in enumerate(args):
-        if arg == flag and i + 1 < len(args):
-            return args[i + 1]
-        if arg.startswith(flag) and len(arg) > len(flag):
-            return arg[len(flag):]
-    return None
-
-
-def _log_message(line: str) -> str:
-    """A server log line without its timestamp and pid: `PANIC: could not write ...`."""
-    return " ".join(line.split("] ", 1)[-1].split())
-
-
-def _disk_usage(path: Path) -> tuple[str, Path]:
-    """How much is free on the filesystem holding `path`, and where it is mounted."""
-    mount = Path(os.path.realpath(path))
-    while not os.path.ismount(mount) and mount != mount.parent:
-        mount = mount.parent
-    try:
-        usage = shutil.disk_usage(path)
-    except OSError as exc:
-        return f"free space unknown ({exc.strerror})", mount
-    return f"{_mib(usage.free)} free of {_mib(usage.total)}", mount
-
-
-def _mib(size: int) -> str:
-    return f"{size / 2**20:.1f} MiB" if size < 10 * 2**30 else f"{size / 2**30:.1f} GiB"
-
-
 def _remove_tree(path: Path, timeout_s: float = 5.0) -> None:
     """Remove `path`, retrying while a process that was just interrupted (initdb's
     bootstrap backend, in our process group) may still be writing into it."""
@@ -456,27 +370,6 @@ def _remove_tree(path: Path, timeout_s: float = 5.0) -> None:
         if not path.exists() or time.monotonic() > deadline:
             return
         time.sleep(0.05)
-
-
-def _is_postgres(pid: int) -> bool:
-    """A live (not zombie) postgres process: a stale postmaster.pid may name a pid that
-    was reused. /proc is read directly on Linux; psutil elsewhere."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        if Path("/proc/self/stat").exists():
-            return False  # Linux, and no such process
-        import psutil
-
-        try:
-            proc = psutil.Process(pid)
-            return proc.status() != psutil.STATUS_ZOMBIE and "postgres" in proc.name()
-        except psutil.Error:
-            return False
-    except OSError:
-        return False
-    name, _, rest = stat.partition(") ")
-    return "postgres" in name and not rest.startswith("Z")
 
 
 def bin_dir() -> Path:
