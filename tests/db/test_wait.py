@@ -34,19 +34,20 @@ def test_returns_at_once_when_up_to_date(project: Path, db_url: str) -> None:
 def test_waits_while_a_runner_holds_the_migration_lock(project: Path, db_url: str) -> None:
     write(project, "0001_a.sql", "CREATE TABLE a (id int);")
     assert run_cli(project, "db", "migrate", "--database-url", db_url).returncode == 0
-    with psycopg.connect(db_url, autocommit=True, application_name="the other runner") as held:
-        held.execute("SELECT pg_advisory_lock(%s, %s)", LOCK_KEY)
-        waiter = _waiter(project, db_url)
-        try:
-            line = waiter.wait_for("Waiting:")
-            assert "the migration lock is held by backend pid" in line
-            assert "'the other runner'" in line
-            assert waiter.proc.poll() is None  # still waiting, while the lock is held
-        except BaseException:
-            waiter.stop()
-            raise
-    assert waiter.wait(30) == 0, waiter.output  # the lock went with its connection
-    assert "All migrations up to date" in waiter.output
+    held = psycopg.connect(db_url, autocommit=True, application_name="the other runner")
+    held.execute("SELECT pg_advisory_lock(%s, %s)", LOCK_KEY)
+    waiter = _waiter(project, db_url)
+    try:
+        line = waiter.wait_for("Waiting:")
+        assert "the migration lock is held by backend pid" in line
+        assert "'the other runner'" in line
+        assert waiter.proc.poll() is None  # still waiting, while the lock is held
+        held.close()  # the lock goes with its connection
+        assert waiter.wait(30) == 0, waiter.output
+        assert "All migrations up to date" in waiter.output
+    finally:
+        held.close()
+        waiter.stop()
 
 
 def test_times_out_naming_the_pending_file_when_nobody_migrates(project: Path,
