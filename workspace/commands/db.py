@@ -16,7 +16,7 @@ from workspace.db.plan import Plan
 from workspace.db.runner import read_plan, repair
 from workspace.db.wait import wait_for_migrations
 from workspace.deps import database_url, embedded_server
-from workspace.errors import CHECKSUM_MISMATCH
+from workspace.errors import CHECKSUM_MISMATCH, MIGRATIONS_PENDING
 
 __all__ = ["EXIT_MODIFIED", "EXIT_PENDING", "register"]
 
@@ -45,7 +45,8 @@ def register(sub: Any) -> None:
     p = command("wait", "wait until the database is migrated by someone else (nothing "
                         "pending, no runner holding the migration lock); never migrates", _wait)
     p.add_argument("--timeout", type=float, default=WAIT_TIMEOUT_S, metavar="S",
-                   help=f"give up after S seconds with exit 25 (default {WAIT_TIMEOUT_S:g})")
+                   help=f"give up after S seconds with exit {MIGRATIONS_PENDING.exit_code} "
+                        f"(default {WAIT_TIMEOUT_S:g})")
     p = command("repair", "accept the current content of changed, applied migrations "
                           "(records who did it and the old checksum)", _repair)
     p.add_argument("versions", nargs="*", type=int, metavar="VERSION",
