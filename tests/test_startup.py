@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.conftest import query, write
-from workspace.errors import MigrationError
-from workspace.startup import migrate_on_startup
+from workspace.db.lock import LOCK_KEY
+from workspace.errors import MigrationError, MigrationsPending
+from workspace.startup import migrate_on_startup, wait_for_migrations
 
 
 def test_applies_pending_then_is_a_no_op(project: Path, db_url: str,
@@ -40,3 +45,40 @@ def test_skip_migrations_warns_loudly_and_runs_nothing(project: Path, db_url: st
     assert "SKIP_MIGRATIONS is set" in capsys.readouterr().err
     assert any(r.levelname == "WARNING" for r in caplog.records)
     assert query(db_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [(0,)]
+
+
+def test_wait_for_migrations_returns_once_up_to_date(project: Path, db_url: str) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    migrate_on_startup(db_url, project_dir=project)
+    plan = wait_for_migrations(db_url, timeout=5, project_dir=project)
+    assert [m.name for m, _ in plan.applied] == ["0001_a.sql"]
+
+
+def test_wait_for_migrations_times_out_naming_what_is_pending(project: Path,
+                                                              db_url: str) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    with pytest.raises(MigrationsPending) as info:
+        wait_for_migrations(db_url, timeout=0.5, project_dir=project)
+    assert info.value.code == "PRECHECK_MIGRATIONS_PENDING" and info.value.exit_code == 25
+    assert info.value.pending == ["0001_a.sql"] and info.value.holder is None
+    assert query(db_url, "SELECT to_regclass('public.schema_migrations')") == [(None,)]
+
+
+def test_wait_for_migrations_waits_for_the_lock_holder(project: Path, db_url: str,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="workspace.startup")
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    migrate_on_startup(db_url, project_dir=project)
+    done: list[object] = []
+    with psycopg.connect(db_url, autocommit=True) as held:
+        held.execute("SELECT pg_advisory_lock(%s, %s)", LOCK_KEY)
+        waiter = threading.Thread(target=lambda: done.append(
+            wait_for_migrations(db_url, timeout=30, project_dir=project)))
+        waiter.start()
+        deadline = time.monotonic() + 20
+        while not any("migration lock is held" in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline and waiter.is_alive()
+            time.sleep(0.02)
+        assert not done
+    waiter.join(30)
+    assert len(done) == 1

@@ -23,9 +23,12 @@
         AppExited                   PRECHECK_APP_EXITED                  21
         AppNotReady                 PRECHECK_APP_NOT_READY               22
       AlreadyRunning                PRECHECK_WORKSPACE_RUNNING           23
+      MigrationsPending             PRECHECK_MIGRATIONS_PENDING          25
+      DiskFull                      PRECHECK_DISK_FULL                   26
 
-Exit codes outside the tree: 0 success, 1 `db status --exit-code` found work to do
-(and `workspace status`: no workspace is running),
+Exit codes outside the tree: 0 success, 1 `db status --exit-code` found migrations
+pending (and `workspace status`: no workspace is running; `db status --exit-code` exits
+8 when an applied migration is modified or missing, 4 when the database is unreachable),
 2 command-line usage error, 70 unexpected internal error (traceback in
 `.workspace/logs/crash.log`), 129 hung up (SIGHUP), 130 interrupted (SIGINT), 141
 output pipe closed, 143 terminated (SIGTERM).
@@ -54,6 +57,7 @@ __all__ = [
     "Code",
     "ConfigError",
     "DependencyExited",
+    "DiskFull",
     "DockerUnavailable",
     "LintFailed",
     "DatabaseUnreachable",
@@ -61,6 +65,7 @@ __all__ = [
     "MigrationError",
     "MigrationFileError",
     "MigrationLockTimeout",
+    "MigrationsPending",
     "OAuthClientMissing",
     "OidcIssuerMismatch",
     "PortInUse",
@@ -210,6 +215,20 @@ WORKSPACE_RUNNING = Code(
     "start`). Nothing was started.",
     "`workspace status` shows it, `workspace stop` stops it.",
 )
+MIGRATIONS_PENDING = Code(
+    "PRECHECK_MIGRATIONS_PENDING", 25,
+    "`workspace db wait` (or wait_for_migrations) timed out: migrations are still pending, "
+    "or a runner still holds the migration lock.",
+    "Run the migrations (`workspace db migrate`, or the app that migrates), or wait for "
+    "the runner named; raise --timeout if it is slow.",
+)
+DISK_FULL = Code(
+    "PRECHECK_DISK_FULL", 26,
+    "The database server ran out of disk space (SQLSTATE 53100, \"No space left on device\"); "
+    "what was running was rolled back.",
+    "Free space on the filesystem named (or grow it), then `workspace db server start` "
+    "(the embedded server recovers on start) and run the command again.",
+)
 
 
 CODES: tuple[Code, ...] = (
@@ -234,6 +253,8 @@ CODES: tuple[Code, ...] = (
     APP_EXITED,
     APP_NOT_READY,
     WORKSPACE_RUNNING,
+    MIGRATIONS_PENDING,
+    DISK_FULL,
 )
 
 
@@ -427,3 +448,26 @@ class AppNotReady(SupervisorError):
 
 class AlreadyRunning(WorkspaceError):
     code_info = WORKSPACE_RUNNING
+
+
+class MigrationsPending(WorkspaceError):
+    """`db wait` timed out; `pending` names the files, `holder` the lock's holder."""
+
+    code_info = MIGRATIONS_PENDING
+
+    def __init__(self, message: str, *, pending: Sequence[str] = (),
+                 holder: str | None = None) -> None:
+        super().__init__(message)
+        self.pending = list(pending)
+        self.holder = holder
+
+
+class DiskFull(WorkspaceError):
+    """The server had no space left; `path` is the directory that filled up, when known."""
+
+    code_info = DISK_FULL
+
+    def __init__(self, message: str, *, path: Path | None = None,
+                 remedy: str | None = None) -> None:
+        super().__init__(message, remedy=remedy)
+        self.path = path

@@ -5,6 +5,11 @@
 
 With nothing pending it costs one connection and one query. `SKIP_MIGRATIONS=1` skips
 it with a loud warning; `workspace start` then relies on the schema validation alone.
+
+Replicas that must not migrate wait for the one that does:
+
+    from workspace.startup import wait_for_migrations
+    wait_for_migrations(timeout=60)   # raises MigrationsPending (exit code 25) on timeout
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ from pathlib import Path
 from workspace import redact
 from workspace.config import load_config
 from workspace.db import migrate_project
-from workspace.db.files import MigrationFile
+from workspace.db.files import MigrationFile, find_migrations
+from workspace.db.plan import Plan
 from workspace.db.runner import MigrateResult
+from workspace.db.wait import wait_for_migrations as _wait
 from workspace.deps import database_url
 
-__all__ = ["migrate_on_startup"]
+__all__ = ["migrate_on_startup", "wait_for_migrations"]
 
 log = logging.getLogger("workspace.startup")
 
@@ -44,3 +51,19 @@ def migrate_on_startup(url: str | None = None, *, project_dir: Path | None = Non
     target = database_url(config)
     log.debug("migrating %s", redact.mask_url(target))
     return migrate_project(config, target, report=report)
+
+
+def wait_for_migrations(url: str | None = None, *, timeout: float = 60.0,
+                        project_dir: Path | None = None,
+                        migrations_dir: Path | None = None) -> Plan:
+    """Return once nothing is pending and no runner holds the migration lock; never
+    migrates. Retries a database that is not up yet. Raises `MigrationsPending` (or the
+    last `DatabaseUnreachable`) after `timeout` seconds."""
+    config = load_config(project_dir, cli={"database.url": url, "migrations.dir": migrations_dir})
+    files = find_migrations(config.migrations_dir)
+
+    def report(reason: str) -> None:
+        log.info("Waiting: %s", reason)
+
+    return _wait(database_url(config), files, timeout_s=timeout,
+                 connect_timeout_s=config.database.connect_timeout_s, report=report)

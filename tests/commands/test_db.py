@@ -70,7 +70,7 @@ def test_status_shows_pending_modified_and_missing(project: Path, db_url: str) -
     assert re.search(r"^pending +0003_c.sql$", out.stdout, re.M)
     assert "0 applied, 1 pending, 1 modified, 1 missing" in out.stdout
     assert run_cli(project, "db", "status", "--exit-code",
-                   "--database-url", db_url).returncode == 1
+                   "--database-url", db_url).returncode == 8  # modified wins over pending
 
 
 def test_checksum_mismatch_exit_code_then_repair(project: Path, db_url: str) -> None:
@@ -178,3 +178,24 @@ def test_closed_output_pipe_ends_quietly(project: Path, db_url: str) -> None:
     proc.stderr.close()
     assert proc.wait(timeout=60) in (0, 141)
     assert "Traceback" not in err and "unexpected error" not in err
+
+
+def test_status_exit_code_tells_pending_modified_missing_and_unreachable(
+        project: Path, db_url: str) -> None:
+    def code() -> int:
+        return run_cli(project, "db", "status", "--exit-code",
+                       "--database-url", db_url).returncode
+
+    a = write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    assert code() == 1  # pending
+    assert run_cli(project, "db", "migrate", "--database-url", db_url).returncode == 0
+    assert code() == 0
+    a.write_text("CREATE TABLE a (id bigint);")
+    assert code() == 8  # modified
+    a.unlink()
+    assert code() == 8  # missing
+    write(project, "0002_b.sql", "CREATE TABLE b (id int);")
+    assert code() == 8  # missing wins over pending: a human must look first
+    unreachable = run_cli(project, "db", "status", "--exit-code",
+                          "--database-url", "postgresql://app:pw@127.0.0.1:9/app")
+    assert unreachable.returncode == 4 and "PRECHECK_DATABASE_UNREACHABLE" in unreachable.stderr

@@ -7,13 +7,15 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import SHIPPED_MIGRATIONS, free_port, run_cli
-from workspace.deps.embedded import EmbeddedPostgres
-from workspace.errors import EmbeddedPostgresError, PortInUse
+from workspace.db.connect import connection
+from workspace.deps.embedded import EmbeddedPostgres, bin_dir
+from workspace.errors import DependencyExited, EmbeddedPostgresError, PortInUse
 
 
 def test_embedded_default_starts_on_demand_stays_up_and_stops(outside_tmp: Path) -> None:
@@ -87,3 +89,254 @@ def test_stop_reaches_a_server_not_yet_in_postmaster_pid(outside_tmp: Path) -> N
         decoy.wait()
         assert decoy.stdin is not None
         decoy.stdin.close()
+
+
+# Starts a server as a child subreaper that never reaps: once pg_ctl exits, the
+# postmaster is re-parented to this process, and a killed postmaster stays a zombie until
+# this process exits (a container whose init does not reap, deterministically).
+_NEVER_REAPS = r"""
+import ctypes, sys
+from pathlib import Path
+from workspace.deps.embedded import EmbeddedPostgres, bin_dir
+PR_SET_CHILD_SUBREAPER = 36
+assert ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+server = EmbeddedPostgres(Path(sys.argv[1]), port=int(sys.argv[2]))
+server.start()
+print("postmaster", server.status().pid, flush=True)
+sys.stdin.read()
+"""
+
+
+def _wait_until(condition: object, what: str, timeout_s: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"not {what} within {timeout_s}s"
+        time.sleep(0.01)
+
+
+def test_a_killed_postmaster_not_yet_reaped_is_restarted_at_once(outside_tmp: Path) -> None:
+    """SIGKILL leaves the postmaster a zombie (its parent has not reaped it) and its
+    postmaster.pid behind: the next command sees it is dead, removes the stale lock
+    file and starts the server, with no wait and no `lock file ... already exists`."""
+    import os
+    import signal
+
+    import psutil
+
+    data, port = outside_tmp / "data", free_port()
+    (outside_tmp / "migrations").mkdir()
+    (outside_tmp / "config.yaml").write_text(
+        f"embedded:\n  port: {port}\n  data_dir: {data}\n")
+    holder = subprocess.Popen([sys.executable, "-c", _NEVER_REAPS, str(data), str(port)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    server = EmbeddedPostgres(data, port=port)
+    try:
+        assert holder.stdout is not None
+        line = holder.stdout.readline()
+        assert line.startswith("postmaster "), line
+        pid = int(line.split()[1])
+        assert psutil.Process(pid).ppid() == holder.pid  # re-parented to the non-reaper
+        os.kill(pid, signal.SIGKILL)
+        _wait_until(lambda: psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, "a zombie")
+        out = run_cli(outside_tmp, "db", "status")  # at once: no sleep before it
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "already exists" not in out.stderr
+        assert psutil.Process(pid).status() == psutil.STATUS_ZOMBIE  # still unreaped
+        restarted = server.status()
+        assert restarted.running and restarted.pid != pid
+    finally:
+        server.stop()
+        assert holder.stdin is not None and holder.stdout is not None
+        holder.stdin.close()
+        holder.wait(10)
+        holder.stdout.close()
+
+
+@pytest.fixture
+def small_disk(outside_tmp: Path) -> Iterator[Path]:
+    """A tmpfs of its own (64 MiB until the test shrinks it), unmounted afterwards."""
+    mnt = outside_tmp / "disk"
+    mnt.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mnt)],
+                             capture_output=True, text=True, timeout=30)
+    if mounted.returncode != 0:
+        reason = mounted.stderr.strip()
+        if any(w in reason.lower() for w in ("permission denied", "not permitted",
+                                             "must be superuser", "only root")):
+            pytest.skip(f"mounting a tmpfs is not permitted here: {reason}")
+        raise AssertionError(f"mount failed: {reason}")
+    try:
+        yield mnt
+    finally:
+        if subprocess.run(["umount", str(mnt)], capture_output=True, timeout=30).returncode:
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=30)
+
+
+def _resize(mnt: Path, size_bytes: int) -> None:
+    subprocess.run(["mount", "-o", f"remount,size={size_bytes // 1024}k", str(mnt)],
+                   check=True, capture_output=True, timeout=30)
+
+
+def test_disk_full_is_named_with_the_free_space_and_the_server_recovers_once_freed(
+        outside_tmp: Path, small_disk: Path) -> None:
+    """The cluster on a tmpfs with 4 MiB left: a migration inserting data, then one
+    writing a lot of WAL (the server PANICs, and its crash recovery cannot write either),
+    each ends in PRECHECK_DISK_FULL naming the data directory, the free space and the
+    remedy; once space is freed, the next command works."""
+    data, port = small_disk / "pg", free_port()
+    (outside_tmp / "migrations").mkdir()
+    (outside_tmp / "config.yaml").write_text(
+        f"embedded:\n  port: {port}\n  data_dir: {data}\n")
+    server = EmbeddedPostgres(data, port=port)
+    try:
+        assert run_cli(outside_tmp, "db", "server", "start").returncode == 0
+        _resize(small_disk, shutil.disk_usage(small_disk).used + 4 * 2**20)
+        fill = outside_tmp / "migrations" / "0001_fill.sql"
+        fill.write_text("CREATE TABLE filler (id int, pad text);\n"
+                        "INSERT INTO filler SELECT g, repeat(md5(g::text), 8) "
+                        "FROM generate_series(1, 400000) g;\n")
+        inserted = run_cli(outside_tmp, "db", "migrate")
+        fill.write_text("SELECT pg_logical_emit_message(true, 'fill', repeat('x', 1000000)) "
+                        "FROM generate_series(1, 40);\n")
+        wal = run_cli(outside_tmp, "db", "migrate")
+        after_crash = run_cli(outside_tmp, "db", "status")
+        for out in (inserted, wal, after_crash):
+            assert out.returncode == 26, out.stdout + out.stderr
+            assert "PRECHECK_DISK_FULL" in out.stderr and "Traceback" not in out.stderr
+            assert "No space left on device" in out.stderr
+            assert f"data directory {data}" in out.stderr
+            assert "MiB free of 4" in out.stderr and f"mounted at {small_disk}" in out.stderr
+            assert "workspace db server start" in out.stderr
+        assert "PANIC" in wal.stderr  # the WAL could not grow: the server crashed
+        assert not server.status().running  # and its recovery failed for want of space
+        _resize(small_disk, 256 * 2**20)
+        recovered = run_cli(outside_tmp, "db", "status")
+        assert recovered.returncode == 0, recovered.stderr
+        assert "pending   0001_fill.sql" in recovered.stdout
+    finally:
+        server.stop()
+
+
+def test_a_server_that_crashes_under_a_command_is_explained_from_its_log(
+        outside_tmp: Path) -> None:
+    """A backend killed: the postmaster restarts every process (a crash). The lost
+    connection is told as that crash, with the server's last log lines, not as a URL
+    to check."""
+    import os
+    import signal
+
+    server = EmbeddedPostgres(outside_tmp / "data", port=free_port())
+    url = server.start()
+    try:
+        with connection(url, timeout_s=5) as conn:
+            row = conn.execute("SELECT pg_backend_pid()").fetchone()
+            assert row is not None
+            os.kill(row[0], signal.SIGKILL)
+            with pytest.raises(DependencyExited) as info:
+                conn.execute("SELECT 1")
+        assert info.value.code == "PRECHECK_DEPENDENCY_EXITED"
+        assert "crashed" in info.value.message
+        assert f"was terminated by signal {signal.SIGKILL.value}" in info.value.message
+        assert "workspace db server start" in info.value.remedy
+        _wait_until(lambda: _accepts(url), "recovered", timeout_s=60)  # on its own
+    finally:
+        server.stop()
+
+
+def _accepts(url: str) -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=2):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def test_stop_right_after_a_crash_ends_the_server(outside_tmp: Path) -> None:
+    """A fast shutdown requested while the server recovers from a crash can be missed
+    (PostgreSQL 16.2): stop() falls back to an immediate shutdown, bounded."""
+    import os
+    import signal
+
+    import psutil
+
+    server = EmbeddedPostgres(outside_tmp / "data", port=free_port(), start_timeout_s=10)
+    url = server.start()
+    postmaster = server.status().pid
+    assert postmaster is not None
+    try:
+        with connection(url, timeout_s=5) as conn:
+            row = conn.execute("SELECT pg_backend_pid()").fetchone()
+            assert row is not None
+            os.kill(row[0], signal.SIGKILL)
+        _wait_until(lambda: "terminated by signal" in server.log_file.read_text(), "crashed")
+        assert server.stop() is True
+        assert not server.status().running
+        _wait_until(lambda: not psutil.pid_exists(postmaster)
+                    or psutil.Process(postmaster).status() == psutil.STATUS_ZOMBIE, "gone")
+    finally:
+        if server.status().running:
+            subprocess.run([str(bin_dir() / "pg_ctl"), "stop", "-D", str(server.data_dir),
+                            "-m", "immediate"], capture_output=True, timeout=30,
+                           user="pgserver" if os.geteuid() == 0 else None)
+
+
+def test_a_killed_postmasters_busy_backend_is_waited_for_before_restarting(
+        outside_tmp: Path) -> None:
+    """A backend busy in a loop does not notice its postmaster died, and keeps the old
+    shared memory attached ("pre-existing shared memory block is still in use"): the
+    next command waits for it to finish (bounded), then starts the server."""
+    import os
+    import signal
+    import threading
+
+    import psutil
+    import psycopg
+
+    data, port = outside_tmp / "data", free_port()
+    (outside_tmp / "migrations").mkdir()
+    (outside_tmp / "config.yaml").write_text(
+        f"embedded:\n  port: {port}\n  data_dir: {data}\n")
+    server = EmbeddedPostgres(data, port=port)
+    url = server.start()
+    postmaster = server.status().pid
+    assert postmaster is not None
+    busy_loop = ("DO $$ DECLARE t timestamptz := clock_timestamp(); BEGIN "
+                 "WHILE clock_timestamp() < t + interval '3 s' LOOP END LOOP; END $$")
+    busy = threading.Thread(target=lambda: _run_ignoring_errors(url, busy_loop))
+    busy.start()
+    try:
+        with psycopg.connect(url, autocommit=True) as watcher:
+            def backend() -> int | None:
+                row = watcher.execute("SELECT pid FROM pg_stat_activity "
+                                      "WHERE query LIKE 'DO $$%' AND state = 'active'").fetchone()
+                return row[0] if row else None
+
+            _wait_until(lambda: backend() is not None, "busy")
+            orphan = backend()
+        assert orphan is not None
+        os.kill(postmaster, signal.SIGKILL)
+        _wait_until(lambda: not psutil.pid_exists(postmaster)
+                    or psutil.Process(postmaster).status() == psutil.STATUS_ZOMBIE, "dead")
+        assert psutil.Process(orphan).status() != psutil.STATUS_ZOMBIE  # still busy
+        out = run_cli(outside_tmp, "db", "status")
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert not psutil.pid_exists(orphan) \
+            or psutil.Process(orphan).status() == psutil.STATUS_ZOMBIE
+        assert server.status().running
+    finally:
+        busy.join(30)
+        server.stop()
+
+
+def _run_ignoring_errors(url: str, statement: str) -> None:
+    import psycopg
+
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(statement.encode())
+    except psycopg.Error:
+        pass  # its server was killed under it

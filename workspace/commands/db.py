@@ -1,8 +1,9 @@
-"""`workspace db ...`: migrate, status, repair, and the embedded server."""
+"""`workspace db ...`: migrate, status, wait, repair, and the embedded server."""
 
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 from workspace import redact
@@ -13,9 +14,16 @@ from workspace.db import migrate_project, runner_settings
 from workspace.db.files import MigrationFile, find_migrations
 from workspace.db.plan import Plan
 from workspace.db.runner import read_plan, repair
+from workspace.db.wait import wait_for_migrations
 from workspace.deps import database_url, embedded_server
+from workspace.errors import CHECKSUM_MISMATCH, MIGRATIONS_PENDING
 
-__all__ = ["register"]
+__all__ = ["EXIT_MODIFIED", "EXIT_PENDING", "register"]
+
+# `db status --exit-code` (unreachable: PRECHECK_DATABASE_UNREACHABLE's 4, as any command)
+EXIT_PENDING = 1  # dbmate's `status --exit-code`
+EXIT_MODIFIED = CHECKSUM_MISMATCH.exit_code  # 8: modified or missing, `db migrate` would refuse
+WAIT_TIMEOUT_S = 60.0
 
 
 def register(sub: Any) -> None:
@@ -32,7 +40,13 @@ def register(sub: Any) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     p = command("status", "applied, pending, modified and missing migrations", _status)
     p.add_argument("--exit-code", action="store_true",
-                   help="exit 1 when anything is pending, modified or missing")
+                   help=f"exit {EXIT_PENDING} when migrations are pending, {EXIT_MODIFIED} when "
+                        "an applied one is modified or missing (4: unreachable)")
+    p = command("wait", "wait until the database is migrated by someone else (nothing "
+                        "pending, no runner holding the migration lock); never migrates", _wait)
+    p.add_argument("--timeout", type=float, default=WAIT_TIMEOUT_S, metavar="S",
+                   help=f"give up after S seconds with exit {MIGRATIONS_PENDING.exit_code} "
+                        f"(default {WAIT_TIMEOUT_S:g})")
     p = command("repair", "accept the current content of changed, applied migrations "
                           "(records who did it and the old checksum)", _repair)
     p.add_argument("versions", nargs="*", type=int, metavar="VERSION",
@@ -109,8 +123,29 @@ def _status(args: argparse.Namespace, console: Console) -> int:
         if plan.modified:
             console.warn("modified files: restore them, or `workspace db repair` to accept "
                          "the change")
-    busy = plan.pending or plan.modified or plan.missing
-    return 1 if args.exit_code and busy else 0
+    if not args.exit_code:
+        return 0
+    if plan.modified or plan.missing:
+        return EXIT_MODIFIED
+    return EXIT_PENDING if plan.pending else 0
+
+
+def _wait(args: argparse.Namespace, console: Console) -> int:
+    config = config_from(args)
+    files = find_migrations(config.migrations_dir)
+    url = database_url(config)
+    started = time.monotonic()
+    plan = wait_for_migrations(
+        url, files, timeout_s=args.timeout, connect_timeout_s=config.database.connect_timeout_s,
+        report=None if args.json else lambda reason: console.info(f"Waiting: {reason}"))
+    waited = time.monotonic() - started
+    if args.json:
+        console.json({"ok": True, "database": redact.mask_url(url), "waited_s": round(waited, 3),
+                      "applied": len(plan.applied)})
+    else:
+        console.ok(f"All migrations up to date ({len(plan.applied)} applied; waited "
+                   f"{waited:.1f}s)")
+    return 0
 
 
 def _status_rows(plan: Plan) -> list[dict[str, Any]]:

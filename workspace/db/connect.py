@@ -1,20 +1,100 @@
-"""Connections, and the one place where psycopg's connection errors become ours."""
+"""Connections, and the one place where psycopg's connection errors become ours.
+
+A statement that fails because the server is out of disk space (SQLSTATE 53100) raises
+`DiskFull` from the cursor itself, whoever runs it; a connection lost under a server
+this process runs (the embedded one, registered with `register_local_server`) is
+explained by that server's post-mortem (its log since we connected: a crash, a full
+disk) instead of "check the URL".
+"""
 
 from __future__ import annotations
 
 import os
 import socket
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, Protocol
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from workspace import __version__, redact
-from workspace.errors import DatabaseUnreachable
+from workspace.errors import DatabaseUnreachable, DiskFull, WorkspaceError
 
-__all__ = ["APPLICATION", "connect", "describe", "map_psycopg_errors"]
+__all__ = ["APPLICATION", "LocalServer", "connect", "describe", "map_psycopg_errors",
+           "register_local_server"]
 
 APPLICATION = "workspace-migrate"
+DISK_FULL_SQLSTATE = "53100"
+# No SQLSTATE (the socket closed), admin_shutdown, crash_shutdown: the server went away.
+_LOST = (None, "57P01", "57P02")
+
+
+class LocalServer(Protocol):
+    """A server this process runs and can look into (the embedded one)."""
+
+    def log_mark(self) -> int: ...  # where its log ends now
+
+    def disk_full(self, detail: str) -> WorkspaceError: ...  # names the filesystem, its free space
+
+    def post_mortem(self, since: int) -> WorkspaceError | None: ...  # why a connection was lost
+
+
+_local_servers: dict[tuple[str, int], LocalServer] = {}
+
+
+def register_local_server(host: str, port: int, server: LocalServer) -> None:
+    """Errors on connections to host:port are explained by `server` from now on."""
+    _local_servers[(host, port)] = server
+
+
+def _local_server(url: str) -> LocalServer | None:
+    if not _local_servers:
+        return None
+    try:
+        params = conninfo_to_dict(url)
+        return _local_servers.get((str(params.get("host")), int(params.get("port") or 5432)))
+    except (psycopg.Error, ValueError):
+        return None
+
+
+def explain(exc: psycopg.Error, server: LocalServer | None, since: int) -> WorkspaceError | None:
+    """Our error for a psycopg one that is not the statement's fault, else None: a full
+    disk, or (on a server we run) a lost connection its log explains."""
+    if exc.sqlstate == DISK_FULL_SQLSTATE:
+        detail = redact.redact(_first_line(exc))
+        if server is not None:
+            if exc.diag.severity_nonlocalized in ("PANIC", "FATAL"):  # it crashed: its log
+                return server.post_mortem(since) or server.disk_full(detail)
+            return server.disk_full(detail)
+        return DiskFull(f"the database server is out of disk space: {detail}",
+                        remedy="Free space on the database server's data and WAL "
+                               "filesystems, then run the command again.")
+    lost = isinstance(exc, psycopg.OperationalError) and exc.sqlstate in _LOST
+    if lost and server is not None:
+        return server.post_mortem(since)
+    return None
+
+
+# The local server behind a connection, and where its log ended when we connected.
+_servers_of: weakref.WeakKeyDictionary[psycopg.Connection[Any], tuple[LocalServer, int]] = \
+    weakref.WeakKeyDictionary()
+
+
+class _Cursor(psycopg.Cursor[Any]):
+    """Translates, at the statement that hit it, what `explain` recognises."""
+
+    def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None,
+                binary: bool | None = None) -> Any:
+        try:
+            return super().execute(query, params, prepare=prepare, binary=binary)
+        except psycopg.Error as exc:
+            server, mark = _servers_of.get(self.connection, (None, 0))
+            better = explain(exc, server, mark)
+            if better is None:
+                raise
+            raise better from None
 
 
 def describe() -> str:
@@ -26,13 +106,18 @@ def connect(url: str, *, timeout_s: float, autocommit: bool = True) -> psycopg.C
     """Open a connection whose server backend notices within a second when we die
     (client_connection_check_interval), so a killed runner's transaction and lock
     go away with it instead of lingering until its statement ends."""
+    server = _local_server(url)
+    mark = server.log_mark() if server is not None else 0
     try:
-        return psycopg.connect(
+        conn = psycopg.connect(
             url, autocommit=autocommit, connect_timeout=max(1, round(timeout_s)),
             application_name=f"{APPLICATION} ({describe()})"[:63],
-            options="-c client_connection_check_interval=1000",
+            options="-c client_connection_check_interval=1000", cursor_factory=_Cursor,
         )
     except psycopg.Error as exc:
+        better = explain(exc, server, mark)
+        if better is not None:
+            raise better from None
         remedy = None
         if exc.sqlstate == "3D000" or "does not exist" in str(exc):
             remedy = ("Create the database; for the embedded server, "
@@ -40,6 +125,9 @@ def connect(url: str, *, timeout_s: float, autocommit: bool = True) -> psycopg.C
         raise DatabaseUnreachable(
             f"cannot connect to {redact.mask_url(url)}: {redact.redact(_first_line(exc))}",
             remedy=remedy) from None
+    if server is not None:
+        _servers_of[conn] = (server, mark)
+    return conn
 
 
 @contextmanager
@@ -66,6 +154,9 @@ def map_psycopg_errors(what: str) -> Iterator[None]:
 
     try:
         yield
+    except psycopg.errors.DiskFull as exc:  # e.g. at COMMIT, outside a cursor
+        raise DiskFull(f"{what}: the database server is out of disk space: "
+                       f"{redact.redact(_first_line(exc))}") from None
     except psycopg.OperationalError as exc:
         raise DatabaseUnreachable(
             f"{what}: lost the database connection: {redact.redact(str(exc).strip())}"

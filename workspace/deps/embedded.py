@@ -10,6 +10,15 @@ starting fails at once with the last lines of its log.
 The server is detached from our process group (pg_ctl makes the postmaster a session
 leader), so it keeps running for the next command until `stop()`.
 
+After a crash: a postmaster killed with SIGKILL stays a zombie until its parent reaps
+it (forever, in a container whose init does not reap), and PostgreSQL's own check of
+postmaster.pid (kill(pid, 0)) takes a zombie for a live server. `start()` removes that
+stale file once no live process of ours runs on the data directory (the killed
+postmaster's children exit when they notice; they are waited for, bounded). A server
+that ran out of disk space, or crashed under a command, is explained from its log
+(`post_mortem`, called by db/connect.py for connections to it) with `DiskFull` or
+`DependencyExited`, not "check the URL".
+
     server = EmbeddedPostgres(Path(".workspace/postgres"), port=54320)
     url = server.start()        # idempotent: returns the URL of the running server
     server.stop()
@@ -32,12 +41,16 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from workspace import redact
-from workspace.errors import DependencyExited, EmbeddedPostgresError, PortInUse
+from workspace.db.connect import DISK_FULL_SQLSTATE, register_local_server
+from workspace.deps import server_log
+from workspace.deps.pg_processes import is_postgres, processes_on
+from workspace.errors import DependencyExited, DiskFull, EmbeddedPostgresError, PortInUse, WorkspaceError
 
 __all__ = ["EmbeddedBackend", "EmbeddedPostgres", "EmbeddedStatus", "bin_dir", "port_holder"]
 
@@ -45,8 +58,10 @@ SUPERUSER = "postgres"
 # PostgreSQL refuses to run as root; pgserver's answer is a system user of its own.
 SYSTEM_USER = "pgserver"
 REQUIRED_EXTENSIONS = ("vector",)
-LOG_TAIL_LINES = 20
 _UNREGISTERED_WAIT_S = 10.0  # a server cut short while starting: its fast shutdown
+_ORPHANS_WAIT_S = 10.0  # a killed postmaster's children, until they notice and exit
+# The client may see its connection lost a moment before the postmaster logs why.
+_CRASH_LOG_WAIT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +99,7 @@ class EmbeddedPostgres:
     def url(self, database: str | None = None, *, port: int | None = None) -> str:
         password = self._password()
         redact.register(password)
+        register_local_server(self.host, port or self.port, self)
         return (f"postgresql://{SUPERUSER}:{password}@{self.host}:{port or self.port}"
                 f"/{database or self.database}")
 
@@ -101,6 +117,8 @@ class EmbeddedPostgres:
             if pid is None:
                 if not (self.data_dir / "PG_VERSION").is_file():
                     self._initdb()
+                pid, port = self._settle()
+            if pid is None:
                 self._pg_ctl_start()
                 port = self.port
             assert port is not None
@@ -113,8 +131,15 @@ class EmbeddedPostgres:
             pid, _ = self._postmaster()
             if pid is None:
                 return self._stop_unregistered()
-            self._run(["pg_ctl", "stop", "-D", str(self.data_dir), "-m", "fast", "-w",
-                       "-t", str(int(self.start_timeout_s))], timeout=self.start_timeout_s + 5)
+            try:
+                self._run(["pg_ctl", "stop", "-D", str(self.data_dir), "-m", "fast", "-w",
+                           "-t", str(int(self.start_timeout_s))], timeout=self.start_timeout_s + 5)
+            except EmbeddedPostgresError:
+                # PostgreSQL 16.2 can miss a fast shutdown request that arrives while it
+                # recovers from a crash; immediate shutdown (SIGQUIT) always ends it, and
+                # the next start recovers.
+                self._run(["pg_ctl", "stop", "-D", str(self.data_dir), "-m", "immediate", "-w",
+                           "-t", str(int(self.start_timeout_s))], timeout=self.start_timeout_s + 5)
             return True
 
     def _stop_unregistered(self) -> bool:
@@ -124,12 +149,7 @@ class EmbeddedPostgres:
         False when there is none."""
         import psutil
 
-        ours = {os.path.realpath(bin_dir() / name) for name in ("postgres", "pg_ctl")}
-        procs = []
-        for proc in psutil.process_iter(["pid", "exe", "cmdline"]):
-            args = proc.info["cmdline"] or []
-            if proc.info["exe"] in ours and _option(args, "-D") == str(self.data_dir):
-                procs.append(proc)
+        procs = self._processes(by_cwd=False)
         for proc in procs:
             with contextlib.suppress(psutil.Error):
                 proc.send_signal(signal.SIGINT)
@@ -138,6 +158,71 @@ class EmbeddedPostgres:
             with contextlib.suppress(psutil.Error):
                 proc.kill()
         return bool(procs)
+
+    # -- after a crash ---------------------------------------------------------------
+
+    def log_mark(self) -> int:
+        """Where the server log ends now: `post_mortem(since=mark)` reads what follows."""
+        return server_log.mark(self.log_file)
+
+    def post_mortem(self, since: int) -> WorkspaceError | None:
+        """Why a connection to this server was lost, from its log since `since`: a full
+        disk (`DiskFull`), a crash or an exit (`DependencyExited`, with its last lines);
+        None when the log says nothing and the server still runs (after a short, bounded
+        wait for the postmaster to log a crash it is handling)."""
+        deadline = time.monotonic() + _CRASH_LOG_WAIT_S
+        while True:
+            lines = server_log.since(self.log_file, since)
+            full = server_log.no_space(lines)
+            if full is not None:
+                return self.disk_full(full, with_log=True)
+            crashed = server_log.crashed(lines)
+            if crashed or not self.status().running:
+                break
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.05)
+        return DependencyExited(
+            f"the embedded PostgreSQL ({self.data_dir}) "
+            f"{'crashed' if crashed else 'exited'} while in use\n{self.log_tail()}",
+            remedy="Read the log lines shown; `workspace db server start` starts it again "
+                   "(it recovers on start), then run the command again.")
+
+    def disk_full(self, detail: str, *, with_log: bool = False) -> DiskFull:
+        """`DiskFull` naming the filesystem that filled up and how much is free now
+        (and the server's last log lines, when it died of it)."""
+        return server_log.disk_full(self.data_dir, detail,
+                                    log_file=self.log_file if with_log else None)
+
+    def _settle(self) -> tuple[int | None, int | None]:
+        """Before starting: wait (bounded) until no process of a previous server runs on
+        the data directory, then remove its stale postmaster.pid. A killed postmaster's
+        children exit when they notice; until then the shared memory they hold would make
+        the new server refuse ("pre-existing shared memory block is still in use"). A
+        server still starting (its `pg_ctl start` cut short) that registers meanwhile is
+        returned as (pid, port), to be used rather than started twice."""
+        deadline = time.monotonic() + _ORPHANS_WAIT_S
+        while survivors := self._processes(by_cwd=True):
+            pid, port = self._postmaster()
+            if pid is not None:
+                return pid, port
+            if time.monotonic() > deadline:
+                pids = ", ".join(str(p.pid) for p in survivors)
+                raise EmbeddedPostgresError(
+                    f"no server is registered in {self.data_dir}/postmaster.pid, but "
+                    f"processes of a previous one (pid {pids}) still run on it after "
+                    f"{_ORPHANS_WAIT_S:g}s",
+                    remedy=f"End them (kill {pids.replace(',', '')}), then run the command again.")
+            time.sleep(0.05)
+        # A zombie postmaster passes PostgreSQL's own check (kill(pid, 0)): "lock file
+        # "postmaster.pid" already exists". Nothing of ours runs here: the file is stale.
+        (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
+        return None, None
+
+    def _processes(self, *, by_cwd: bool) -> list[Any]:
+        """Live processes of pgserver's `postgres` or `pg_ctl` on our data directory."""
+        ours = {os.path.realpath(bin_dir() / name) for name in ("postgres", "pg_ctl")}
+        return processes_on(self.data_dir, ours, by_cwd=by_cwd)
 
     # -- internals -----------------------------------------------------------------
 
@@ -148,7 +233,7 @@ class EmbeddedPostgres:
             pid, port = int(lines[0]), int(lines[3])
         except (OSError, IndexError, ValueError):
             return None, None
-        return (pid, port) if _is_postgres(pid) else (None, None)
+        return (pid, port) if is_postgres(pid) else (None, None)
 
     def _password(self) -> str:
         try:
@@ -190,11 +275,15 @@ class EmbeddedPostgres:
         options = (f"-c listen_addresses={self.host} -p {self.port} "
                    "-c unix_socket_directories='' -c fsync=off -c synchronous_commit=off "
                    "-c full_page_writes=off")
+        mark = self.log_mark()
         try:
             self._run(["pg_ctl", "start", "-D", str(self.data_dir), "-l", str(self.log_file),
                        "-w", "-t", str(int(self.start_timeout_s)), "-o", options],
                       timeout=self.start_timeout_s + 5)
         except EmbeddedPostgresError as exc:
+            full = server_log.no_space(server_log.since(self.log_file, mark))
+            if full is not None:  # e.g. crash recovery cannot write its WAL
+                raise self.disk_full(full, with_log=True) from None
             raise EmbeddedPostgresError(f"{exc.message}\n{self.log_tail()}") from None
 
     def _ensure_database(self, port: int) -> None:
@@ -212,6 +301,8 @@ class EmbeddedPostgres:
                     conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(
                         sql.Identifier(ext)))
         except psycopg.Error as exc:
+            if exc.sqlstate == DISK_FULL_SQLSTATE:
+                raise self.disk_full(redact.redact(str(exc).strip())) from None
             raise EmbeddedPostgresError(
                 f"embedded PostgreSQL on port {port} started but refused setup: "
                 f"{redact.redact(str(exc).strip())}\n{self.log_tail()}") from None
@@ -248,16 +339,15 @@ class EmbeddedPostgres:
             raise EmbeddedPostgresError(f"cannot run {cmd[0]}: {exc}",
                                         remedy="Reinstall the pgserver package.") from None
         if proc.returncode != 0:
+            full = next((ln for ln in output.splitlines() if server_log.NO_SPACE in ln), None)
+            if full is not None:  # initdb on a full disk
+                raise self.disk_full(" ".join(redact.redact(full).split()))
             raise EmbeddedPostgresError(
                 f"{argv[0]} {argv[1] if argv[0] == 'pg_ctl' else ''} failed "
                 f"(exit {proc.returncode}): {redact.redact(output)}")
 
     def log_tail(self) -> str:
-        try:
-            lines = self.log_file.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
-        except OSError:
-            return f"(no server log at {self.log_file})"
-        return f"last lines of {self.log_file}:\n" + "\n".join(f"  | {ln}" for ln in lines)
+        return server_log.tail(self.log_file)
 
     @contextlib.contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -271,16 +361,6 @@ class EmbeddedPostgres:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _option(args: list[str], flag: str) -> str | None:
-    """The value after `flag` in a command line (`-D /data` or `-D/data`)."""
-    for i, arg in enumerate(args):
-        if arg == flag and i + 1 < len(args):
-            return args[i + 1]
-        if arg.startswith(flag) and len(arg) > len(flag):
-            return arg[len(flag):]
-    return None
-
-
 def _remove_tree(path: Path, timeout_s: float = 5.0) -> None:
     """Remove `path`, retrying while a process that was just interrupted (initdb's
     bootstrap backend, in our process group) may still be writing into it."""
@@ -290,27 +370,6 @@ def _remove_tree(path: Path, timeout_s: float = 5.0) -> None:
         if not path.exists() or time.monotonic() > deadline:
             return
         time.sleep(0.05)
-
-
-def _is_postgres(pid: int) -> bool:
-    """A live (not zombie) postgres process: a stale postmaster.pid may name a pid that
-    was reused. /proc is read directly on Linux; psutil elsewhere."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        if Path("/proc/self/stat").exists():
-            return False  # Linux, and no such process
-        import psutil
-
-        try:
-            proc = psutil.Process(pid)
-            return proc.status() != psutil.STATUS_ZOMBIE and "postgres" in proc.name()
-        except psutil.Error:
-            return False
-    except OSError:
-        return False
-    name, _, rest = stat.partition(") ")
-    return "postgres" in name and not rest.startswith("Z")
 
 
 def bin_dir() -> Path:

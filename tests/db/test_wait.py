@@ -1,0 +1,100 @@
+"""`workspace db wait`: for replicas and init containers that must not migrate themselves."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from tests.conftest import run_cli, write
+from tests.lines import LineProcess
+from workspace.db.lock import LOCK_KEY
+from workspace.deps.embedded import EmbeddedPostgres
+
+
+def _waiter(project: Path, url: str, timeout_s: float = 60) -> LineProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SKIP_MIGRATIONS")}
+    return LineProcess("db wait", [sys.executable, "-m", "workspace", "db", "wait",
+                                   "--timeout", str(timeout_s), "--database-url", url],
+                       cwd=project, env=env)
+
+
+def test_returns_at_once_when_up_to_date(project: Path, db_url: str) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    assert run_cli(project, "db", "migrate", "--database-url", db_url).returncode == 0
+    out = run_cli(project, "db", "wait", "--timeout", "5", "--database-url", db_url)
+    assert out.returncode == 0, out.stderr
+    assert "All migrations up to date" in out.stdout and "Waiting" not in out.stdout
+
+
+def test_waits_while_a_runner_holds_the_migration_lock(project: Path, db_url: str) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    assert run_cli(project, "db", "migrate", "--database-url", db_url).returncode == 0
+    held = psycopg.connect(db_url, autocommit=True, application_name="the other runner")
+    held.execute("SELECT pg_advisory_lock(%s, %s)", LOCK_KEY)
+    waiter = _waiter(project, db_url)
+    try:
+        line = waiter.wait_for("Waiting:")
+        assert "the migration lock is held by backend pid" in line
+        assert "'the other runner'" in line
+        assert waiter.proc.poll() is None  # still waiting, while the lock is held
+        held.close()  # the lock goes with its connection
+        assert waiter.wait(30) == 0, waiter.output
+        assert "All migrations up to date" in waiter.output
+    finally:
+        held.close()
+        waiter.stop()
+
+
+def test_times_out_naming_the_pending_file_when_nobody_migrates(project: Path,
+                                                                db_url: str) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    out = run_cli(project, "db", "wait", "--timeout", "1", "--database-url", db_url)
+    assert out.returncode == 25, out.stdout + out.stderr
+    assert "PRECHECK_MIGRATIONS_PENDING" in out.stderr and "Traceback" not in out.stderr
+    assert "1 migration pending (0001_a.sql)" in out.stderr
+    assert "no runner holds the migration lock" in out.stderr
+
+
+def test_retries_a_database_not_up_yet_until_it_is_migrated(
+        project: Path, pg_server: EmbeddedPostgres, admin_url: str) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = pg_server.url(name)
+    waiter = _waiter(project, url)
+    try:
+        assert "database unreachable" in waiter.wait_for("Waiting:")
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        assert waiter.proc.poll() is None  # created, but not migrated yet
+        assert run_cli(project, "db", "migrate", "--database-url", url).returncode == 0
+        assert waiter.wait(30) == 0, waiter.output
+    finally:
+        waiter.stop()
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+
+
+def test_a_database_never_reachable_ends_unreachable(project: Path) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    out = run_cli(project, "db", "wait", "--timeout", "1",
+                  "--database-url", "postgresql://app:secret-pw@127.0.0.1:9/app")
+    assert out.returncode == 4, out.stderr
+    assert "PRECHECK_DATABASE_UNREACHABLE" in out.stderr and "after waiting 1s" in out.stderr
+    assert "secret-pw" not in out.stdout + out.stderr
+
+
+def test_a_modified_migration_ends_the_wait_at_once(project: Path, db_url: str) -> None:
+    """No runner applies past a changed file: waiting could only time out."""
+    a = write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    assert run_cli(project, "db", "migrate", "--database-url", db_url).returncode == 0
+    a.write_text("CREATE TABLE a (id bigint);")
+    write(project, "0002_b.sql", "CREATE TABLE b (id int);")
+    out = run_cli(project, "db", "wait", "--timeout", "60", "--database-url", db_url, timeout=30)
+    assert out.returncode == 8, out.stderr
+    assert "PRECHECK_MIGRATION_CHECKSUM_MISMATCH" in out.stderr and "0001_a.sql" in out.stderr
