@@ -12,9 +12,19 @@ import psycopg
 from workspace import __version__, redact
 from workspace.errors import DatabaseUnreachable
 
-__all__ = ["APPLICATION", "connect", "describe", "map_psycopg_errors"]
+__all__ = ["APPLICATION", "RESET_SESSION", "connect", "describe", "map_psycopg_errors"]
 
 APPLICATION = "workspace-migrate"
+
+# A migration file may change its session (a pg_dump baseline empties search_path,
+# `SET ROLE`, `SET client_min_messages`): the next file must start as it would in a new
+# session, as with `psql -f` per file, or a fresh database (all files on one connection)
+# and an existing one (files applied run by run) would differ. RESET ALL puts every
+# setting back to its value at connection start (our startup options included); role
+# and session authorization are left out of RESET ALL, so they are reset by name.
+# All three run inside a transaction (DISCARD ALL cannot), so they ride in the same
+# round trip as the migration; they leave temporary tables and prepared statements be.
+RESET_SESSION = "RESET ALL; RESET SESSION AUTHORIZATION; RESET ROLE"
 
 
 def describe() -> str:

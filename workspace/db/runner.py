@@ -7,9 +7,23 @@ Nothing pending: one query on one connection answers, no lock (the fast path app
 at every start). Otherwise the runner takes the advisory lock, reads the tracking table
 again (another runner may have finished meanwhile) and applies each pending migration
 and its tracking row in one transaction, sent as one round trip:
-`BEGIN; SET LOCAL ...; <statements>; INSERT INTO schema_migrations ...; COMMIT`.
-A failure rolls everything of that migration back and names file:line:column,
+`BEGIN; SET LOCAL ...; <statements>; RESET ALL; ...; INSERT INTO schema_migrations ...;
+COMMIT`. A failure rolls everything of that migration back and names file:line:column,
 SQLSTATE, the server's message and the statement.
+
+Each file starts from a fresh session (`connect.RESET_SESSION` ends every file, before
+its tracking row, which is therefore written as the runner's own user).
+
+Durability: every migration but the run's last commits with `synchronous_commit = off`
+(no WAL flush per migration); the last one commits synchronously, which flushes the WAL
+of all before it, and a run that stops on an error flushes what it applied before it
+reports. So a migration and its tracking row are together at every instant, and a run
+is durable once it has reported its end; a server or OS crash during the run can lose
+only migrations committed in the last moments (about 3 x wal_writer_delay), which are
+then simply pending again.
+
+A no-transaction file is recorded only when no index in its scope is INVALID
+(`indexcheck`): a concurrent index build that failed half-way is never "applied".
 """
 
 from __future__ import annotations
@@ -24,13 +38,18 @@ import psycopg
 from psycopg import pq
 
 from workspace import redact
-from workspace.db import tracking
-from workspace.db.connect import connection, describe, map_psycopg_errors
+from workspace.db import indexcheck, tracking
+from workspace.db.connect import RESET_SESSION, connection, describe, map_psycopg_errors
 from workspace.db.files import MigrationFile, check_sql
 from workspace.db.lock import migration_lock
 from workspace.db.plan import Plan, make_plan
 from workspace.db.sqlparse import Statement, line_col
-from workspace.errors import ChecksumMismatch, MigrationError, display_path
+from workspace.errors import (
+    ChecksumMismatch,
+    MigrationError,
+    MigrationIndexInvalid,
+    display_path,
+)
 
 __all__ = ["AppliedNow", "MigrateResult", "RunnerSettings", "migrate", "read_plan"]
 
@@ -88,18 +107,24 @@ def migrate(url: str, migrations: list[MigrationFile], settings: RunnerSettings,
             _refuse_modified(plan)
             check_sql(plan.pending)
             result = MigrateResult(plan)
-            for migration in plan.pending:
-                if report:
-                    report("applying", migration, None)
-                started = time.perf_counter()
-                if migration.transactional:
-                    _apply_in_transaction(conn, migration, settings)
-                else:
-                    _apply_outside_transaction(conn, migration, settings)
-                elapsed = (time.perf_counter() - started) * 1000
-                result.applied.append(AppliedNow(migration, elapsed))
-                if report:
-                    report("applied", migration, elapsed)
+            try:
+                for n, migration in enumerate(plan.pending, 1):
+                    if report:
+                        report("applying", migration, None)
+                    started = time.perf_counter()
+                    if migration.transactional:
+                        _apply_in_transaction(conn, migration, settings,
+                                              durable=n == len(plan.pending))
+                    else:
+                        _apply_outside_transaction(conn, migration, settings)
+                    elapsed = (time.perf_counter() - started) * 1000
+                    result.applied.append(AppliedNow(migration, elapsed))
+                    if report:
+                        report("applied", migration, elapsed)
+            except BaseException:
+                if result.applied:
+                    _flush(conn, result.applied[-1].migration)
+                raise
             return result
 
 
@@ -140,8 +165,9 @@ def _timeouts(m: MigrationFile, settings: RunnerSettings) -> tuple[str, str]:
 
 
 def _apply_in_transaction(conn: psycopg.Connection[Any], m: MigrationFile,
-                          settings: RunnerSettings) -> None:
-    """The whole migration, its tracking row and COMMIT in one simple-query round trip.
+                          settings: RunnerSettings, *, durable: bool) -> None:
+    """The whole migration, the session reset, its tracking row and COMMIT in one
+    simple-query round trip; the commit waits for the WAL flush only when `durable`.
     On failure the server's error position finds the statement; an error without one
     (e.g. "already exists") is located by `_diagnose`."""
     lock, stmt = _timeouts(m, settings)
@@ -153,7 +179,9 @@ def _apply_in_transaction(conn: psycopg.Connection[Any], m: MigrationFile,
         starts.append(sum(map(len, parts)))
         parts.append(statement.text + "\n;\n")
     tail_start = sum(map(len, parts))
-    batch = "".join(parts) + f"{record};\nCOMMIT"
+    # After RESET ALL: it would undo the SET LOCAL, which counts only at COMMIT.
+    sync = "" if durable else "SET LOCAL synchronous_commit = off; "
+    batch = "".join(parts) + f"{RESET_SESSION}; {sync}{record};\nCOMMIT"
     try:
         conn.execute(batch.encode())
         return
@@ -192,23 +220,49 @@ def _diagnose(conn: psycopg.Connection[Any], m: MigrationFile,
 
 def _apply_outside_transaction(conn: psycopg.Connection[Any], m: MigrationFile,
                                settings: RunnerSettings) -> None:
+    """Statement by statement in autocommit; then, still in the file's session (its
+    search_path names what it touched), no INVALID index may be in its scope; then the
+    session reset and the tracking row, which commits synchronously (it flushes the
+    asynchronous commits before it)."""
     lock, stmt = _timeouts(m, settings)
     conn.execute(f"SET lock_timeout = '{lock}'; SET statement_timeout = '{stmt}'".encode())
     started = time.perf_counter()
+    failure = None
+    for statement in m.statements:
+        try:
+            conn.execute(statement.text.encode())
+        except psycopg.Error as exc:
+            _rollback(conn)
+            position = int(exc.diag.statement_position or 0) - 1
+            failure = _failure(m, statement, exc, position if position >= 0 else None,
+                               in_transaction=False)
+            break
     try:
-        for statement in m.statements:
-            try:
-                conn.execute(statement.text.encode())
-            except psycopg.Error as exc:
-                _rollback(conn)
-                position = int(exc.diag.statement_position or 0) - 1
-                raise _failure(m, statement, exc, position if position >= 0 else None,
-                               in_transaction=False) from None
-        elapsed = (time.perf_counter() - started) * 1000
-        conn.execute(tracking.record_sql(m.version, m.name, m.checksum, describe(), elapsed))
-    finally:
-        if not conn.closed:
-            conn.execute(b"RESET lock_timeout; RESET statement_timeout")
+        invalid = indexcheck.find_invalid(conn, m)
+    except psycopg.Error:
+        if failure is None:
+            raise
+        invalid = []  # e.g. the connection is gone: the statement's failure is the news
+    if invalid:
+        raise MigrationIndexInvalid(display_path(m.path), invalid,
+                                    cause=failure.message if failure else None) from None
+    if failure is not None:
+        raise failure
+    elapsed = (time.perf_counter() - started) * 1000
+    record = tracking.record_sql(m.version, m.name, m.checksum, describe(), elapsed)
+    conn.execute(f"{RESET_SESSION}; {record.as_string(conn)}".encode())
+
+
+def _flush(conn: psycopg.Connection[Any], last: MigrationFile) -> None:
+    """Make the asynchronous commits of this run durable before a failure is reported: a
+    synchronous commit that writes WAL (a no-op update of the last tracking row; a commit
+    that wrote nothing would not flush) flushes every WAL record before its own."""
+    if conn.closed or conn.info.transaction_status != pq.TransactionStatus.IDLE:
+        return
+    with suppress(psycopg.Error):  # a lost connection: the failure is reported as it is
+        conn.execute(f"BEGIN; SET LOCAL synchronous_commit = on; "
+                     f"UPDATE public.schema_migrations SET version = version "
+                     f"WHERE version = {int(last.version)}; COMMIT".encode())
 
 
 def _rollback(conn: psycopg.Connection[Any]) -> None:
