@@ -340,11 +340,12 @@ class MigrationIndexInvalid(MigrationError):
                  cause: str | None = None) -> None:
         listed = "\n".join(f"  {index} on {table} is INVALID: queries do not use it, and "
                            "IF NOT EXISTS would skip it" for index, table in indexes)
-        head = cause if cause is not None else (
-            f"{file}: the migration ran, but an index on what it touched is INVALID")
+        message = f"{cause}\n{listed}" if cause is not None else (
+            f"{file}: the migration ran, but an index on what it touched is INVALID\n"
+            f"{listed}\n  The migration is not recorded as applied.")
         drops = " ".join(f"DROP INDEX CONCURRENTLY IF EXISTS {index};" for index, _ in indexes)
         super().__init__(
-            f"{head}\n{listed}\n  {file} is not recorded as applied.",
+            message,
             remedy=f"Fix the cause (e.g. duplicate values for a UNIQUE index), drop what the "
                    f"failed build left: {drops} then run `workspace db migrate` again "
                    "(or let `workspace db fix` rebuild the index, then migrate).")
