@@ -393,3 +393,31 @@ def test_role_and_session_settings_are_reset_before_the_next_file(project: Path,
     assert owners == [("owned", "mig_owner"), ("owned_too", "mig_owner"), ("seen", who)]
     applied_by = query(db_url, "SELECT applied_by FROM schema_migrations ORDER BY version")
     assert all(str(r[0]).startswith(f"{who} via") for r in applied_by), applied_by
+
+
+# -- several migrations per round trip, each its own transaction -------------------------
+
+def test_failure_mid_batch_keeps_the_ones_before_and_runs_none_after(project: Path,
+                                                                     db_url: str) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);\nSELECT set_config('x.y', '1', false);")
+    write(project, "0002_dup.sql", "CREATE TABLE b (id int);\n-- oops\nCREATE TABLE a (id int);")
+    write(project, "0003_c.sql", "CREATE TABLE c (id int);")
+    events: list[tuple[str, str]] = []
+    with pytest.raises(MigrationError) as info:
+        run(project, db_url, report=lambda e, m, ms: events.append((e, m.name)))
+    assert "0002_dup.sql:3:1:" in info.value.message and "42P07" in info.value.message
+    assert tables(db_url) == {"a", "schema_migrations"}
+    assert [r[0] for r in query(db_url, "SELECT version FROM schema_migrations")] == [1]
+    assert ("applied", "0001_a.sql") in events
+    assert not any(e == "applied" and name != "0001_a.sql" for e, name in events)
+
+
+def test_each_migration_of_a_batch_reports_its_own_server_time(project: Path,
+                                                               db_url: str) -> None:
+    write(project, "0001_slow.sql", "SELECT pg_sleep(0.3);")
+    write(project, "0002_quick.sql", "SELECT 1 AS workspace_recorded_version_not;")
+    result = run(project, db_url)
+    slow, quick = (a.elapsed_ms for a in result.applied)
+    assert slow >= 300 and quick < 300
+    assert query(db_url, "SELECT version, execution_ms >= 300 FROM schema_migrations "
+                         "ORDER BY 1") == [(1, True), (2, False)]

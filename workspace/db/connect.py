@@ -12,7 +12,7 @@ import psycopg
 from workspace import __version__, redact
 from workspace.errors import DatabaseUnreachable
 
-__all__ = ["APPLICATION", "RESET_SESSION", "connect", "describe", "map_psycopg_errors"]
+__all__ = ["APPLICATION", "RESET_ROLES", "RESET_SESSION", "connect", "describe", "map_psycopg_errors"]
 
 APPLICATION = "workspace-migrate"
 
@@ -24,7 +24,8 @@ APPLICATION = "workspace-migrate"
 # and session authorization are left out of RESET ALL, so they are reset by name.
 # All three run inside a transaction (DISCARD ALL cannot), so they ride in the same
 # round trip as the migration; they leave temporary tables and prepared statements be.
-RESET_SESSION = "RESET ALL; RESET SESSION AUTHORIZATION; RESET ROLE"
+RESET_ROLES = "RESET SESSION AUTHORIZATION; RESET ROLE"
+RESET_SESSION = f"RESET ALL; {RESET_ROLES}"
 
 
 def describe() -> str:

@@ -6,13 +6,15 @@ startup hook all use (the guide's single source of truth).
 Nothing pending: one query on one connection answers, no lock (the fast path apps take
 at every start). Otherwise the runner takes the advisory lock, reads the tracking table
 again (another runner may have finished meanwhile) and applies each pending migration
-and its tracking row in one transaction, sent as one round trip:
-`BEGIN; SET LOCAL ...; <statements>; RESET ALL; ...; INSERT INTO schema_migrations ...;
-COMMIT`. A failure rolls everything of that migration back and names file:line:column,
-SQLSTATE, the server's message and the statement.
+and its tracking row in one transaction:
+`BEGIN; SET LOCAL ...; <statements>; RESET ROLE ...; INSERT INTO schema_migrations ...;
+RESET ALL; COMMIT`. Up to BATCH_MIGRATIONS such transactions travel in one round trip;
+the server stops at the first error, so the ones before it stay committed and the rest
+never run. A failure rolls everything of that migration back and names
+file:line:column, SQLSTATE, the server's message and the statement.
 
-Each file starts from a fresh session (`connect.RESET_SESSION` ends every file, before
-its tracking row, which is therefore written as the runner's own user).
+Each file starts from a fresh session (`connect.RESET_SESSION` ends every file; roles
+are reset before its tracking row, which is therefore written as the runner's own user).
 
 Durability: every migration but the run's last commits with `synchronous_commit = off`
 (no WAL flush per migration); the last one commits synchronously, which flushes the WAL
@@ -29,7 +31,7 @@ A no-transaction file is recorded only when no index in its scope is INVALID
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +41,13 @@ from psycopg import pq
 
 from workspace import redact
 from workspace.db import indexcheck, tracking
-from workspace.db.connect import RESET_SESSION, connection, describe, map_psycopg_errors
+from workspace.db.connect import (
+    RESET_ROLES,
+    RESET_SESSION,
+    connection,
+    describe,
+    map_psycopg_errors,
+)
 from workspace.db.files import MigrationFile, check_sql
 from workspace.db.lock import migration_lock
 from workspace.db.plan import Plan, make_plan
@@ -54,6 +62,9 @@ from workspace.errors import (
 __all__ = ["AppliedNow", "MigrateResult", "RunnerSettings", "migrate", "read_plan"]
 
 STATEMENT_PREVIEW_LINES = 6
+# Transactional migrations sent in one round trip, at most: each still commits on its own.
+BATCH_MIGRATIONS = 50
+BATCH_CHARS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -107,20 +118,24 @@ def migrate(url: str, migrations: list[MigrationFile], settings: RunnerSettings,
             _refuse_modified(plan)
             check_sql(plan.pending)
             result = MigrateResult(plan)
+
+            def applied(migration: MigrationFile, elapsed_ms: float) -> None:
+                result.applied.append(AppliedNow(migration, elapsed_ms))
+                if report:
+                    report("applied", migration, elapsed_ms)
+
             try:
-                for n, migration in enumerate(plan.pending, 1):
-                    if report:
-                        report("applying", migration, None)
-                    started = time.perf_counter()
-                    if migration.transactional:
-                        _apply_in_transaction(conn, migration, settings,
-                                              durable=n == len(plan.pending))
+                for batch in _batches(plan.pending):
+                    for migration in batch:
+                        if report:
+                            report("applying", migration, None)
+                    if batch[0].transactional:
+                        _apply_in_transactions(conn, batch, settings, applied,
+                                               durable=batch[-1] is plan.pending[-1])
                     else:
-                        _apply_outside_transaction(conn, migration, settings)
-                    elapsed = (time.perf_counter() - started) * 1000
-                    result.applied.append(AppliedNow(migration, elapsed))
-                    if report:
-                        report("applied", migration, elapsed)
+                        started = time.perf_counter()
+                        _apply_outside_transaction(conn, batch[0], settings)
+                        applied(batch[0], (time.perf_counter() - started) * 1000)
             except BaseException:
                 if result.applied:
                     _flush(conn, result.applied[-1].migration)
@@ -164,40 +179,139 @@ def _timeouts(m: MigrationFile, settings: RunnerSettings) -> tuple[str, str]:
     return lock, stmt
 
 
-def _apply_in_transaction(conn: psycopg.Connection[Any], m: MigrationFile,
-                          settings: RunnerSettings, *, durable: bool) -> None:
-    """The whole migration, the session reset, its tracking row and COMMIT in one
-    simple-query round trip; the commit waits for the WAL flush only when `durable`.
+def _batches(pending: list[MigrationFile]) -> Iterator[list[MigrationFile]]:
+    """Consecutive transactional migrations, up to BATCH_MIGRATIONS or BATCH_CHARS of SQL
+    a round trip; a no-transaction migration alone."""
+    batch: list[MigrationFile] = []
+    size = 0
+    for m in pending:
+        if batch and (not m.transactional or len(batch) >= BATCH_MIGRATIONS
+                      or size + len(m.text) > BATCH_CHARS):
+            yield batch
+            batch, size = [], 0
+        if not m.transactional:
+            yield [m]
+            continue
+        batch.append(m)
+        size += len(m.text)
+    if batch:
+        yield batch
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """Where one migration sits in a batch's SQL: its start, each statement's start,
+    and where its tail (session reset, tracking row, COMMIT) starts."""
+    migration: MigrationFile
+    start: int
+    statements: list[int]
+    tail: int
+    head: str
+
+
+def _apply_in_transactions(conn: psycopg.Connection[Any], batch: list[MigrationFile],
+                           settings: RunnerSettings, applied: Callable[[MigrationFile, float], None],
+                           *, durable: bool) -> None:
+    """Each migration of `batch` in a transaction of its own with its session reset and
+    tracking row, all sent as one simple-query round trip:
+    `BEGIN; SET LOCAL ...; <m1>; RESET ...; INSERT ...; COMMIT; BEGIN; ...; COMMIT`.
+    The server runs them in order and stops at the first error: the migrations before it
+    are committed (and reported applied), the failing one is rolled back, the rest never
+    ran. Only the run's last commit waits for the WAL flush (`durable`). The time of
+    each is the server's, from its BEGIN to its tracking row.
     On failure the server's error position finds the statement; an error without one
     (e.g. "already exists") is located by `_diagnose`."""
-    lock, stmt = _timeouts(m, settings)
-    head = f"BEGIN; SET LOCAL lock_timeout = '{lock}'; SET LOCAL statement_timeout = '{stmt}';\n"
-    record = tracking.record_sql(m.version, m.name, m.checksum, describe()).as_string(conn)
-    parts = [head]
-    starts = []  # offset of each statement in the batch
-    for statement in m.statements:
-        starts.append(sum(map(len, parts)))
-        parts.append(statement.text + "\n;\n")
-    tail_start = sum(map(len, parts))
-    # After RESET ALL: it would undo the SET LOCAL, which counts only at COMMIT.
-    sync = "" if durable else "SET LOCAL synchronous_commit = off; "
-    batch = "".join(parts) + f"{RESET_SESSION}; {sync}{record};\nCOMMIT"
+    parts: list[str] = []
+    sent: list[_Sent] = []
+    size = 0
+    for m in batch:
+        lock, stmt = _timeouts(m, settings)
+        head = (f"BEGIN; SET LOCAL lock_timeout = '{lock}'; "
+                f"SET LOCAL statement_timeout = '{stmt}'; {tracking.START_CLOCK};\n")
+        start, starts = size, []
+        parts.append(head)
+        size += len(head)
+        for statement in m.statements:
+            starts.append(size)
+            text = statement.text + "\n;\n"
+            parts.append(text)
+            size += len(text)
+        record = tracking.record_sql(m.version, m.name, m.checksum, describe(),
+                                     returning=True).as_string(conn)
+        # The row is written as the runner's own role, while the migration's clock is
+        # still set; synchronous_commit after RESET ALL, which would undo it.
+        sync = "" if durable and m is batch[-1] else "SET LOCAL synchronous_commit = off; "
+        tail = f"{RESET_ROLES}; {record}; RESET ALL; {sync}\nCOMMIT;\n"
+        sent.append(_Sent(m, start, starts, size, head))
+        parts.append(tail)
+        size += len(tail)
     try:
-        conn.execute(batch.encode())
-        return
+        cursor = conn.execute("".join(parts).encode())
     except psycopg.Error as exc:
         _rollback(conn)
         error = exc
+    else:
+        elapsed = _elapsed_by_version(cursor)
+        for m in batch:
+            applied(m, elapsed.get(m.version, 0.0))
+        return
     position = int(error.diag.statement_position or 0) - 1
-    if position >= tail_start:
+    if position >= 0:
+        failed = max(i for i, one in enumerate(sent) if one.start <= position)
+    else:
+        done = _recorded(conn, batch)
+        failed = next((i for i, one in enumerate(sent) if one.migration.version not in done),
+                      len(sent) - 1)
+    _report_recorded(conn, [one.migration for one in sent[:failed]], applied)
+    one = sent[failed]
+    m = one.migration
+    if position >= one.tail:
         raise _failure(m, m.statements[-1], error, None, recording=True) from None
     if position >= 0:
-        index = max(i for i, start in enumerate(starts) if start <= position)
-        raise _failure(m, m.statements[index], error, position - starts[index]) from None
-    located = _diagnose(conn, m, head)
+        index = max(i for i, start in enumerate(one.statements) if start <= position)
+        raise _failure(m, m.statements[index], error, position - one.statements[index]) from None
+    located = _diagnose(conn, m, one.head)
     if located is None:
         raise _failure(m, None, error, None) from None
     raise _failure(m, located[0], located[1], None) from None
+
+
+def _elapsed_by_version(cursor: psycopg.Cursor[Any]) -> dict[int, float]:
+    """The tracking rows' RETURNING results among the batch's results (a migration's own
+    SELECT has results too: they are told apart by the column name)."""
+    elapsed: dict[int, float] = {}
+    while True:
+        if cursor.description and cursor.description[0].name == tracking.RETURNING_MARK:
+            for version, ms in cursor.fetchall():
+                elapsed[int(version)] = float(ms)
+        if not cursor.nextset():
+            return elapsed
+
+
+def _recorded(conn: psycopg.Connection[Any], batch: list[MigrationFile]) -> set[int]:
+    versions = ",".join(str(int(m.version)) for m in batch)
+    try:
+        rows = conn.execute(f"SELECT version FROM public.schema_migrations "
+                            f"WHERE version IN ({versions})".encode()).fetchall()
+    except psycopg.Error:
+        return set()  # the connection is gone: the failure is reported on the first
+    return {int(v) for (v,) in rows}
+
+
+def _report_recorded(conn: psycopg.Connection[Any], migrations: list[MigrationFile],
+                     applied: Callable[[MigrationFile, float], None]) -> None:
+    """The migrations of a failed batch that committed before the failure, with the
+    times their tracking rows hold."""
+    if not migrations:
+        return
+    versions = ",".join(str(int(m.version)) for m in migrations)
+    times: dict[int, float] = {}
+    with suppress(psycopg.Error):
+        times = {int(v): float(ms) for v, ms in conn.execute(
+            f"SELECT version, execution_ms FROM public.schema_migrations "
+            f"WHERE version IN ({versions})".encode()).fetchall()}
+    for m in migrations:
+        applied(m, times.get(m.version, 0.0))
 
 
 def _diagnose(conn: psycopg.Connection[Any], m: MigrationFile,
