@@ -86,6 +86,7 @@ class MigrateResult:
     plan: Plan  # as found before applying
     applied: list[AppliedNow] = field(default_factory=list)
     dry_run: bool = False
+    elapsed_ms: float = 0.0  # applying, wall clock (the migrations' own times add up to less)
 
 
 Reporter = Callable[[str, MigrationFile, float | None], None]  # ("applying"|"applied", m, ms)
@@ -124,6 +125,7 @@ def migrate(url: str, migrations: list[MigrationFile], settings: RunnerSettings,
                 if report:
                     report("applied", migration, elapsed_ms)
 
+            started = time.perf_counter()
             try:
                 for batch in _batches(plan.pending):
                     for migration in batch:
@@ -140,6 +142,7 @@ def migrate(url: str, migrations: list[MigrationFile], settings: RunnerSettings,
                 if result.applied:
                     _flush(conn, result.applied[-1].migration)
                 raise
+            result.elapsed_ms = (time.perf_counter() - started) * 1000
             return result
 
 
@@ -218,12 +221,13 @@ def _apply_in_transactions(conn: psycopg.Connection[Any], batch: list[MigrationF
     The server runs them in order and stops at the first error: the migrations before it
     are committed (and reported applied), the failing one is rolled back, the rest never
     ran. Only the run's last commit waits for the WAL flush (`durable`). The time of
-    each is the server's, from its BEGIN to its tracking row.
+    each is the server's, from its BEGIN to its tracking row, read back afterwards.
     On failure the server's error position finds the statement; an error without one
     (e.g. "already exists") is located by `_diagnose`."""
     parts: list[str] = []
     sent: list[_Sent] = []
     size = 0
+    who = describe()
     for m in batch:
         lock, stmt = _timeouts(m, settings)
         head = (f"BEGIN; SET LOCAL lock_timeout = '{lock}'; "
@@ -236,8 +240,7 @@ def _apply_in_transactions(conn: psycopg.Connection[Any], batch: list[MigrationF
             text = statement.text + "\n;\n"
             parts.append(text)
             size += len(text)
-        record = tracking.record_sql(m.version, m.name, m.checksum, describe(),
-                                     returning=True).as_string(conn)
+        record = tracking.record_sql(m.version, m.name, m.checksum, who)
         # The row is written as the runner's own role, while the migration's clock is
         # still set; synchronous_commit after RESET ALL, which would undo it.
         sync = "" if durable and m is batch[-1] else "SET LOCAL synchronous_commit = off; "
@@ -246,14 +249,12 @@ def _apply_in_transactions(conn: psycopg.Connection[Any], batch: list[MigrationF
         parts.append(tail)
         size += len(tail)
     try:
-        cursor = conn.execute("".join(parts).encode())
+        conn.execute("".join(parts).encode())
     except psycopg.Error as exc:
         _rollback(conn)
         error = exc
     else:
-        elapsed = _elapsed_by_version(cursor)
-        for m in batch:
-            applied(m, elapsed.get(m.version, 0.0))
+        _report_recorded(conn, batch, applied)
         return
     position = int(error.diag.statement_position or 0) - 1
     if position >= 0:
@@ -274,18 +275,6 @@ def _apply_in_transactions(conn: psycopg.Connection[Any], batch: list[MigrationF
     if located is None:
         raise _failure(m, None, error, None) from None
     raise _failure(m, located[0], located[1], None) from None
-
-
-def _elapsed_by_version(cursor: psycopg.Cursor[Any]) -> dict[int, float]:
-    """The tracking rows' RETURNING results among the batch's results (a migration's own
-    SELECT has results too: they are told apart by the column name)."""
-    elapsed: dict[int, float] = {}
-    while True:
-        if cursor.description and cursor.description[0].name == tracking.RETURNING_MARK:
-            for version, ms in cursor.fetchall():
-                elapsed[int(version)] = float(ms)
-        if not cursor.nextset():
-            return elapsed
 
 
 def _recorded(conn: psycopg.Connection[Any], batch: list[MigrationFile]) -> set[int]:
@@ -364,7 +353,7 @@ def _apply_outside_transaction(conn: psycopg.Connection[Any], m: MigrationFile,
         raise failure
     elapsed = (time.perf_counter() - started) * 1000
     record = tracking.record_sql(m.version, m.name, m.checksum, describe(), elapsed)
-    conn.execute(f"{RESET_SESSION}; {record.as_string(conn)}".encode())
+    conn.execute(f"{RESET_SESSION}; {record}".encode())
 
 
 def _flush(conn: psycopg.Connection[Any], last: MigrationFile) -> None:

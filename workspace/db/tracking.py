@@ -15,8 +15,8 @@ from psycopg import sql
 from workspace.db.plan import AppliedRow
 from workspace.errors import TrackingTableInvalid
 
-__all__ = ["CREATE_TABLE", "RETURNING_MARK", "START_CLOCK", "TABLE", "check_shape",
-           "read_rows", "record_sql"]
+__all__ = ["CREATE_TABLE", "START_CLOCK", "TABLE", "check_shape", "literal", "read_rows",
+           "record_sql"]
 
 TABLE = "public.schema_migrations"
 COLUMNS = ("version", "name", "checksum", "applied_at", "execution_ms", "applied_by")
@@ -34,7 +34,6 @@ CREATE TABLE IF NOT EXISTS public.schema_migrations (
     repaired_by       text,
     previous_checksum text
 )"""
-RETURNING_MARK = "workspace_recorded_version"
 _CLOCK = "workspace.migration_started"
 # First in a migration's transaction: when it started (epoch seconds, as text: no
 # DateStyle in the way), for record_sql's execution time.
@@ -68,24 +67,28 @@ def check_shape(conn: psycopg.Connection[Any]) -> bool:
 
 
 def record_sql(version: int, name: str, checksum: str, applied_by: str,
-               execution_ms: float | None = None, *, returning: bool = False) -> sql.Composed:
+               execution_ms: float | None = None) -> str:
     """The INSERT of one tracking row, values inlined, so it travels in the same round
     trip as the migration's last statement and its COMMIT. The execution time is the
     server's own: from START_CLOCK (sent first in the migration's transaction; now() is
     the same for every transaction of one query string) to this row, unless given (a
-    migration that ran outside a transaction measures its own). With `returning`, the
-    row answers (RETURNING_MARK = version, execution_ms)."""
-    elapsed = (sql.SQL(f"1000 * (extract(epoch FROM clock_timestamp()) - coalesce(nullif("
-                       f"current_setting('{_CLOCK}', true), '')::numeric, "
-                       f"extract(epoch FROM now())))")
-               if execution_ms is None else sql.Literal(round(execution_ms, 3)))
-    tail = sql.SQL(f" RETURNING version AS {RETURNING_MARK}, execution_ms" if returning else "")
-    return sql.SQL(
-        "INSERT INTO public.schema_migrations "
-        "(version, name, checksum, execution_ms, applied_by) "
-        "VALUES ({}, {}, {}, {}, current_user || ' via ' || {}){}"
-    ).format(sql.Literal(version), sql.Literal(name), sql.Literal(checksum), elapsed,
-             sql.Literal(applied_by), tail)
+    migration that ran outside a transaction measures its own). Plain string building:
+    it runs once per migration, and psycopg.sql composition cost more than the rest."""
+    elapsed = (f"1000 * (extract(epoch FROM clock_timestamp()) - coalesce(nullif("
+               f"current_setting('{_CLOCK}', true), '')::numeric, extract(epoch FROM now())))"
+               if execution_ms is None else repr(round(float(execution_ms), 3)))
+    return ("INSERT INTO public.schema_migrations "
+            "(version, name, checksum, execution_ms, applied_by) "
+            f"VALUES ({int(version)}, {literal(name)}, {literal(checksum)}, {elapsed}, "
+            f"current_user || ' via ' || {literal(applied_by)})")
+
+
+def literal(text: str) -> str:
+    """A string literal that reads the same whatever standard_conforming_strings is (a
+    migration may turn it off): E'' with quotes and backslashes doubled."""
+    if "\x00" in text:
+        raise ValueError("a NUL character cannot be sent to PostgreSQL")
+    return "E'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def repair_sql(version: int, name: str, checksum: str, repaired_by: str) -> sql.Composed:
