@@ -31,7 +31,7 @@ A no-transaction file is recorded only when no index in its scope is INVALID
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +40,8 @@ import psycopg
 from psycopg import pq
 
 from workspace import redact
-from workspace.db import indexcheck, tracking
+from workspace.db import tracking
+from workspace.db.batch import batches, recorded_versions, report_recorded
 from workspace.db.connect import (
     RESET_ROLES,
     RESET_SESSION,
@@ -62,9 +63,6 @@ from workspace.errors import (
 __all__ = ["AppliedNow", "MigrateResult", "RunnerSettings", "migrate", "read_plan"]
 
 STATEMENT_PREVIEW_LINES = 6
-# Transactional migrations sent in one round trip, at most: each still commits on its own.
-BATCH_MIGRATIONS = 50
-BATCH_CHARS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -127,7 +125,7 @@ def migrate(url: str, migrations: list[MigrationFile], settings: RunnerSettings,
 
             started = time.perf_counter()
             try:
-                for batch in _batches(plan.pending):
+                for batch in batches(plan.pending):
                     for migration in batch:
                         if report:
                             report("applying", migration, None)
@@ -180,25 +178,6 @@ def _timeouts(m: MigrationFile, settings: RunnerSettings) -> tuple[str, str]:
     lock = m.directives.lock_timeout or f"{int(settings.lock_timeout_s * 1000)}ms"
     stmt = m.directives.statement_timeout or f"{int(settings.statement_timeout_s * 1000)}ms"
     return lock, stmt
-
-
-def _batches(pending: list[MigrationFile]) -> Iterator[list[MigrationFile]]:
-    """Consecutive transactional migrations, up to BATCH_MIGRATIONS or BATCH_CHARS of SQL
-    a round trip; a no-transaction migration alone."""
-    batch: list[MigrationFile] = []
-    size = 0
-    for m in pending:
-        if batch and (not m.transactional or len(batch) >= BATCH_MIGRATIONS
-                      or size + len(m.text) > BATCH_CHARS):
-            yield batch
-            batch, size = [], 0
-        if not m.transactional:
-            yield [m]
-            continue
-        batch.append(m)
-        size += len(m.text)
-    if batch:
-        yield batch
 
 
 @dataclass(frozen=True)
@@ -254,16 +233,16 @@ def _apply_in_transactions(conn: psycopg.Connection[Any], batch: list[MigrationF
         _rollback(conn)
         error = exc
     else:
-        _report_recorded(conn, batch, applied)
+        report_recorded(conn, batch, applied)
         return
     position = int(error.diag.statement_position or 0) - 1
     if position >= 0:
         failed = max(i for i, one in enumerate(sent) if one.start <= position)
     else:
-        done = _recorded(conn, batch)
+        done = recorded_versions(conn, batch)
         failed = next((i for i, one in enumerate(sent) if one.migration.version not in done),
                       len(sent) - 1)
-    _report_recorded(conn, [one.migration for one in sent[:failed]], applied)
+    report_recorded(conn, [one.migration for one in sent[:failed]], applied)
     one = sent[failed]
     m = one.migration
     if position >= one.tail:
@@ -275,32 +254,6 @@ def _apply_in_transactions(conn: psycopg.Connection[Any], batch: list[MigrationF
     if located is None:
         raise _failure(m, None, error, None) from None
     raise _failure(m, located[0], located[1], None) from None
-
-
-def _recorded(conn: psycopg.Connection[Any], batch: list[MigrationFile]) -> set[int]:
-    versions = ",".join(str(int(m.version)) for m in batch)
-    try:
-        rows = conn.execute(f"SELECT version FROM public.schema_migrations "
-                            f"WHERE version IN ({versions})".encode()).fetchall()
-    except psycopg.Error:
-        return set()  # the connection is gone: the failure is reported on the first
-    return {int(v) for (v,) in rows}
-
-
-def _report_recorded(conn: psycopg.Connection[Any], migrations: list[MigrationFile],
-                     applied: Callable[[MigrationFile, float], None]) -> None:
-    """The migrations of a failed batch that committed before the failure, with the
-    times their tracking rows hold."""
-    if not migrations:
-        return
-    versions = ",".join(str(int(m.version)) for m in migrations)
-    times: dict[int, float] = {}
-    with suppress(psycopg.Error):
-        times = {int(v): float(ms) for v, ms in conn.execute(
-            f"SELECT version, execution_ms FROM public.schema_migrations "
-            f"WHERE version IN ({versions})".encode()).fetchall()}
-    for m in migrations:
-        applied(m, times.get(m.version, 0.0))
 
 
 def _diagnose(conn: psycopg.Connection[Any], m: MigrationFile,
@@ -340,6 +293,8 @@ def _apply_outside_transaction(conn: psycopg.Connection[Any], m: MigrationFile,
             failure = _failure(m, statement, exc, position if position >= 0 else None,
                                in_transaction=False)
             break
+    from workspace.db import indexcheck  # only for no-transaction files: import is not free
+
     try:
         invalid = indexcheck.find_invalid(conn, m)
     except psycopg.Error:
@@ -363,7 +318,7 @@ def _flush(conn: psycopg.Connection[Any], last: MigrationFile) -> None:
     if conn.closed or conn.info.transaction_status != pq.TransactionStatus.IDLE:
         return
     with suppress(psycopg.Error):  # a lost connection: the failure is reported as it is
-        conn.execute(f"BEGIN; SET LOCAL synchronous_commit = on; "
+        conn.execute(f"BEGIN; {RESET_ROLES}; SET LOCAL synchronous_commit = on; "
                      f"UPDATE public.schema_migrations SET version = version "
                      f"WHERE version = {int(last.version)}; COMMIT".encode())
 
