@@ -133,9 +133,9 @@ def migrate(url: str, migrations: list[MigrationFile], settings: RunnerSettings,
                         _apply_in_transactions(conn, batch, settings, applied,
                                                durable=batch[-1] is plan.pending[-1])
                     else:
-                        started = time.perf_counter()
+                        began = time.perf_counter()
                         _apply_outside_transaction(conn, batch[0], settings)
-                        applied(batch[0], (time.perf_counter() - started) * 1000)
+                        applied(batch[0], (time.perf_counter() - began) * 1000)
             except BaseException:
                 if result.applied:
                     _flush(conn, result.applied[-1].migration)
