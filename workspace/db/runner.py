@@ -7,8 +7,9 @@ Nothing pending: one query on one connection answers, no lock (the fast path app
 at every start). Otherwise the runner takes the advisory lock, reads the tracking table
 again (another runner may have finished meanwhile) and applies each pending migration
 and its tracking row in one transaction:
-`BEGIN; SET LOCAL ...; <statements>; RESET ROLE ...; INSERT INTO schema_migrations ...;
-RESET ALL; COMMIT`. Up to BATCH_MIGRATIONS such transactions travel in one round trip;
+`BEGIN; SELECT set_config(timeouts); <statements>; RESET ROLE ...; INSERT INTO
+schema_migrations ...; RESET ALL; COMMIT`. Up to BATCH_MIGRATIONS such transactions
+travel in one round trip (`batch`);
 the server stops at the first error, so the ones before it stay committed and the rest
 never run. A failure rolls everything of that migration back and names
 file:line:column, SQLSTATE, the server's message and the statement.
@@ -196,7 +197,7 @@ def _apply_in_transactions(conn: psycopg.Connection[Any], batch: list[MigrationF
                            *, durable: bool) -> None:
     """Each migration of `batch` in a transaction of its own with its session reset and
     tracking row, all sent as one simple-query round trip:
-    `BEGIN; SET LOCAL ...; <m1>; RESET ...; INSERT ...; COMMIT; BEGIN; ...; COMMIT`.
+    `BEGIN; SELECT set_config(...); <m1>; RESET ...; INSERT ...; COMMIT; BEGIN; ...`.
     The server runs them in order and stops at the first error: the migrations before it
     are committed (and reported applied), the failing one is rolled back, the rest never
     ran. Only the run's last commit waits for the WAL flush (`durable`). The time of
@@ -209,8 +210,9 @@ def _apply_in_transactions(conn: psycopg.Connection[Any], batch: list[MigrationF
     who = describe()
     for m in batch:
         lock, stmt = _timeouts(m, settings)
-        head = (f"BEGIN; SET LOCAL lock_timeout = '{lock}'; "
-                f"SET LOCAL statement_timeout = '{stmt}'; {tracking.START_CLOCK};\n")
+        # One statement for the three (set_config(..., true) is SET LOCAL).
+        head = (f"BEGIN; SELECT set_config('lock_timeout', '{lock}', true), "
+                f"set_config('statement_timeout', '{stmt}', true), {tracking.START_CLOCK};\n")
         start, starts = size, []
         parts.append(head)
         size += len(head)

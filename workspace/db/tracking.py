@@ -35,9 +35,10 @@ CREATE TABLE IF NOT EXISTS public.schema_migrations (
     previous_checksum text
 )"""
 _CLOCK = "workspace.migration_started"
-# First in a migration's transaction: when it started (epoch seconds, as text: no
-# DateStyle in the way), for record_sql's execution time.
-START_CLOCK = (f"SELECT set_config('{_CLOCK}', extract(epoch FROM clock_timestamp())::text, "
+# In a migration's transaction, first: when it started (epoch seconds, as text: no
+# DateStyle in the way), for record_sql's execution time. A select list item, so the
+# runner sets its timeouts in the same statement.
+START_CLOCK = (f"set_config('{_CLOCK}', extract(epoch FROM clock_timestamp())::text, "
                "true)")
 _FOREIGN_SHAPES = {
     frozenset({"version"}): "dbmate's or Rails' (a single version column)",
