@@ -82,3 +82,14 @@ def test_wait_for_migrations_waits_for_the_lock_holder(project: Path, db_url: st
         assert not done
     waiter.join(30)
     assert len(done) == 1
+def test_each_file_starts_from_a_fresh_session_through_the_hook(
+        project: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SKIP_MIGRATIONS", raising=False)
+    write(project, "0001_baseline.sql", "SELECT pg_catalog.set_config('search_path', '', false);\n"
+                                        "SET client_min_messages = warning;\n"
+                                        "CREATE TABLE public.base (id integer);")
+    write(project, "0002_t.sql", "CREATE TABLE t (id int);")
+    result = migrate_on_startup(db_url, project_dir=project)
+    assert result is not None and len(result.applied) == 2
+    assert query(db_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                         "ORDER BY 1") == [("base",), ("schema_migrations",), ("t",)]

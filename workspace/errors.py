@@ -9,6 +9,7 @@
         ChecksumMismatch            PRECHECK_MIGRATION_CHECKSUM_MISMATCH  8
         MigrationLockTimeout        PRECHECK_MIGRATION_LOCK_TIMEOUT       9
         TrackingTableInvalid        PRECHECK_TRACKING_TABLE_INVALID      10
+        MigrationIndexInvalid       PRECHECK_MIGRATION_INDEX_INVALID     24
       PortInUse                     PRECHECK_PORT_IN_USE                 11
       SchemaInvalid                 PRECHECK_DATABASE_SCHEMA_INVALID     12
       ValidationUnavailable         PRECHECK_VALIDATION_UNAVAILABLE      13
@@ -64,6 +65,7 @@ __all__ = [
     "EmbeddedPostgresError",
     "MigrationError",
     "MigrationFileError",
+    "MigrationIndexInvalid",
     "MigrationLockTimeout",
     "MigrationsPending",
     "OAuthClientMissing",
@@ -229,6 +231,13 @@ DISK_FULL = Code(
     "Free space on the filesystem named (or grow it), then `workspace db server start` "
     "(the embedded server recovers on start) and run the command again.",
 )
+MIGRATION_INDEX_INVALID = Code(
+    "PRECHECK_MIGRATION_INDEX_INVALID", 24,
+    "A no-transaction migration left, or found, an INVALID index on what it touched "
+    "(a CREATE INDEX / REINDEX CONCURRENTLY that failed half-way); it is not recorded.",
+    "Fix the cause shown, drop the index (DROP INDEX CONCURRENTLY IF EXISTS <name>;), then "
+    "run `workspace db migrate` again.",
+)
 
 
 CODES: tuple[Code, ...] = (
@@ -253,6 +262,7 @@ CODES: tuple[Code, ...] = (
     APP_EXITED,
     APP_NOT_READY,
     WORKSPACE_RUNNING,
+    MIGRATION_INDEX_INVALID,
     MIGRATIONS_PENDING,
     DISK_FULL,
 )
@@ -342,6 +352,30 @@ class MigrationLockTimeout(MigrationError):
 
 class TrackingTableInvalid(MigrationError):
     code_info = TRACKING_TABLE_INVALID
+
+
+class MigrationIndexInvalid(MigrationError):
+    """A no-transaction migration is not recorded while an index it built or touched is
+    INVALID (pg_index.indisvalid false): `indexes` holds (index, table), schema-qualified.
+    `cause` is the failure that left it so, when a statement failed."""
+
+    code_info = MIGRATION_INDEX_INVALID
+
+    def __init__(self, file: str, indexes: Sequence[tuple[str, str]], *,
+                 cause: str | None = None) -> None:
+        listed = "\n".join(f"  {index} on {table} is INVALID: queries do not use it, and "
+                           "IF NOT EXISTS would skip it" for index, table in indexes)
+        message = f"{cause}\n{listed}" if cause is not None else (
+            f"{file}: the migration ran, but an index on what it touched is INVALID\n"
+            f"{listed}\n  The migration is not recorded as applied.")
+        drops = " ".join(f"DROP INDEX CONCURRENTLY IF EXISTS {index};" for index, _ in indexes)
+        super().__init__(
+            message,
+            remedy=f"Fix the cause (e.g. duplicate values for a UNIQUE index), drop what the "
+                   f"failed build left: {drops} then run `workspace db migrate` again "
+                   "(or let `workspace db fix` rebuild the index, then migrate).")
+        self.file = file
+        self.indexes = list(indexes)
 
 
 class PortInUse(WorkspaceError):

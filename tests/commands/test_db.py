@@ -127,6 +127,20 @@ def test_failed_sql_exit_code_message_and_no_password(project: Path, db_url: str
     assert tables(db_url) == {"public.schema_migrations"}
 
 
+def test_invalid_index_left_by_a_concurrent_build_is_exit_24_with_the_remedy(
+        project: Path, db_url: str) -> None:
+    write(project, "0001_t.sql", "CREATE TABLE t (v int);\nINSERT INTO t VALUES (1), (1);")
+    write(project, "0002_t_v.sql", "-- workspace: no-transaction\n"
+                                   "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS t_v ON t (v);")
+    out = run_cli(project, "db", "migrate", "--database-url", db_url)
+    assert out.returncode == 24, out.stderr
+    assert "PRECHECK_MIGRATION_INDEX_INVALID" in out.stderr and "Traceback" not in out.stderr
+    assert "0002_t_v.sql:2:1" in out.stderr and "23505" in out.stderr
+    assert "public.t_v on public.t is INVALID" in out.stderr
+    assert "DROP INDEX CONCURRENTLY IF EXISTS public.t_v;" in out.stderr
+    assert query(db_url, "SELECT version FROM schema_migrations") == [(1,)]
+
+
 def test_unreachable_database_masks_the_password(project: Path) -> None:
     write(project, "0001_a.sql", "SELECT 1;")
     url = "postgresql://app:hunter2-secret@127.0.0.1:9/app"

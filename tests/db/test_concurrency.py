@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -25,6 +26,16 @@ AT_THE_SAME_MOMENT = (
     "from workspace.cli import main\n"
     "time.sleep(max(0.0, float(sys.argv[1]) - time.time()))\n"
     "sys.exit(main(['db', 'migrate', '--database-url', sys.argv[2]]))\n"
+)
+
+# Imports happen first; the runner starts when the test writes a line to its stdin.
+ON_A_LINE = (
+    "import sys\n"
+    "from workspace.cli import build_parser, main\n"
+    "import workspace.db.runner, workspace.config, pglast.parser\n"
+    "build_parser()\n"
+    "sys.stdin.readline()\n"
+    "sys.exit(main(['db', 'migrate', '--database-url', sys.argv[1]]))\n"
 )
 
 
@@ -78,8 +89,10 @@ def test_runner_killed_mid_migration_leaves_schema_and_tracking_consistent(
     proc = subprocess.Popen([sys.executable, "-m", "workspace", "db", "migrate",
                              "--database-url", db_url], cwd=project,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Not by query text: several migrations travel in one query string, and
+    # pg_stat_activity keeps only its first track_activity_query_size bytes.
     sleeping = ("SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-                "AND query LIKE '%%pg_sleep(60)%%'")
+                "AND datname = current_database() AND wait_event = 'PgSleep'")
     try:
         wait_for(lambda: query(db_url, sleeping)[0][0] == 1, 30, "the runner to reach pg_sleep")
         os.kill(proc.pid, signal.SIGKILL)
@@ -101,3 +114,54 @@ def test_runner_killed_mid_migration_leaves_schema_and_tracking_consistent(
     assert query(db_url, public) == [("first",), ("half_done",), ("never",),
                                      ("schema_migrations",)]
     assert query(db_url, "SELECT count(*) FROM half_done") == [(1,)]
+
+
+def test_eight_runners_while_one_builds_an_index_concurrently(
+        project: Path, db_url: str) -> None:
+    """The issue's race: runners waiting for the lock must not hold a snapshot, or the
+    concurrent index build waits for them until lock_timeout and is left INVALID."""
+    query(db_url, "CREATE TABLE big AS SELECT g AS id, g % 997 AS v "
+                  "FROM generate_series(1, 1000000) g")
+    write(project, "0001_big_v.sql", "-- workspace: no-transaction\n"
+                                     "CREATE INDEX CONCURRENTLY IF NOT EXISTS big_v ON big (v);")
+    env = {**os.environ, "WORKSPACE_MIGRATIONS__LOCK_TIMEOUT_S": "4",
+           "WORKSPACE_MIGRATIONS__LOCK_WAIT_S": "25"}
+    procs = [subprocess.Popen([sys.executable, "-c", ON_A_LINE, db_url], cwd=project, env=env,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(RUNNERS)]
+    building = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state = 'active' AND query LIKE 'CREATE INDEX CONCURRENTLY%%'")
+    # An app keeps writing meanwhile, so transaction ids move on: every snapshot a
+    # waiting runner holds is older than the build's last phase, which waits for it.
+    query(db_url, "CREATE TABLE app_writes (at timestamptz DEFAULT now())")
+    stop = threading.Event()
+
+    def app() -> None:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            while not stop.wait(0.01):
+                conn.execute("INSERT INTO app_writes DEFAULT VALUES")
+
+    writer = threading.Thread(target=app)
+    writer.start()
+    try:
+        first, *others = procs
+        first.stdin.write("go\n")  # type: ignore[union-attr]
+        first.stdin.flush()  # type: ignore[union-attr]
+        wait_for(lambda: query(db_url, building)[0][0] == 1, 20, "the index build to start")
+        for p in others:  # they arrive while the index is being built
+            p.stdin.write("go\n")  # type: ignore[union-attr]
+            p.stdin.flush()  # type: ignore[union-attr]
+        outputs = [p.communicate(timeout=60) for p in procs]
+    finally:
+        stop.set()
+        writer.join(timeout=10)
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    assert [p.returncode for p in procs] == [0] * RUNNERS, outputs
+    stdout = "".join(out for out, _ in outputs)
+    assert outputs[0][0].count("Applied: 0001_big_v.sql ") == 1, outputs[0]
+    assert stdout.count("All migrations up to date") == RUNNERS - 1, stdout
+    assert query(db_url, "SELECT i.indisvalid FROM pg_index i JOIN pg_class c "
+                         "ON c.oid = i.indexrelid WHERE c.relname = 'big_v'") == [(True,)]
+    assert query(db_url, "SELECT version FROM schema_migrations") == [(1,)]

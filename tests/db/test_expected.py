@@ -59,3 +59,15 @@ def test_expected_schema_is_cached_by_migration_checksums(project: Path, db_url:
     (cache / f"expected-{migrations_key(find_migrations(project / 'migrations'))}-pg16.json"
      ).write_text("{not json")
     assert expected().source == "scratch database"  # a damaged cache is rebuilt
+
+
+def test_expected_schema_of_a_pg_dump_baseline_and_a_later_migration(project: Path,
+                                                                     db_url: str) -> None:
+    write(project, "0001_baseline.sql", "SELECT pg_catalog.set_config('search_path', '', false);\n"
+                                        "SET check_function_bodies = false;\n"
+                                        "CREATE TABLE public.base (id integer);")
+    write(project, "0002_t.sql", "CREATE TABLE IF NOT EXISTS t (id int);")
+    expected = expected_catalog(db_url, find_migrations(project / "migrations"), SETTINGS,
+                                server_major=16, cache_dir=project / "cache",
+                                snapshot=project / "none.json")
+    assert {"public.base", "public.t"} <= set(expected.catalog.tables)

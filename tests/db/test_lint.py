@@ -150,3 +150,13 @@ def test_the_projects_own_migrations_are_lint_clean_and_run_twice(db_url: str) -
     migrations = find_migrations(SHIPPED_MIGRATIONS)
     assert lint_files(migrations) == []
     assert prove_rerunnable(db_url, migrations, RunnerSettings()) == []
+
+
+def test_run_twice_proof_starts_each_file_from_a_fresh_session(project: Path,
+                                                               db_url: str) -> None:
+    write(project, "0001_baseline.sql", "SELECT pg_catalog.set_config('search_path', '', false);\n"
+                                        "SET client_min_messages = warning;\n"
+                                        "CREATE TABLE IF NOT EXISTS public.base (id integer);")
+    write(project, "0002_t.sql", "CREATE TABLE IF NOT EXISTS t (id int);")
+    assert prove_rerunnable(db_url, find_migrations(project / "migrations"),
+                            RunnerSettings()) == []

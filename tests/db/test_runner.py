@@ -213,3 +213,211 @@ def test_lock_wait_is_bounded_and_names_the_holder(project: Path, db_url: str) -
     assert info.value.code == "PRECHECK_MIGRATION_LOCK_TIMEOUT"
     assert "deploy-script-42" in info.value.message and "pid" in info.value.message
     assert "a" not in tables(db_url)
+
+
+# -- no-transaction migrations and INVALID indexes -------------------------------------
+
+UNIQUE_CIC = ("-- workspace: no-transaction\n"
+              "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS t_v_key ON t (v);\n")
+
+
+def index_valid(url: str, name: str) -> list[tuple[object, ...]]:
+    return query(url, "SELECT i.indisvalid FROM pg_index i JOIN pg_class c "
+                      "ON c.oid = i.indexrelid WHERE c.relname = %s", (name,))
+
+
+def test_concurrent_index_left_invalid_is_not_recorded_and_says_how_to_recover(
+        project: Path, db_url: str) -> None:
+    write(project, "0001_t.sql", "CREATE TABLE t (v int);\nINSERT INTO t VALUES (1), (1), (2);")
+    write(project, "0002_idx.sql", UNIQUE_CIC)
+    with pytest.raises(MigrationError) as info:
+        run(project, db_url)
+    err = info.value
+    assert (err.code, err.exit_code) == ("PRECHECK_MIGRATION_INDEX_INVALID", 24)
+    assert "0002_idx.sql" in err.message and "23505" in err.message  # the cause
+    assert "public.t_v_key" in err.message and "INVALID" in err.message
+    assert err.remedy and "DROP INDEX CONCURRENTLY IF EXISTS public.t_v_key" in err.remedy
+    assert "workspace db migrate" in err.remedy
+    assert index_valid(db_url, "t_v_key") == [(False,)]
+    assert [r[0] for r in query(db_url, "SELECT version FROM schema_migrations")] == [1]
+
+    # The user removes the duplicate but not the index: IF NOT EXISTS skips the INVALID
+    # index, which must not pass for an applied migration.
+    query(db_url, "DELETE FROM t WHERE ctid = (SELECT max(ctid) FROM t WHERE v = 1)")
+    with pytest.raises(MigrationError) as again:
+        run(project, db_url)
+    assert again.value.code == "PRECHECK_MIGRATION_INDEX_INVALID"
+    assert "public.t_v_key" in again.value.message
+    assert [r[0] for r in query(db_url, "SELECT version FROM schema_migrations")] == [1]
+
+    # The remedy as told: drop it, run again.
+    query(db_url, "DROP INDEX CONCURRENTLY IF EXISTS public.t_v_key")
+    assert [a.migration.version for a in run(project, db_url).applied] == [2]
+    assert index_valid(db_url, "t_v_key") == [(True,)]
+
+
+def test_invalid_index_on_a_table_the_file_touches_is_reported(project: Path,
+                                                               db_url: str) -> None:
+    write(project, "0001_t.sql", "CREATE TABLE t (v int);\nINSERT INTO t VALUES (1), (1);")
+    run(project, db_url)
+    with psycopg.connect(db_url, autocommit=True) as conn, pytest.raises(psycopg.Error):
+        conn.execute("CREATE UNIQUE INDEX CONCURRENTLY t_left_over ON t (v)")
+    write(project, "0002_reindex.sql", "-- workspace: no-transaction\n"
+                                       "SET search_path = '';\n"
+                                       "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_v ON public.t (v);")
+    with pytest.raises(MigrationError) as info:
+        run(project, db_url)
+    assert info.value.code == "PRECHECK_MIGRATION_INDEX_INVALID"
+    assert "public.t_left_over" in info.value.message and "t_v " not in info.value.message
+    assert index_valid(db_url, "t_v") == [(True,)]
+    assert [r[0] for r in query(db_url, "SELECT version FROM schema_migrations")] == [1]
+
+
+def test_invalid_index_elsewhere_does_not_block_an_unrelated_migration(project: Path,
+                                                                      db_url: str) -> None:
+    query(db_url, "CREATE TABLE other (v int); INSERT INTO other VALUES (1), (1)")
+    with psycopg.connect(db_url, autocommit=True) as conn, pytest.raises(psycopg.Error):
+        conn.execute("CREATE UNIQUE INDEX CONCURRENTLY other_v ON other (v)")
+    write(project, "0001_t.sql", "-- workspace: no-transaction\n"
+                                 "CREATE TABLE IF NOT EXISTS t (v int);\n"
+                                 "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_v ON t (v);")
+    assert [a.migration.version for a in run(project, db_url).applied] == [1]
+
+
+# -- waiting for the lock --------------------------------------------------------------
+
+def test_lock_waiter_holds_no_snapshot_and_times_out_naming_the_holder(
+        project: Path, db_url: str) -> None:
+    import threading
+
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    query(db_url, "CREATE TABLE side (v int)")
+    outcome: list[BaseException] = []
+
+    def waiter() -> None:
+        try:
+            run(project, db_url, RunnerSettings(lock_wait_s=6, connect_timeout_s=5))
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            outcome.append(exc)
+
+    runners = ("SELECT count(*), count(backend_xmin) FROM pg_stat_activity "
+               "WHERE datname = current_database() AND application_name LIKE 'workspace-migrate%%'")
+    with psycopg.connect(db_url, autocommit=True, application_name="deploy-script-42") as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", LOCK_KEY)
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        try:
+            wait_until(lambda: query(db_url, runners)[0][0] == 2, 10, "both runner connections")
+            # Polls are instants: a sample between them sees no snapshot at all.
+            wait_until(lambda: query(db_url, runners)[0] == (2, 0), 3,
+                       "a sample where the waiting runner holds no snapshot")
+            # What that buys: a concurrent index build does not wait for the waiter.
+            with psycopg.connect(db_url, autocommit=True) as builder:
+                builder.execute("SET lock_timeout = '2s'")
+                builder.execute("CREATE INDEX CONCURRENTLY side_v ON side (v)")
+            assert index_valid(db_url, "side_v") == [(True,)]
+        finally:
+            thread.join(timeout=20)
+    (exc,) = outcome
+    assert isinstance(exc, MigrationLockTimeout), exc
+    assert exc.code == "PRECHECK_MIGRATION_LOCK_TIMEOUT"
+    assert "deploy-script-42" in exc.message and "pid" in exc.message
+    assert "a" not in tables(db_url)
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+# -- fresh session state per file -----------------------------------------------------
+
+PG_DUMP_BASELINE = """\
+SET statement_timeout = 0;
+SET lock_timeout = 0;
+SET idle_in_transaction_session_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET xmloption = content;
+SET client_min_messages = warning;
+SET row_security = off;
+CREATE TABLE public.base (id integer);
+"""
+
+
+@pytest.mark.parametrize("at_once", [True, False], ids=["fresh-database", "existing-database"])
+def test_pg_dump_baseline_does_not_leak_its_settings_into_the_next_file(
+        project: Path, db_url: str, at_once: bool) -> None:
+    write(project, "0001_baseline.sql", PG_DUMP_BASELINE)
+    if not at_once:
+        run(project, db_url)
+    write(project, "0002_t.sql", "CREATE TABLE t (id int);\n"
+                                 "CREATE TABLE settings AS SELECT current_setting('search_path') "
+                                 "AS search_path, current_setting('client_min_messages') AS cmm, "
+                                 "current_setting('check_function_bodies') AS cfb, "
+                                 "current_user::text AS who;")
+    run(project, db_url)
+    assert {"base", "t", "settings"} <= tables(db_url)
+    who = query(db_url, "SELECT current_user::text")[0][0]
+    assert query(db_url, "SELECT search_path, cmm, cfb, who FROM public.settings") == [
+        ('"$user", public', "notice", "on", who)]
+
+
+def test_role_and_session_settings_are_reset_before_the_next_file(project: Path,
+                                                                   db_url: str) -> None:
+    query(db_url, "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'mig_owner')"
+                  " THEN CREATE ROLE mig_owner; END IF; END $$")
+    query(db_url, "GRANT CREATE ON SCHEMA public TO mig_owner")
+    write(project, "0001_as_owner.sql", "SET ROLE mig_owner;\nCREATE TABLE owned (id int);\n"
+                                        "SET work_mem = '7MB';")
+    write(project, "0002_nt.sql", "-- workspace: no-transaction\n"
+                                  "SET SESSION AUTHORIZATION mig_owner;\n"
+                                  "CREATE TABLE owned_too (id int);")
+    write(project, "0003_after.sql", "CREATE TABLE seen AS SELECT current_user::text AS who, "
+                                     "session_user::text AS sess, "
+                                     "current_setting('work_mem') AS wm;")
+    run(project, db_url)
+    who, work_mem = query(db_url, "SELECT current_user::text, current_setting('work_mem')")[0]
+    assert work_mem != "7MB"
+    assert query(db_url, "SELECT who, sess, wm FROM seen") == [(who, who, work_mem)]
+    owners = query(db_url, "SELECT tablename, tableowner FROM pg_tables WHERE tablename "
+                           "IN ('owned', 'owned_too', 'seen') ORDER BY 1")
+    assert owners == [("owned", "mig_owner"), ("owned_too", "mig_owner"), ("seen", who)]
+    applied_by = query(db_url, "SELECT applied_by FROM schema_migrations ORDER BY version")
+    assert all(str(r[0]).startswith(f"{who} via") for r in applied_by), applied_by
+
+
+# -- several migrations per round trip, each its own transaction -------------------------
+
+def test_failure_mid_batch_keeps_the_ones_before_and_runs_none_after(project: Path,
+                                                                     db_url: str) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);\nSELECT set_config('x.y', '1', false);")
+    write(project, "0002_dup.sql", "CREATE TABLE b (id int);\n-- oops\nCREATE TABLE a (id int);")
+    write(project, "0003_c.sql", "CREATE TABLE c (id int);")
+    events: list[tuple[str, str]] = []
+    with pytest.raises(MigrationError) as info:
+        run(project, db_url, report=lambda e, m, ms: events.append((e, m.name)))
+    assert "0002_dup.sql:3:1:" in info.value.message and "42P07" in info.value.message
+    assert tables(db_url) == {"a", "schema_migrations"}
+    assert [r[0] for r in query(db_url, "SELECT version FROM schema_migrations")] == [1]
+    assert ("applied", "0001_a.sql") in events
+    assert not any(e == "applied" and name != "0001_a.sql" for e, name in events)
+
+
+def test_each_migration_of_a_batch_reports_its_own_server_time(project: Path,
+                                                               db_url: str) -> None:
+    write(project, "0001_slow.sql", "SELECT pg_sleep(0.3);")
+    write(project, "0002_quick.sql", "SELECT 1 AS workspace_recorded_version_not;")
+    result = run(project, db_url)
+    slow, quick = (a.elapsed_ms for a in result.applied)
+    assert slow >= 300 and quick < 300
+    assert query(db_url, "SELECT version, execution_ms >= 300 FROM schema_migrations "
+                         "ORDER BY 1") == [(1, True), (2, False)]

@@ -92,7 +92,7 @@ def _migrate(args: argparse.Namespace, console: Console) -> int:
     if not result.applied:
         console.ok("All migrations up to date")
     else:
-        total = sum(a.elapsed_ms for a in result.applied)
+        total = result.elapsed_ms or sum(a.elapsed_ms for a in result.applied)
         console.ok(f"{len(result.applied)} migration{'s' if len(result.applied) != 1 else ''} "
                    f"applied in {_ms(total)}")
     return 0

@@ -22,8 +22,8 @@ from psycopg.conninfo import conninfo_to_dict
 from workspace import __version__, redact
 from workspace.errors import DatabaseUnreachable, DiskFull, WorkspaceError
 
-__all__ = ["APPLICATION", "LocalServer", "connect", "describe", "map_psycopg_errors",
-           "register_local_server"]
+__all__ = ["APPLICATION", "RESET_ROLES", "RESET_SESSION", "LocalServer", "connect", "describe",
+           "map_psycopg_errors", "register_local_server"]
 
 APPLICATION = "workspace-migrate"
 DISK_FULL_SQLSTATE = "53100"
@@ -95,6 +95,17 @@ class _Cursor(psycopg.Cursor[Any]):
             if better is None:
                 raise
             raise better from None
+
+# A migration file may change its session (a pg_dump baseline empties search_path,
+# `SET ROLE`, `SET client_min_messages`): the next file must start as it would in a new
+# session, as with `psql -f` per file, or a fresh database (all files on one connection)
+# and an existing one (files applied run by run) would differ. RESET ALL puts every
+# setting back to its value at connection start (our startup options included); role
+# and session authorization are left out of RESET ALL, so they are reset by name.
+# All three run inside a transaction (DISCARD ALL cannot), so they ride in the same
+# round trip as the migration; they leave temporary tables and prepared statements be.
+RESET_ROLES = "RESET SESSION AUTHORIZATION; RESET ROLE"
+RESET_SESSION = f"RESET ALL; {RESET_ROLES}"
 
 
 def describe() -> str:

@@ -27,7 +27,7 @@ from typing import Any
 import psycopg
 
 from workspace import redact
-from workspace.db.connect import connection, map_psycopg_errors
+from workspace.db.connect import RESET_SESSION, connection, map_psycopg_errors
 from workspace.db.files import MigrationFile, find_migrations
 from workspace.db.runner import RunnerSettings, migrate
 from workspace.db.scratch import scratch_database
@@ -234,9 +234,10 @@ def lint_files(migrations: list[MigrationFile]) -> list[Finding]:
 def prove_rerunnable(url: str, migrations: list[MigrationFile],
                      settings: RunnerSettings) -> list[Finding]:
     """Apply every migration in a scratch database with the runner, then every migration
-    once more, each in its own transaction as the runner would (so SET LOCAL still holds),
-    statement by statement under a savepoint; each statement that fails the second
-    time is a finding. A migration that fails the first time raises `MigrationError`."""
+    once more, each in its own transaction as the runner would (so SET LOCAL still holds)
+    and from a fresh session (as the runner resets it after each file), statement by
+    statement under a savepoint; each statement that fails the second time is a finding.
+    A migration that fails the first time raises `MigrationError`."""
     findings: list[Finding] = []
     with map_psycopg_errors("run-twice proof"), \
             scratch_database(url, timeout_s=settings.connect_timeout_s) as scratch:
@@ -271,5 +272,6 @@ def _run_again(conn: psycopg.Connection[Any], m: MigrationFile,
                                   f"{exc.diag.message_primary or exc}"),
                     "make the statement idempotent (IF NOT EXISTS, OR REPLACE, "
                     "ON CONFLICT DO NOTHING)"))
+    conn.execute(RESET_SESSION.encode())
     return findings
 

@@ -4,10 +4,19 @@ Several runners (app replicas, the launcher, a developer's `db migrate`) may sta
 once; the lock lets one apply while the others wait, bounded by `lock_wait_s`, and then
 find nothing left to do. A session lock on its own connection outlives the migration
 transactions, and goes away with the runner's connection if the runner dies.
+
+A waiter polls `pg_try_advisory_lock` in autocommit with short sleeps rather than
+blocking in `pg_advisory_lock`: a blocked statement keeps its snapshot (backend_xmin)
+for the whole wait, and `CREATE INDEX CONCURRENTLY` in the holder's migration waits for
+every older snapshot of the database, so the two would wait on each other until the
+build failed on lock_timeout and left an INVALID index. A poll holds a snapshot only
+for the instant it runs; between polls the waiter's backend is idle and holds none.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,8 +28,13 @@ from workspace.errors import MigrationLockTimeout
 
 __all__ = ["LOCK_KEY", "migration_lock"]
 
+log = logging.getLogger("workspace.db.lock")
+
 # Two int4 keys: "works" and "migr" as big-endian integers; readable in pg_locks.
 LOCK_KEY = (0x776F726B, 0x6D696772)
+FIRST_POLL_S = 0.01  # doubled after each miss, up to MAX_POLL_S
+MAX_POLL_S = 0.1
+_TRY = b"SELECT pg_try_advisory_lock(%s, %s)"
 _HOLDER = b"""
 SELECT a.pid, a.application_name, a.usename, coalesce(host(a.client_addr), 'local'),
        a.state, to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ'),
@@ -35,18 +49,34 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s
 @contextmanager
 def migration_lock(url: str, *, wait_s: float, connect_timeout_s: float) -> Iterator[None]:
     with connection(url, timeout_s=connect_timeout_s) as conn:
-        conn.execute(f"SET lock_timeout = '{int(wait_s * 1000)}ms'".encode())
-        try:
-            conn.execute(b"SELECT pg_advisory_lock(%s, %s)", LOCK_KEY)
-        except psycopg.errors.LockNotAvailable:
-            raise MigrationLockTimeout(
-                f"another runner held the migration lock for more than {wait_s:g}s: "
-                f"{_holder(conn)}") from None
+        _acquire(conn, wait_s)
         try:
             yield
         finally:
             if not conn.closed:
                 conn.execute(b"SELECT pg_advisory_unlock(%s, %s)", LOCK_KEY)
+
+
+def _acquire(conn: psycopg.Connection[Any], wait_s: float) -> None:
+    """Poll until the lock is ours, for at most `wait_s`; then name who holds it."""
+    deadline = time.monotonic() + wait_s
+    delay = FIRST_POLL_S
+    while not _try(conn):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise MigrationLockTimeout(
+                f"another runner held the migration lock for more than {wait_s:g}s: "
+                f"{_holder(conn)}")
+        if delay == FIRST_POLL_S:  # the first miss only: say whom we wait for
+            log.info("waiting up to %gs for the migration lock, held by %s", wait_s,
+                     _holder(conn))
+        time.sleep(min(delay, left))
+        delay = min(delay * 2, MAX_POLL_S)
+
+
+def _try(conn: psycopg.Connection[Any]) -> bool:
+    row = conn.execute(_TRY, LOCK_KEY).fetchone()
+    return bool(row and row[0])
 
 
 def _holder(conn: psycopg.Connection[Any]) -> str:

@@ -6,10 +6,27 @@ startup hook all use (the guide's single source of truth).
 Nothing pending: one query on one connection answers, no lock (the fast path apps take
 at every start). Otherwise the runner takes the advisory lock, reads the tracking table
 again (another runner may have finished meanwhile) and applies each pending migration
-and its tracking row in one transaction, sent as one round trip:
-`BEGIN; SET LOCAL ...; <statements>; INSERT INTO schema_migrations ...; COMMIT`.
-A failure rolls everything of that migration back and names file:line:column,
-SQLSTATE, the server's message and the statement.
+and its tracking row in one transaction:
+`BEGIN; SELECT set_config(timeouts); <statements>; RESET ROLE ...; INSERT INTO
+schema_migrations ...; RESET ALL; COMMIT`. Up to BATCH_MIGRATIONS such transactions
+travel in one round trip (`batch`);
+the server stops at the first error, so the ones before it stay committed and the rest
+never run. A failure rolls everything of that migration back and names
+file:line:column, SQLSTATE, the server's message and the statement.
+
+Each file starts from a fresh session (`connect.RESET_SESSION` ends every file; roles
+are reset before its tracking row, which is therefore written as the runner's own user).
+
+Durability: every migration but the run's last commits with `synchronous_commit = off`
+(no WAL flush per migration); the last one commits synchronously, which flushes the WAL
+of all before it, and a run that stops on an error flushes what it applied before it
+reports. So a migration and its tracking row are together at every instant, and a run
+is durable once it has reported its end; a server or OS crash during the run can lose
+only migrations committed in the last moments (about 3 x wal_writer_delay), which are
+then simply pending again.
+
+A no-transaction file is recorded only when no index in its scope is INVALID
+(`indexcheck`): a concurrent index build that failed half-way is never "applied".
 """
 
 from __future__ import annotations
@@ -25,12 +42,24 @@ from psycopg import pq
 
 from workspace import redact
 from workspace.db import tracking
-from workspace.db.connect import connection, describe, map_psycopg_errors
+from workspace.db.batch import batches, recorded_versions, report_recorded
+from workspace.db.connect import (
+    RESET_ROLES,
+    RESET_SESSION,
+    connection,
+    describe,
+    map_psycopg_errors,
+)
 from workspace.db.files import MigrationFile, check_sql
 from workspace.db.lock import migration_lock
 from workspace.db.plan import Plan, make_plan
 from workspace.db.sqlparse import Statement, line_col
-from workspace.errors import ChecksumMismatch, MigrationError, display_path
+from workspace.errors import (
+    ChecksumMismatch,
+    MigrationError,
+    MigrationIndexInvalid,
+    display_path,
+)
 
 __all__ = ["AppliedNow", "MigrateResult", "RunnerSettings", "migrate", "read_plan"]
 
@@ -56,6 +85,7 @@ class MigrateResult:
     plan: Plan  # as found before applying
     applied: list[AppliedNow] = field(default_factory=list)
     dry_run: bool = False
+    elapsed_ms: float = 0.0  # applying, wall clock (the migrations' own times add up to less)
 
 
 Reporter = Callable[[str, MigrationFile, float | None], None]  # ("applying"|"applied", m, ms)
@@ -88,18 +118,30 @@ def migrate(url: str, migrations: list[MigrationFile], settings: RunnerSettings,
             _refuse_modified(plan)
             check_sql(plan.pending)
             result = MigrateResult(plan)
-            for migration in plan.pending:
+
+            def applied(migration: MigrationFile, elapsed_ms: float) -> None:
+                result.applied.append(AppliedNow(migration, elapsed_ms))
                 if report:
-                    report("applying", migration, None)
-                started = time.perf_counter()
-                if migration.transactional:
-                    _apply_in_transaction(conn, migration, settings)
-                else:
-                    _apply_outside_transaction(conn, migration, settings)
-                elapsed = (time.perf_counter() - started) * 1000
-                result.applied.append(AppliedNow(migration, elapsed))
-                if report:
-                    report("applied", migration, elapsed)
+                    report("applied", migration, elapsed_ms)
+
+            started = time.perf_counter()
+            try:
+                for batch in batches(plan.pending):
+                    for migration in batch:
+                        if report:
+                            report("applying", migration, None)
+                    if batch[0].transactional:
+                        _apply_in_transactions(conn, batch, settings, applied,
+                                               durable=batch[-1] is plan.pending[-1])
+                    else:
+                        began = time.perf_counter()
+                        _apply_outside_transaction(conn, batch[0], settings)
+                        applied(batch[0], (time.perf_counter() - began) * 1000)
+            except BaseException:
+                if result.applied:
+                    _flush(conn, result.applied[-1].migration)
+                raise
+            result.elapsed_ms = (time.perf_counter() - started) * 1000
             return result
 
 
@@ -139,34 +181,78 @@ def _timeouts(m: MigrationFile, settings: RunnerSettings) -> tuple[str, str]:
     return lock, stmt
 
 
-def _apply_in_transaction(conn: psycopg.Connection[Any], m: MigrationFile,
-                          settings: RunnerSettings) -> None:
-    """The whole migration, its tracking row and COMMIT in one simple-query round trip.
+@dataclass(frozen=True)
+class _Sent:
+    """Where one migration sits in a batch's SQL: its start, each statement's start,
+    and where its tail (session reset, tracking row, COMMIT) starts."""
+    migration: MigrationFile
+    start: int
+    statements: list[int]
+    tail: int
+    head: str
+
+
+def _apply_in_transactions(conn: psycopg.Connection[Any], batch: list[MigrationFile],
+                           settings: RunnerSettings, applied: Callable[[MigrationFile, float], None],
+                           *, durable: bool) -> None:
+    """Each migration of `batch` in a transaction of its own with its session reset and
+    tracking row, all sent as one simple-query round trip:
+    `BEGIN; SELECT set_config(...); <m1>; RESET ...; INSERT ...; COMMIT; BEGIN; ...`.
+    The server runs them in order and stops at the first error: the migrations before it
+    are committed (and reported applied), the failing one is rolled back, the rest never
+    ran. Only the run's last commit waits for the WAL flush (`durable`). The time of
+    each is the server's, from its BEGIN to its tracking row, read back afterwards.
     On failure the server's error position finds the statement; an error without one
     (e.g. "already exists") is located by `_diagnose`."""
-    lock, stmt = _timeouts(m, settings)
-    head = f"BEGIN; SET LOCAL lock_timeout = '{lock}'; SET LOCAL statement_timeout = '{stmt}';\n"
-    record = tracking.record_sql(m.version, m.name, m.checksum, describe()).as_string(conn)
-    parts = [head]
-    starts = []  # offset of each statement in the batch
-    for statement in m.statements:
-        starts.append(sum(map(len, parts)))
-        parts.append(statement.text + "\n;\n")
-    tail_start = sum(map(len, parts))
-    batch = "".join(parts) + f"{record};\nCOMMIT"
+    parts: list[str] = []
+    sent: list[_Sent] = []
+    size = 0
+    who = describe()
+    for m in batch:
+        lock, stmt = _timeouts(m, settings)
+        # One statement for the three (set_config(..., true) is SET LOCAL).
+        head = (f"BEGIN; SELECT set_config('lock_timeout', '{lock}', true), "
+                f"set_config('statement_timeout', '{stmt}', true), {tracking.START_CLOCK};\n")
+        start, starts = size, []
+        parts.append(head)
+        size += len(head)
+        for statement in m.statements:
+            starts.append(size)
+            text = statement.text + "\n;\n"
+            parts.append(text)
+            size += len(text)
+        record = tracking.record_sql(m.version, m.name, m.checksum, who)
+        # The row is written as the runner's own role, while the migration's clock is
+        # still set; synchronous_commit after RESET ALL, which would undo it.
+        sync = "" if durable and m is batch[-1] else "SET LOCAL synchronous_commit = off; "
+        tail = f"{RESET_ROLES}; {record}; RESET ALL; {sync}\nCOMMIT;\n"
+        sent.append(_Sent(m, start, starts, size, head))
+        parts.append(tail)
+        size += len(tail)
     try:
-        conn.execute(batch.encode())
-        return
+        conn.execute("".join(parts).encode())
     except psycopg.Error as exc:
         _rollback(conn)
         error = exc
+    else:
+        report_recorded(conn, batch, applied)
+        return
     position = int(error.diag.statement_position or 0) - 1
-    if position >= tail_start:
+    if position >= 0:
+        failed = max(i for i, one in enumerate(sent) if one.start <= position)
+    else:
+        done = recorded_versions(conn, batch)
+        failed = next((i for i, one in enumerate(sent) if one.migration.version not in done),
+                      len(sent) - 1)
+    report_recorded(conn, [one.migration for one in sent[:failed]], applied)
+    one = sent[failed]
+    m = one.migration
+    if position >= one.tail:
         raise _failure(m, m.statements[-1], error, None, recording=True) from None
     if position >= 0:
-        index = max(i for i, start in enumerate(starts) if start <= position)
-        raise _failure(m, m.statements[index], error, position - starts[index]) from None
-    located = _diagnose(conn, m, head)
+        index = max(i for i, start in enumerate(one.statements) if start <= position)
+        raise _failure(m, m.statements[index], error, position - one.statements[index]) from None
+    located = _diagnose(conn, m, one.head)
     if located is None:
         raise _failure(m, None, error, None) from None
     raise _failure(m, located[0], located[1], None) from None
@@ -192,23 +278,51 @@ def _diagnose(conn: psycopg.Connection[Any], m: MigrationFile,
 
 def _apply_outside_transaction(conn: psycopg.Connection[Any], m: MigrationFile,
                                settings: RunnerSettings) -> None:
+    """Statement by statement in autocommit; then, still in the file's session (its
+    search_path names what it touched), no INVALID index may be in its scope; then the
+    session reset and the tracking row, which commits synchronously (it flushes the
+    asynchronous commits before it)."""
     lock, stmt = _timeouts(m, settings)
     conn.execute(f"SET lock_timeout = '{lock}'; SET statement_timeout = '{stmt}'".encode())
     started = time.perf_counter()
+    failure = None
+    for statement in m.statements:
+        try:
+            conn.execute(statement.text.encode())
+        except psycopg.Error as exc:
+            _rollback(conn)
+            position = int(exc.diag.statement_position or 0) - 1
+            failure = _failure(m, statement, exc, position if position >= 0 else None,
+                               in_transaction=False)
+            break
+    from workspace.db import indexcheck  # only for no-transaction files: import is not free
+
     try:
-        for statement in m.statements:
-            try:
-                conn.execute(statement.text.encode())
-            except psycopg.Error as exc:
-                _rollback(conn)
-                position = int(exc.diag.statement_position or 0) - 1
-                raise _failure(m, statement, exc, position if position >= 0 else None,
-                               in_transaction=False) from None
-        elapsed = (time.perf_counter() - started) * 1000
-        conn.execute(tracking.record_sql(m.version, m.name, m.checksum, describe(), elapsed))
-    finally:
-        if not conn.closed:
-            conn.execute(b"RESET lock_timeout; RESET statement_timeout")
+        invalid = indexcheck.find_invalid(conn, m)
+    except psycopg.Error:
+        if failure is None:
+            raise
+        invalid = []  # e.g. the connection is gone: the statement's failure is the news
+    if invalid:
+        raise MigrationIndexInvalid(display_path(m.path), invalid,
+                                    cause=failure.message if failure else None) from None
+    if failure is not None:
+        raise failure
+    elapsed = (time.perf_counter() - started) * 1000
+    record = tracking.record_sql(m.version, m.name, m.checksum, describe(), elapsed)
+    conn.execute(f"{RESET_SESSION}; {record}".encode())
+
+
+def _flush(conn: psycopg.Connection[Any], last: MigrationFile) -> None:
+    """Make the asynchronous commits of this run durable before a failure is reported: a
+    synchronous commit that writes WAL (a no-op update of the last tracking row; a commit
+    that wrote nothing would not flush) flushes every WAL record before its own."""
+    if conn.closed or conn.info.transaction_status != pq.TransactionStatus.IDLE:
+        return
+    with suppress(psycopg.Error):  # a lost connection: the failure is reported as it is
+        conn.execute(f"BEGIN; {RESET_ROLES}; SET LOCAL synchronous_commit = on; "
+                     f"UPDATE public.schema_migrations SET version = version "
+                     f"WHERE version = {int(last.version)}; COMMIT".encode())
 
 
 def _rollback(conn: psycopg.Connection[Any]) -> None:
