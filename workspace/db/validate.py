@@ -21,7 +21,7 @@ from workspace.config import Config, PrecheckConfig
 from workspace.db import runner_settings, tracking
 from workspace.db.catalog import Catalog, read_catalog
 from workspace.db.connect import connection, map_psycopg_errors
-from workspace.db.drift import Drift, compare
+from workspace.db.drift import TYPE_KINDS, Drift, compare
 from workspace.db.expected import Expected, expected_catalog
 from workspace.db.files import MigrationFile
 from workspace.db.plan import make_plan
@@ -97,13 +97,15 @@ def validate(url: str, config: Config, migrations: list[MigrationFile]) -> Repor
     for d in report.drifts:
         if d in covered or _covered_by_critical(d, report.findings):
             continue
-        if d.problem == "missing":
+        if d.problem in ("missing", "invalid"):
             report.findings.append(Finding("error", MISSING, str(d), d))
         elif d.problem == "changed":
             report.findings.append(Finding(policy.changed, CHANGED, str(d), d))
         else:
             report.findings.append(Finding(policy.extra, EXTRA, str(d), d))
-    report.findings.sort(key=lambda f: (f.group, f.text))
+    # A missing type comes before what went with it (its columns and functions).
+    report.findings.sort(key=lambda f: (f.group, not (f.drift and f.drift.kind in TYPE_KINDS),
+                                        f.text))
     return report
 
 
