@@ -139,6 +139,7 @@ QUERIES: dict[str, str] = {
                      JOIN pg_namespace n ON n.oid = dt.typnamespace WHERE dt.oid = d.objid)
                     ELSE
                     (SELECT CASE WHEN c.relkind = 'c' THEN 'type:' || {_QUALIFIED}
+                            WHEN c.relkind IN ('v', 'm') THEN 'view:' || {_QUALIFIED}
                             ELSE format('column:%I.%I.%I', n.nspname, c.relname, a.attname) END
                      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                      LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid
@@ -268,13 +269,18 @@ ITEM_QUERIES: dict[str, str] = {
                      JOIN pg_namespace cn ON cn.oid = co.collnamespace
                      WHERE co.oid = t.typcollation) ELSE '' END
             || COALESCE(' DEFAULT ' || pg_get_expr(t.typdefaultbin, 0), '')
-            || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END
-            || COALESCE((SELECT string_agg(format(' CONSTRAINT %I %s', k.conname,
-                                                  pg_get_constraintdef(k.oid, true)), ''
-                                           ORDER BY k.conname)
-                         FROM pg_constraint k WHERE k.contypid = t.oid AND k.contype = 'c'), '')
-            AS def) s
+            || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END AS def) s
         WHERE t.typtype = 'd' AND {_NS} AND {_not_ext('pg_type', 't.oid')}""",
+    "domain_constraints": f"""
+        SELECT 'domain constraint', format('%I.%I.%I', n.nspname, t.typname, k.conname),
+               pg_get_constraintdef(k.oid, true),
+               format('ALTER DOMAIN %I.%I ADD CONSTRAINT %I %s', n.nspname, t.typname,
+                      k.conname, pg_get_constraintdef(k.oid, true)),
+               format('ALTER DOMAIN %I.%I DROP CONSTRAINT %I', n.nspname, t.typname, k.conname),
+               format('%I.%I', n.nspname, t.typname)
+        FROM pg_constraint k JOIN pg_type t ON t.oid = k.contypid
+        JOIN pg_namespace n ON n.oid = t.typnamespace
+        WHERE k.contype = 'c' AND {_NS} AND {_not_ext('pg_type', 't.oid')}""",
     "composite_types": f"""
         SELECT 'composite type', format('%I.%I', n.nspname, t.typname), s.def,
                format('CREATE TYPE %I.%I AS (%s)', n.nspname, t.typname, s.def),
@@ -365,16 +371,8 @@ ITEM_QUERIES: dict[str, str] = {
             CASE WHEN o.type LIKE '% column' THEN o.identity
                  WHEN o.type IN ('function', 'procedure') THEN f.sig
                  WHEN o.type IN ('table constraint', 'trigger', 'policy', 'rule',
-                                 'domain constraint') THEN split_part(o.identity, ' on ', 2)
-                 WHEN o.type = 'index' THEN
-                      (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index x
-                       JOIN pg_class c ON c.oid = x.indrelid
-                       JOIN pg_namespace n ON n.oid = c.relnamespace
-                       WHERE x.indexrelid = d.objoid)
-                 WHEN o.type = 'statistics object' THEN
-                      (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_statistic_ext x
-                       JOIN pg_class c ON c.oid = x.stxrelid
-                       JOIN pg_namespace n ON n.oid = c.relnamespace WHERE x.oid = d.objoid)
+                                 'domain constraint') THEN
+                      split_part(o.identity, ' on ', 2) || '.' || split_part(o.identity, ' on ', 1)
                  ELSE o.identity END AS parent
             FROM (SELECT (SELECT {_SIGNATURE} FROM pg_proc p
                           JOIN pg_namespace n ON n.oid = p.pronamespace

@@ -18,10 +18,18 @@ from typing import Literal
 
 from workspace.db.catalog import Catalog, Column, Sequence, Table
 
-__all__ = ["TYPE_KINDS", "Drift", "compare", "gone_names"]
+__all__ = ["KIND_ORDER", "TYPE_KINDS", "Drift", "compare", "gone_names", "kind_rank"]
 
 Problem = Literal["missing", "extra", "changed", "invalid"]
 TYPE_KINDS = ("type", "domain", "composite type", "range type")
+# Dependency order: what a later kind may need comes first. `db fix` creates in this
+# order, and validation lists missing objects in it (the root before its dependents).
+KIND_ORDER = ("schema", "extension", "type", "domain", "domain constraint", "range type",
+              "composite type", "sequence", "function", "table", "column", "column default",
+              "constraint", "foreign key", "sequence owner", "view", "materialized view",
+              "index", "trigger", "trigger state", "statistics", "rule", "row level security",
+              "forced row level security", "policy", "event trigger", "privileges", "grant",
+              "default privilege", "comment", "rebuild index")
 TRIGGER_STATES = {"O": "enabled", "D": "disabled", "R": "enabled on replicas only",
                   "A": "enabled always"}
 
@@ -46,6 +54,10 @@ class Drift:
         return f"{kind} {self.name} differs from migrations: {self.detail} (changed)"
 
 
+def kind_rank(kind: str) -> int:
+    return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+
+
 def compare(expected: Catalog, live: Catalog, ignore: Iterable[str] = ()) -> list[Drift]:
     ignored = tuple(ignore)
     gone = gone_names(expected, live)
@@ -60,8 +72,8 @@ def compare(expected: Catalog, live: Catalog, ignore: Iterable[str] = ()) -> lis
 
 def gone_names(expected: Catalog, live: Catalog) -> set[str]:
     """Every expected object the live database lacks, by name, with what hangs off a
-    missing table or view (its columns, indexes): a missing item whose parent is here
-    is part of that object's repair, not a finding of its own."""
+    missing table or view (its columns, constraints, triggers, indexes): a missing item
+    whose parent is here is part of that object's repair, not a finding of its own."""
     gone: set[str] = set(expected.schemas) - set(live.schemas)
     gone |= expected.types.keys() - live.types.keys()
     gone |= expected.sequences.keys() - live.sequences.keys()
@@ -72,7 +84,10 @@ def gone_names(expected: Catalog, live: Catalog) -> set[str]:
         have = live.tables.get(name)
         if have is None:
             gone.add(name)
-        gone |= {f"{name}.{c}" for c in table.columns if have is None or c not in have.columns}
+        for want, has in ((table.columns, have.columns if have else {}),
+                          (table.constraints, have.constraints if have else {}),
+                          (table.triggers, have.triggers if have else {})):
+            gone |= {f"{name}.{c}" for c in want.keys() - has.keys()}
     gone |= {name for name, (on, _) in expected.indexes.items()
              if on in gone or name not in live.indexes}
     return gone
@@ -108,8 +123,11 @@ def _types(e: Catalog, a: Catalog) -> Iterator[Drift]:
 
 
 def _sequences(e: Catalog, a: Catalog) -> Iterator[Drift]:
+    gone_tables = e.tables.keys() - a.tables.keys()
     for name in sorted(e.sequences.keys() - a.sequences.keys()):
-        yield Drift("sequence", name, "missing")
+        owner = e.sequences[name].owned_by
+        if not owner or owner.rsplit(".", 1)[0] not in gone_tables:  # else it comes with it
+            yield Drift("sequence", name, "missing")
     for name in sorted(a.sequences.keys() - e.sequences.keys()):
         yield Drift("sequence", name, "extra")
     for name in sorted(e.sequences.keys() & a.sequences.keys()):
@@ -136,7 +154,12 @@ def _tables(e: Catalog, a: Catalog) -> Iterator[Drift]:
         for col in have.columns.keys() - want.columns.keys():
             yield Drift("column", f"{name}.{col}", "extra")
         for col in sorted(want.columns.keys() & have.columns.keys()):
-            detail = _column_change(want.columns[col], have.columns[col])
+            wanted, has = want.columns[col], have.columns[col]
+            if wanted.default is not None and has.default is None and not has.identity:
+                # Gone with a sequence dropped CASCADE: restoring it touches no row.
+                yield Drift("column default", f"{name}.{col}", "missing")
+                has = Column(**{**has.__dict__, "default": wanted.default})
+            detail = _column_change(wanted, has)
             if detail:
                 yield Drift("column", f"{name}.{col}", "changed", detail)
         yield from _keyed("constraint", {f"{name}.{k}": v[1] for k, v in want.constraints.items()},
@@ -256,16 +279,16 @@ def _names(cat: Catalog) -> set[str]:
 
 
 def _name_roots(expected: Catalog, drifts: list[Drift]) -> list[Drift]:
-    """A missing type names what went with it; it comes first, its dependents after."""
+    """A missing type names what went with it (validation lists it first)."""
     missing = {(d.kind, d.name) for d in drifts if d.problem == "missing"}
     out: list[Drift] = []
-    roots: list[Drift] = []
     for d in drifts:
         if d.problem == "missing" and d.kind in TYPE_KINDS:
             counts: dict[str, int] = {}
             for dependent in expected.type_dependents.get(d.name, []):
                 kind, _, name = dependent.partition(":")
-                if any((k, name) in missing for k in ((kind,) if kind != "type" else TYPE_KINDS)):
+                kinds = {"type": TYPE_KINDS, "view": ("view", "materialized view")}
+                if any((k, name) in missing for k in kinds.get(kind, (kind,))):
                     counts[kind] = counts.get(kind, 0) + 1
             if counts:
                 said = " and ".join(f"{n} {kind}{'s' if n > 1 else ''}"
@@ -273,7 +296,5 @@ def _name_roots(expected: Catalog, drifts: list[Drift]) -> list[Drift]:
                 d = Drift(d.kind, d.name, d.problem,
                           f"{said} depend{'s' if sum(counts.values()) == 1 else ''} on it",
                           d.parent)
-            roots.append(d)
-        else:
-            out.append(d)
-    return roots + out
+        out.append(d)
+    return out

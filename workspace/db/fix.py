@@ -29,16 +29,10 @@ import psycopg
 from workspace import redact
 from workspace.db.catalog import Catalog, Column, Item
 from workspace.db.connect import connection, map_psycopg_errors
-from workspace.db.drift import TYPE_KINDS, Drift
+from workspace.db.drift import TYPE_KINDS, Drift, kind_rank
 
 __all__ = ["Step", "apply_fix", "plan_fix"]
 
-# Dependency order: what a later step may need comes first.
-ORDER = ("schema", "extension", "type", "domain", "range type", "composite type", "sequence",
-         "function", "table", "column", "constraint", "foreign key", "sequence owner", "view",
-         "materialized view", "index", "trigger", "trigger state", "statistics", "rule",
-         "row level security", "forced row level security", "policy", "event trigger",
-         "privileges", "grant", "default privilege", "comment", "rebuild index")
 # A step that failed for want of an object a later step makes is tried again.
 _RETRY = {"42704", "42P01", "42883", "3F000", "42703"}
 _DEFAULT_GRANTEE = re.compile(r" TO (.+?)(?: WITH GRANT OPTION)?$")
@@ -54,7 +48,7 @@ class Step:
 
     @property
     def rank(self) -> int:
-        return ORDER.index(self.kind)
+        return kind_rank(self.kind)
 
 
 def plan_fix(expected: Catalog, drifts: list[Drift]) -> list[Step]:
@@ -145,18 +139,22 @@ class _Renderer:
             return self._table(d.name)
         if d.kind == "column":
             return self._column(d.name)
+        if d.kind == "column default":
+            table, _, column = d.name.rpartition(".")
+            default = cat.tables[table].columns[column].default
+            return [Step(d.kind, d.name,
+                         f"ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {default}")]
         if d.kind == "constraint":
             table, _, name = d.name.rpartition(".")
             if d.name in cat.inherited:
                 return []  # the parent's constraint brings it
             kind, definition = cat.tables[table].constraints[name]
-            return [_constraint(table, name, kind, definition)]
+            return [_constraint(table, name, kind, definition), *self._items(d.name)]
         if d.kind == "trigger":
             table, _, name = d.name.rpartition(".")
             return [] if d.name in cat.inherited else self._trigger(table, name)
         if d.kind == "index":
-            return [] if d.name in cat.inherited else [
-                Step("index", d.name, cat.indexes[d.name][1])]
+            return [] if d.name in cat.inherited else self._index(d.name)
         if d.kind in ("view", "materialized view"):
             return self._view(d.name)
         if d.kind == "row level security":
@@ -171,9 +169,8 @@ class _Renderer:
     def _item(self, item: Item) -> list[Step]:
         steps = [Step(item.kind, item.name, item.create)]
         if item.kind in TYPE_KINDS:
-            word = "DOMAIN" if item.kind == "domain" else "TYPE"
-            steps += [*self._privileges(word, item.name), *self._items(item.name)]
-        return steps
+            steps += self._privileges("DOMAIN" if item.kind == "domain" else "TYPE", item.name)
+        return steps + self._items(item.name)
 
     def _items(self, parent: str, *, with_children: bool = False) -> list[Step]:
         """Policies, grants, comments, ... of `parent` (and, for a table, of its columns)."""
@@ -228,12 +225,11 @@ class _Renderer:
         for trigger in table.triggers:
             if f"{name}.{trigger}" not in cat.inherited:
                 steps += self._trigger(name, trigger)
-        steps += [Step("index", index, definition)
-                  for index, (on, definition) in cat.indexes.items()
-                  if on == name and index not in cat.inherited]
-        steps += [Step("sequence owner", seq, f"ALTER SEQUENCE {seq} OWNED BY {s.owned_by}")
-                  for seq, s in cat.sequences.items()
-                  if s.owned_by and s.owned_by.rpartition(".")[0] == name]
+        steps += [step for index, (on, _) in cat.indexes.items()
+                  if on == name and index not in cat.inherited for step in self._index(index)]
+        steps += [step for seq, s in cat.sequences.items()
+                  if s.owned_by and s.owned_by.rpartition(".")[0] == name
+                  for step in self._sequence(seq)]
         if table.row_security:
             steps.append(Step("row level security", name,
                               f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY"))
@@ -253,12 +249,22 @@ class _Renderer:
     def _trigger(self, table: str, name: str) -> list[Step]:
         t = self.cat.tables[table]
         steps = [Step("trigger", f"{table}.{name}", t.triggers[name])]
+        steps += self._items(f"{table}.{name}")
         state = t.trigger_states.get(name)
         if state:
             verb = {"D": "DISABLE", "R": "ENABLE REPLICA", "A": "ENABLE ALWAYS"}[state]
             steps.append(Step("trigger state", f"{table}.{name}",
                               f"ALTER TABLE {table} {verb} TRIGGER {name}"))
         return steps
+
+    def _index(self, name: str) -> list[Step]:
+        on, definition = self.cat.indexes[name]
+        table = self.cat.tables.get(on)
+        if table is not None and table.partitioned:
+            # pg_get_indexdef says ON ONLY: that index would stay INVALID until each
+            # partition's is attached. Created on the whole tree, it builds them all.
+            definition = definition.replace(f" ON ONLY {on} ", f" ON {on} ", 1)
+        return [Step("index", name, definition), *self._items(name)]
 
     def _view(self, name: str) -> list[Step]:
         cat = self.cat
@@ -274,8 +280,8 @@ class _Renderer:
         else:
             step = Step("view", name, f"CREATE OR REPLACE VIEW {name}{with_options} AS\n{query}",
                         self.views[name])
-        indexes = [Step("index", index, definition)
-                   for index, (on, definition) in cat.indexes.items() if on == name]
+        indexes = [step for index, (on, _) in cat.indexes.items() if on == name
+                   for step in self._index(index)]
         return [step, *indexes, *self._privileges("TABLE", name),
                 *self._items(name, with_children=True)]
 

@@ -9,6 +9,8 @@ the user can put it in a migration or run it knowingly.
 
 from __future__ import annotations
 
+import re
+
 from workspace.db.catalog import Catalog
 from workspace.db.drift import Drift
 
@@ -18,6 +20,8 @@ _DROP = {"table": "DROP TABLE", "index": "DROP INDEX", "function": "DROP FUNCTIO
          "view": "DROP VIEW", "materialized view": "DROP MATERIALIZED VIEW",
          "sequence": "DROP SEQUENCE", "schema": "DROP SCHEMA", "type": "DROP TYPE",
          "extension": "DROP EXTENSION"}
+_DOMAIN = re.compile(r"^(?P<base>.+?)(?: COLLATE (?P<collation>\S+))?"
+                     r"(?: DEFAULT (?P<default>.+?))?(?P<not_null> NOT NULL)?$")
 _TRIGGER_VERBS = {"O": "ENABLE", "D": "DISABLE", "R": "ENABLE REPLICA", "A": "ENABLE ALWAYS"}
 
 
@@ -54,8 +58,13 @@ def _extra(live: Catalog, d: Drift) -> str:
 
 def _changed(e: Catalog, a: Catalog, d: Drift) -> str:
     item = e.items.get(f"{d.kind}:{d.name}")
-    if item is not None:
-        return item.create if d.kind == "comment" else f"{item.drop};\n{item.create}"
+    if item is not None and d.kind == "domain":
+        return _domain(d.name, item.definition, a.items[f"{d.kind}:{d.name}"].definition)
+    if item is not None and d.kind == "comment":
+        return item.create
+    if item is not None:  # dropped and made again: so are its comments
+        children = [i.create for i in e.items.values() if i.parent == item.name]
+        return ";\n".join([item.drop, item.create, *children])
     table, _, name = d.name.rpartition(".")
     if d.kind == "column":
         return _column(e, a, table, name)
@@ -137,3 +146,17 @@ def _view(e: Catalog, a: Catalog, d: Drift) -> str:
     word = "MATERIALIZED VIEW" if materialized else "VIEW"
     return ";\n".join(_options(word, d.name, e.view_options.get(d.name, ""),
                                a.view_options.get(d.name, "")))
+
+
+def _domain(name: str, want: str, have: str) -> str:
+    wanted, had = _DOMAIN.match(want), _DOMAIN.match(have)
+    if wanted is None or had is None or wanted["base"] != had["base"] or \
+            wanted["collation"] != had["collation"]:
+        return f"-- {name}: the base type or collation differs; recreate it as {want}"
+    out = []
+    if wanted["default"] != had["default"]:
+        out.append(f"ALTER DOMAIN {name} SET DEFAULT {wanted['default']}" if wanted["default"]
+                   else f"ALTER DOMAIN {name} DROP DEFAULT")
+    if wanted["not_null"] != had["not_null"]:
+        out.append(f"ALTER DOMAIN {name} {'SET' if wanted['not_null'] else 'DROP'} NOT NULL")
+    return ";\n".join(out)

@@ -21,7 +21,7 @@ from workspace.config import Config, PrecheckConfig
 from workspace.db import runner_settings, tracking
 from workspace.db.catalog import Catalog, read_catalog
 from workspace.db.connect import connection, map_psycopg_errors
-from workspace.db.drift import TYPE_KINDS, Drift, compare
+from workspace.db.drift import Drift, compare, kind_rank
 from workspace.db.expected import Expected, expected_catalog
 from workspace.db.files import MigrationFile
 from workspace.db.plan import make_plan
@@ -103,8 +103,9 @@ def validate(url: str, config: Config, migrations: list[MigrationFile]) -> Repor
             report.findings.append(Finding(policy.changed, CHANGED, str(d), d))
         else:
             report.findings.append(Finding(policy.extra, EXTRA, str(d), d))
-    # A missing type comes before what went with it (its columns and functions).
-    report.findings.sort(key=lambda f: (f.group, not (f.drift and f.drift.kind in TYPE_KINDS),
+    # Missing objects in dependency order: a root (a type, a sequence) before what went
+    # with it (its columns, functions, defaults).
+    report.findings.sort(key=lambda f: (f.group, kind_rank(f.drift.kind) if f.drift else -1,
                                         f.text))
     return report
 
