@@ -28,7 +28,7 @@ KIND_ORDER = ("schema", "extension", "type", "domain", "domain constraint", "ran
               "composite type", "sequence", "function", "table", "column", "column default",
               "constraint", "foreign key", "sequence owner", "view", "materialized view",
               "index", "trigger", "trigger state", "statistics", "rule", "row level security",
-              "forced row level security", "policy", "event trigger", "privileges", "grant",
+              "forced row level security", "policy", "event trigger", "grant",
               "default privilege", "comment", "rebuild index")
 TRIGGER_STATES = {"O": "enabled", "D": "disabled", "R": "enabled on replicas only",
                   "A": "enabled always"}

@@ -120,21 +120,22 @@ class _Renderer:
     def render(self, d: Drift) -> list[Step]:
         cat = self.cat
         if d.kind == "schema":
-            return [Step("schema", d.name, f"CREATE SCHEMA IF NOT EXISTS {d.name}"),
-                    *self._privileges("SCHEMA", d.name), *self._items(d.name)]
+            return [self._fresh(Step("schema", d.name, f"CREATE SCHEMA IF NOT EXISTS {d.name}"),
+                                "SCHEMA"), *self._items(d.name)]
         if d.kind == "extension":
             ident = '"' + d.name.replace('"', '""') + '"'
             return [Step("extension", d.name, f"CREATE EXTENSION IF NOT EXISTS {ident}")]
         if d.kind == "type" and d.name in cat.types:
-            return [Step("type", d.name, f"CREATE TYPE {d.name} AS ENUM ({cat.types[d.name]})"),
-                    *self._privileges("TYPE", d.name), *self._items(d.name)]
+            return [self._fresh(Step("type", d.name,
+                                     f"CREATE TYPE {d.name} AS ENUM ({cat.types[d.name]})"),
+                                "TYPE"), *self._items(d.name)]
         if d.kind == "sequence":
             return self._sequence(d.name)
         if d.kind == "function":
             word = "PROCEDURE" if cat.functions[d.name].startswith(
                 "CREATE OR REPLACE PROCEDURE") else "FUNCTION"
-            return [Step("function", d.name, cat.functions[d.name]),
-                    *self._privileges(word, d.name), *self._items(d.name)]
+            return [self._fresh(Step("function", d.name, cat.functions[d.name]), word),
+                    *self._items(d.name)]
         if d.kind == "table":
             return self._table(d.name)
         if d.kind == "column":
@@ -167,10 +168,10 @@ class _Renderer:
         return []
 
     def _item(self, item: Item) -> list[Step]:
-        steps = [Step(item.kind, item.name, item.create)]
+        step = Step(item.kind, item.name, item.create)
         if item.kind in TYPE_KINDS:
-            steps += self._privileges("DOMAIN" if item.kind == "domain" else "TYPE", item.name)
-        return steps + self._items(item.name)
+            step = self._fresh(step, "DOMAIN" if item.kind == "domain" else "TYPE")
+        return [step, *self._items(item.name)]
 
     def _items(self, parent: str, *, with_children: bool = False) -> list[Step]:
         """Policies, grants, comments, ... of `parent` (and, for a table, of its columns)."""
@@ -179,30 +180,30 @@ class _Renderer:
                 if item.parent == parent or (with_children and item.parent.startswith(prefix))
                 for step in self._item(item)]
 
-    def _privileges(self, word: str, name: str) -> list[Step]:
-        """A recreated object starts from the server's default privileges (EXECUTE and
-        USAGE for PUBLIC, the schema's default privileges): take them back, so that only
-        the grants the migrations made (the grant steps that follow) remain."""
+    def _fresh(self, step: Step, word: str) -> Step:
+        """`step`, then: a recreated object starts from the server's default privileges
+        (EXECUTE and USAGE for PUBLIC, the schema's default privileges). Take them back,
+        so that only the grants the migrations made (the grant steps that follow) remain."""
         grantees = {"PUBLIC"}
         for item in self.cat.items.values():
             if item.kind == "default privilege":
                 found = _DEFAULT_GRANTEE.search(item.create)
                 if found:
                     grantees.add(found.group(1))
-        return [Step("privileges", name,
-                     f"REVOKE ALL ON {word} {name} FROM {', '.join(sorted(grantees))}")]
+        revoke = f"REVOKE ALL ON {word} {step.name} FROM {', '.join(sorted(grantees))}"
+        return Step(step.kind, step.name, f"{step.sql};\n{revoke}", step.order,
+                    step.outside_transaction)
 
     def _sequence(self, name: str) -> list[Step]:
         s = self.cat.sequences[name]
-        steps = [Step("sequence", name,
-                      f"CREATE {'UNLOGGED ' if s.unlogged else ''}SEQUENCE IF NOT EXISTS {name} "
-                      f"AS {s.type} INCREMENT BY {s.increment} MINVALUE {s.min} "
-                      f"MAXVALUE {s.max} START WITH {s.start} CACHE {s.cache} "
-                      f"{'' if s.cycle else 'NO '}CYCLE")]
+        steps = [self._fresh(Step(
+            "sequence", name, f"CREATE {'UNLOGGED ' if s.unlogged else ''}SEQUENCE IF NOT EXISTS "
+            f"{name} AS {s.type} INCREMENT BY {s.increment} MINVALUE {s.min} MAXVALUE {s.max} "
+            f"START WITH {s.start} CACHE {s.cache} {'' if s.cycle else 'NO '}CYCLE"), "SEQUENCE")]
         if s.owned_by:
             steps.append(Step("sequence owner", name,
                               f"ALTER SEQUENCE {name} OWNED BY {s.owned_by}"))
-        return steps + self._privileges("SEQUENCE", name) + self._items(name)
+        return steps + self._items(name)
 
     def _table(self, name: str) -> list[Step]:
         cat, table = self.cat, self.cat.tables[name]
@@ -218,7 +219,7 @@ class _Renderer:
                 create += f" PARTITION BY {table.partition_key}"
         if table.options:
             create += f" WITH ({table.options})"
-        steps = [Step("table", name, create, order)]
+        steps = [self._fresh(Step("table", name, create, order), "TABLE")]
         steps += [_constraint(name, cname, kind, definition)
                   for cname, (kind, definition) in table.constraints.items()
                   if f"{name}.{cname}" not in cat.inherited]
@@ -236,7 +237,7 @@ class _Renderer:
         if table.force_row_security:
             steps.append(Step("forced row level security", name,
                               f"ALTER TABLE {name} FORCE ROW LEVEL SECURITY"))
-        return steps + self._privileges("TABLE", name) + self._items(name, with_children=True)
+        return steps + self._items(name, with_children=True)
 
     def _column(self, name: str) -> list[Step]:
         table, _, column = name.rpartition(".")
@@ -282,8 +283,7 @@ class _Renderer:
                         self.views[name])
         indexes = [step for index, (on, _) in cat.indexes.items() if on == name
                    for step in self._index(index)]
-        return [step, *indexes, *self._privileges("TABLE", name),
-                *self._items(name, with_children=True)]
+        return [self._fresh(step, "TABLE"), *indexes, *self._items(name, with_children=True)]
 
 
 def _column_sql(c: Column) -> str:
