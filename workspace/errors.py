@@ -23,6 +23,7 @@
         AppExited                   PRECHECK_APP_EXITED                  21
         AppNotReady                 PRECHECK_APP_NOT_READY               22
       AlreadyRunning                PRECHECK_WORKSPACE_RUNNING           23
+      RoleMissing                   PRECHECK_ROLE_MISSING                27
 
 Exit codes outside the tree: 0 success, 1 `db status --exit-code` found work to do
 (and `workspace status`: no workspace is running),
@@ -64,6 +65,7 @@ __all__ = [
     "OAuthClientMissing",
     "OidcIssuerMismatch",
     "PortInUse",
+    "RoleMissing",
     "SchemaInvalid",
     "TrackingTableInvalid",
     "ValidationUnavailable",
@@ -210,6 +212,13 @@ WORKSPACE_RUNNING = Code(
     "start`). Nothing was started.",
     "`workspace status` shows it, `workspace stop` stops it.",
 )
+ROLE_MISSING = Code(
+    "PRECHECK_ROLE_MISSING", 27,
+    "A migration grants to, or names, a role that does not exist on the server (roles are "
+    "cluster-wide: no migration creates it). Nothing was applied.",
+    "Create the role first (CREATE ROLE <name> NOLOGIN, as a role with CREATEROLE), or "
+    "create it in a migration before the statement that names it.",
+)
 
 
 CODES: tuple[Code, ...] = (
@@ -234,6 +243,7 @@ CODES: tuple[Code, ...] = (
     APP_EXITED,
     APP_NOT_READY,
     WORKSPACE_RUNNING,
+    ROLE_MISSING,
 )
 
 
@@ -339,6 +349,24 @@ class SchemaInvalid(WorkspaceError):
                  remedy: str | None = None) -> None:
         super().__init__(message, remedy=remedy)
         self.problems = problems or []
+
+
+class RoleMissing(WorkspaceError):
+    """Pending migrations name roles the server lacks; `places` says where (file:line:col)."""
+
+    code_info = ROLE_MISSING
+
+    def __init__(self, roles: list[str], places: list[str]) -> None:
+        self.roles = roles
+        self.places = places
+        shown = ", ".join(places[:3]) + (f" and {len(places) - 3} more" if len(places) > 3 else "")
+        many = len(roles) > 1
+        super().__init__(f"role{'s' if many else ''} {', '.join(roles)} "
+                         f"do{'' if many else 'es'} not exist on the server; named at {shown}. "
+                         "Nothing was applied.",
+                         remedy=f"Create {'them' if many else 'it'} first (CREATE ROLE "
+                                f"{roles[0]} NOLOGIN; as a role with CREATEROLE), or in a "
+                                "migration before the statement that names it.")
 
 
 class ValidationUnavailable(WorkspaceError):

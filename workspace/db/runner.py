@@ -24,7 +24,7 @@ import psycopg
 from psycopg import pq
 
 from workspace import redact
-from workspace.db import tracking
+from workspace.db import roles, tracking
 from workspace.db.connect import connection, describe, map_psycopg_errors
 from workspace.db.files import MigrationFile, check_sql
 from workspace.db.lock import migration_lock
@@ -87,6 +87,7 @@ def migrate(url: str, migrations: list[MigrationFile], settings: RunnerSettings,
             plan = make_plan(migrations, tracking.read_rows(conn))
             _refuse_modified(plan)
             check_sql(plan.pending)
+            roles.check_roles(conn, plan.pending)  # before anything is applied
             result = MigrateResult(plan)
             for migration in plan.pending:
                 if report:
