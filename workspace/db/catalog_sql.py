@@ -356,7 +356,8 @@ ITEM_QUERIES: dict[str, str] = {
         SELECT 'comment', s.what, d.description,
                format('COMMENT ON %s IS %L', s.what, d.description),
                format('COMMENT ON %s IS NULL', s.what), s.parent
-        FROM pg_description d,
+        FROM (SELECT * FROM pg_description  -- built-in objects' comments: not ours
+              WHERE objoid >= 16384) d,
         LATERAL pg_identify_object(d.classoid, d.objoid, d.objsubid) o,
         LATERAL (SELECT
             CASE WHEN o.type LIKE '% column' THEN 'COLUMN ' || o.identity
