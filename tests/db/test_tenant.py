@@ -300,3 +300,25 @@ def test_pg_dump_style_migrations_validate_clean(built: tuple[Config, str], admi
         assert steps == []
     finally:
         run(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_owners_are_compared_only_when_configured(built: tuple[Config, str],
+                                                  admin_url: str) -> None:
+    config, url = built
+    role = f"owner_{url.rsplit('/', 1)[1]}"
+    run(admin_url, f"CREATE ROLE {role} NOLOGIN")
+    try:
+        run(url, f"ALTER TABLE kb.locked_items OWNER TO {role}")
+        assert check(config, url).valid
+        strict = config.model_copy(update={"precheck": config.precheck.model_copy(
+            update={"compare_owners": True})})
+        report = check(strict, url)
+        assert [f.text for f in report.errors] == [
+            f"Owner TABLE kb.locked_items differs from migrations: owned by {role}, expected "
+            "postgres (changed)"]
+        assert report.expected is not None and report.live is not None
+        run(url, reconcile_sql(report.expected.catalog, report.live, report.drifts[0]))
+        assert check(strict, url).valid
+    finally:
+        run(url, f"REASSIGN OWNED BY {role} TO postgres")
+        run(admin_url, f"DROP ROLE {role}")

@@ -21,7 +21,7 @@ from workspace.db.catalog_sql import ITEM_QUERIES, QUERIES
 
 __all__ = ["QUERIES", "Catalog", "Column", "Item", "Sequence", "Table", "read_catalog"]
 
-FORMAT = 3  # bump when what is read changes: cached expected schemas are keyed on it
+FORMAT = 4  # bump when what is read changes: cached expected schemas are keyed on it
 ITEMS_QUERY = " UNION ALL ".join(f"({query})" for query in ITEM_QUERIES.values()).encode()
 SESSION = (b"SET LOCAL search_path = ''; SET LOCAL TimeZone = 'UTC'; "
            b"SET LOCAL DateStyle = 'ISO, MDY'; SET LOCAL IntervalStyle = 'postgres'")
@@ -104,6 +104,7 @@ class Catalog:
     inherited: list[str] = field(default_factory=list)  # indexes, table.constraint, table.trigger
     # a partition gets from its parent
     type_dependents: dict[str, list[str]] = field(default_factory=dict)  # type -> "column:..."
+    owners: dict[str, str] = field(default_factory=dict)  # "TABLE kb.t" -> role
 
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT, **asdict(self)}
@@ -125,7 +126,8 @@ class Catalog:
                    dict(data["view_options"]),
                    {k: Item(**v) for k, v in data["items"].items()},
                    list(data["invalid_indexes"]), list(data["inherited"]),
-                   {k: list(v) for k, v in data["type_dependents"].items()})
+                   {k: list(v) for k, v in data["type_dependents"].items()},
+                   dict(data["owners"]))
 
 
 def read_catalog(conn: psycopg.Connection[Any]) -> Catalog:
@@ -174,6 +176,7 @@ def read_catalog(conn: psycopg.Connection[Any]) -> Catalog:
     for type_, dependent in rows["type_dependents"]:
         if dependent:
             cat.type_dependents.setdefault(type_, []).append(dependent)
+    cat.owners = {r[0]: r[1] for r in rows["owners"]}
     for row in sorted(items, key=lambda r: (r[0], r[1])):
         item = Item(*row)
         cat.items[item.key] = item

@@ -127,6 +127,27 @@ QUERIES: dict[str, str] = {
                {_OPTIONS}
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('v', 'm') AND {_REL} ORDER BY c.oid""",
+    # Who owns what, as ALTER ... OWNER TO names it: ("TABLE kb.t", "app_owner").
+    "owners": f"""
+        SELECT CASE c.relkind WHEN 'v' THEN 'VIEW ' WHEN 'm' THEN 'MATERIALIZED VIEW '
+                    WHEN 'S' THEN 'SEQUENCE ' ELSE 'TABLE ' END || {_QUALIFIED},
+               quote_ident(pg_get_userbyid(c.relowner))
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND {_REL}
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                          AND d.objid = c.oid AND d.deptype IN ('i', 'a'))
+        UNION ALL
+        SELECT CASE WHEN p.prokind = 'p' THEN 'PROCEDURE ' ELSE 'FUNCTION ' END || {_SIGNATURE},
+               quote_ident(pg_get_userbyid(p.proowner))
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {_OWN_FUNCTION}
+        UNION ALL
+        SELECT CASE WHEN t.typtype = 'd' THEN 'DOMAIN ' ELSE 'TYPE ' END
+                   || format('%I.%I', n.nspname, t.typname), quote_ident(pg_get_userbyid(t.typowner))
+        FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE {_USER_TYPE}
+        UNION ALL
+        SELECT 'SCHEMA ' || quote_ident(n.nspname), quote_ident(pg_get_userbyid(n.nspowner))
+        FROM pg_namespace n WHERE {_NS} AND {_not_ext('pg_namespace', 'n.oid')}
+        ORDER BY 1""",
     # What depends on a type of ours: "column:kb.t.c", "function:<sig>", "type:<name>".
     "type_dependents": f"""
         SELECT format('%I.%I', n.nspname, t.typname),

@@ -12,6 +12,7 @@ before them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Literal
@@ -58,13 +59,16 @@ def kind_rank(kind: str) -> int:
     return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
 
 
-def compare(expected: Catalog, live: Catalog, ignore: Iterable[str] = ()) -> list[Drift]:
+def compare(expected: Catalog, live: Catalog, ignore: Iterable[str] = (), *,
+            owners: bool = False) -> list[Drift]:
+    """`owners`: compare who owns each object too (off by default: the scratch database
+    is built by whoever validates, the live one by whoever migrated)."""
     ignored = tuple(ignore)
     gone = gone_names(expected, live)
     found = [*_schemas(expected, live), *_extensions(expected, live), *_types(expected, live),
              *_sequences(expected, live), *_tables(expected, live), *_indexes(expected, live),
              *_functions(expected, live), *_views(expected, live),
-             *_items(expected, live, gone)]
+             *_items(expected, live, gone), *(_owners(expected, live) if owners else ())]
     found = _name_roots(expected, found)
     return [d for d in found
             if not _is_ignored(d.name, ignored) and not _is_ignored(d.parent, ignored)]
@@ -298,3 +302,11 @@ def _name_roots(expected: Catalog, drifts: list[Drift]) -> list[Drift]:
                           d.parent)
         out.append(d)
     return out
+
+
+def _owners(e: Catalog, a: Catalog) -> Iterator[Drift]:
+    for name in sorted(e.owners.keys() & a.owners.keys()):
+        if e.owners[name] != a.owners[name]:
+            parent = re.sub(r"^(MATERIALIZED VIEW|[A-Z]+) ", "", name)
+            yield Drift("owner", name, "changed",
+                        f"owned by {a.owners[name]}, expected {e.owners[name]}", parent)

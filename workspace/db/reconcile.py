@@ -91,6 +91,8 @@ def _changed(e: Catalog, a: Catalog, d: Drift) -> str:
         return e.functions[d.name]
     if d.kind in ("view", "materialized view"):
         return _view(e, a, d)
+    if d.kind == "owner":
+        return f"ALTER {d.name} OWNER TO {e.owners[d.name]}"
     if d.kind == "type":
         return f"-- ALTER TYPE {d.name} ADD VALUE ... until its values are ({e.types[d.name]})"
     return ""

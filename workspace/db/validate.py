@@ -89,7 +89,8 @@ def validate(url: str, config: Config, migrations: list[MigrationFile]) -> Repor
                                     cache_dir=config.state_dir / "cache",
                                     snapshot=config.path(config.precheck.snapshot))
     report = Report(expected=expected, live=live)
-    report.drifts = compare(expected.catalog, live, config.precheck.ignore)
+    report.drifts = compare(expected.catalog, live, config.precheck.ignore,
+                            owners=config.precheck.compare_owners)
     report.findings = _critical(config.precheck, live, report) + tracking_findings
     report.migrations = (tracked, len(migrations))
     covered = {f.drift for f in report.findings if f.drift}
