@@ -21,7 +21,7 @@ from workspace.db.catalog_sql import ITEM_QUERIES, QUERIES
 
 __all__ = ["QUERIES", "Catalog", "Column", "Item", "Sequence", "Table", "read_catalog"]
 
-FORMAT = 4  # bump when what is read changes: cached expected schemas are keyed on it
+FORMAT = 5  # bump when what is read changes: cached expected schemas are keyed on it
 ITEMS_QUERY = " UNION ALL ".join(f"({query})" for query in ITEM_QUERIES.values()).encode()
 SESSION = (b"SET LOCAL search_path = ''; SET LOCAL TimeZone = 'UTC'; "
            b"SET LOCAL DateStyle = 'ISO, MDY'; SET LOCAL IntervalStyle = 'postgres'")

@@ -23,7 +23,10 @@ def _not_ext(catalog: str, oid: str) -> str:
             f"AND d.objid = {oid} AND d.deptype = 'e')")
 
 
-_REL = (f"{_NS} AND {_not_ext('pg_class', 'c.oid')} "
+# Objects made after initdb have OIDs from 16384 (FirstNormalObjectId) up: a cheap first
+# filter that skips the thousands of built-in functions, types and relations.
+_USER_OID = 16384
+_REL = (f"c.oid >= {_USER_OID} AND {_NS} AND {_not_ext('pg_class', 'c.oid')} "
         "AND NOT (n.nspname = 'public' AND c.relname = 'schema_migrations')")
 _QUALIFIED = "format('%I.%I', n.nspname, c.relname)"
 _SIGNATURE = ("format('%I.%I(%s)', n.nspname, p.proname, "
@@ -32,13 +35,15 @@ _OPTIONS = "COALESCE(array_to_string(ARRAY(SELECT unnest(c.reloptions) ORDER BY 
 # A role in SQL: PUBLIC for grantee 0, else its quoted name.
 _GRANTEE = "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END"
 # Functions a type made (a range's constructors) come and go with it.
-_OWN_FUNCTION = (f"p.prokind IN ('f', 'p') AND {_NS} AND {_not_ext('pg_proc', 'p.oid')} "
+_OWN_FUNCTION = (f"p.oid >= {_USER_OID} AND p.prokind IN ('f', 'p') AND {_NS} "
+                 f"AND {_not_ext('pg_proc', 'p.oid')} "
                  "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass "
                  "AND d.objid = p.oid AND d.deptype = 'i')")
 _PARTITION_CHILD = ("EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent "
                     "WHERE i.inhrelid = {oid} AND pc.relkind IN ('p', 'I'))")
 # A standalone type of ours: domains, enums, ranges, and composites not backing a table.
-_USER_TYPE = (f"{_NS} AND {_not_ext('pg_type', 't.oid')} AND (t.typtype IN ('d', 'e', 'r') OR "
+_USER_TYPE = (f"t.oid >= {_USER_OID} AND {_NS} AND {_not_ext('pg_type', 't.oid')} "
+              "AND (t.typtype IN ('d', 'e', 'r') OR "
               "(t.typtype = 'c' AND (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c'))")
 
 QUERIES: dict[str, str] = {
@@ -52,7 +57,8 @@ QUERIES: dict[str, str] = {
                (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
                 FROM pg_enum e WHERE e.enumtypid = t.oid)
         FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-        WHERE t.typtype = 'e' AND {_NS} AND {_not_ext('pg_type', 't.oid')} ORDER BY 1""",
+        WHERE t.typtype = 'e' AND t.oid >= {_USER_OID} AND {_NS}
+          AND {_not_ext('pg_type', 't.oid')} ORDER BY 1""",
     "sequences": f"""
         SELECT {_QUALIFIED}, format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement,
                (SELECT format('%I.%I.%I', tn.nspname, tc.relname, a.attname)
@@ -168,6 +174,7 @@ QUERIES: dict[str, str] = {
         FROM pg_depend d JOIN pg_type t ON t.oid = d.refobjid
         JOIN pg_namespace n ON n.oid = t.typnamespace
         WHERE d.refclassid = 'pg_type'::regclass AND d.deptype = 'n'
+          AND d.refobjid >= {_USER_OID}
           AND d.classid IN ('pg_proc'::regclass, 'pg_type'::regclass, 'pg_class'::regclass)
           AND {_USER_TYPE}
         ORDER BY 1, 2""",
@@ -291,7 +298,7 @@ ITEM_QUERIES: dict[str, str] = {
                      WHERE co.oid = t.typcollation) ELSE '' END
             || COALESCE(' DEFAULT ' || pg_get_expr(t.typdefaultbin, 0), '')
             || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END AS def) s
-        WHERE t.typtype = 'd' AND {_NS} AND {_not_ext('pg_type', 't.oid')}""",
+        WHERE t.typtype = 'd' AND t.oid >= {_USER_OID} AND {_NS} AND {_not_ext('pg_type', 't.oid')}""",
     "domain_constraints": f"""
         SELECT 'domain constraint', format('%I.%I.%I', n.nspname, t.typname, k.conname),
                pg_get_constraintdef(k.oid, true),
@@ -301,7 +308,8 @@ ITEM_QUERIES: dict[str, str] = {
                format('%I.%I', n.nspname, t.typname)
         FROM pg_constraint k JOIN pg_type t ON t.oid = k.contypid
         JOIN pg_namespace n ON n.oid = t.typnamespace
-        WHERE k.contype = 'c' AND {_NS} AND {_not_ext('pg_type', 't.oid')}""",
+        WHERE k.contype = 'c' AND t.oid >= {_USER_OID} AND {_NS}
+          AND {_not_ext('pg_type', 't.oid')}""",
     "composite_types": f"""
         SELECT 'composite type', format('%I.%I', n.nspname, t.typname), s.def,
                format('CREATE TYPE %I.%I AS (%s)', n.nspname, t.typname, s.def),
@@ -312,7 +320,7 @@ ITEM_QUERIES: dict[str, str] = {
                                    ', ' ORDER BY a.attnum) AS def
                  FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0
                  AND NOT a.attisdropped) s
-        WHERE {_NS} AND {_not_ext('pg_type', 't.oid')}""",
+        WHERE t.oid >= {_USER_OID} AND {_NS} AND {_not_ext('pg_type', 't.oid')}""",
     "range_types": f"""
         SELECT 'range type', format('%I.%I', n.nspname, t.typname), s.def,
                format('CREATE TYPE %I.%I AS RANGE (%s)', n.nspname, t.typname, s.def),
@@ -340,7 +348,7 @@ ITEM_QUERIES: dict[str, str] = {
             || (SELECT format(', MULTIRANGE_TYPE_NAME = %I.%I', mn.nspname, mt.typname)
                 FROM pg_type mt JOIN pg_namespace mn ON mn.oid = mt.typnamespace
                 WHERE mt.oid = r.rngmultitypid) AS def) s
-        WHERE {_NS} AND {_not_ext('pg_type', 't.oid')}""",
+        WHERE t.oid >= {_USER_OID} AND {_NS} AND {_not_ext('pg_type', 't.oid')}""",
     "statistics": f"""
         SELECT 'statistics', format('%I.%I', sn.nspname, s.stxname),
                pg_get_statisticsobjdef(s.oid), pg_get_statisticsobjdef(s.oid),
