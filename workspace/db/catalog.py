@@ -17,7 +17,8 @@ from typing import Any
 
 import psycopg
 
-from workspace.db.catalog_sql import ITEM_QUERIES, QUERIES
+from workspace.db.catalog_items import ITEM_QUERIES
+from workspace.db.catalog_sql import QUERIES
 
 __all__ = ["QUERIES", "Catalog", "Column", "Item", "Sequence", "Table", "read_catalog"]
 

@@ -53,9 +53,10 @@ class Step:
 
 def plan_fix(expected: Catalog, drifts: list[Drift]) -> list[Step]:
     steps: list[Step] = []
+    renderer = _Renderer(expected)
     for d in drifts:
         if d.problem == "missing":
-            steps += _Renderer(expected).render(d)
+            steps += renderer.render(d)
         elif d.problem == "invalid" and d.kind == "index":
             steps.append(Step("rebuild index", d.name, f"REINDEX INDEX CONCURRENTLY {d.name}",
                               outside_transaction=True))
@@ -116,6 +117,17 @@ class _Renderer:
         self.cat = cat
         self.tables = {name: i for i, name in enumerate(cat.tables)}
         self.views = {name: i for i, name in enumerate(cat.views)}
+        self.inherited = set(cat.inherited)
+        self.by_parent: dict[str, list[Item]] = {}
+        for item in cat.items.values():
+            self.by_parent.setdefault(item.parent, []).append(item)
+        # Who gets privileges by default in a schema (ALTER DEFAULT PRIVILEGES).
+        self.grantees = {"PUBLIC"}
+        for item in cat.items.values():
+            found = _DEFAULT_GRANTEE.search(item.create) if item.kind == "default privilege" \
+                else None
+            if found:
+                self.grantees.add(found.group(1))
 
     def render(self, d: Drift) -> list[Step]:
         cat = self.cat
@@ -147,15 +159,15 @@ class _Renderer:
                          f"ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {default}")]
         if d.kind == "constraint":
             table, _, name = d.name.rpartition(".")
-            if d.name in cat.inherited:
+            if d.name in self.inherited:
                 return []  # the parent's constraint brings it
             kind, definition = cat.tables[table].constraints[name]
             return [_constraint(table, name, kind, definition), *self._items(d.name)]
         if d.kind == "trigger":
             table, _, name = d.name.rpartition(".")
-            return [] if d.name in cat.inherited else self._trigger(table, name)
+            return [] if d.name in self.inherited else self._trigger(table, name)
         if d.kind == "index":
-            return [] if d.name in cat.inherited else self._index(d.name)
+            return [] if d.name in self.inherited else self._index(d.name)
         if d.kind in ("view", "materialized view"):
             return self._view(d.name)
         if d.kind == "row level security":
@@ -173,24 +185,16 @@ class _Renderer:
             step = self._fresh(step, "DOMAIN" if item.kind == "domain" else "TYPE")
         return [step, *self._items(item.name)]
 
-    def _items(self, parent: str, *, with_children: bool = False) -> list[Step]:
-        """Policies, grants, comments, ... of `parent` (and, for a table, of its columns)."""
-        prefix = parent + "."
-        return [step for item in self.cat.items.values()
-                if item.parent == parent or (with_children and item.parent.startswith(prefix))
+    def _items(self, *parents: str) -> list[Step]:
+        """Policies, grants, comments, ... of each of `parents`."""
+        return [step for parent in parents for item in self.by_parent.get(parent, ())
                 for step in self._item(item)]
 
     def _fresh(self, step: Step, word: str) -> Step:
         """`step`, then: a recreated object starts from the server's default privileges
         (EXECUTE and USAGE for PUBLIC, the schema's default privileges). Take them back,
         so that only the grants the migrations made (the grant steps that follow) remain."""
-        grantees = {"PUBLIC"}
-        for item in self.cat.items.values():
-            if item.kind == "default privilege":
-                found = _DEFAULT_GRANTEE.search(item.create)
-                if found:
-                    grantees.add(found.group(1))
-        revoke = f"REVOKE ALL ON {word} {step.name} FROM {', '.join(sorted(grantees))}"
+        revoke = f"REVOKE ALL ON {word} {step.name} FROM {', '.join(sorted(self.grantees))}"
         return Step(step.kind, step.name, f"{step.sql};\n{revoke}", step.order,
                     step.outside_transaction)
 
@@ -222,12 +226,12 @@ class _Renderer:
         steps = [self._fresh(Step("table", name, create, order), "TABLE")]
         steps += [_constraint(name, cname, kind, definition)
                   for cname, (kind, definition) in table.constraints.items()
-                  if f"{name}.{cname}" not in cat.inherited]
+                  if f"{name}.{cname}" not in self.inherited]
         for trigger in table.triggers:
-            if f"{name}.{trigger}" not in cat.inherited:
+            if f"{name}.{trigger}" not in self.inherited:
                 steps += self._trigger(name, trigger)
         steps += [step for index, (on, _) in cat.indexes.items()
-                  if on == name and index not in cat.inherited for step in self._index(index)]
+                  if on == name and index not in self.inherited for step in self._index(index)]
         steps += [step for seq, s in cat.sequences.items()
                   if s.owned_by and s.owned_by.rpartition(".")[0] == name
                   for step in self._sequence(seq)]
@@ -237,7 +241,9 @@ class _Renderer:
         if table.force_row_security:
             steps.append(Step("forced row level security", name,
                               f"ALTER TABLE {name} FORCE ROW LEVEL SECURITY"))
-        return steps + self._items(name, with_children=True)
+        # The table's own items, and those of its columns, constraints and triggers.
+        return steps + self._items(name, *(f"{name}.{part}" for part in (
+            *table.columns, *table.constraints, *table.triggers)))
 
     def _column(self, name: str) -> list[Step]:
         table, _, column = name.rpartition(".")
@@ -283,7 +289,8 @@ class _Renderer:
                         self.views[name])
         indexes = [step for index, (on, _) in cat.indexes.items() if on == name
                    for step in self._index(index)]
-        return [self._fresh(step, "TABLE"), *indexes, *self._items(name, with_children=True)]
+        columns = [p for p in self.by_parent if p.startswith(name + ".")]  # comments on them
+        return [self._fresh(step, "TABLE"), *indexes, *self._items(name, *columns)]
 
 
 def _column_sql(c: Column) -> str:
