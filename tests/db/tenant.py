@@ -77,7 +77,7 @@ def check(config: Config, url: str) -> Report:
 def fix(config: Config, url: str) -> tuple[list[Step], list[Step], list[tuple[Step, str]]]:
     report = check(config, url)
     assert report.expected is not None
-    steps = plan_fix(report.expected.catalog, report.drifts)
+    steps = plan_fix(report.expected.catalog, report.drifts, report.live)
     done, failed = apply_fix(url, steps, timeout_s=10)
     return steps, done, failed
 

@@ -152,6 +152,15 @@ DROPPED = {
         "Index kb.documents_project_idx is INVALID (a CREATE INDEX CONCURRENTLY or REINDEX "
         "that failed: queries do not use it): run workspace db fix, or REINDEX INDEX "
         "CONCURRENTLY kb.documents_project_idx"),
+    "invalid index of another definition": Dropped(
+        "DROP INDEX kb.documents_project_idx; "
+        "CREATE INDEX documents_project_idx ON kb.documents (project_id); "
+        "COMMENT ON INDEX kb.documents_project_idx IS 'Latest documents of a project'; "
+        "UPDATE pg_index SET indisvalid = false "
+        "WHERE indexrelid = 'kb.documents_project_idx'::regclass",
+        "Index kb.documents_project_idx is INVALID (a CREATE INDEX CONCURRENTLY or REINDEX "
+        "that failed: queries do not use it): run workspace db fix, or REINDEX INDEX "
+        "CONCURRENTLY kb.documents_project_idx"),
     "schema": Dropped("DROP SCHEMA billing CASCADE",
                       "Missing schema: billing",
                       ("Missing domain: billing.amount", "Missing table: billing.invoices",

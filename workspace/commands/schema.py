@@ -94,7 +94,7 @@ def _fix(args: argparse.Namespace, console: Console) -> int:
 
     report = _checked(config, url)
     assert report.expected is not None
-    steps = plan_fix(report.expected.catalog, report.drifts)
+    steps = plan_fix(report.expected.catalog, report.drifts, report.live)
     if not args.json:
         if not steps:
             console.ok("Nothing missing: nothing to create")

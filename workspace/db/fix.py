@@ -51,17 +51,37 @@ class Step:
         return kind_rank(self.kind)
 
 
-def plan_fix(expected: Catalog, drifts: list[Drift]) -> list[Step]:
+def plan_fix(expected: Catalog, drifts: list[Drift], live: Catalog | None = None) -> list[Step]:
+    """The steps that repair `drifts`; `live` (the catalog they were found in) lets an
+    INVALID index whose definition also differs be built again from the expected one."""
     steps: list[Step] = []
     renderer = _Renderer(expected)
     for d in drifts:
         if d.problem == "missing":
             steps += renderer.render(d)
         elif d.problem == "invalid" and d.kind == "index":
-            steps.append(Step("rebuild index", d.name, f"REINDEX INDEX CONCURRENTLY {d.name}",
-                              outside_transaction=True))
+            steps += _rebuild(expected, live, d.name)
     unique = list(dict.fromkeys(steps))
     return sorted(unique, key=lambda s: (s.rank, s.order))
+
+
+def _rebuild(expected: Catalog, live: Catalog | None, name: str) -> list[Step]:
+    """An INVALID index (a failed CREATE INDEX CONCURRENTLY) is unused: REINDEX it, or,
+    when it is not the index the migrations define, build that one in its place. Both
+    outside the transaction, without blocking writes."""
+    on, definition = expected.indexes[name]
+    table = expected.tables.get(on)
+    differs = live is not None and live.indexes.get(name, ("", ""))[1] != definition
+    if not differs or (table is not None and table.partitioned):
+        return [Step("rebuild index", name, f"REINDEX INDEX CONCURRENTLY {name}",
+                     outside_transaction=True)]
+    concurrently = re.sub(r"^CREATE (UNIQUE )?INDEX ", r"CREATE \1INDEX CONCURRENTLY ",
+                          definition)
+    comments = [Step("rebuild index", name, item.create, 2, outside_transaction=True)
+                for item in expected.items.values() if item.parent == name]
+    return [Step("rebuild index", name, f"DROP INDEX CONCURRENTLY {name}",
+                 outside_transaction=True),
+            Step("rebuild index", name, concurrently, 1, outside_transaction=True), *comments]
 
 
 def apply_fix(url: str, steps: list[Step], *,
