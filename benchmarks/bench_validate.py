@@ -15,6 +15,15 @@ commands (wall clock), on databases migrated beforehand with `workspace db migra
   2. generated schemas of N tables (default N = 250, 500, 1000, 2000; `--tables` sets
      the largest; --quick: 100, 200), ~100 tables per migration file: warm and cold
      validate and pg_dump for each N, the time per table, and whether it grows linearly
+  3. the multi-tenant fixture schema of the tests (tests/db/fixtures/tenant/: RLS and 4
+     policies a table, grants, comments, domains, partitions, ...) and a generated
+     history of `--history` small migrations (default 320: tables created, then altered,
+     indexed, secured with RLS and a policy, granted, commented, each in its own file):
+     cold, warm, pg_dump
+  4. the catalog reads alone, in-process: the queries of the earlier reader (tables,
+     columns, constraints, indexes, functions, triggers, views, sequences, types) and
+     the new ones (policies, grants, comments, domains, statistics, ...), beside
+     `pg_dump --schema-only` of the same database
 
 The variants are interleaved within each run so machine noise hits them alike. Aims
 are reported ("aim met"/"aim missed"), never enforced: the exit status is non-zero only
@@ -69,6 +78,8 @@ LINEAR_WITHIN_X = 1.5  # per-table time at the largest N vs the smallest
 PASSED = "VALIDATION PASSED"
 # What `workspace db validate` loads before it touches the database.
 IMPORT_PROBE = "import workspace.cli as c; c.build_parser(); import workspace.db.validate"
+TENANT_MIGRATIONS = REPO / "tests" / "db" / "fixtures" / "tenant" / "migrations"
+APP_ROLES = ("tenant_app", "bench_app")  # named by the tenant fixture and the history
 SCRATCH_LEFT = ("SELECT count(*) FROM pg_database "
                 "WHERE datname LIKE 'workspace\\_scratch\\_%'")
 # Generated projects have none of the shipped kb.* objects, nor the vector extension
@@ -121,6 +132,42 @@ def write_generated(project: Path, tables: int, per_file: int) -> int:
         files += 1
         path = mdir / f"{files:04d}_create_gen_{first:0{width}d}_{last:0{width}d}.sql"
         path.write_text("\n".join(table_sql(n, width) for n in range(first, last + 1)))
+    return files
+
+
+def copy_tenant(project: Path) -> int:
+    shutil.copytree(TENANT_MIGRATIONS, project / "migrations")
+    (project / "config.yaml").write_text(GENERATED_CONFIG)
+    return sum(1 for p in (project / "migrations").iterdir() if p.suffix == ".sql")
+
+
+def history_sql(i: int) -> str:
+    """Migration i of a long history: every sixth file creates a table, the next five
+    alter, index, secure, grant, comment it, each a file of its own."""
+    t = f"h_{i // 6:04d}"
+    return [
+        f"CREATE TABLE {t} (id bigint PRIMARY KEY, project_id bigint NOT NULL, name text);",
+        f"ALTER TABLE {t} ADD COLUMN created_at timestamptz NOT NULL DEFAULT now();\n"
+        f"CREATE INDEX {t}_project_idx ON {t} (project_id, created_at);",
+        f"ALTER TABLE {t} ENABLE ROW LEVEL SECURITY;\n"
+        f"CREATE POLICY {t}_tenant ON {t} TO bench_app\n"
+        "    USING (project_id = current_setting('app.current_project_id')::bigint);",
+        f"GRANT SELECT, INSERT, UPDATE ON {t} TO bench_app;\n"
+        f"COMMENT ON TABLE {t} IS 'table {i // 6}';",
+        f"CREATE FUNCTION {t}_count() RETURNS bigint LANGUAGE sql STABLE\n"
+        f"    AS 'SELECT count(*) FROM {t}';\n"
+        f"COMMENT ON FUNCTION {t}_count() IS 'rows of {t}';",
+        f"ALTER TABLE {t} ADD CONSTRAINT {t}_name_check CHECK (name <> '');\n"
+        f"CREATE VIEW {t}_names WITH (security_invoker = true) AS SELECT id, name FROM {t};",
+    ][i % 6] + "\n"
+
+
+def write_history(project: Path, files: int) -> int:
+    mdir = project / "migrations"
+    mdir.mkdir(parents=True)
+    (project / "config.yaml").write_text(GENERATED_CONFIG)
+    for i in range(files):
+        (mdir / f"{i + 1:04d}_step_{i + 1:04d}.sql").write_text(history_sql(i))
     return files
 
 
@@ -193,6 +240,38 @@ class Size:
             ("cold", "workspace db validate, cold"),
             ("dump", "pg_dump --schema-only"),
         )}
+
+
+@dataclass
+class Schema:
+    """A fixed schema timed as a whole (section 3): the tenant fixture, the history."""
+
+    label: str
+    project: Path
+    url: str = ""
+    files: int = 0
+    v: dict[str, Variant] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.v = {k: Variant(k, label) for k, label in (
+            ("cold", "workspace db validate, cold"),
+            ("warm", "workspace db validate, warm"),
+            ("dump", "pg_dump --schema-only"),
+        )}
+
+
+def prepare_schema(admin: Admin, schema: Schema, env: dict[str, str], dbname: str) -> None:
+    schema.url = admin.create(dbname)
+    migrate(schema.project, schema.url, env, schema.label)
+    _, proc = run_timed(validate_command(schema.url), cwd=schema.project, env=env)
+    check_validate(proc, "scratch database", f"{schema.label}: first validate")
+
+
+def create_roles(admin: Admin) -> None:
+    with psycopg.connect(admin.srv.url("postgres"), autocommit=True) as conn:
+        for role in APP_ROLES:
+            conn.execute(f"DO $$ BEGIN CREATE ROLE {role} NOLOGIN; "
+                         "EXCEPTION WHEN duplicate_object THEN NULL; END $$".encode())
 
 
 def count_objects(url: str) -> dict[str, int]:
@@ -307,6 +386,34 @@ def in_process_pieces(project: Path, url: str) -> dict[str, float]:
     return out
 
 
+READS = (("base", "the earlier reader's queries (tables ... views)"),
+         ("items", "the new queries (policies, grants, comments, domains, ...)"),
+         ("all", "read_catalog() as a whole"))
+
+
+def catalog_reads(url: str, repeat: int = 5) -> dict[str, float]:
+    """The catalog reads alone, in-process, on one open connection: medians, seconds."""
+    from workspace.db.catalog import ITEMS_QUERY, QUERIES, SESSION, read_catalog
+
+    base = [query.encode() for kind, query in QUERIES.items()]
+    samples: dict[str, list[float]] = {k: [] for k, _ in READS}
+    with psycopg.connect(url, autocommit=True) as conn:
+        for _ in range(repeat):
+            for key, queries in (("base", base), ("items", [ITEMS_QUERY])):
+                started = time.perf_counter()
+                with conn.transaction():
+                    conn.execute(SESSION)
+                    with conn.pipeline():
+                        cursors = [conn.execute(q) for q in queries]
+                    for cursor in cursors:
+                        cursor.fetchall()
+                samples[key].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            read_catalog(conn)
+            samples["all"].append(time.perf_counter() - started)
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
 def import_probe(env: dict[str, str], cwd: Path) -> float:
     elapsed, proc = run_timed([sys.executable, "-c", IMPORT_PROBE], cwd=cwd, env=env)
     require_ok(proc, "python -c 'import workspace.cli ...'")
@@ -318,7 +425,8 @@ def import_probe(env: dict[str, str], cwd: Path) -> float:
 
 def one_run(*, shipped: Path, shipped_url: str, sv: dict[str, Variant], sizes: list[Size],
             cold_runs: int, run: int, admin: Admin, env: dict[str, str],
-            imports: list[float]) -> None:
+            imports: list[float], schemas: list[Schema],
+            reads: dict[str, dict[str, list[float]]]) -> None:
     # 1. the shipped schema: a cold, b warm, c pg_dump
     sv["a"].samples.append(timed_validate(shipped, shipped_url, env, cold=True,
                                           what="shipped: cold validate"))
@@ -335,10 +443,54 @@ def one_run(*, shipped: Path, shipped_url: str, sv: dict[str, Variant], sizes: l
         size.v["dump"].samples.append(timed_dump(size.url, env, f"{size.n} tables: pg_dump"))
         for k, seconds in in_process_pieces(size.project, size.url).items():
             size.parts.setdefault(k, []).append(seconds)
+    # 3. the tenant fixture and the long history: cold, warm, pg_dump
+    for schema in schemas:
+        if run <= cold_runs:
+            schema.v["cold"].samples.append(timed_validate(
+                schema.project, schema.url, env, cold=True, what=f"{schema.label}: cold"))
+        schema.v["warm"].samples.append(timed_validate(
+            schema.project, schema.url, env, cold=False, what=f"{schema.label}: warm"))
+        schema.v["dump"].samples.append(timed_dump(schema.url, env, f"{schema.label}: pg_dump"))
+    # 4. the catalog reads alone
+    for label, url in read_targets(shipped_url, sizes, schemas):
+        for k, seconds in catalog_reads(url).items():
+            reads.setdefault(label, {}).setdefault(k, []).append(seconds)
     imports.append(import_probe(env, shipped))
     left = Admin.scalar(admin.srv.url("postgres"), SCRATCH_LEFT)
     if left:
         raise BenchError(f"{left} scratch database(s) left behind by cold validations")
+
+
+def read_targets(shipped_url: str, sizes: list[Size],
+                 schemas: list[Schema]) -> list[tuple[str, str]]:
+    return [("shipped", shipped_url), *((s.label, s.url) for s in schemas),
+            *((f"generated N={s.n}", s.url) for s in sizes[-1:])]
+
+
+def print_schemas(schemas: list[Schema], reads: dict[str, dict[str, list[float]]],
+                  dumps: dict[str, float], runs: int, cold_runs: int) -> None:
+    print()
+    print(f"3. The tenant fixture and a long history; {runs} run(s) (cold: "
+          f"{min(cold_runs, runs)}); wall clock seconds, medians")
+    header: tuple[str, ...] = ("schema", "files", "cold s", "warm s", "pg_dump s",
+                               "cold/dump", "warm/dump")
+    rows: list[tuple[str, ...]] = []
+    for s in schemas:
+        c, w, d = (s.v[k].median for k in ("cold", "warm", "dump"))
+        rows.append((s.label, str(s.files), f"{c:.3f}", f"{w:.3f}", f"{d:.3f}",
+                     f"{c / d:.2f}x", f"{w / d:.2f}x"))
+    print_table(header, rows)
+    print()
+    print("4. Catalog reads alone (in-process, one open connection, median of 5 a run, then "
+          "of the runs; ms) beside pg_dump --schema-only (whole command, ms)")
+    header = ("schema", *(label for _, label in READS), "pg_dump", "new / pg_dump")
+    rows = []
+    for label, parts in reads.items():
+        med = {k: statistics.median(v) * 1000 for k, v in parts.items()}
+        dump = dumps[label] * 1000
+        rows.append((label, *(f"{med[k]:.1f}" for k, _ in READS), f"{dump:.1f}",
+                     f"{med['items'] / dump:.2f}x"))
+    print_table(header, rows)
 
 
 # -- profile ---------------------------------------------------------------------------
@@ -496,6 +648,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--tables", type=int, default=None,
                    help="largest generated schema; also 1/2, 1/4 and 1/8 of it "
                         "(default 2000; --quick: 200 and 100)")
+    p.add_argument("--history", type=int, default=320,
+                   help="files of the generated migration history (default 320)")
     p.add_argument("--per-file", type=int, default=100,
                    help="generated tables per migration file (default 100)")
     p.add_argument("--cold-runs", type=int, default=None,
@@ -557,6 +711,18 @@ def main(argv: list[str] | None) -> int:
         sizes = [s for s in sizes if s.objects]
         if not sizes:
             raise BenchError("no generated schema validated")
+        create_roles(admin)
+        tenant = Schema("tenant fixture", tmp / "tenant")
+        tenant.files = copy_tenant(tenant.project)
+        history = Schema(f"history of {args.history}", tmp / "history")
+        history.files = write_history(history.project, args.history)
+        schemas = [tenant, history]
+        for i, schema in enumerate(schemas):
+            started = time.perf_counter()
+            prepare_schema(admin, schema, env, f"bench_schema_{i}")
+            print(f"{schema.label}: {schema.files} files migrated and validated "
+                  f"({time.perf_counter() - started:.1f} s)", flush=True)
+        reads: dict[str, dict[str, list[float]]] = {}
 
         sv = {k: Variant(k, label) for k, label in (
             ("a", "workspace db validate, cold"),
@@ -567,7 +733,8 @@ def main(argv: list[str] | None) -> int:
         for i in range(1, args.runs + 1):
             started = time.perf_counter()
             one_run(shipped=shipped, shipped_url=shipped_url, sv=sv, sizes=sizes,
-                    cold_runs=args.cold_runs, run=i, admin=admin, env=env, imports=imports)
+                    cold_runs=args.cold_runs, run=i, admin=admin, env=env, imports=imports,
+                    schemas=schemas, reads=reads)
             print(f"run {i}/{args.runs} ({time.perf_counter() - started:.1f} s): "
                   + "  ".join(f"{k}={v.samples[-1]:.3f}" for k, v in sv.items()) + "  "
                   + "  ".join(f"warm{s.n}={s.v['warm'].samples[-1]:.3f}" for s in sizes),
@@ -575,6 +742,9 @@ def main(argv: list[str] | None) -> int:
         print_report(facts=facts, sv=sv, shipped_files=shipped_files,
                      shipped_objects=shipped_objects, sizes=sizes, runs=args.runs,
                      cold_runs=args.cold_runs, per_file=args.per_file, imports=imports)
+        dumps = {"shipped": sv["c"].median, **{s.label: s.v["dump"].median for s in schemas},
+                 f"generated N={sizes[-1].n}": sizes[-1].v["dump"].median}
+        print_schemas(schemas, reads, dumps, args.runs, args.cold_runs)
         if args.profile:
             time_queries(sizes)
             profile_in_process(sizes[-1], args.profile_top)

@@ -167,6 +167,9 @@ class PrecheckConfig(_Section):
         default_factory=lambda: ["pgcrypto"],
         description="objects drift checks leave alone, e.g. kb.scratch; pgcrypto is created "
                     "by docker/init.sql (as the guide has it) though no migration needs it")
+    compare_owners: bool = Field(
+        default=False, description="also compare who owns each object (off: the scratch "
+                                   "database is built by whoever validates)")
     snapshot: Path = Field(default=Path("migrations/schema.snapshot.json"),
                            description="expected schema, for roles that may not CREATE DATABASE")
 

@@ -26,6 +26,7 @@
       AlreadyRunning                PRECHECK_WORKSPACE_RUNNING           23
       MigrationsPending             PRECHECK_MIGRATIONS_PENDING          25
       DiskFull                      PRECHECK_DISK_FULL                   26
+      RoleMissing                   PRECHECK_ROLE_MISSING                27
 
 Exit codes outside the tree: 0 success, 1 `db status --exit-code` found migrations
 pending (and `workspace status`: no workspace is running; `db status --exit-code` exits
@@ -71,6 +72,7 @@ __all__ = [
     "OAuthClientMissing",
     "OidcIssuerMismatch",
     "PortInUse",
+    "RoleMissing",
     "SchemaInvalid",
     "TrackingTableInvalid",
     "ValidationUnavailable",
@@ -238,6 +240,13 @@ MIGRATION_INDEX_INVALID = Code(
     "Fix the cause shown, drop the index (DROP INDEX CONCURRENTLY IF EXISTS <name>;), then "
     "run `workspace db migrate` again.",
 )
+ROLE_MISSING = Code(
+    "PRECHECK_ROLE_MISSING", 27,
+    "A migration grants to, or names, a role that does not exist on the server (roles are "
+    "cluster-wide: no migration creates it). Nothing was applied.",
+    "Create the role first (CREATE ROLE <name> NOLOGIN, as a role with CREATEROLE), or "
+    "create it in a migration before the statement that names it.",
+)
 
 
 CODES: tuple[Code, ...] = (
@@ -265,6 +274,7 @@ CODES: tuple[Code, ...] = (
     MIGRATION_INDEX_INVALID,
     MIGRATIONS_PENDING,
     DISK_FULL,
+    ROLE_MISSING,
 )
 
 
@@ -398,6 +408,24 @@ class SchemaInvalid(WorkspaceError):
                  remedy: str | None = None) -> None:
         super().__init__(message, remedy=remedy)
         self.problems = problems or []
+
+
+class RoleMissing(WorkspaceError):
+    """Pending migrations name roles the server lacks; `places` says where (file:line:col)."""
+
+    code_info = ROLE_MISSING
+
+    def __init__(self, roles: list[str], places: list[str]) -> None:
+        self.roles = roles
+        self.places = places
+        shown = ", ".join(places[:3]) + (f" and {len(places) - 3} more" if len(places) > 3 else "")
+        many = len(roles) > 1
+        super().__init__(f"role{'s' if many else ''} {', '.join(roles)} "
+                         f"do{'' if many else 'es'} not exist on the server; named at {shown}. "
+                         "Nothing was applied.",
+                         remedy=f"Create {'them' if many else 'it'} first (CREATE ROLE "
+                                f"{roles[0]} NOLOGIN; as a role with CREATEROLE), or in a "
+                                "migration before the statement that names it.")
 
 
 class ValidationUnavailable(WorkspaceError):

@@ -85,3 +85,32 @@ def test_snapshot_is_written_for_commit(shipped_project: Path, migrated: str) ->
     assert out.returncode == 0, out.stderr
     snapshot = json.loads((shipped_project / "migrations" / "schema.snapshot.json").read_text())
     assert "kb.tags" in snapshot["catalog"]["tables"]
+
+
+def test_tenant_schema_root_first_then_fix_restores_it_and_prints_sql_for_the_rest(
+        admin_url: str, db_url: str, tmp_path: Path) -> None:
+    from tests.db.tenant import build, ensure_app_role, make_project
+
+    ensure_app_role(admin_url)
+    config = make_project(tmp_path)
+    build(config, db_url)
+    query(db_url, "DROP DOMAIN auth.email CASCADE; "
+                  "COMMENT ON TABLE kb.projects IS 'Customers'")
+    out = run_cli(tmp_path, "db", "validate", "--database-url", db_url)
+    assert out.returncode == 12
+    lines = out.stdout.splitlines()
+    root = lines.index("Missing domain: auth.email (3 columns and 1 function depend on it)")
+    assert root < lines.index("Missing column: auth.users.email")
+    assert root < lines.index("Missing function: auth.normalize_email(address auth.email)")
+    out = run_cli(tmp_path, "db", "fix", "--database-url", db_url)
+    assert out.returncode == 12, out.stdout + out.stderr
+    assert "Created domain auth.email" in out.stdout
+    assert "    COMMENT ON TABLE kb.projects IS 'Tenants';" in out.stdout.splitlines()
+    assert "Schema is still invalid:" in out.stdout and "42704" not in out.stdout
+    assert query(db_url, "SELECT obj_description('kb.projects'::regclass)") == [("Customers",)]
+    assert query(db_url, "SELECT count(*) FROM auth.users") == [(1,)]
+    again = run_cli(tmp_path, "db", "validate", "--json", "--database-url", db_url)
+    problems = json.loads(again.stdout)["problems"]
+    assert [p["text"] for p in problems] == [
+        "Comment TABLE kb.projects differs from migrations: the text is not the one the "
+        "migrations set (changed)"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from workspace.db.catalog import Catalog, Column, Table
+from workspace.db.catalog import Catalog, Column, Item, Table
 from workspace.db.drift import Drift, compare
 
 
@@ -62,3 +62,38 @@ def test_ignored_names_cover_the_object_and_what_hangs_off_it() -> None:
     live.tables["kb.custom_table"] = Table("kb.custom_table", False)
     live.tables["kb.tags"].columns["scratch"] = Column("scratch", "int", False, None, "", "")
     assert compare(catalog(), live, ignore=["kb.custom_table", "kb.tags.scratch"]) == []
+
+
+def _grant(table: str) -> Item:
+    return Item("grant", f"SELECT ON TABLE {table} TO app", "", f"GRANT SELECT ON TABLE {table} TO app",
+                f"REVOKE SELECT ON TABLE {table} FROM app", table)
+
+
+def test_items_of_a_missing_table_are_its_repair_and_of_an_extra_table_its_drift() -> None:
+    want = catalog()
+    want.items = {i.key: i for i in (_grant("kb.tags"),)}
+    live = copy.deepcopy(want)
+    del live.tables["kb.tags"], live.indexes["kb.tags_name_idx"], live.items[_grant("kb.tags").key]
+    assert compare(want, live) == [Drift("table", "kb.tags", "missing")]
+    live = copy.deepcopy(want)
+    del live.items[_grant("kb.tags").key]
+    assert compare(want, live) == [Drift("grant", "SELECT ON TABLE kb.tags TO app", "missing")]
+    live = copy.deepcopy(want)
+    live.tables["kb.custom"] = Table("kb.custom", False)
+    live.items[_grant("kb.custom").key] = _grant("kb.custom")
+    assert compare(want, live) == [Drift("table", "kb.custom", "extra")]
+
+
+def test_a_missing_type_names_its_dependents_and_owners_count_only_when_asked() -> None:
+    want = catalog()
+    want.types["kb.state"] = "'a', 'b'"
+    want.tables["kb.tags"].columns["state"] = Column("state", "kb.state", False, None, "", "")
+    want.type_dependents["kb.state"] = ["column:kb.tags.state"]
+    want.owners = {"TABLE kb.tags": "app_owner"}
+    live = copy.deepcopy(want)
+    del live.types["kb.state"], live.tables["kb.tags"].columns["state"]
+    live.owners = {"TABLE kb.tags": "someone"}
+    assert [str(d) for d in compare(want, live)] == [
+        "Missing type: kb.state (1 column depends on it)", "Missing column: kb.tags.state"]
+    assert Drift("owner", "TABLE kb.tags", "changed",
+                 "owned by someone, expected app_owner") in compare(want, live, owners=True)

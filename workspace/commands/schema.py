@@ -94,7 +94,7 @@ def _fix(args: argparse.Namespace, console: Console) -> int:
 
     report = _checked(config, url)
     assert report.expected is not None
-    steps = plan_fix(report.expected.catalog, report.drifts)
+    steps = plan_fix(report.expected.catalog, report.drifts, report.live)
     if not args.json:
         if not steps:
             console.ok("Nothing missing: nothing to create")
@@ -104,31 +104,65 @@ def _fix(args: argparse.Namespace, console: Console) -> int:
     if args.dry_run:
         if args.json:
             console.json({"ok": True, "dry_run": True,
-                          "plan": [{"kind": s.kind, "name": s.name, "sql": s.sql} for s in steps]})
+                          "plan": [{"kind": s.kind, "name": s.name, "sql": s.sql} for s in steps],
+                          "left_alone": _left_alone(report)})
+        else:
+            _show_left_alone(console, report)
         return 0
     done, failed = apply_fix(url, steps, timeout_s=runner_settings(config).connect_timeout_s)
     after = _checked(config, url)
+    # Done means the live catalog reads as the expected one, not merely "valid".
+    unrepaired = [d for d in after.drifts if d.problem in ("missing", "invalid")]
     if args.json:
-        console.json({"ok": after.valid, "created": [{"kind": s.kind, "name": s.name} for s in done],
+        ok = after.valid and not unrepaired
+        console.json({"ok": ok, "created": [{"kind": s.kind, "name": s.name} for s in done],
                       "failed": [{"kind": s.kind, "name": s.name, "reason": r} for s, r in failed],
-                      "after": _report_json(after, url)})
-        return 0 if after.valid else SchemaInvalid.code_info.exit_code
+                      "left_alone": _left_alone(after), "after": _report_json(after, url)})
+        return 0 if ok else SchemaInvalid.code_info.exit_code
     for step in done:
         console.ok(f"Created {step.kind} {step.name}")
     for step, reason in failed:
         console.fail(f"Could not create {step.kind} {step.name}: {reason}")
-    if after.valid:
+    _show_left_alone(console, after)
+    if after.valid and not unrepaired:
         console.ok("Schema is now valid!")
         return 0
     console.fail("Schema is still invalid:")
     for f in after.errors:
         console.line(f"  {f.text}")
-    untouched = [f.text for f in after.errors if f.drift and f.drift.problem != "missing"]
+    for d in unrepaired:
+        if not any(f.drift == d for f in after.errors):  # a warning-level leftover
+            console.line(f"  {d}")
+    untouched = [f.text for f in after.errors if f.drift and f.drift.problem
+                 in ("changed", "extra")]
     raise SchemaInvalid(
-        f"{len(after.errors)} problem(s) remain" + (
+        f"{len(after.errors) or len(unrepaired)} problem(s) remain" + (
             f"; fix never rewrites or drops objects ({len(untouched)} changed or extra)"
             if untouched else ""), [f.text for f in after.errors],
         remedy=after.recommendations()[0] if after.recommendations() else None)
+
+
+def _left_alone(report: Report) -> list[dict[str, str]]:
+    """Changed and extra objects, each with the SQL that would reconcile it (not run)."""
+    from workspace.db.reconcile import reconcile_sql
+
+    if report.expected is None or report.live is None:
+        return []
+    return [{"kind": d.kind, "name": d.name, "problem": d.problem, "text": str(d),
+             "sql": reconcile_sql(report.expected.catalog, report.live, d)}
+            for d in report.drifts if d.problem in ("changed", "extra")]
+
+
+def _show_left_alone(console: Console, report: Report) -> None:
+    left = _left_alone(report)
+    if not left:
+        return
+    console.warn(f"Left alone ({len(left)}): fix never drops, rewrites or alters what exists. "
+                 "To reconcile, put this SQL in a migration, or run it knowingly:")
+    for entry in left:
+        console.line(f"  {entry['text']}")
+        for statement in entry["sql"].split(";\n") if entry["sql"] else ():
+            console.line(f"    {statement.rstrip(';')};")
 
 
 def _snapshot(args: argparse.Namespace, console: Console) -> int:

@@ -17,96 +17,15 @@ from typing import Any
 
 import psycopg
 
-__all__ = ["Catalog", "Column", "Table", "read_catalog"]
+from workspace.db.catalog_items import ITEM_QUERIES
+from workspace.db.catalog_sql import QUERIES
 
-FORMAT = 1  # bump when what is read changes: cached expected schemas are keyed on it
+__all__ = ["QUERIES", "Catalog", "Column", "Item", "Sequence", "Table", "read_catalog"]
 
-_NS = ("n.nspname NOT IN ('pg_catalog', 'information_schema') "
-       "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'")
-
-
-def _not_ext(catalog: str, oid: str) -> str:
-    return (f"NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '{catalog}'::regclass "
-            f"AND d.objid = {oid} AND d.deptype = 'e')")
-
-
-_REL = (f"{_NS} AND {_not_ext('pg_class', 'c.oid')} "
-        "AND NOT (n.nspname = 'public' AND c.relname = 'schema_migrations')")
-
-QUERIES: dict[str, str] = {
-    "schemas": f"""
-        SELECT quote_ident(n.nspname) FROM pg_namespace n
-        WHERE {_NS} AND {_not_ext('pg_namespace', 'n.oid')} ORDER BY 1""",
-    "extensions": """
-        SELECT extname, extversion FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1""",
-    "types": f"""
-        SELECT format('%I.%I', n.nspname, t.typname),
-               (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
-                FROM pg_enum e WHERE e.enumtypid = t.oid)
-        FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-        WHERE t.typtype = 'e' AND {_NS} AND {_not_ext('pg_type', 't.oid')} ORDER BY 1""",
-    "sequences": f"""
-        SELECT format('%I.%I', n.nspname, c.relname), format_type(s.seqtypid, NULL),
-               s.seqstart, s.seqincrement,
-               (SELECT format('%I.%I.%I', tn.nspname, tc.relname, a.attname)
-                FROM pg_depend d JOIN pg_class tc ON tc.oid = d.refobjid
-                JOIN pg_namespace tn ON tn.oid = tc.relnamespace
-                JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-                WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'a')
-        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        JOIN pg_sequence s ON s.seqrelid = c.oid
-        WHERE c.relkind = 'S' AND {_REL}
-          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
-                          AND d.objid = c.oid AND d.deptype = 'i')
-        ORDER BY 1""",
-    "columns": f"""
-        SELECT format('%I.%I', n.nspname, c.relname), quote_ident(a.attname),
-               format_type(a.atttypid, a.atttypmod), a.attnotnull,
-               pg_get_expr(ad.adbin, ad.adrelid), a.attidentity, a.attgenerated, a.attnum
-        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-        LEFT JOIN pg_attrdef ad ON ad.adrelid = c.oid AND ad.adnum = a.attnum
-        WHERE c.relkind IN ('r', 'p') AND {_REL}
-        ORDER BY 1, a.attnum""",
-    "tables": f"""
-        SELECT format('%I.%I', n.nspname, c.relname), c.relkind
-        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND {_REL} ORDER BY 1""",
-    "constraints": f"""
-        SELECT format('%I.%I', n.nspname, c.relname), quote_ident(k.conname), k.contype,
-               pg_get_constraintdef(k.oid, true)
-        FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND {_REL} ORDER BY 1, 2""",
-    "indexes": f"""
-        SELECT format('%I.%I', n.nspname, i.relname), format('%I.%I', n.nspname, c.relname),
-               pg_get_indexdef(x.indexrelid)
-        FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-        JOIN pg_class c ON c.oid = x.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE {_REL}
-          AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid
-                          AND k.contype IN ('p', 'u', 'x'))
-        ORDER BY 1""",
-    "functions": f"""
-        SELECT format('%I.%I(%s)', n.nspname, p.proname,
-                      pg_get_function_identity_arguments(p.oid)),
-               pg_get_functiondef(p.oid)
-        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-        WHERE p.prokind IN ('f', 'p') AND {_NS} AND {_not_ext('pg_proc', 'p.oid')}
-        ORDER BY 1""",
-    "triggers": f"""
-        SELECT format('%I.%I', n.nspname, c.relname), quote_ident(t.tgname),
-               pg_get_triggerdef(t.oid, true)
-        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE NOT t.tgisinternal AND c.relkind IN ('r', 'p') AND {_REL} ORDER BY 1, 2""",
-    "views": f"""
-        SELECT format('%I.%I', n.nspname, c.relname), c.relkind = 'm',
-               pg_get_viewdef(c.oid, true), c.relispopulated
-        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('v', 'm') AND {_REL} ORDER BY c.oid""",
-}
-
+FORMAT = 5  # bump when what is read changes: cached expected schemas are keyed on it
+ITEMS_QUERY = " UNION ALL ".join(f"({query})" for query in ITEM_QUERIES.values()).encode()
+SESSION = (b"SET LOCAL search_path = ''; SET LOCAL TimeZone = 'UTC'; "
+           b"SET LOCAL DateStyle = 'ISO, MDY'; SET LOCAL IntervalStyle = 'postgres'")
 
 @dataclass(frozen=True)
 class Column:
@@ -116,6 +35,8 @@ class Column:
     default: str | None
     identity: str  # '' | 'a' (ALWAYS) | 'd' (BY DEFAULT)
     generated: str  # '' | 's' (STORED)
+    collation: str = ""  # a collation other than the type's, e.g. pg_catalog."C"
+    local: bool = True  # False: inherited from a partitioned parent
 
 
 @dataclass(frozen=True)
@@ -125,6 +46,47 @@ class Table:
     columns: dict[str, Column] = field(default_factory=dict)
     constraints: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (type, def)
     triggers: dict[str, str] = field(default_factory=dict)  # name -> definition
+    row_security: bool = False  # relrowsecurity
+    force_row_security: bool = False  # relforcerowsecurity
+    options: str = ""  # reloptions, sorted: "fillfactor=90"
+    unlogged: bool = False
+    partition_key: str = ""  # pg_get_partkeydef: "RANGE (occurred_at)"
+    partition_of: str = ""  # the parent of a partition
+    partition_bound: str = ""  # "FOR VALUES FROM (...) TO (...)", "DEFAULT"
+    trigger_states: dict[str, str] = field(default_factory=dict)  # name -> tgenabled, not 'O'
+
+
+@dataclass(frozen=True)
+class Sequence:
+    type: str
+    start: int
+    increment: int
+    owned_by: str | None
+    min: int = 1
+    max: int = 2**63 - 1
+    cache: int = 1
+    cycle: bool = False
+    unlogged: bool = False
+
+
+@dataclass(frozen=True)
+class Item:
+    """An object compared as a whole: a policy, grant, comment, domain, statistics, ...
+
+    `definition` is what is compared, `create` the SQL that makes it, `drop` the SQL that
+    would remove it (printed, never run), `parent` the object it hangs off (a table,
+    column, view, function, type or schema): repairing that object brings it back too."""
+
+    kind: str
+    name: str
+    definition: str
+    create: str
+    drop: str
+    parent: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.name}"
 
 
 @dataclass
@@ -132,51 +94,91 @@ class Catalog:
     schemas: list[str] = field(default_factory=list)
     extensions: dict[str, str] = field(default_factory=dict)  # name -> version
     types: dict[str, str] = field(default_factory=dict)  # enum name -> labels
-    sequences: dict[str, tuple[str, int, int, str | None]] = field(default_factory=dict)
+    sequences: dict[str, Sequence] = field(default_factory=dict)
     tables: dict[str, Table] = field(default_factory=dict)
     indexes: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (table, def)
     functions: dict[str, str] = field(default_factory=dict)  # signature -> definition
     views: dict[str, tuple[bool, str, bool]] = field(default_factory=dict)  # materialized, def, populated
+    view_options: dict[str, str] = field(default_factory=dict)  # view -> reloptions, when set
+    items: dict[str, Item] = field(default_factory=dict)  # Item.key -> item
+    invalid_indexes: list[str] = field(default_factory=list)  # indisvalid false
+    inherited: list[str] = field(default_factory=list)  # indexes, table.constraint, table.trigger
+    # a partition gets from its parent
+    type_dependents: dict[str, list[str]] = field(default_factory=dict)  # type -> "column:..."
+    owners: dict[str, str] = field(default_factory=dict)  # "TABLE kb.t" -> role
 
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT, **asdict(self)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Catalog:
+        if data.get("format") != FORMAT:
+            raise ValueError(f"catalog format {data.get('format')}, expected {FORMAT}")
         tables = {
-            name: Table(t["name"], t["partitioned"],
-                        {c: Column(**col) for c, col in t["columns"].items()},
-                        {k: (v[0], v[1]) for k, v in t["constraints"].items()},
-                        dict(t["triggers"]))
+            name: Table(**{**t, "columns": {c: Column(**col) for c, col in t["columns"].items()},
+                           "constraints": {k: (v[0], v[1]) for k, v in t["constraints"].items()}})
             for name, t in data["tables"].items()
         }
         return cls(list(data["schemas"]), dict(data["extensions"]), dict(data["types"]),
-                   {k: (v[0], v[1], v[2], v[3]) for k, v in data["sequences"].items()},
+                   {k: Sequence(**v) for k, v in data["sequences"].items()},
                    tables, {k: (v[0], v[1]) for k, v in data["indexes"].items()},
                    dict(data["functions"]),
-                   {k: (v[0], v[1], v[2]) for k, v in data["views"].items()})
+                   {k: (v[0], v[1], v[2]) for k, v in data["views"].items()},
+                   dict(data["view_options"]),
+                   {k: Item(**v) for k, v in data["items"].items()},
+                   list(data["invalid_indexes"]), list(data["inherited"]),
+                   {k: list(v) for k, v in data["type_dependents"].items()},
+                   dict(data["owners"]))
 
 
 def read_catalog(conn: psycopg.Connection[Any]) -> Catalog:
     """Read everything in one transaction, so the picture is consistent."""
-    rows: dict[str, list[tuple[Any, ...]]] = {}
     with conn.transaction():
-        for kind, query in QUERIES.items():
-            rows[kind] = conn.execute(query.encode()).fetchall()
+        # Rendering depends on these: pin them, so every session reads the same text
+        # (types and tables always schema-qualified, bounds and defaults in UTC).
+        conn.execute(SESSION)
+        with conn.pipeline():  # every query sent at once: one round trip, not 28
+            cursors = {kind: conn.execute(query.encode()) for kind, query in QUERIES.items()}
+            items_cursor = conn.execute(ITEMS_QUERY)
+        rows = {kind: cursor.fetchall() for kind, cursor in cursors.items()}
+        items = items_cursor.fetchall()
     cat = Catalog()
     cat.schemas = [r[0] for r in rows["schemas"]]
     cat.extensions = {r[0]: r[1] for r in rows["extensions"]}
     cat.types = {r[0]: r[1] for r in rows["types"]}
-    cat.sequences = {r[0]: (r[1], r[2], r[3], r[4]) for r in rows["sequences"]}
-    cat.tables = {r[0]: Table(r[0], r[1] == "p") for r in rows["tables"]}
-    for table, name, type_, not_null, default, identity, generated, _ in rows["columns"]:
+    cat.sequences = {r[0]: Sequence(*r[1:]) for r in rows["sequences"]}
+    cat.tables = {r[0]: Table(r[0], r[1] == "p", row_security=r[2], force_row_security=r[3],
+                              options=r[4], unlogged=r[5], partition_key=r[6],
+                              partition_of=r[7], partition_bound=r[8])
+                  for r in rows["tables"]}
+    for table, name, type_, not_null, default, identity, generated, _, collation, local \
+            in rows["columns"]:
         cat.tables[table].columns[name] = Column(name, type_, not_null, default, identity,
-                                                 generated)
-    for table, name, kind, definition in rows["constraints"]:
+                                                 generated, collation, local)
+    for table, name, kind, definition, inherited in rows["constraints"]:
         cat.tables[table].constraints[name] = (kind, definition)
-    for table, name, definition in rows["triggers"]:
+        if inherited:
+            cat.inherited.append(f"{table}.{name}")
+    for table, name, definition, enabled, inherited in rows["triggers"]:
         cat.tables[table].triggers[name] = definition
-    cat.indexes = {r[0]: (r[1], r[2]) for r in rows["indexes"]}
+        if enabled != "O":
+            cat.tables[table].trigger_states[name] = enabled
+        if inherited:
+            cat.inherited.append(f"{table}.{name}")
+    for name, table, definition, valid, inherited in rows["indexes"]:
+        cat.indexes[name] = (table, definition)
+        if not valid:
+            cat.invalid_indexes.append(name)
+        if inherited:
+            cat.inherited.append(name)
     cat.functions = {r[0]: r[1] for r in rows["functions"]}
     cat.views = {r[0]: (r[1], r[2], r[3]) for r in rows["views"]}
+    cat.view_options = {r[0]: r[4] for r in rows["views"] if r[4]}
+    for type_, dependent in rows["type_dependents"]:
+        if dependent:
+            cat.type_dependents.setdefault(type_, []).append(dependent)
+    cat.owners = {r[0]: r[1] for r in rows["owners"]}
+    for row in sorted(items, key=lambda r: (r[0], r[1])):
+        item = Item(*row)
+        cat.items[item.key] = item
     return cat

@@ -21,7 +21,7 @@ from workspace.config import Config, PrecheckConfig
 from workspace.db import runner_settings, tracking
 from workspace.db.catalog import Catalog, read_catalog
 from workspace.db.connect import connection, map_psycopg_errors
-from workspace.db.drift import Drift, compare
+from workspace.db.drift import Drift, compare, kind_rank
 from workspace.db.expected import Expected, expected_catalog
 from workspace.db.files import MigrationFile
 from workspace.db.plan import make_plan
@@ -89,7 +89,8 @@ def validate(url: str, config: Config, migrations: list[MigrationFile]) -> Repor
                                     cache_dir=config.state_dir / "cache",
                                     snapshot=config.path(config.precheck.snapshot))
     report = Report(expected=expected, live=live)
-    report.drifts = compare(expected.catalog, live, config.precheck.ignore)
+    report.drifts = compare(expected.catalog, live, config.precheck.ignore,
+                            owners=config.precheck.compare_owners)
     report.findings = _critical(config.precheck, live, report) + tracking_findings
     report.migrations = (tracked, len(migrations))
     covered = {f.drift for f in report.findings if f.drift}
@@ -97,13 +98,16 @@ def validate(url: str, config: Config, migrations: list[MigrationFile]) -> Repor
     for d in report.drifts:
         if d in covered or _covered_by_critical(d, report.findings):
             continue
-        if d.problem == "missing":
+        if d.problem in ("missing", "invalid"):
             report.findings.append(Finding("error", MISSING, str(d), d))
         elif d.problem == "changed":
             report.findings.append(Finding(policy.changed, CHANGED, str(d), d))
         else:
             report.findings.append(Finding(policy.extra, EXTRA, str(d), d))
-    report.findings.sort(key=lambda f: (f.group, f.text))
+    # Missing objects in dependency order: a root (a type, a sequence) before what went
+    # with it (its columns, functions, defaults).
+    report.findings.sort(key=lambda f: (f.group, kind_rank(f.drift.kind) if f.drift else -1,
+                                        f.text))
     return report
 
 
