@@ -1,13 +1,24 @@
-"""The launcher's signal windows, with real signals sent to this process."""
+"""The launcher's signal windows: real signals sent to this process, and to real
+`workspace start` runs at random instants."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
+import shutil
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+import psutil
 import pytest
 
+from tests.lines import LineProcess
+from tests.stack import FORBIDDEN, Stack, assert_nothing_left, sleeper_apps
+from workspace.runstate import RunLock
 from workspace.signals import signals_deferred, signals_ignored, terminate_as_exit
 
 
@@ -38,3 +49,161 @@ def test_deferred_signals_are_kept_in_order_for_later() -> None:
         deliver(signal.SIGINT)
     assert pending == [signal.SIGTERM, signal.SIGINT]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+# -- end to end: a signal at any instant of a real `workspace start` ----------------------
+#
+# "From the first instruction of workspace on": before it, the interpreter starts and runs
+# `site` (no program can handle a signal there: Python's own handler is not even installed
+# at first). A build that installs its handlers first shows them at once in the process's
+# caught-signals mask (SigCgt: SIGTERM, which Python itself never catches); one that
+# installs none early is given the time a bare interpreter takes to reach its first
+# instruction (measured here, doubled) and is then signalled anyway.
+
+SEED_ENV = "WORKSPACE_SIGNALS_SEED"
+TRIALS = 30
+COLD_TRIALS = 3  # the first ones also create the cluster (initdb)
+LATEST_S = 2.5  # imports, lock, state, initdb / pg_ctl start, migrations, validation, apps
+
+
+def caught(pid: int) -> set[int]:
+    """The signals `pid` has a handler for (/proc/<pid>/status, SigCgt)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return set()
+    mask = int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("SigCgt:")), 16)
+    return {sig for sig in range(1, 65) if mask & (1 << (sig - 1))}
+
+
+def first_instruction(pid: int, bound_s: float) -> float:
+    """When `pid` reached its own first instruction (its SIGTERM handler shows), or
+    `bound_s` from now: a monotonic time."""
+    deadline = time.monotonic() + bound_s
+    while time.monotonic() < deadline:
+        if signal.SIGTERM in caught(pid):
+            return time.monotonic()
+        time.sleep(0.001)
+    return time.monotonic()
+
+
+@pytest.fixture(scope="module")
+def interpreter_start_s() -> float:
+    """How long a bare interpreter of this venv takes to run its first instruction (the
+    median of three), doubled: the bound for a build that installs no handler early."""
+    times = []
+    for _ in range(3):
+        began = time.monotonic()
+        proc = subprocess.Popen([sys.executable, "-c", "import signal, sys; signal.signal("
+                                 "signal.SIGTERM, lambda *a: None); sys.stdin.read()"],
+                                stdin=subprocess.PIPE)
+        times.append(first_instruction(proc.pid, 10) - began)
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(10)
+    return 2 * sorted(times)[1]
+
+
+def console_script() -> list[str]:
+    return [str(Path(sys.executable).parent / "workspace")]
+
+
+def launch(stack: Stack, entry: list[str]) -> LineProcess:
+    env = {k: v for k, v in os.environ.items() if k not in FORBIDDEN}
+    return LineProcess("workspace start", [*entry, "start"], cwd=stack.root, env=env)
+
+
+def problems(stack: Stack, launcher: LineProcess, code: int, expected: int) -> list[str]:
+    """What a signalled run left wrong: its exit, its output, the run's record and lock,
+    its processes."""
+    found = []
+    if code != expected:
+        found.append(f"exit {code}, expected {expected}")
+    if "Traceback" in launcher.output:
+        found.append("a traceback")
+    if (stack.root / ".workspace" / "run" / "state.json").exists():
+        found.append("state.json left")
+    if RunLock(stack.root / ".workspace").held():
+        found.append("the run lock held")
+    try:
+        assert_nothing_left(stack.root)
+    except AssertionError as exc:
+        found.append(str(exc))
+    return found
+
+
+def clean_up(stack: Stack) -> None:
+    """After a failed trial: what the next trial must not inherit."""
+    stack.cli("stop", timeout=60)
+    stack.cli("down", timeout=60)
+    for proc in psutil.process_iter(["pid", "cwd", "cmdline"]):
+        if str(stack.root) in " ".join(proc.info["cmdline"] or []) or \
+                (proc.info["cwd"] or "").startswith(str(stack.root)):
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+
+
+def test_ctrl_c_at_any_instant_of_start_leaves_nothing(stack: Stack,
+                                                       interpreter_start_s: float) -> None:
+    """SIGINT to the launcher's group (Ctrl-C) at random instants from 0 to 2.5 s after
+    launch, the first trials on a fresh project (initdb), the others warm; a third of them
+    with a second Ctrl-C soon after (during the teardown). Each must exit 130 without a
+    traceback, leaving no state, no lock and no process. Seeded: the seed is printed, and
+    WORKSPACE_SIGNALS_SEED replays a run."""
+    seed = int(os.environ.get(SEED_ENV) or random.SystemRandom().randrange(10**6))
+    print(f"{SEED_ENV}={seed}")
+    rng = random.Random(seed)
+    stack.configure(sleeper_apps())
+    cluster = stack.root / ".workspace" / "postgres"
+    failures = []
+    for trial in range(TRIALS):
+        if trial < COLD_TRIALS:
+            shutil.rmtree(cluster, ignore_errors=True)
+            cluster.with_name("postgres.password").unlink(missing_ok=True)
+        elif not (cluster / "PG_VERSION").exists():
+            assert stack.cli("db", "server", "start").returncode == 0
+            assert stack.cli("db", "server", "stop").returncode == 0
+        delay = rng.uniform(0, LATEST_S)
+        again = rng.uniform(0.01, 0.5) if rng.random() < 1 / 3 else None
+        launcher = launch(stack, [sys.executable, "-m", "workspace"])
+        began = time.monotonic()
+        ready = first_instruction(launcher.proc.pid, interpreter_start_s)
+        time.sleep(max(0.0, began + delay - time.monotonic()))
+        sent = time.monotonic() - max(began, ready)
+        launcher.interrupt()
+        if again is not None:
+            time.sleep(again)
+            launcher.interrupt()
+        code = launcher.wait(120)
+        found = problems(stack, launcher, code, 130)
+        if found:
+            tail = "\n    ".join(launcher.lines[-12:])
+            failures.append(f"trial {trial} ({'cold' if trial < COLD_TRIALS else 'warm'}, "
+                            f"SIGINT {sent:.3f}s after the first instruction"
+                            f"{f', again {again:.2f}s later' if again else ''}): "
+                            f"{'; '.join(found)}\n    {tail}")
+            clean_up(stack)
+    assert not failures, (f"{len(failures)}/{TRIALS} trials failed ({SEED_ENV}={seed}):\n"
+                          + "\n".join(failures))
+
+
+ENTRIES = {"python -m workspace": [sys.executable, "-m", "workspace"],
+           "console script": console_script()}
+
+
+@pytest.mark.parametrize("entry", ENTRIES.values(), ids=ENTRIES.keys())
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143),
+                                           (signal.SIGHUP, 129)],
+                         ids=["SIGINT", "SIGTERM", "SIGHUP"])
+def test_a_signal_in_the_first_tenth_of_a_second(stack: Stack, interpreter_start_s: float,
+                                                 entry: list[str], sig: int,
+                                                 code: int) -> None:
+    """During the imports: the documented exit code, no traceback, nothing left."""
+    stack.configure(sleeper_apps())
+    for delay in (0.0, 0.02, 0.05, 0.1):
+        launcher = launch(stack, entry)
+        ready = first_instruction(launcher.proc.pid, interpreter_start_s)
+        time.sleep(max(0.0, ready + delay - time.monotonic()))
+        launcher.interrupt(sig)
+        found = problems(stack, launcher, launcher.wait(60), code)
+        assert not found, f"{delay}s: {'; '.join(found)}\n{launcher.output}"
