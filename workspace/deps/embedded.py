@@ -113,8 +113,16 @@ class EmbeddedPostgres:
             pid, _ = self._postmaster()
             if pid is None:
                 return self._stop_unregistered()
-            self._run(["pg_ctl", "stop", "-D", str(self.data_dir), "-m", "fast", "-w",
-                       "-t", str(int(self.start_timeout_s))], timeout=self.start_timeout_s + 5)
+            try:
+                self._run(["pg_ctl", "stop", "-D", str(self.data_dir), "-m", "fast", "-w",
+                           "-t", str(int(self.start_timeout_s))],
+                          timeout=self.start_timeout_s + 5)
+            except EmbeddedPostgresError:
+                # pg_ctl cut short (Ctrl-C reaches it too), or racing a server that was
+                # already going (a start cut short): what counts is that it is gone.
+                self._stop_unregistered()
+                if self._postmaster()[0] is not None:
+                    raise
             return True
 
     def _stop_unregistered(self) -> bool:
