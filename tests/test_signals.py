@@ -20,7 +20,13 @@ import pytest
 from tests.lines import LineProcess
 from tests.stack import FORBIDDEN, Stack, assert_nothing_left, sleeper_apps
 from workspace.runstate import RunLock
-from workspace.signals import signals_deferred, signals_ignored, terminate_as_exit
+from workspace.signals import (
+    deferred,
+    interruptible,
+    signals_deferred,
+    signals_ignored,
+    terminate_as_exit,
+)
 
 
 def deliver(sig: int) -> None:
@@ -50,6 +56,43 @@ def test_deferred_signals_are_kept_in_order_for_later() -> None:
         deliver(signal.SIGINT)
     assert pending == [signal.SIGTERM, signal.SIGINT]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_signal_waits_for_the_end_of_a_deferred_block() -> None:
+    done = []
+    with pytest.raises(KeyboardInterrupt), deferred():
+        deliver(signal.SIGINT)
+        done.append("the block ran to its end")
+    assert done
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_deferred_block_ending_by_an_error_keeps_the_error() -> None:
+    with pytest.raises(ValueError), deferred():
+        deliver(signal.SIGTERM)
+        raise ValueError("the error that ended the run")
+
+
+def test_a_waiting_signal_raises_where_the_code_may_be_cut_short() -> None:
+    done = []
+    with deferred():
+        deliver(signal.SIGHUP)
+        done.append("bookkeeping")
+        with pytest.raises(SystemExit) as info, interruptible():
+            done.append("never: cut short as it begins")
+    assert info.value.code == 129 and done == ["bookkeeping"]
+
+
+def test_only_the_first_signal_raises_so_the_teardown_runs_to_its_end() -> None:
+    torn_down = []
+    with pytest.raises(KeyboardInterrupt), interruptible():
+        try:
+            deliver(signal.SIGINT)
+        finally:
+            deliver(signal.SIGINT)  # a second Ctrl-C, during the teardown
+            deliver(signal.SIGTERM)
+            torn_down.append(True)
+    assert torn_down
 
 
 # -- end to end: a signal at any instant of a real `workspace start` ----------------------
