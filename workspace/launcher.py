@@ -6,7 +6,8 @@
 Each step is reported as it ends (events.py). Any failure (Ctrl-C included) raises
 its PRECHECK_* error, what this run started is stopped again, last first (a signal during
 that teardown waits for its end), and nothing more starts. On success the dependencies
-are left running for the apps: `UpResult` says where they are, and its `started` names what this run started, for `stop_started`.
+are left running for the apps: `UpResult` says where they are, and its `started` names
+what this run started, for `stop_started`.
 """
 
 from __future__ import annotations
