@@ -12,16 +12,16 @@ __all__ = ["main"]
 
 
 def main() -> int:
-    signals.install()
     try:
+        signals.install()  # from here on a signal waits, until the command may be cut short
         try:
-            with signals.deferred():  # raised once they are done: an import cut short
-                from workspace.cli import main as run  # can panic (pydantic_core's does)
+            from workspace.cli import main as run
 
-            return run()
+            with signals.interruptible():  # one that waited is raised as this begins
+                return run()
         finally:
             signals.finish()  # from here on a signal is ignored: the command is over
-    except KeyboardInterrupt:  # during the imports, or at the very end
+    except KeyboardInterrupt:
         signals.finish()
         return 130
 

@@ -3,21 +3,22 @@
 The entry point (__main__.py) installs one handler for SIGINT, SIGTERM and SIGHUP before
 anything else is imported. A signal then
 
-- raises where the code may be cut short (the default, and `interruptible()`):
-  KeyboardInterrupt (Interrupted) for SIGINT, SystemExit(143) for SIGTERM,
-  SystemExit(129) for SIGHUP, so the cleanup on the way out runs;
-- waits inside `deferred()`, and is raised when the block ends: bookkeeping that must
-  not be cut in half (the run lock taken and the state written; a teardown);
+- waits by default in that process (through the imports: an import cut short can panic,
+  pydantic_core's does) and inside `deferred()`: bookkeeping that must not be cut in
+  half (the run lock taken and the state written; a teardown). It is raised when the
+  block ends, or as the next `interruptible()` block begins, or handed to the supervisor;
+- raises inside `interruptible()` (the command itself; up()'s waits): KeyboardInterrupt
+  (Interrupted) for SIGINT, SystemExit(143) for SIGTERM, SystemExit(129) for SIGHUP, so
+  the cleanup on the way out runs;
 - is only noted once one signal was raised: the process is ending, and a second Ctrl-C
   must not cut its cleanup short (the supervisor handles its own signals meanwhile:
   there a second Ctrl-C kills the apps at once).
 
-    with deferred():                      # the lock and the state: all or nothing
+    with deferred(raise_at_end=False):    # the lock and the state: all or nothing
         lock.acquire(); store.write(state)
-        with interruptible():             # the long waits: Ctrl-C cuts them short
-            result = up(config, steps)
-    with signals_deferred() as pending:   # kept, for the supervisor to handle
-        manager.run(pending=pending)
+        result = up(config, steps)        # interruptible() inside: Ctrl-C cuts it short
+        with signals_deferred() as pending:   # kept, for the supervisor to handle
+            manager.run(pending=pending)
 
 Outside the entry point (a test calling `start()` in-process) the outermost block installs
 the handler and restores the previous ones when it ends. Everything here is a no-op
@@ -92,8 +93,10 @@ def _main_thread() -> bool:
 def install() -> None:
     """The entry point's first instruction: SIGINT, SIGTERM and SIGHUP handled here for
     the life of the process (SIGTERM and SIGHUP would end it at once, leaving what it
-    started running; SIGINT would raise a traceback out of the imports)."""
-    _state.reset()
+    started running; SIGINT would raise a traceback out of the imports). Signals wait
+    from here on, until `interruptible()` says where they may cut in: an import cut short
+    can leave worse than a traceback (pydantic_core's panics)."""
+    _state.interruptible = False
     for signum in HANDLED:
         signal.signal(signum, _handle)
 
@@ -155,11 +158,12 @@ def interruptible() -> contextlib.AbstractContextManager[None]:
     return _mode(True, raise_at_end=False)
 
 
-def deferred() -> contextlib.AbstractContextManager[None]:
+def deferred(*, raise_at_end: bool = True) -> contextlib.AbstractContextManager[None]:
     """A signal waits in here, and is raised when the block ends, unless it ends by an
-    exception (which goes on: the run is ending anyway) or sits in another `deferred()`
-    (raised when that one ends)."""
-    return _mode(False, raise_at_end=True)
+    exception (which goes on: the run is ending anyway), sits in another `deferred()`
+    (raised when that one ends), or `raise_at_end` is False (left for whoever handles
+    signals next: an `interruptible()` block, the supervisor)."""
+    return _mode(False, raise_at_end=raise_at_end)
 
 
 def signals_ignored() -> contextlib.AbstractContextManager[None]:

@@ -61,9 +61,10 @@ def app_env(config: Config, result: UpResult) -> dict[str, str]:
 def start(config: Config, console: Console, *, detach: bool = False) -> int:
     # Signals wait all along (signals.py), but where up() and the handoff to a detached
     # supervisor let them cut in: the lock and the record go together, and the teardown
-    # is never cut short. One that waited is handed to the supervisor, or raised at the end.
+    # is never cut short. One that waited is raised there, or handed to the supervisor;
+    # one that comes once the run is over changes nothing.
     lock = RunLock(config.state_dir)
-    with deferred():
+    with deferred(raise_at_end=False):
         if not lock.acquire():
             with interruptible():
                 raise already_running(config)
