@@ -1,8 +1,9 @@
 """Command line: parse, load config, call a command, map errors to exit codes.
 
 One error boundary (`main`): a WorkspaceError prints its code, message and remedy and
-exits with its documented code; Ctrl-C exits 130; anything else is a bug: exit 70 with
-the traceback in `.workspace/logs/crash.log` (or re-raised with `--debug`).
+exits with its documented code; Ctrl-C exits 130 (SIGTERM 143, SIGHUP 129: signals.py);
+anything else is a bug: exit 70 with the traceback in `.workspace/logs/crash.log` (or
+re-raised with `--debug`). The entry point is __main__.py.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from workspace import __version__, redact
 from workspace.console import Console, silence
 from workspace.errors import CODES, WorkspaceError
+from workspace.signals import deferred
 
 __all__ = ["main"]
 
@@ -61,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    with deferred():  # every command's imports: not cut short (see __main__.py)
+        parser = build_parser()
     args = parser.parse_args(argv)
     console = Console(json_mode=getattr(args, "json", False))
     redact.on_weak_password(console.warn)

@@ -33,6 +33,7 @@ from workspace.console import Console
 from workspace.errors import AppStartFailed, WorkspaceError
 from workspace.launcher import UpResult
 from workspace.runstate import AppState, RunLock
+from workspace.signals import interruptible
 
 __all__ = ["main", "spawn_supervisor"]
 
@@ -78,9 +79,10 @@ def spawn_supervisor(config: Config, result: UpResult, lock: RunLock, console: C
         os.close(write_fd)
     try:
         assert proc.stdin is not None
-        with proc.stdin:
-            proc.stdin.write(json.dumps(handoff).encode())
-        stopped = _follow(read_fd, console, _ready_budget(config))
+        with interruptible():  # a signal while the apps come up stops the supervisor
+            with proc.stdin:
+                proc.stdin.write(json.dumps(handoff).encode())
+            stopped = _follow(read_fd, console, _ready_budget(config))
     except BaseException:  # a failure reported, Ctrl-C, a timeout: nothing may be left
         _stop_child(proc)
         raise

@@ -4,9 +4,10 @@
     -> Zitadel up and ready -> OAuth configuration -> migrations -> validation
 
 Each step is reported as it ends (events.py). Any failure (Ctrl-C included) raises
-its PRECHECK_* error, what this run started is stopped again, last first, and nothing
-more starts. On success the dependencies are left running for the apps: `UpResult` says
-where they are, and its `started` names what this run started, for `stop_started`.
+its PRECHECK_* error, what this run started is stopped again, last first (a signal during
+that teardown waits for its end), and nothing more starts. On success the dependencies
+are left running for the apps: `UpResult` says where they are, and its `started` names
+what this run started, for `stop_started`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from workspace.deps.base import Backend
 from workspace.deps.embedded import EmbeddedBackend, port_holder
 from workspace.errors import OAuthClientMissing, PortInUse, SchemaInvalid, WorkspaceError
 from workspace.events import Steps
-from workspace.signals import signals_ignored
+from workspace.signals import deferred, interruptible
 
 __all__ = ["UpResult", "down", "stop_started", "up"]
 
@@ -47,14 +48,15 @@ def up(config: Config, steps: Steps,
     """The sequence; `on_started(result)` is called each time a dependency was started by
     this run (so a launcher can record it before anything else can go wrong)."""
     result = UpResult()
-    try:
-        _up(config, steps, result, on_started or (lambda r: None))
-    except BaseException as exc:
-        with signals_ignored():  # a second Ctrl-C must not cut this short
+    with deferred():  # the teardown below is never cut short, by a second Ctrl-C either
+        try:
+            with interruptible():  # the waits: a signal cuts them short
+                _up(config, steps, result, on_started or (lambda r: None))
+        except BaseException as exc:
             stop_started(config, result.started, during=exc)
-        if on_started is not None:
-            on_started(result)  # what could not be stopped stays recorded
-        raise
+            if on_started is not None:
+                on_started(result)  # what could not be stopped stays recorded
+            raise
     return result
 
 

@@ -1,14 +1,28 @@
-"""Signal windows of the launcher: where a signal must raise (so cleanup runs) and where
-it must wait (so cleanup finishes).
+"""Signals of a `workspace` process, from its first instruction to its exit.
 
-    with terminate_as_exit():   # SIGTERM/SIGHUP raise SystemExit(143/129), as Ctrl-C raises
-        up(config, steps)       # KeyboardInterrupt: what was started is stopped again
-    with signals_ignored():     # a second Ctrl-C cannot cut the teardown short
-        stop_started(config, started)
-    with signals_deferred() as pending:   # kept, for whoever handles them next
-        manager.run(pending=pending)
+The entry point (__main__.py) installs one handler for SIGINT, SIGTERM and SIGHUP before
+anything else is imported. A signal then
 
-Both are no-ops outside the main thread, where Python cannot set handlers.
+- waits by default in that process (through the imports: an import cut short can panic,
+  pydantic_core's does) and inside `deferred()`: bookkeeping that must not be cut in
+  half (the run lock taken and the state written; a teardown). It is raised when the
+  block ends, or as the next `interruptible()` block begins, or handed to the supervisor;
+- raises inside `interruptible()` (the command itself; up()'s waits): KeyboardInterrupt
+  (Interrupted) for SIGINT, SystemExit(143) for SIGTERM, SystemExit(129) for SIGHUP, so
+  the cleanup on the way out runs;
+- is only noted once one signal was raised: the process is ending, and a second Ctrl-C
+  must not cut its cleanup short (the supervisor handles its own signals meanwhile:
+  there a second Ctrl-C kills the apps at once).
+
+    with deferred(raise_at_end=False):    # the lock and the state: all or nothing
+        lock.acquire(); store.write(state)
+        result = up(config, steps)        # interruptible() inside: Ctrl-C cuts it short
+        with signals_deferred() as pending:   # kept, for the supervisor to handle
+            manager.run(pending=pending)
+
+Outside the entry point (a test calling `start()` in-process) the outermost block installs
+the handler and restores the previous ones when it ends. Everything here is a no-op
+outside the main thread, where Python cannot set handlers and never runs them.
 """
 
 from __future__ import annotations
@@ -16,20 +30,176 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from types import FrameType
-from typing import Any
 
-__all__ = ["signals_deferred", "signals_handled", "signals_ignored", "terminate_as_exit"]
+TYPE_CHECKING = False  # not `typing`'s: imported before anything else, this stays light
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+    from types import FrameType
+    from typing import Any
+
+__all__ = ["Interrupted", "deferred", "finish", "install", "interruptible", "signals_deferred",
+           "signals_handled", "signals_ignored", "terminate_as_exit"]
+
+HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def _raise_exit(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
+class _State:
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.interruptible = True  # whether a signal raises now
+        self.ending = False  # one signal was raised (or the command is over): no more
+        self.pending: list[int] = []  # received while deferred, not raised yet
+
+
+_state = _State()
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, as our handler raises it. A subclass, because CPython remembers a plain
+    KeyboardInterrupt escaping any exec() of a string (dataclasses and namedtuples make
+    their methods so, during the imports) and then ends the process by SIGINT at its
+    exit, whatever it returned (pythonrun.c, _Py_UnhandledKeyboardInterrupt)."""
+
+
+def _exception(signum: int) -> BaseException:
+    if signum == signal.SIGINT:
+        return Interrupted()
+    return SystemExit(128 + signum)
+
+
+def _handle(signum: int, frame: FrameType | None) -> None:
+    if _state.ending:
+        return
+    if _state.interruptible and not _state.pending:
+        _state.ending = True
+        raise _exception(signum)
+    _state.pending.append(signum)
+
+
+def _raise_pending() -> None:
+    if _state.pending and not _state.ending:
+        signum = _state.pending[0]
+        _state.pending.clear()
+        _state.ending = True
+        raise _exception(signum)
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def install() -> None:
+    """The entry point's first instruction: SIGINT, SIGTERM and SIGHUP handled here for
+    the life of the process (SIGTERM and SIGHUP would end it at once, leaving what it
+    started running; SIGINT would raise a traceback out of the imports). Signals wait
+    from here on, until `interruptible()` says where they may cut in: an import cut short
+    can leave worse than a traceback (pydantic_core's panics)."""
+    _state.interruptible = False
+    for signum in HANDLED:
+        signal.signal(signum, _handle)
+
+
+def finish() -> None:
+    """The command is over: from here on a signal is ignored (nothing is left to stop,
+    and the interpreter's exit must not die by it: it restores the default action of a
+    Python handler, not of an ignored signal)."""
+    _state.ending = True
+    if _main_thread():
+        for signum in HANDLED:
+            signal.signal(signum, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _ours() -> Iterator[bool]:
+    """Whether our handler acts in here: the entry point's, or installed for the duration
+    of this block (in-process use, where Python's defaults are in place). False outside
+    the main thread, and while another handler acts (the supervisor's)."""
+    if not _main_thread():
+        yield False
+        return
+    current = [signal.getsignal(s) for s in HANDLED]
+    if all(h is _handle for h in current):
+        yield True
+        return
+    if any(h not in (signal.default_int_handler, signal.SIG_DFL) for h in current):
+        yield False
+        return
+    _state.reset()
+    previous = {s: signal.signal(s, _handle) for s in HANDLED}
+    try:
+        yield True
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def _mode(interruptible: bool, *, raise_at_end: bool) -> Iterator[None]:
+    with _ours() as ours:
+        if not ours:
+            yield
+            return
+        was = _state.interruptible
+        _state.interruptible = interruptible
+        try:
+            if interruptible:
+                _raise_pending()  # one that waited for this moment
+            yield
+        finally:
+            _state.interruptible = was
+        if was and raise_at_end:  # ended normally: one that waited is raised now
+            _raise_pending()
+
+
+def interruptible() -> contextlib.AbstractContextManager[None]:
+    """A signal raises in here (one that was waiting: as the block begins)."""
+    return _mode(True, raise_at_end=False)
+
+
+def deferred(*, raise_at_end: bool = True) -> contextlib.AbstractContextManager[None]:
+    """A signal waits in here, and is raised when the block ends, unless it ends by an
+    exception (which goes on: the run is ending anyway), sits in another `deferred()`
+    (raised when that one ends), or `raise_at_end` is False (left for whoever handles
+    signals next: an `interruptible()` block, the supervisor)."""
+    return _mode(False, raise_at_end=raise_at_end)
+
+
+def signals_ignored() -> contextlib.AbstractContextManager[None]:
+    """A teardown: a signal in here waits and is never raised by this block (what is torn
+    down goes on to its end, and so does the error that ended the run)."""
+    return _mode(False, raise_at_end=False)
+
+
+def terminate_as_exit() -> contextlib.AbstractContextManager[None]:
+    """SIGTERM and SIGHUP raise SystemExit(143) and (129) in here, as SIGINT raises
+    KeyboardInterrupt (by default they would end the process at once, leaving what it
+    started running)."""
+    return interruptible()
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[list[int]]:
+    """SIGINT, SIGTERM and SIGHUP are recorded in the list yielded, in order (after any
+    that was already waiting), instead of acting: handed to the code that handles them
+    once it is ready (the supervisor), and never raised by this block."""
+    with _ours() as ours:
+        if not ours:
+            yield []
+            return
+        was = _state.interruptible
+        _state.interruptible = False
+        pending = _state.pending
+        try:
+            yield pending
+        finally:
+            _state.interruptible, _state.pending = was, []  # handed over
 
 
 @contextlib.contextmanager
 def _handlers(handlers: dict[signal.Signals, Any]) -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
+    if not _main_thread():
         yield
         return
     previous = {s: signal.signal(s, h) for s, h in handlers.items()}
@@ -42,29 +212,6 @@ def _handlers(handlers: dict[signal.Signals, Any]) -> Iterator[None]:
 
 def signals_handled(handler: Callable[[int, FrameType | None], Any],
                     signals: Iterable[int]) -> contextlib.AbstractContextManager[None]:
-    """`handler` for each of `signals` in here, the previous handlers restored after."""
+    """`handler` for each of `signals` in here, the previous handlers restored after
+    (the supervisor's own: the blocks above are no-ops inside)."""
     return _handlers({signal.Signals(s): handler for s in signals})
-
-
-def terminate_as_exit() -> contextlib.AbstractContextManager[None]:
-    """SIGTERM and SIGHUP raise SystemExit(143) and (129) in here: by default they would end
-    the process at once, leaving what it started running."""
-    return _handlers({signal.SIGTERM: _raise_exit, signal.SIGHUP: _raise_exit})
-
-
-def signals_ignored() -> contextlib.AbstractContextManager[None]:
-    """SIGINT, SIGTERM and SIGHUP are ignored in here."""
-    return _handlers({s: signal.SIG_IGN for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)})
-
-
-@contextlib.contextmanager
-def signals_deferred() -> Iterator[list[int]]:
-    """SIGINT, SIGTERM and SIGHUP are recorded in the list yielded, in order, instead of
-    acting: handed to the code that handles them once it is ready (the supervisor)."""
-    pending: list[int] = []
-
-    def record(signum: int, frame: FrameType | None) -> None:
-        pending.append(signum)
-
-    with _handlers({s: record for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}):
-        yield pending

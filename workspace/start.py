@@ -29,7 +29,7 @@ from workspace.console import Console
 from workspace.events import Steps
 from workspace.launcher import UpResult, stop_started, up
 from workspace.runstate import AppState, RunLock, RunState, StateStore, process_started
-from workspace.signals import signals_deferred, signals_ignored, terminate_as_exit
+from workspace.signals import deferred, interruptible, signals_deferred
 from workspace.stop import already_running, cleanup_stale
 from workspace.supervisor.printer import Printer
 
@@ -59,47 +59,58 @@ def app_env(config: Config, result: UpResult) -> dict[str, str]:
 
 
 def start(config: Config, console: Console, *, detach: bool = False) -> int:
+    # Signals wait all along (signals.py), but where up() and the handoff to a detached
+    # supervisor let them cut in: the lock and the record go together, and the teardown
+    # is never cut short. One that waited is raised there, or handed to the supervisor;
+    # one that comes once the run is over changes nothing.
     lock = RunLock(config.state_dir)
-    if not lock.acquire():
-        raise already_running(config)
+    with deferred(raise_at_end=False):
+        if not lock.acquire():
+            with interruptible():
+                raise already_running(config)
+        try:
+            return _run(config, console, lock, detach=detach)
+        finally:
+            lock.release()
+
+
+def _run(config: Config, console: Console, lock: RunLock, *, detach: bool) -> int:
     store = StateStore(config.state_dir)
     state: RunState | None = None  # ours, once written
     result: UpResult | None = None
     try:
-        with terminate_as_exit():  # the supervisor installs its own handlers on top
-            cleaned = cleanup_stale(config)
-            if cleaned:
-                console.warn(f"A workspace that did not stop cleanly was cleaned up: {cleaned}")
-            state = RunState.mine("detached" if detach else "foreground")
-            store.write(state)
-            run = state
+        cleaned = cleanup_stale(config)  # what a dead launcher left: not cut half-way
+        if cleaned:
+            console.warn(f"A workspace that did not stop cleanly was cleaned up: {cleaned}")
+        state = RunState.mine("detached" if detach else "foreground")
+        store.write(state)
+        run = state
 
-            def started(progress: UpResult) -> None:
+        def started(progress: UpResult) -> None:
+            with deferred():  # called where a signal raises: the record is written whole
                 describe_run(run, progress, config)
                 store.write(run)
 
-            steps = Steps(console)
-            if not console.json_mode:
-                console.line("🔍 Validating configuration..." if console.fancy
-                             else "Validating configuration...")
-            result = up(config, steps, on_started=started)
-            if not console.json_mode:
-                console.line("✅ All validations passed" if console.fancy
-                             else "All validations passed")
-            if not detach:
-                return _foreground(config, result, console)
-            from workspace.detach import spawn_supervisor
+        steps = Steps(console)
+        if not console.json_mode:
+            console.line("🔍 Validating configuration..." if console.fancy
+                         else "Validating configuration...")
+        result = up(config, steps, on_started=started)  # interruptible inside
+        if not console.json_mode:
+            console.line("✅ All validations passed" if console.fancy
+                         else "All validations passed")
+        if not detach:
+            return _foreground(config, result, console)
+        from workspace.detach import spawn_supervisor
 
-            code = spawn_supervisor(config, result, lock, console)
-            if code != 0:  # stopped before it was ready: whatever it did not stop
-                with signals_ignored():
-                    stop_started(config, result.started)
-                store.clear()
-            return code
+        code = spawn_supervisor(config, result, lock, console)  # interruptible inside
+        if code != 0:  # stopped before it was ready: whatever it did not stop
+            stop_started(config, result.started)
+            store.clear()
+        return code
     except BaseException as exc:
         if result is not None:  # what the apps' supervisor did not stop (or never ran)
-            with signals_ignored():
-                stop_started(config, result.started, during=exc)
+            stop_started(config, result.started, during=exc)
             if state is not None:
                 describe_run(state, result, config)
         if state is not None and state.started:  # could not be stopped: keep the record
@@ -107,8 +118,6 @@ def start(config: Config, console: Console, *, detach: bool = False) -> int:
         elif state is not None:  # ours, and nothing of this run is left
             store.clear()
         raise
-    finally:
-        lock.release()
 
 
 def describe_run(state: RunState, result: UpResult, config: Config) -> None:

@@ -133,13 +133,22 @@ class EmbeddedPostgres:
                 return self._stop_unregistered()
             try:
                 self._run(["pg_ctl", "stop", "-D", str(self.data_dir), "-m", "fast", "-w",
-                           "-t", str(int(self.start_timeout_s))], timeout=self.start_timeout_s + 5)
-            except EmbeddedPostgresError:
-                # PostgreSQL 16.2 can miss a fast shutdown request that arrives while it
-                # recovers from a crash; immediate shutdown (SIGQUIT) always ends it, and
-                # the next start recovers.
-                self._run(["pg_ctl", "stop", "-D", str(self.data_dir), "-m", "immediate", "-w",
-                           "-t", str(int(self.start_timeout_s))], timeout=self.start_timeout_s + 5)
+                           "-t", str(int(self.start_timeout_s))],
+                          timeout=self.start_timeout_s + 5)
+            except EmbeddedPostgresError as exc:
+                if self._postmaster()[0] is not None:
+                    # PostgreSQL 16.2 can miss a fast shutdown request that arrives while
+                    # it recovers from a crash; immediate shutdown (SIGQUIT) always ends
+                    # it, and the next start recovers.
+                    with contextlib.suppress(EmbeddedPostgresError):
+                        self._run(["pg_ctl", "stop", "-D", str(self.data_dir), "-m",
+                                   "immediate", "-w", "-t", str(int(self.start_timeout_s))],
+                                  timeout=self.start_timeout_s + 5)
+                # pg_ctl cut short (Ctrl-C reaches it too), or racing a server that was
+                # already going (a start cut short): what counts is that it is gone.
+                self._stop_unregistered()
+                if self._postmaster()[0] is not None:
+                    raise exc
             return True
 
     def _stop_unregistered(self) -> bool:
