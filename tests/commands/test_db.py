@@ -141,6 +141,33 @@ def test_invalid_index_left_by_a_concurrent_build_is_exit_24_with_the_remedy(
     assert query(db_url, "SELECT version FROM schema_migrations") == [(1,)]
 
 
+def test_invalid_index_is_named_by_validate_rebuilt_by_fix_then_recorded(
+        project: Path, db_url: str) -> None:
+    """The whole recovery a user follows after exit 24: validation names the INVALID
+    index, `db fix` rebuilds it once the data allows, and the migration then records."""
+    (project / "config.yaml").write_text("precheck:\n  critical_tables: {}\n"
+                                         "  critical_functions: []\n"
+                                         "  required_extensions: []\n")
+    write(project, "0001_t.sql", "CREATE TABLE IF NOT EXISTS t (v int);")
+    assert run_cli(project, "db", "migrate", "--database-url", db_url).returncode == 0
+    query(db_url, "INSERT INTO t VALUES (1), (1)")  # the app's rows, not the migrations'
+    write(project, "0002_t_v.sql", "-- workspace: no-transaction\n"
+                                   "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS t_v ON t (v);")
+    assert run_cli(project, "db", "migrate", "--database-url", db_url).returncode == 24
+    out = run_cli(project, "db", "validate", "--database-url", db_url)
+    assert out.returncode == 12, out.stdout + out.stderr
+    assert "Index public.t_v is INVALID" in out.stdout
+    query(db_url, "DELETE FROM t WHERE ctid = (SELECT max(ctid) FROM t)")
+    out = run_cli(project, "db", "fix", "--database-url", db_url)
+    assert "Traceback" not in out.stderr, out.stderr
+    assert query(db_url, "SELECT indisvalid FROM pg_index "
+                         "WHERE indexrelid = 'public.t_v'::regclass") == [(True,)]
+    assert run_cli(project, "db", "migrate", "--database-url", db_url).returncode == 0
+    assert query(db_url, "SELECT version FROM schema_migrations ORDER BY 1") == [(1,), (2,)]
+    out = run_cli(project, "db", "validate", "--database-url", db_url)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
 def test_unreachable_database_masks_the_password(project: Path) -> None:
     write(project, "0001_a.sql", "SELECT 1;")
     url = "postgresql://app:hunter2-secret@127.0.0.1:9/app"
