@@ -21,6 +21,7 @@ import pytest
 from psycopg import sql
 
 from workspace.deps.embedded import EmbeddedPostgres
+from workspace.deps.pg_extensions import FETCHED
 
 pytest_plugins = ["tests.docker_fixture", "tests.deps.oidc_fixture", "tests.browser", "tests.stack"]
 
@@ -39,7 +40,8 @@ def pg_server() -> Iterator[EmbeddedPostgres]:
     # Not under pytest's basetemp: a second pytest session (another terminal, a helper)
     # rotates old basetemps away and would pull the data directory from under the server.
     root = Path(tempfile.mkdtemp(prefix="workspace-tests-pg-"))
-    server = EmbeddedPostgres(root / "data", port=free_port(), database="postgres")
+    server = EmbeddedPostgres(root / "data", port=free_port(), database="postgres",
+                              available=FETCHED)  # pgcrypto, uuid-ossp too
     try:
         server.start()
         yield server

@@ -66,7 +66,9 @@ class EmbeddedConfig(_Section):
     data_dir: Path = Field(default=Path(".workspace/postgres"),
                            description="Cluster directory, relative to the project.")
     host: HostName = "127.0.0.1"
-    port: int = Field(default=54320, ge=1, le=65535)
+    port: int | None = Field(default=None, ge=1, le=65535,
+                             description="unset: chosen once per project (54320 when free), "
+                                         "recorded in .workspace/postgres.port")
     database: str = Field(default="workspace", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
     start_timeout_s: Seconds = Field(default=60.0, gt=0)
 
@@ -164,9 +166,8 @@ class PrecheckConfig(_Section):
     required_extensions: list[str] = Field(default_factory=lambda: ["vector"])
     drift: DriftPolicy = DriftPolicy()
     ignore: list[str] = Field(
-        default_factory=lambda: ["pgcrypto"],
-        description="objects drift checks leave alone, e.g. kb.scratch; pgcrypto is created "
-                    "by docker/init.sql (as the guide has it) though no migration needs it")
+        default_factory=list,
+        description="objects drift checks leave alone, e.g. kb.scratch")
     snapshot: Path = Field(default=Path("migrations/schema.snapshot.json"),
                            description="expected schema, for roles that may not CREATE DATABASE")
 
