@@ -135,12 +135,8 @@ def upgrade(server: EmbeddedPostgres, progress: Callable[[str], None]) -> Path |
                            "lines above name, then run `workspace db server upgrade` again.") from None
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        old_log = server.log_file
-        server.data_dir.rename(kept)
+        server.data_dir.rename(kept)  # its server.log stays with it
         new.rename(server.data_dir)
-        if (kept / old_log.name).is_file():
-            shutil.copy2(kept / old_log.name, old_log)
-            server._hand_over(old_log)
     progress(f"starting PostgreSQL {PG_MAJOR} and updating extensions")
     server.start()
     _update_extensions(server)
