@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ctypes.util
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.conftest import SHIPPED_MIGRATIONS, query, run_cli
+from workspace.deps import pg_extensions
 from workspace.deps.embedded import EmbeddedPostgres
 from workspace.deps.pg_extensions import mentioned_in
+from workspace.errors import EmbeddedPostgresError
 
 EXTENSIONS_SQL = """
 CREATE EXTENSION IF NOT EXISTS vector;
@@ -87,3 +91,19 @@ def test_the_server_creates_only_the_required_extensions(outside_tmp: Path) -> N
 
 def test_extensions_the_migrations_create_are_found() -> None:
     assert mentioned_in(SHIPPED_MIGRATIONS) >= {"vector"}
+
+
+def test_a_missing_system_library_is_named_with_the_extension_and_its_package(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """uuid-ossp needs OSSP uuid on Linux: without it, the start stops before the server
+    does, naming the extension and the package (never a silent gap)."""
+    real = ctypes.util.find_library
+    monkeypatch.setattr(ctypes.util, "find_library",
+                        lambda name: None if name == "ossp-uuid" else real(name))
+    pg_extensions.ensure(["pgcrypto", "vector"])  # OpenSSL 3 is there
+    with pytest.raises(EmbeddedPostgresError) as info:
+        pg_extensions.ensure(["vector", "uuid-ossp"])
+    assert info.value.code == "PRECHECK_EMBEDDED_POSTGRES_FAILED"
+    assert "uuid-ossp" in info.value.message and "libossp-uuid.so.16" in info.value.message
+    assert "apt-get install libossp-uuid16" in info.value.remedy
+    assert "gen_random_uuid()" in info.value.remedy
