@@ -52,6 +52,8 @@ def test_an_old_cluster_is_refused_then_upgraded_in_place_intact(
         assert "PRECHECK_EMBEDDED_POSTGRES_FAILED" in refused.stderr
         assert "PostgreSQL 16 cluster" in refused.stderr
         assert "workspace db server upgrade" in refused.stderr
+        up = run_cli(project, "up")  # every command: the same error, nothing started
+        assert up.returncode == 5 and "workspace db server upgrade" in up.stderr, up.stderr
         assert (data / "PG_VERSION").read_text().strip() == "16"
         assert query(url, "SELECT doc_count()") == [(200,)]  # untouched, still served
 

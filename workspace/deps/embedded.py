@@ -191,7 +191,7 @@ class EmbeddedPostgres:
                 self._run(["pg_ctl", "stop", "-D", str(self.data_dir), "-m", "fast", "-w",
                            "-t", str(int(self.start_timeout_s))], timeout=self.start_timeout_s + 5)
             except EmbeddedPostgresError:
-                # PostgreSQL 16.2 can miss a fast shutdown request that arrives while it
+                # PostgreSQL (seen with 16.2) can miss a fast shutdown request that arrives while it
                 # recovers from a crash; immediate shutdown (SIGQUIT) always ends it, and
                 # the next start recovers.
                 self._run(["pg_ctl", "stop", "-D", str(self.data_dir), "-m", "immediate", "-w",
@@ -200,7 +200,7 @@ class EmbeddedPostgres:
 
     def _stop_unregistered(self) -> bool:
         """A server still starting, not yet in postmaster.pid (its `pg_ctl start` was cut
-        short by Ctrl-C): SIGINT, PostgreSQL's fast shutdown, to pgserver's `postgres` or
+        short by Ctrl-C): SIGINT, PostgreSQL's fast shutdown, to our `postgres` or
         `pg_ctl` running with `-D` exactly our data directory; wait for it (bounded).
         False when there is none."""
         import psutil
@@ -276,7 +276,7 @@ class EmbeddedPostgres:
         return None, None
 
     def _processes(self, *, by_cwd: bool) -> list[Any]:
-        """Live processes of pgserver's `postgres` or `pg_ctl` on our data directory."""
+        """Live processes of our `postgres` or `pg_ctl` on our data directory."""
         ours = {os.path.realpath(bin_dir() / name) for name in ("postgres", "pg_ctl")}
         return processes_on(self.data_dir, ours, by_cwd=by_cwd)
 
