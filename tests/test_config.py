@@ -16,7 +16,7 @@ def test_defaults_without_any_file(tmp_path: Path) -> None:
     config = load_config(tmp_path, environ={})
     assert config.database.url is None
     assert config.migrations_dir == tmp_path / "migrations"
-    assert config.migrations.lock_wait_s == 60.0 and config.embedded.port == 54320
+    assert config.migrations.lock_wait_s == 60.0 and config.embedded.port is None  # per project
 
 
 def test_layers_highest_first_cli_env_dotenv_yaml(tmp_path: Path) -> None:

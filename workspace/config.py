@@ -66,7 +66,9 @@ class EmbeddedConfig(_Section):
     data_dir: Path = Field(default=Path(".workspace/postgres"),
                            description="Cluster directory, relative to the project.")
     host: HostName = "127.0.0.1"
-    port: int = Field(default=54320, ge=1, le=65535)
+    port: int | None = Field(default=None, ge=1, le=65535,
+                             description="unset: chosen once per project (54320 when free), "
+                                         "recorded in .workspace/postgres.port")
     database: str = Field(default="workspace", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
     start_timeout_s: Seconds = Field(default=60.0, gt=0)
 
@@ -161,12 +163,11 @@ class PrecheckConfig(_Section):
         description="table -> expected column count (null: any)")
     critical_functions: list[str] = Field(
         default_factory=lambda: ["kb.update_tsv()", "kb.refresh_revision_counts()"])
-    required_extensions: list[str] = Field(default_factory=lambda: ["vector"])
+    required_extensions: list[str] = Field(default_factory=lambda: ["vector", "pgcrypto"])
     drift: DriftPolicy = DriftPolicy()
     ignore: list[str] = Field(
-        default_factory=lambda: ["pgcrypto"],
-        description="objects drift checks leave alone, e.g. kb.scratch; pgcrypto is created "
-                    "by docker/init.sql (as the guide has it) though no migration needs it")
+        default_factory=list,
+        description="objects drift checks leave alone, e.g. kb.scratch")
     compare_owners: bool = Field(
         default=False, description="also compare who owns each object (off: the scratch "
                                    "database is built by whoever validates)")

@@ -103,7 +103,8 @@ DATABASE_UNREACHABLE = Code(
 )
 EMBEDDED_POSTGRES_FAILED = Code(
     "PRECHECK_EMBEDDED_POSTGRES_FAILED", 5,
-    "The embedded PostgreSQL (pgserver) could not be initialised or started.",
+    "The embedded PostgreSQL could not be initialised or started, its cluster was made by "
+    "an older major version, or an extension it needs cannot be had on this machine.",
     "Read the server log lines shown; `workspace db server stop` then retry, "
     "or remove .workspace/postgres to start from an empty cluster.",
 )

@@ -165,12 +165,16 @@ def _check_ports(config: Config, backend: Backend, zitadel: str) -> None:
         return
     if not isinstance(backend, EmbeddedBackend):
         return
-    e = config.embedded
-    if backend.server.status().running:
+    server = backend.server
+    if server.status().running:
         return  # held by our own server: it is reused
-    holder = port_holder(e.host, e.port)
+    if config.embedded.port is None and not server.port_file.is_file():
+        return  # the first start chooses a free one
+    holder = port_holder(server.host, server.port)
     if holder is not None:
-        raise PortInUse(e.host, e.port, holder, setting="embedded.port")
+        raise PortInUse(server.host, server.port, holder,
+                        setting="embedded.port" if config.embedded.port is not None
+                        else f"embedded.port (or remove {server.port_file})")
 
 
 def _wait_database(config: Config, url: str, backend: Backend, steps: Steps) -> float:

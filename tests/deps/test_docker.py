@@ -142,7 +142,7 @@ def test_container_that_exits_while_waited_on_fails_at_once_with_its_log(
     compose_file.write_text(textwrap.dedent("""\
         services:
           postgres:
-            image: pgvector/pgvector:pg16
+            image: pgvector/pgvector:pg18
             entrypoint: ["/bin/sh", "-c"]
             command: ["echo starting; echo 'FATAL: invalid setting' >&2; sleep 2; exit 3"]
             network_mode: none
@@ -253,7 +253,7 @@ def test_foreign_container_on_the_port_is_named_and_left_running(
     options: dict[str, Any] = (
         {"network_mode": "host", "command": ["postgres", "-c", f"port={port}"]} if host_network
         else {"ports": {"5432/tcp": ("127.0.0.1", port)}})
-    foreign = docker_client.containers.run("pgvector/pgvector:pg16", name=name, detach=True,
+    foreign = docker_client.containers.run("pgvector/pgvector:pg18", name=name, detach=True,
                                            environment={"POSTGRES_PASSWORD": "foreign"}, **options)
     try:
         deadline = time.monotonic() + 60
@@ -262,7 +262,7 @@ def test_foreign_container_on_the_port_is_named_and_left_running(
             time.sleep(0.2)
         with pytest.raises(PortInUse) as info:
             DockerPostgres(config).start()
-        assert f"container {name} (image pgvector/pgvector:pg16)" in info.value.holder
+        assert f"container {name} (image pgvector/pgvector:pg18)" in info.value.holder
         foreign.reload()
         assert foreign.status == "running"  # never touched
     finally:

@@ -340,3 +340,33 @@ def _run_ignoring_errors(url: str, statement: str) -> None:
             conn.execute(statement.encode())
     except psycopg.Error:
         pass  # its server was killed under it
+
+
+def test_two_projects_run_their_embedded_servers_at_once(outside_tmp: Path) -> None:
+    """No port configured: each project gets its own, chosen once (54320 when free) and
+    recorded in .workspace/postgres.port, so both servers run side by side."""
+    projects = [outside_tmp / "one", outside_tmp / "two"]
+    for project in projects:
+        (project / "migrations").mkdir(parents=True)
+    try:
+        for project in projects:
+            started = run_cli(project, "db", "server", "start")
+            assert started.returncode == 0, started.stdout + started.stderr
+        statuses = [json.loads(run_cli(p, "db", "server", "status", "--json").stdout)
+                    for p in projects]
+        assert all(s["running"] for s in statuses)
+        ports = [s["port"] for s in statuses]
+        assert ports[0] != ports[1]
+        for project, port in zip(projects, ports, strict=True):
+            assert (project / ".workspace" / "postgres.port").read_text().strip() == str(port)
+            url = EmbeddedPostgres(project / ".workspace" / "postgres", port=None).url()
+            with connection(url, timeout_s=10) as conn:
+                assert conn.execute("SELECT current_setting('port')").fetchone() == (str(port),)
+        # Recorded: the next start (after a stop) uses the same port again.
+        assert run_cli(projects[0], "db", "server", "stop").returncode == 0
+        assert run_cli(projects[0], "db", "server", "start").returncode == 0
+        assert json.loads(run_cli(projects[0], "db", "server", "status", "--json").stdout)[
+            "port"] == ports[0]
+    finally:
+        for project in projects:
+            run_cli(project, "db", "server", "stop")

@@ -16,6 +16,7 @@ from workspace.db.plan import Plan
 from workspace.db.runner import read_plan, repair
 from workspace.db.wait import wait_for_migrations
 from workspace.deps import database_url, embedded_server
+from workspace.deps.embedded import PG_MAJOR
 from workspace.errors import CHECKSUM_MISMATCH, MIGRATIONS_PENDING
 
 __all__ = ["EXIT_MODIFIED", "EXIT_PENDING", "register"]
@@ -51,8 +52,9 @@ def register(sub: Any) -> None:
                           "(records who did it and the old checksum)", _repair)
     p.add_argument("versions", nargs="*", type=int, metavar="VERSION",
                    help="only these versions (default: every modified one)")
-    p = command("server", "the embedded PostgreSQL: start, stop or show it", _server, url=False)
-    p.add_argument("action", choices=("start", "stop", "status"))
+    p = command("server", "the embedded PostgreSQL: start, stop or show it; upgrade a "
+                          "cluster made by an older major version in place", _server, url=False)
+    p.add_argument("action", choices=("start", "stop", "status", "upgrade"))
     schema.register(dbsub)
     lint.register(dbsub)
 
@@ -187,6 +189,13 @@ def _server(args: argparse.Namespace, console: Console) -> int:
     elif args.action == "stop":
         message = ("Embedded PostgreSQL stopped" if server.stop()
                    else "Embedded PostgreSQL was not running")
+    elif args.action == "upgrade":
+        from workspace.deps.pg_upgrade import upgrade
+
+        kept = upgrade(server, progress=lambda step: None if args.json else console.info(step))
+        message = (f"Embedded PostgreSQL upgraded to {PG_MAJOR}; the old cluster is kept in "
+                   f"{kept} (remove it once you are satisfied)" if kept
+                   else f"Embedded PostgreSQL is already {PG_MAJOR}: nothing to upgrade")
     else:
         message = ""
     status = server.status()

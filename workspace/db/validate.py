@@ -89,7 +89,10 @@ def validate(url: str, config: Config, migrations: list[MigrationFile]) -> Repor
                                     cache_dir=config.state_dir / "cache",
                                     snapshot=config.path(config.precheck.snapshot))
     report = Report(expected=expected, live=live)
-    report.drifts = compare(expected.catalog, live, config.precheck.ignore,
+    # a required extension is the environment's (docker/init.sql, the embedded server),
+    # never "extra"; a missing one is its own critical finding below
+    report.drifts = compare(expected.catalog, live,
+                            [*config.precheck.ignore, *config.precheck.required_extensions],
                             owners=config.precheck.compare_owners)
     report.findings = _critical(config.precheck, live, report) + tracking_findings
     report.migrations = (tracked, len(migrations))

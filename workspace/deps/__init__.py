@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from workspace.config import Config
 from workspace.deps.base import Backend
+from workspace.deps import pg_extensions
 from workspace.deps.embedded import EmbeddedBackend, EmbeddedPostgres
 from workspace.deps.external import ExternalPostgres
 from workspace.errors import DockerUnavailable
@@ -13,9 +14,14 @@ __all__ = ["choose_backend", "database_url", "embedded_server"]
 
 
 def embedded_server(config: Config) -> EmbeddedPostgres:
+    """The project's embedded server: it creates precheck.required_extensions and makes
+    the extensions the migrations create available (pgcrypto, uuid-ossp: fetched once)."""
     e = config.embedded
     return EmbeddedPostgres(config.path(e.data_dir), host=e.host, port=e.port,
-                            database=e.database, start_timeout_s=e.start_timeout_s)
+                            database=e.database, start_timeout_s=e.start_timeout_s,
+                            extensions=config.precheck.required_extensions,
+                            available=sorted(pg_extensions.mentioned_in(
+                                config.path(config.migrations.dir))))
 
 
 def choose_backend(config: Config) -> tuple[Backend, str]:

