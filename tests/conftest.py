@@ -22,6 +22,7 @@ import pytest
 from psycopg import sql
 
 from tests.debian import ensure_package
+from workspace.config import PrecheckConfig
 from workspace.deps.embedded import EmbeddedPostgres
 from workspace.deps.pg_extensions import FETCHED
 
@@ -68,6 +69,17 @@ def db_url(pg_server: EmbeddedPostgres, admin_url: str) -> Iterator[str]:
     yield pg_server.url(name)
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def app_db_url(db_url: str) -> str:
+    """`db_url` as the environment hands a database to the app: the default
+    `precheck.required_extensions` created in it (the embedded server and docker/init.sql
+    do that; no shipped migration creates pgcrypto)."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for name in PrecheckConfig().required_extensions:
+            conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name)))
+    return db_url
 
 
 @pytest.fixture

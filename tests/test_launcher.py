@@ -60,6 +60,13 @@ def test_embedded_default_end_to_end(shipped: Path) -> None:
     assert not pid_file.exists()
 
 
+@pytest.fixture
+def db_url(app_db_url: str) -> str:
+    """`workspace up` validates with the default required extensions: the database as the
+    environment hands it over (conftest's app_db_url)."""
+    return app_db_url
+
+
 def test_external_database_from_the_environment(shipped: Path, db_url: str) -> None:
     out = run_cli(shipped, "up", "--json", env={"DATABASE_URL": db_url})
     assert out.returncode == 0, out.stderr

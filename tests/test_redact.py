@@ -274,14 +274,14 @@ def test_workspace_as_user_password_and_database_keeps_text_readable(
 
 @pytest.fixture
 def conninfo_role(pg_server: EmbeddedPostgres, admin_url: str,
-                  db_url: str) -> Iterator[tuple[str, str]]:
+                  app_db_url: str) -> Iterator[tuple[str, str]]:
     """A key/value connection string to a fresh database, as a role whose password has an
     escaped space (libpq's `password=se\\ cret`); and the password's tail."""
     role = f"r_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE ROLE {} LOGIN SUPERUSER PASSWORD {}").format(
             sql.Identifier(role), sql.Literal("Se cr3t-Pw9")))
-    database = db_url.rsplit("/", 1)[1]
+    database = app_db_url.rsplit("/", 1)[1]
     yield (f"host={pg_server.host} port={pg_server.port} dbname={database} user={role} "
            "password=Se\\ cr3t-Pw9"), "cr3t-Pw9"
     with psycopg.connect(admin_url, autocommit=True) as conn:  # its objects first

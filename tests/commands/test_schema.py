@@ -14,10 +14,10 @@ GUIDE_PASSED = ["VALIDATION PASSED", "8/8 tables exist", "2/2 functions exist",
 
 
 @pytest.fixture
-def migrated(shipped_project: Path, db_url: str) -> str:
-    out = run_cli(shipped_project, "db", "migrate", "--database-url", db_url)
+def migrated(shipped_project: Path, app_db_url: str) -> str:
+    out = run_cli(shipped_project, "db", "migrate", "--database-url", app_db_url)
     assert out.returncode == 0, out.stderr
-    return db_url
+    return app_db_url
 
 
 def test_validate_passes_with_the_guides_lines_in_plain_text(shipped_project: Path,

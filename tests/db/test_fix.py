@@ -15,7 +15,8 @@ from workspace.db.runner import RunnerSettings, migrate
 
 
 @pytest.fixture
-def migrated(shipped_project: Path, db_url: str) -> tuple[Config, str]:
+def migrated(shipped_project: Path, app_db_url: str) -> tuple[Config, str]:
+    db_url = app_db_url
     migrate(db_url, find_migrations(shipped_project / "migrations"), RunnerSettings())
     return config_for(shipped_project), db_url
 
