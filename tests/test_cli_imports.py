@@ -67,6 +67,9 @@ def test_noop_migrate_loads_no_sql_parser_terminal_http_or_docker(
     assert code == 0, output
     assert "All migrations up to date" in output
     assert top_level(modules, NEVER) == set()
+    # a URL is given: no backend to start; difflib only suggests names for config mistakes
+    assert top_level(modules, ("workspace.deps.embedded", "workspace.deps.docker",
+                               "difflib")) == set()
 
 
 def test_full_apply_loads_the_sql_parser_only(project: Path, db_url: str) -> None:
