@@ -72,7 +72,11 @@ NOOP_AIM_S = 0.3  # `workspace db migrate` with nothing pending
 FULL_APPLY_AIM_X = 1.3  # full apply vs. the one-transaction psql floor (issue 11)
 UP_TO_DATE = "All migrations up to date"
 APPLIED_TOTAL = re.compile(r"(\d+) migrations? applied in ([\d.]+)(ms|s)\b")
-IMPORT_PROBE = "import workspace.cli as c; c.build_parser()"  # what the console script loads
+# What `db migrate` loads before it reads a file: the parser (the command modules import
+# their work only when chosen), then the config models, the runner and psycopg, the
+# backends' chooser. pglast comes later, and only when files are pending.
+IMPORT_PROBE = ("import workspace.cli as c; c.build_parser(); "
+                "import workspace.config, workspace.db, workspace.deps")
 # floor for (b): a bare script that connects and asks one thing
 BARE_PSYCOPG = ("import sys, psycopg\n"
                 "with psycopg.connect(sys.argv[1]) as conn:\n"
@@ -240,7 +244,7 @@ def one_run(i: int, *, admin: Admin, project: Path, files: list[Path], all_sql: 
         find_migrations(project / "migrations")
         parts.find.append(time.perf_counter() - started)
         elapsed, proc = run_timed([sys.executable, "-c", IMPORT_PROBE], cwd=project, env=env)
-        require_ok(proc, "python -c 'import workspace.cli'")
+        require_ok(proc, "python -c 'import workspace.cli ...'")
         parts.imports.append(elapsed)
     finally:
         for name in names.values():
@@ -322,7 +326,8 @@ def print_report(variants: dict[str, Variant], trips: list[tuple[int, int]],
     print()
     print("Where the time goes (medians, s)")
     pieces = [
-        ("interpreter + imports (python -c \"import workspace.cli; build_parser()\")", imports),
+        ("interpreter + imports (python -c \"import workspace.cli, .config, .db, .deps; "
+         "build_parser()\")", imports),
         (f"find_migrations() of {count} files (read + checksum; SQL is parsed only "
          "before applying), in-process", find),
         ("apply loop, as the runner reports it in (a) (\"N migrations applied in\")", applied),
