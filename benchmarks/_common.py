@@ -62,6 +62,19 @@ def clean_env() -> dict[str, str]:
             if k not in _DROP_ENV and not k.startswith(("WORKSPACE_", "PG"))}
 
 
+def bytecode_cache(env: dict[str, str], cache_dir: Path) -> str:
+    """Let the timed commands cache their compiled modules, as an installed workspace
+    does. Without it (PYTHONDONTWRITEBYTECODE=1, as some shells and CI set), every start
+    compiles workspace's own modules from source again (about 0.1 s of CPU here), which
+    no user's installation pays. The cache goes to `cache_dir` (PYTHONPYCACHEPREFIX), not
+    into the source tree. Returns the line for the machine facts."""
+    inherited = "PYTHONDONTWRITEBYTECODE" in env
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(cache_dir)
+    return (f"cached in {cache_dir} (PYTHONPYCACHEPREFIX"
+            f"{'; PYTHONDONTWRITEBYTECODE dropped' if inherited else ''}), warmed up")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

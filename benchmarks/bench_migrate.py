@@ -14,6 +14,10 @@ fresh databases, times as whole commands (wall clock):
   e. in-process `workspace.startup.migrate_on_startup()` on (a)'s database (no-op path
      an app takes at every start), median of a few calls, plus the queries and
      connections it uses (counted by wrapping psycopg.connect / Connection.execute)
+  f. floor for (b): `python -c` importing psycopg, connecting and running SELECT 1
+
+The commands' bytecode is cached in the temp directory and warmed up first, as on an
+installed workspace (--no-bytecode-cache: as the environment has it).
 
 The variants are interleaved within each run so machine noise hits them alike. Aims
 are reported ("aim met"/"aim missed"), never enforced: the exit status is non-zero only
@@ -49,6 +53,7 @@ from _common import (  # noqa: E402 - needs the path above
     bench_main,
     clean_env,
     clean_os_environ,
+    bytecode_cache,
     finish,
     free_port,
     machine_facts,
@@ -67,7 +72,15 @@ NOOP_AIM_S = 0.3  # `workspace db migrate` with nothing pending
 FULL_APPLY_AIM_X = 1.3  # full apply vs. the one-transaction psql floor (issue 11)
 UP_TO_DATE = "All migrations up to date"
 APPLIED_TOTAL = re.compile(r"(\d+) migrations? applied in ([\d.]+)(ms|s)\b")
-IMPORT_PROBE = "import workspace.cli as c; c.build_parser()"  # what the console script loads
+# What `db migrate` loads before it reads a file: the parser (the command modules import
+# their work only when chosen), then the config models, the runner and psycopg, the
+# backends' chooser. pglast comes later, and only when files are pending.
+IMPORT_PROBE = ("import workspace.cli as c; c.build_parser(); "
+                "import workspace.config, workspace.db, workspace.deps")
+# floor for (b): a bare script that connects and asks one thing
+BARE_PSYCOPG = ("import sys, psycopg\n"
+                "with psycopg.connect(sys.argv[1]) as conn:\n"
+                "    conn.execute('SELECT 1').fetchone()")
 
 
 @dataclass
@@ -190,6 +203,11 @@ def one_run(i: int, *, admin: Admin, project: Path, files: list[Path], all_sql: 
                              f"{redact.redact(proc.stdout + proc.stderr)[-2000:]}")
         v["b"].samples.append(elapsed)
 
+        # f. floor for (b): python, import psycopg, connect, SELECT 1
+        elapsed, proc = run_timed([sys.executable, "-c", BARE_PSYCOPG, url_a], env=env)
+        require_ok(proc, "python -c 'import psycopg; ... SELECT 1'")
+        v["f"].samples.append(elapsed)
+
         # c. floor 1: psql, everything in one transaction
         url_c = admin.create(names["one_tx"])
         elapsed, proc = run_timed(psql_command(url_c, all_sql), env=env)
@@ -226,12 +244,27 @@ def one_run(i: int, *, admin: Admin, project: Path, files: list[Path], all_sql: 
         find_migrations(project / "migrations")
         parts.find.append(time.perf_counter() - started)
         elapsed, proc = run_timed([sys.executable, "-c", IMPORT_PROBE], cwd=project, env=env)
-        require_ok(proc, "python -c 'import workspace.cli'")
+        require_ok(proc, "python -c 'import workspace.cli ...'")
         parts.imports.append(elapsed)
     finally:
         for name in names.values():
             with contextlib.suppress(psycopg.Error):
                 admin.drop(name)
+
+
+def warm_up(admin: Admin, project: Path, env: dict[str, str]) -> None:
+    """One untimed dry run (it parses every file, so it loads what a full apply loads):
+    the bytecode cache is filled before the first timed command."""
+    try:
+        url = admin.create("bench_warm_up")
+        proc = subprocess.run([*workspace_command(), "db", "migrate", "--dry-run",
+                               "--database-url", url], cwd=project, env=env,
+                              capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                              timeout=COMMAND_TIMEOUT_S, check=False)
+        require_ok(proc, "workspace db migrate --dry-run (warm-up)")
+    finally:
+        with contextlib.suppress(psycopg.Error):
+            admin.drop("bench_warm_up")
 
 
 # -- profile ---------------------------------------------------------------------------
@@ -276,7 +309,8 @@ def print_report(variants: dict[str, Variant], trips: list[tuple[int, int]],
     print(f"round trips (queries) on startup no-op: {q}, connections: {c}")
     noop = variants["b"].median
     print(f"no-op `workspace db migrate` (b): median {noop:.3f} s vs aim <= {NOOP_AIM_S} s: "
-          f"{'aim met' if noop <= NOOP_AIM_S else 'aim missed'}")
+          f"{'aim met' if noop <= NOOP_AIM_S else 'aim missed'}; "
+          f"{noop / variants['f'].median:.2f}x a bare psycopg script (f)")
     ratio = variants["a"].median / floor
     print(f"full apply (a) / psql one transaction (c): {ratio:.2f}x vs aim <= "
           f"{FULL_APPLY_AIM_X:g}x: {'aim met' if ratio <= FULL_APPLY_AIM_X else 'aim missed'}")
@@ -292,7 +326,8 @@ def print_report(variants: dict[str, Variant], trips: list[tuple[int, int]],
     print()
     print("Where the time goes (medians, s)")
     pieces = [
-        ("interpreter + imports (python -c \"import workspace.cli; build_parser()\")", imports),
+        ("interpreter + imports (python -c \"import workspace.cli, .config, .db, .deps; "
+         "build_parser()\")", imports),
         (f"find_migrations() of {count} files (read + checksum; SQL is parsed only "
          "before applying), in-process", find),
         ("apply loop, as the runner reports it in (a) (\"N migrations applied in\")", applied),
@@ -319,6 +354,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", action="store_true",
                    help="afterwards, cProfile an in-process full apply and no-op")
     p.add_argument("--profile-top", type=int, default=25, help="entries per profile listing")
+    p.add_argument("--no-bytecode-cache", action="store_true",
+                   help="time the commands with the inherited PYTHONDONTWRITEBYTECODE / "
+                        "PYTHONPYCACHEPREFIX (by default their bytecode is cached in the temp "
+                        "directory and warmed up, as on an installed workspace)")
     p.add_argument("--tmpdir", type=Path, default=None,
                    help="where to put the server and the project (default: the system temp "
                         "directory; /dev/shm takes disk noise out of the numbers)")
@@ -347,12 +386,19 @@ def main(argv: list[str] | None) -> int:
         srv.start()
         admin = Admin(srv)
         facts = machine_facts(admin)
+        if args.no_bytecode_cache:
+            facts.append(("bytecode", "as inherited: PYTHONDONTWRITEBYTECODE="
+                                      f"{env.get('PYTHONDONTWRITEBYTECODE', '(unset)')}"))
+        else:
+            facts.append(("bytecode", bytecode_cache(env, tmp / "pycache")))
+            warm_up(admin, project, env)
         variants = {k: Variant(k, label) for k, label in (
             ("a", "workspace db migrate, full apply"),
             ("b", "workspace db migrate, no-op"),
             ("c", "psql -1 all.sql (floor 1)"),
             ("d", "psql -1 per file (floor 2)"),
             ("e", "migrate_on_startup no-op, in-process"),
+            ("f", "python: import psycopg, SELECT 1"),
         )}
         trips: list[tuple[int, int]] = []
         parts = Breakdown()

@@ -11,7 +11,6 @@ field as `WORKSPACE_<SECTION>__<FIELD>` (e.g. `WORKSPACE_MIGRATIONS__LOCK_WAIT_S
 
 from __future__ import annotations
 
-import difflib
 import os
 import typing
 from collections.abc import Mapping
@@ -292,6 +291,8 @@ def _describe(exc: ValidationError, origin: Mapping[str, str]) -> str:
 
 
 def _suggest(loc: tuple[int | str, ...]) -> str:
+    import difflib  # only for a mistake: not on every start
+
     model: type[BaseModel] = Config
     parts = list(loc[:-1])
     while parts:

@@ -66,8 +66,7 @@ def read_regular(path: Path, *, max_bytes: int) -> bytes:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):  # what was opened, not what was named
             raise NotReadable(describe(path) or "is not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(max_bytes + 1)  # st_size may lie (procfs): never read past it
+        data = _read_at_most(fd, max_bytes + 1, info.st_size)
         if max(info.st_size, len(data)) > max_bytes:
             raise NotReadable(f"is too large ({max(info.st_size, len(data)):,} bytes; "
                               f"at most {max_bytes:,})")
@@ -76,6 +75,22 @@ def read_regular(path: Path, *, max_bytes: int) -> bytes:
         raise NotReadable(f"cannot be read: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
+
+
+def _read_at_most(fd: int, limit: int, size_hint: int) -> bytes:
+    """Up to `limit` bytes, until end of file. st_size may lie (procfs says 0), so it only
+    sizes the first read; and no buffer of `limit` bytes is allocated up front, as
+    `read(limit)` does (1 GiB for a migration: 0.1 ms per file, mostly page mapping)."""
+    chunks: list[bytes] = []
+    total = 0
+    chunk = max(size_hint + 1, 1 << 16)  # the whole file and its end in one or two reads
+    while total < limit:
+        data = os.read(fd, min(chunk, limit - total))
+        if not data:
+            break
+        chunks.append(data)
+        total += len(data)
+    return b"".join(chunks)
 
 
 def _describe_error(path: Path, exc: OSError) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from workspace.config import Config, load_config
+if TYPE_CHECKING:
+    from workspace.config import Config
 
 __all__ = ["add_common", "config_from"]
 
@@ -18,5 +20,7 @@ def add_common(p: argparse.ArgumentParser, *, url: bool = True) -> None:
 
 
 def config_from(args: argparse.Namespace) -> Config:
+    from workspace.config import load_config  # pydantic: only for the command chosen
+
     cli = {"database.url": getattr(args, "database_url", None)}
     return load_config(args.project_dir, config_file=args.config, cli=cli)

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workspace import redact
 from workspace.commands import lint, schema
 from workspace.commands.common import add_common, config_from
-from workspace.console import Console
-from workspace.db import migrate_project, runner_settings
-from workspace.db.files import MigrationFile, find_migrations
-from workspace.db.plan import Plan
-from workspace.db.runner import read_plan, repair
-from workspace.db.wait import wait_for_migrations
-from workspace.deps import database_url, embedded_server
-from workspace.deps.embedded import PG_MAJOR
 from workspace.errors import CHECKSUM_MISMATCH, MIGRATIONS_PENDING
+
+if TYPE_CHECKING:
+    from workspace.console import Console
+    from workspace.db.files import MigrationFile
+    from workspace.db.plan import Plan
+
+# The database side (psycopg, the runner, the backends) is imported by each handler, so
+# that `--help`, `--version` and the other commands do not pay for it.
 
 __all__ = ["EXIT_MODIFIED", "EXIT_PENDING", "register"]
 
@@ -60,6 +60,10 @@ def register(sub: Any) -> None:
 
 
 def _migrate(args: argparse.Namespace, console: Console) -> int:
+    from workspace.db import migrate_project
+    from workspace.db.files import find_migrations
+    from workspace.deps import database_url
+
     config = config_from(args)
     files = find_migrations(config.migrations_dir)  # every file checked before connecting
     url = database_url(config)
@@ -101,6 +105,11 @@ def _migrate(args: argparse.Namespace, console: Console) -> int:
 
 
 def _status(args: argparse.Namespace, console: Console) -> int:
+    from workspace.db import runner_settings
+    from workspace.db.files import find_migrations
+    from workspace.db.runner import read_plan
+    from workspace.deps import database_url
+
     config = config_from(args)
     files = find_migrations(config.migrations_dir)
     url = database_url(config)
@@ -133,6 +142,10 @@ def _status(args: argparse.Namespace, console: Console) -> int:
 
 
 def _wait(args: argparse.Namespace, console: Console) -> int:
+    from workspace.db.files import find_migrations
+    from workspace.db.wait import wait_for_migrations
+    from workspace.deps import database_url
+
     config = config_from(args)
     files = find_migrations(config.migrations_dir)
     url = database_url(config)
@@ -166,6 +179,11 @@ def _status_rows(plan: Plan) -> list[dict[str, Any]]:
 
 
 def _repair(args: argparse.Namespace, console: Console) -> int:
+    from workspace.db import runner_settings
+    from workspace.db.files import find_migrations
+    from workspace.db.runner import repair
+    from workspace.deps import database_url
+
     config = config_from(args)
     files = find_migrations(config.migrations_dir)
     url = database_url(config)
@@ -181,6 +199,9 @@ def _repair(args: argparse.Namespace, console: Console) -> int:
 
 
 def _server(args: argparse.Namespace, console: Console) -> int:
+    from workspace.deps import embedded_server
+    from workspace.deps.embedded import PG_MAJOR
+
     config = config_from(args)
     server = embedded_server(config)
     if args.action == "start":

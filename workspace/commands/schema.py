@@ -7,11 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from workspace import redact
 from workspace.commands.common import add_common, config_from
-from workspace.config import Config
-from workspace.console import Console
-from workspace.db import runner_settings
-from workspace.db.files import find_migrations
-from workspace.deps import database_url
 from workspace.errors import (
     DatabaseUnreachable,
     MigrationError,
@@ -21,6 +16,8 @@ from workspace.errors import (
 )
 
 if TYPE_CHECKING:
+    from workspace.config import Config
+    from workspace.console import Console
     from workspace.db.validate import Report
 
 __all__ = ["register"]
@@ -43,6 +40,7 @@ def register(dbsub: Any) -> None:
 
 
 def _checked(config: Config, url: str) -> Report:
+    from workspace.db.files import find_migrations
     from workspace.db.validate import validate  # the schema modules load only when used
 
     migrations = find_migrations(config.migrations_dir)
@@ -55,6 +53,8 @@ def _checked(config: Config, url: str) -> Report:
 
 
 def _validate(args: argparse.Namespace, console: Console) -> int:
+    from workspace.deps import database_url
+
     config = config_from(args)
     url = database_url(config)
     report = _checked(config, url)
@@ -88,6 +88,9 @@ def _report_json(report: Report, url: str) -> dict[str, Any]:
 
 
 def _fix(args: argparse.Namespace, console: Console) -> int:
+    from workspace.db import runner_settings
+    from workspace.deps import database_url
+
     config = config_from(args)
     url = database_url(config)
     from workspace.db.fix import apply_fix, plan_fix
@@ -166,6 +169,10 @@ def _show_left_alone(console: Console, report: Report) -> None:
 
 
 def _snapshot(args: argparse.Namespace, console: Console) -> int:
+    from workspace.db import runner_settings
+    from workspace.db.files import find_migrations
+    from workspace.deps import database_url
+
     config = config_from(args)
     url = database_url(config)
     from workspace.db.expected import build_expected, write_snapshot

@@ -7,12 +7,14 @@ import codecs
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workspace.commands.common import add_common, config_from
-from workspace.config import Config
 from workspace.console import Console
 from workspace.errors import ConfigError
+
+if TYPE_CHECKING:
+    from workspace.config import Config
 
 __all__ = ["register"]
 

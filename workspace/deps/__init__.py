@@ -3,12 +3,16 @@ PostgreSQL. `choose_backend` decides, for `workspace up` and every `db` command 
 
 from __future__ import annotations
 
-from workspace.config import Config
-from workspace.deps.base import Backend
-from workspace.deps import pg_extensions
-from workspace.deps.embedded import EmbeddedBackend, EmbeddedPostgres
-from workspace.deps.external import ExternalPostgres
+from typing import TYPE_CHECKING
+
 from workspace.errors import DockerUnavailable
+
+if TYPE_CHECKING:
+    from workspace.config import Config
+    from workspace.deps.base import Backend
+    from workspace.deps.embedded import EmbeddedPostgres
+
+# Each backend is imported when chosen: a configured URL needs none of them.
 
 __all__ = ["choose_backend", "database_url", "embedded_server"]
 
@@ -16,6 +20,9 @@ __all__ = ["choose_backend", "database_url", "embedded_server"]
 def embedded_server(config: Config) -> EmbeddedPostgres:
     """The project's embedded server: it creates precheck.required_extensions and makes
     the extensions the migrations create available (pgcrypto, uuid-ossp: fetched once)."""
+    from workspace.deps import pg_extensions
+    from workspace.deps.embedded import EmbeddedPostgres
+
     e = config.embedded
     return EmbeddedPostgres(config.path(e.data_dir), host=e.host, port=e.port,
                             database=e.database, start_timeout_s=e.start_timeout_s,
@@ -27,6 +34,9 @@ def embedded_server(config: Config) -> EmbeddedPostgres:
 def choose_backend(config: Config) -> tuple[Backend, str]:
     """The configured backend, or for `auto`: Docker when an engine answers, else the
     embedded server. Returns it with the reason for the choice."""
+    from workspace.deps.embedded import EmbeddedBackend
+    from workspace.deps.external import ExternalPostgres
+
     choice = config.deps.postgres.backend
     if choice == "external" or (choice == "auto" and config.database.url is not None):
         return ExternalPostgres(config), "a database URL is configured"

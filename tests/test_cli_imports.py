@@ -1,0 +1,82 @@
+"""What the command imports: start-up is most of a short command's time, so each module
+loads only when the chosen command needs it. Deterministic guards (which modules are in
+`sys.modules` when the command ends), not timings; the timings are in
+benchmarks/bench_migrate.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import run_cli
+
+# Runs the real entry point (__main__.main, as the console script does), then writes the
+# names of the modules loaded to the file named by argv[1].
+PROBE = """
+import json, sys
+out, sys.argv = sys.argv[1], ["workspace", *sys.argv[2:]]
+from workspace.__main__ import main
+try:
+    code = main()
+except SystemExit as exc:  # --help, --version
+    code = exc.code
+with open(out, "w") as fh:
+    json.dump({"code": code, "modules": sorted(sys.modules)}, fh)
+"""
+
+# Never needed by the commands below: the terminal's colours (rich: only on a terminal),
+# the SQL parser (only for files about to be applied), HTTP probes, the Docker SDK.
+NEVER = ("rich", "pglast", "httpx", "docker")
+# Not needed to print help or the version: configuration, the database driver.
+HEAVY = ("pydantic", "psycopg", "yaml", "workspace.config", "workspace.db")
+
+
+def loaded(project: Path, *args: str) -> tuple[int, set[str], str]:
+    out = project / "modules.json"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "SKIP_MIGRATIONS", "MIGRATIONS_DIR")}
+    proc = subprocess.run([sys.executable, "-c", PROBE, str(out), *args], cwd=project,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert out.exists(), proc.stderr
+    data = json.loads(out.read_text())
+    return data["code"], set(data["modules"]), proc.stdout + proc.stderr
+
+
+def top_level(modules: set[str], names: tuple[str, ...]) -> set[str]:
+    return {m for m in modules if any(m == n or m.startswith(n + ".") for n in names)}
+
+
+def test_help_and_version_load_neither_config_nor_database_driver(project: Path) -> None:
+    for args in (["--version"], ["--help"], ["db", "--help"], ["db", "migrate", "--help"],
+                 ["start", "--help"]):
+        code, modules, output = loaded(project, *args)
+        assert code == 0, output
+        assert top_level(modules, NEVER + HEAVY) == set(), args
+
+
+def test_noop_migrate_loads_no_sql_parser_terminal_http_or_docker(
+        project: Path, db_url: str) -> None:
+    (project / "migrations" / "0001_init.sql").write_text(
+        "CREATE TABLE t (id int PRIMARY KEY);\n")
+    first = run_cli(project, "db", "migrate", "--database-url", db_url)
+    assert first.returncode == 0, first.stderr
+    code, modules, output = loaded(project, "db", "migrate", "--database-url", db_url)
+    assert code == 0, output
+    assert "All migrations up to date" in output
+    assert top_level(modules, NEVER) == set()
+    # a URL is given: no backend to start; difflib only suggests names for config mistakes
+    assert top_level(modules, ("workspace.deps.embedded", "workspace.deps.docker",
+                               "difflib")) == set()
+
+
+def test_full_apply_loads_the_sql_parser_only(project: Path, db_url: str) -> None:
+    (project / "migrations" / "0001_init.sql").write_text(
+        "CREATE TABLE t (id int PRIMARY KEY);\n")
+    code, modules, output = loaded(project, "db", "migrate", "--database-url", db_url)
+    assert code == 0, output
+    assert "Applied: 0001_init.sql" in output
+    assert "pglast" in modules  # the guard above would notice a parser that never loads
+    assert top_level(modules, ("rich", "httpx", "docker")) == set()
