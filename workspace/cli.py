@@ -63,9 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    with deferred():  # every command's imports: not cut short (see __main__.py)
+    with deferred():  # the parser's imports: not cut short (see __main__.py)
         parser = build_parser()
     args = parser.parse_args(argv)
+    with deferred():  # what every command loads (the commands import the rest lazily):
+        import workspace.config  # noqa: F401  pydantic_core panics if a signal cuts it short
     console = Console(json_mode=getattr(args, "json", False))
     redact.on_weak_password(console.warn)
     redact.install_excepthooks()  # --debug re-raises: its traceback is masked too
