@@ -70,6 +70,7 @@ from _common import (  # noqa: E402 - needs the path above
 )
 
 from workspace import redact
+from workspace.config import PrecheckConfig
 from workspace.deps.embedded import EmbeddedPostgres, bin_dir
 
 REPO = Path(__file__).resolve().parent.parent
@@ -680,7 +681,8 @@ def main(argv: list[str] | None) -> int:
     args = parse_args(argv)
     env = clean_env()
     tmp = Path(tempfile.mkdtemp(prefix="bench-validate-", dir=args.tmpdir))
-    srv = EmbeddedPostgres(tmp / "data", port=free_port(), database="postgres")
+    srv = EmbeddedPostgres(tmp / "data", port=free_port(), database="postgres",
+                           available=PrecheckConfig().required_extensions)
     failures: list[str] = []
     try:
         workspace_command()  # fail early when it is missing
@@ -694,6 +696,9 @@ def main(argv: list[str] | None) -> int:
         facts = machine_facts(admin)
 
         shipped_url = admin.create("bench_shipped")
+        with psycopg.connect(shipped_url, autocommit=True) as conn:  # as the environment does
+            for name in PrecheckConfig().required_extensions:
+                conn.execute(f'CREATE EXTENSION IF NOT EXISTS "{name}"'.encode())
         migrate(shipped, shipped_url, env, "shipped")
         _, proc = run_timed(validate_command(shipped_url), cwd=shipped, env=env)
         check_validate(proc, "scratch database", "shipped: first validate")
