@@ -26,7 +26,6 @@ import fcntl
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -34,6 +33,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from workspace.deps import wheels
 from workspace.errors import EmbeddedPostgresError
 
 __all__ = ["FETCHED", "PACKAGE", "cache_dir", "ensure", "mentioned_in", "server_options"]
@@ -109,26 +109,18 @@ def ensure(wanted: Iterable[str]) -> None:
 def _fetch(cache: Path, needed: list[str]) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="workspace-pgext-"))
     try:
-        argv = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                "--python-version", "3.12", "--disable-pip-version-check", "-q",
-                f"{PACKAGE}=={VERSION}", "-d", str(tmp / "wheel")]
-        try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=_FETCH_TIMEOUT_S,
-                                  stdin=subprocess.DEVNULL, check=False)
-            detail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] if proc.returncode else []
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            detail = [str(exc)]
-        wheels = list((tmp / "wheel").glob("*.whl"))
-        if detail or not wheels:
+        wheel, problem = wheels.download(f"{PACKAGE}=={VERSION}", "3.12", tmp / "wheel",
+                                         _FETCH_TIMEOUT_S)
+        if wheel is None:
             raise EmbeddedPostgresError(
                 f"the extension(s) {', '.join(needed)} are not in the embedded PostgreSQL and "
                 f"could not be fetched from {PACKAGE} {VERSION} for this platform "
-                f"({' '.join(detail) or 'no wheel'})",
+                f"({problem})",
                 remedy=f"Let pip reach PyPI once (`pip download --no-deps --only-binary=:all: "
                        f"--python-version 3.12 {PACKAGE}=={VERSION}` must work), or use Docker "
                        "(deps.postgres.backend: docker) or a database URL whose server has them.")
         staging = tmp / "cache"
-        _extract(wheels[0], staging)
+        _extract(wheel, staging)
         missing = [n for n in FETCHED if not (staging / "extension" / f"{n}.control").is_file()]
         if missing:
             raise EmbeddedPostgresError(

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-import subprocess
-import sys
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -31,7 +29,7 @@ import psycopg
 from psycopg import sql
 
 from workspace import redact
-from workspace.deps import pg_extensions
+from workspace.deps import pg_extensions, wheels
 from workspace.deps.embedded import PG_MAJOR, SUPERUSER, EmbeddedPostgres, bin_dir, cluster_major
 from workspace.errors import EmbeddedPostgresError
 
@@ -56,24 +54,16 @@ def old_bin_dir() -> Path:
         return binaries
     tmp = Path(tempfile.mkdtemp(prefix="workspace-pgserver-"))
     try:
-        argv = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                "--python-version", "3.11", "--disable-pip-version-check", "-q",
-                f"pgserver=={OLD_PGSERVER}", "-d", str(tmp / "wheel")]
-        try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=_FETCH_TIMEOUT_S,
-                                  stdin=subprocess.DEVNULL, check=False)
-            problem = (proc.stderr.strip().splitlines() or ["pip failed"])[-1] if proc.returncode else ""
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            problem = str(exc)
-        wheels = list((tmp / "wheel").glob("*.whl"))
-        if problem or not wheels:
+        wheel, problem = wheels.download(f"pgserver=={OLD_PGSERVER}", "3.11", tmp / "wheel",
+                                         _FETCH_TIMEOUT_S)
+        if wheel is None:
             raise EmbeddedPostgresError(
                 f"the PostgreSQL {OLD_MAJOR} binaries needed to read the old cluster (the "
-                f"pgserver {OLD_PGSERVER} wheel) could not be fetched: {problem or 'no wheel'}",
+                f"pgserver {OLD_PGSERVER} wheel) could not be fetched: {problem}",
                 remedy=f"Let pip reach PyPI, or `pip install pgserver=={OLD_PGSERVER}` "
                        "(Python <= 3.12), then run `workspace db server upgrade` again.")
         staging = tmp / "cache"
-        with zipfile.ZipFile(wheels[0]) as whl:
+        with zipfile.ZipFile(wheel) as whl:
             for info in whl.infolist():
                 if info.filename.startswith(("pgserver/pginstall/", "pgserver.libs/")):
                     whl.extract(info, staging)
