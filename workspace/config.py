@@ -33,12 +33,15 @@ from workspace.config_sources import (
 from workspace.config_types import MAX_ATTEMPTS, HostName, HttpUrl, Seconds
 from workspace.errors import ConfigError
 
-__all__ = ["ENV_ALIASES", "ENV_PREFIX", "Config", "DatabaseConfig", "DepsConfig", "DockerConfig",
-           "EmbeddedConfig", "MigrationsConfig", "OidcConfig", "PrecheckConfig", "ReadinessConfig",
-           "load_config"]
+__all__ = ["CLIENT_FILE", "ENV_ALIASES", "ENV_PREFIX", "Config", "DatabaseConfig", "DepsConfig",
+           "DockerConfig", "EmbeddedConfig", "MigrationsConfig", "OidcConfig", "PrecheckConfig",
+           "ReadinessConfig", "load_config", "read_client_file"]
 
 CONFIG_FILE = "config.yaml"
 ENV_FILE = ".env"
+# What the Zitadel bootstrap (deps/zitadel_bootstrap.py) created: read for oidc.client_id
+# and oidc.project_id when no source sets them.
+CLIENT_FILE = Path(".workspace/zitadel/client.json")
 
 
 class _Section(BaseModel):
@@ -266,10 +269,44 @@ def load_config(project_dir: Path | None = None, *, config_file: Path | None = N
                 remedy="Percent-encode the user name and password (python3 -c \"import sys, "
                        "urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=''))\" "
                        "'PASSWORD'), or use the key/value form, the password in single quotes.")
+    _recorded_client(merged, origin, project)
     try:
         return Config.model_validate(merged)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, origin)) from None
+
+
+def read_client_file(path: Path) -> dict[str, str]:
+    """The string fields the Zitadel bootstrap recorded at `path` (client_id, project_id,
+    ...), or {} when there is none, or it cannot be read (the next bootstrap rewrites it)."""
+    import json
+
+    from workspace.userfile import NotReadable, read_regular
+
+    try:
+        data = json.loads(read_regular(path, max_bytes=1 << 16))
+    except (NotReadable, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, str) and v and not has_nul(v)}
+
+
+def _recorded_client(merged: dict[str, Any], origin: dict[str, str], project: Path) -> None:
+    """oidc.client_id (and project_id) from CLIENT_FILE, when no source set the client ID
+    (the user's own setting wins) and the Zitadel is ours (no other issuer configured)."""
+    if _get(merged, "oidc.client_id") is not None:
+        return
+    if _get(merged, "oidc.issuer") and _get(merged, "deps.zitadel.backend") != "docker":
+        return
+    recorded = read_client_file(project / CLIENT_FILE)
+    if "client_id" not in recorded:
+        return
+    _set(merged, "oidc.client_id", recorded["client_id"])
+    origin["oidc.client_id"] = str(CLIENT_FILE)
+    if _get(merged, "oidc.project_id") is None and "project_id" in recorded:
+        _set(merged, "oidc.project_id", recorded["project_id"])
+        origin["oidc.project_id"] = str(CLIENT_FILE)
 
 
 def _describe(exc: ValidationError, origin: Mapping[str, str]) -> str:

@@ -27,6 +27,10 @@
       MigrationsPending             PRECHECK_MIGRATIONS_PENDING          25
       DiskFull                      PRECHECK_DISK_FULL                   26
       RoleMissing                   PRECHECK_ROLE_MISSING                27
+      ZitadelMasterkeyInvalid       PRECHECK_ZITADEL_MASTERKEY_INVALID   28
+      ZitadelTokenInvalid           PRECHECK_ZITADEL_PAT_INVALID         29
+      ZitadelInstanceNotFound       PRECHECK_ZITADEL_INSTANCE_NOT_FOUND  30
+      ZitadelBootstrapFailed        PRECHECK_ZITADEL_BOOTSTRAP_FAILED    31
 
 Exit codes outside the tree: 0 success, 1 `db status --exit-code` found migrations
 pending (and `workspace status`: no workspace is running; `db status --exit-code` exits
@@ -78,6 +82,10 @@ __all__ = [
     "ValidationUnavailable",
     "WorkspaceError",
     "ZitadelUnreachable",
+    "ZitadelMasterkeyInvalid",
+    "ZitadelTokenInvalid",
+    "ZitadelInstanceNotFound",
+    "ZitadelBootstrapFailed",
 ]
 
 
@@ -248,6 +256,39 @@ ROLE_MISSING = Code(
     "Create the role first (CREATE ROLE <name> NOLOGIN, as a role with CREATEROLE), or "
     "create it in a migration before the statement that names it.",
 )
+ZITADEL_MASTERKEY_INVALID = Code(
+    "PRECHECK_ZITADEL_MASTERKEY_INVALID", 28,
+    "ZITADEL_MASTERKEY in docker/.env is not exactly 32 characters: Zitadel would exit at "
+    "its first start. Nothing was started.",
+    "Set ZITADEL_MASTERKEY in docker/.env to 32 characters (openssl rand -hex 16). Keep it "
+    "once Zitadel has used it: its data is encrypted with it.",
+)
+ZITADEL_PAT_INVALID = Code(
+    "PRECHECK_ZITADEL_PAT_INVALID", 29,
+    "The Zitadel machine user's personal access token (oidc.pat_file) is missing after "
+    "Zitadel's boot, empty, not a regular file, or refused (HTTP 401/403: expired, or "
+    "issued by an earlier Zitadel whose data was removed).",
+    "Zitadel writes the token only on the first boot of an empty database: start over with "
+    "`docker compose -p workspace down -v` (removes the Docker database volume too), or "
+    "write a valid token of an Org Owner machine user to oidc.pat_file, or set "
+    "oidc.client_id yourself.",
+)
+ZITADEL_INSTANCE_NOT_FOUND = Code(
+    "PRECHECK_ZITADEL_INSTANCE_NOT_FOUND", 30,
+    "Zitadel answered \"instance not found\" (HTTP 404): the URL workspace uses does not "
+    "match the external domain and port Zitadel was set up with.",
+    "Make ZITADEL_EXTERNALDOMAIN / ZITADEL_EXTERNALPORT (docker/docker-compose.yml; "
+    "docker.zitadel_port) match the URL used, or the issuer match them; an instance keeps "
+    "the domain of its first boot (`docker compose -p workspace down -v` to start over).",
+)
+ZITADEL_BOOTSTRAP_FAILED = Code(
+    "PRECHECK_ZITADEL_BOOTSTRAP_FAILED", 31,
+    "Creating (or finding) the Zitadel project and OIDC application through Zitadel's "
+    "management API failed; no client ID was written.",
+    "Read Zitadel's answer shown (`docker compose -p workspace logs zitadel` for more), fix "
+    "the cause and start again; or create the app in Zitadel's console and set "
+    "oidc.client_id.",
+)
 
 
 CODES: tuple[Code, ...] = (
@@ -276,6 +317,10 @@ CODES: tuple[Code, ...] = (
     MIGRATIONS_PENDING,
     DISK_FULL,
     ROLE_MISSING,
+    ZITADEL_MASTERKEY_INVALID,
+    ZITADEL_PAT_INVALID,
+    ZITADEL_INSTANCE_NOT_FOUND,
+    ZITADEL_BOOTSTRAP_FAILED,
 )
 
 
@@ -534,3 +579,19 @@ class DiskFull(WorkspaceError):
                  remedy: str | None = None) -> None:
         super().__init__(message, remedy=remedy)
         self.path = path
+
+
+class ZitadelMasterkeyInvalid(WorkspaceError):
+    code_info = ZITADEL_MASTERKEY_INVALID
+
+
+class ZitadelTokenInvalid(WorkspaceError):
+    code_info = ZITADEL_PAT_INVALID
+
+
+class ZitadelInstanceNotFound(WorkspaceError):
+    code_info = ZITADEL_INSTANCE_NOT_FOUND
+
+
+class ZitadelBootstrapFailed(WorkspaceError):
+    code_info = ZITADEL_BOOTSTRAP_FAILED

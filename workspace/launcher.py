@@ -36,6 +36,7 @@ class UpResult:
     database_url: str = ""
     backend: str = ""
     oidc_issuer: str | None = None
+    oidc_client_id: str | None = None  # configured, or made by the Zitadel bootstrap
     started: list[str] = field(default_factory=list)  # "postgres:embedded", "zitadel:docker"
     migrations_applied: int = 0
     validation_warnings: list[str] = field(default_factory=list)
@@ -150,7 +151,11 @@ def _zitadel_mode(config: Config, *, postgres: str) -> str:
 
 
 def _require_client_id(config: Config, zitadel: str) -> None:
-    if zitadel in ("docker", "external") and not config.oidc.client_id:
+    if zitadel == "docker":  # its first run makes the client (deps/zitadel_bootstrap.py)
+        from workspace.deps.zitadel_bootstrap import check_masterkey
+
+        check_masterkey(config)
+    elif zitadel == "external" and not config.oidc.client_id:
         raise OAuthClientMissing("no OAuth client ID is configured for Zitadel")
 
 
@@ -190,7 +195,8 @@ def _wait_database(config: Config, url: str, backend: Backend, steps: Steps) -> 
 
 def _zitadel(config: Config, mode: str, steps: Steps, result: UpResult,
              on_started: Callable[[UpResult], object]) -> str:
-    from workspace.deps.zitadel import check_oauth_app, zitadel_first_boot
+    from workspace.deps.zitadel import check_oauth_app
+    from workspace.deps.zitadel_bootstrap import ensure_oidc_client, needs_bootstrap
     from workspace.readiness import wait_for_zitadel
 
     alive = None
@@ -204,7 +210,7 @@ def _zitadel(config: Config, mode: str, steps: Steps, result: UpResult,
             alive = zitadel.check_alive
         else:
             issuer = config.oidc.issuer or ""
-        first_boot = mode == "docker" and zitadel_first_boot(config.path(config.oidc.pat_file))
+        first_boot = mode == "docker" and zitadel.first_boot  # new container, or stale PAT
         if first_boot:
             steps.note("zitadel", "Zitadel's first boot (fresh volume): this takes one to "
                                   "three minutes")
@@ -215,6 +221,11 @@ def _zitadel(config: Config, mode: str, steps: Steps, result: UpResult,
                              reason=p.reason))
         step.detail = issuer
     with steps.step("oauth", "OAuth configuration validated") as step:
+        result.oidc_client_id = config.oidc.client_id
+        if mode == "docker" and needs_bootstrap(config):
+            client = ensure_oidc_client(config, issuer, container_created_at=zitadel.created_at)
+            result.oidc_client_id, step.detail = client.client_id, client.describe()
+            return issuer
         warning = check_oauth_app(config, issuer)
         if warning:
             step.status, step.detail = "warning", warning

@@ -53,8 +53,9 @@ def app_env(config: Config, result: UpResult) -> dict[str, str]:
                                     os.environ.get("PATH", os.defpath)])}
     if result.oidc_issuer:
         env["OIDC_ISSUER"] = result.oidc_issuer
-    if config.oidc.client_id:
-        env["OIDC_CLIENT_ID"] = config.oidc.client_id
+    client_id = result.oidc_client_id or config.oidc.client_id
+    if client_id:
+        env["OIDC_CLIENT_ID"] = client_id
     return env
 
 

@@ -64,6 +64,7 @@ class ContainerInfo:
     oom_killed: bool
     health_output: str  # what the last healthcheck printed
     managed: bool  # carries dev.workspace.managed=true
+    created_at: float | None = None  # when the engine created it (epoch seconds)
 
     @property
     def running(self) -> bool:
@@ -83,7 +84,8 @@ class ContainerInfo:
                    health=health.get("Status"), exit_code=int(state.get("ExitCode") or 0),
                    oom_killed=bool(state.get("OOMKilled")),
                    health_output=str(checks[-1].get("Output") or "").strip() if checks else "",
-                   managed=labels.get(MANAGED_LABEL) == "true")
+                   managed=labels.get(MANAGED_LABEL) == "true",
+                   created_at=_epoch(attrs.get("Created")))
 
     def describe(self) -> str:
         text = f"container {self.name} (image {self.image})"
@@ -307,6 +309,19 @@ class ComposeProject:
                         continue  # removed meanwhile: nothing left to stop
                 stopped.append(info.name)
         return stopped
+
+
+def _epoch(created: Any) -> float | None:
+    """The engine's `Created` ("2025-11-07T09:12:40.552117689Z", nanoseconds) in epoch seconds."""
+    from datetime import datetime
+
+    if not isinstance(created, str):
+        return None
+    trimmed = re.sub(r"(\.\d{6})\d+", r"\1", created.strip()).replace("Z", "+00:00")
+    try:
+        return datetime.fromisoformat(trimmed).timestamp()
+    except ValueError:
+        return None
 
 
 def _container_of_listener(port: int) -> str | None:

@@ -8,7 +8,7 @@ docker/docker-compose.yml (compose.py), on an engine found by docker_engine.py.
     pg.stop()               # stops the container this run started; the volume stays
 
     zitadel = DockerZitadel(config)
-    issuer = zitadel.start(); zitadel.first_boot   # True until Zitadel wrote the admin PAT
+    issuer = zitadel.start(); zitadel.first_boot   # a new container, or no (or a stale) PAT
 """
 
 from __future__ import annotations
@@ -91,11 +91,23 @@ class DockerZitadel(_DockerService):
     service = "zitadel"
     needs = ("postgres",)
 
+    created = False  # compose created the container in start(): a new (or recreated) one
+    created_at: float | None = None  # when the engine created the running container
+
     def start(self) -> str:
+        known = {info.id for info in self.project.containers(self.service)}
         self._up()
+        found = self.project.containers(self.service)
+        self.created = bool(found) and found[0].id not in known
+        self.created_at = found[0].created_at if found else None
         return f"http://localhost:{self.config.docker.zitadel_port}"
 
     @property
     def first_boot(self) -> bool:
-        """No admin PAT yet: Zitadel is initialising a fresh database (one to three minutes)."""
-        return not self.project.pat_file.exists()
+        """Give Zitadel the first-boot budget (one to three minutes): its container was just
+        created (after `docker compose down -v` too), or its PAT is missing or older than
+        the container (stale: a first boot writes a new one)."""
+        from workspace.deps.zitadel import zitadel_first_boot
+
+        return zitadel_first_boot(self.project.pat_file, container_created=self.created,
+                                  container_created_at=self.created_at)

@@ -7,6 +7,8 @@ The server is ready when, in this order:
      here ignoring one trailing slash). A mismatch is not retried: `OidcIssuerMismatch`
      is raised at once, naming both issuers;
   3. `GET <jwks_uri>` answers 200 with a JSON Web Key Set holding at least one key.
+A 404 saying "instance not found" (Zitadel reached at a host it was not set up for) is
+not retried either: `ZitadelInstanceNotFound` at once (`zitadel_instance_missing`).
 
     with http_client() as client:
         probe = oidc_probe("http://localhost:8080", client=client)
@@ -18,6 +20,7 @@ httpx errors become reasons here and nowhere else; unit tests pass an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,9 +28,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from workspace import redact
-from workspace.errors import OidcIssuerMismatch
+from workspace.errors import OidcIssuerMismatch, ZitadelInstanceNotFound
 
-__all__ = ["DISCOVERY_PATH", "READY_PATH", "http_client", "oidc_probe"]
+__all__ = ["DISCOVERY_PATH", "READY_PATH", "http_client", "oidc_probe", "zitadel_instance_missing"]
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 READY_PATH = "/debug/ready"  # Zitadel's readiness endpoint (what `zitadel ready` calls)
@@ -91,6 +94,9 @@ def _get_json(client: httpx.Client, url: str, *, json_body: bool = True) -> Any:
     except httpx.HTTPError as exc:
         return redact.redact(f"{where}: {type(exc).__name__}: {exc}")
     if response.status_code != 200:
+        missing = zitadel_instance_missing(url, response.status_code, response.text)
+        if missing is not None:
+            raise missing
         return f"{where}: HTTP {response.status_code}"
     if not json_body:
         return True
@@ -98,6 +104,34 @@ def _get_json(client: httpx.Client, url: str, *, json_body: bool = True) -> Any:
         return response.json()
     except ValueError:
         return f"{where}: the answer is not JSON"
+
+
+_INSTANCE_MISSING = ("instance not found", "errors.instance.notfound", "errors.iam.notfound")
+_EXTERNAL_DOMAIN = re.compile(r"ExternalDomain is ([^\s)]+)")
+
+
+def zitadel_instance_missing(url: str, status: int, text: str) -> ZitadelInstanceNotFound | None:
+    """The error for Zitadel's 404 "instance not found" (plain text from its HTTP layer,
+    JSON from its API gateway): the host of `url` is not the external domain and port the
+    instance was set up with. None for any other answer."""
+    low = text[:4000].lower()
+    if status != 404 or not any(marker in low for marker in _INSTANCE_MISSING):
+        return None
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    said = " ".join(redact.redact(text[:600]).split())
+    expected = _EXTERNAL_DOMAIN.search(text[:4000])
+    domain = f" (its external domain is {expected.group(1)})" if expected else ""
+    return ZitadelInstanceNotFound(
+        f"Zitadel at {origin} has no instance for the host {parts.netloc}{domain}: "
+        f"HTTP 404: {said}",
+        remedy=f"Zitadel finds its instance by the host of the request: {parts.netloc} must "
+               "be the external domain and port it was set up with (ZITADEL_EXTERNALDOMAIN "
+               "and ZITADEL_EXTERNALPORT in docker/docker-compose.yml; the port comes from "
+               "docker.zitadel_port), or the issuer (oidc.issuer) must use them. An instance "
+               "keeps the domain of its first boot: after changing them, add the domain in "
+               "Zitadel's console, or start over with `docker compose -p <docker.project_name> "
+               "down -v` (this also removes the Docker database volume).")
 
 
 def _connect_reason(exc: httpx.ConnectError) -> str:

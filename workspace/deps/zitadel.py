@@ -4,10 +4,12 @@ management API with the machine user's personal access token (PAT).
 First boot. Zitadel initialising a fresh database takes one to three minutes, far more
 than the guide's 6 x 5 s. The rule: it is a first boot when the PAT file does not exist
 yet (Zitadel writes it at the end of its first-instance setup, so a fresh volume has
-none), or when the launcher has just created the Zitadel container (a new container on
-an old PAT file means the volume was removed; the old token is then stale anyway).
+none), when the launcher has just created the Zitadel container (`docker compose down
+-v` removes containers and volumes: the next start creates both), or when the PAT file
+is older than the running container (stale: written by an earlier Zitadel).
 
-    first = zitadel_first_boot(config.path(config.oidc.pat_file), container_created=created)
+    first = zitadel_first_boot(config.path(config.oidc.pat_file), container_created=created,
+                               container_created_at=info.created_at)
     attempts, interval = readiness.zitadel_budget(config.readiness, first_boot=first)
 
 OAuth app. As the guide says, a missing app is a warning only; a missing client ID in
@@ -26,6 +28,8 @@ printed (it is registered with `redact`).
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -33,18 +37,49 @@ import httpx
 
 from workspace import redact
 from workspace.config import Config
-from workspace.errors import OAuthClientMissing, display_path
+from workspace.errors import OAuthClientMissing, ZitadelTokenInvalid, display_path
+from workspace.userfile import NotReadable, read_regular
 
-__all__ = ["PAGE_SIZE", "check_oauth_app", "list_apps_url", "zitadel_first_boot"]
+__all__ = ["PAGE_SIZE", "check_oauth_app", "list_apps_url", "read_pat", "zitadel_first_boot"]
 
 PAGE_SIZE = 100
 MAX_PAGES = 20  # 2000 apps: bounded, far more than a project holds
+MAX_PAT_BYTES = 64 * 1024  # a PAT is about 70 characters
 _TIMEOUT = httpx.Timeout(5.0, connect=3.0)
 
 
-def zitadel_first_boot(pat_file: Path, *, container_created: bool = False) -> bool:
+def zitadel_first_boot(pat_file: Path, *, container_created: bool = False,
+                       container_created_at: float | None = None) -> bool:
     """Whether to give Zitadel the first-boot budget (readiness.zitadel_first_boot_s)."""
-    return container_created or not pat_file.is_file()
+    if container_created:
+        return True
+    try:
+        info = os.stat(pat_file)  # a stat: a FIFO there cannot block
+    except OSError:
+        return True
+    if not stat.S_ISREG(info.st_mode):
+        return True
+    return container_created_at is not None and info.st_mtime < container_created_at
+
+
+def read_pat(path: Path) -> str:
+    """The machine user's token, registered for redaction; ZitadelTokenInvalid when the
+    file is missing, empty, not a regular file (a FIFO is never waited on) or not text."""
+    where = display_path(path)
+    try:
+        raw = read_regular(path, max_bytes=MAX_PAT_BYTES)
+    except NotReadable as exc:
+        raise ZitadelTokenInvalid(f"the personal access token file {where} {exc.problem}") \
+            from None
+    try:
+        pat = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ZitadelTokenInvalid(f"the personal access token file {where} is not text "
+                                  "(not UTF-8)") from None
+    if not pat:
+        raise ZitadelTokenInvalid(f"the personal access token file {where} is empty")
+    redact.register(pat)
+    return pat
 
 
 def list_apps_url(base_url: str, project_id: str) -> str:
@@ -63,14 +98,9 @@ def check_oauth_app(config: Config, base_url: str, *,
         return "OAuth app not checked: oidc.project_id is not set"
     pat_path = config.path(oidc.pat_file)
     try:
-        pat = pat_path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return f"OAuth app not checked: no personal access token at {display_path(pat_path)}"
-    except (OSError, UnicodeDecodeError) as exc:
-        return f"OAuth app not checked: cannot read {display_path(pat_path)}: {exc}"
-    if not pat:
-        return f"OAuth app not checked: {display_path(pat_path)} is empty"
-    redact.register(pat)
+        pat = read_pat(pat_path)
+    except ZitadelTokenInvalid as exc:
+        return f"OAuth app not checked: {exc.message}"
 
     owned = client is None
     http = client or httpx.Client(timeout=_TIMEOUT, follow_redirects=False)
