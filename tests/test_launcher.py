@@ -234,3 +234,74 @@ def test_a_failure_to_stop_never_hides_the_error_that_ended_the_run(
         "PRECHECK_APP_EXITED: app `server` exited (exit code 1); it printed nothing",
         "  Could not stop postgres:embedded afterwards: PRECHECK_EMBEDDED_POSTGRES_FAILED: "
         "pg_ctl stop failed (exit 1): Permission denied"]
+
+
+def test_docker_zitadel_first_run_makes_the_oauth_client(
+        shipped: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's Docker steps from a fresh clone: no client ID configured; Zitadel's
+    first boot (a new container, an old PAT on disk) gets its budget, then the project
+    and OIDC app are made through its management API (faked: Zitadel cannot run here)
+    and the apps get the client ID. The next start finds them again."""
+    from tests.deps.zitadel_fixture import FakeCompose, FakeZitadel, zitadel_container
+    from workspace.config import load_config
+    from workspace.deps import docker
+    from workspace.start import app_env
+
+    pat = "pat-Fw8kP2xQ9mZ4rT7vB1nC6yH3jL5sD0gE"
+    (shipped / "docker").mkdir()
+    (shipped / "docker" / ".env").write_text("POSTGRES_PASSWORD=unused-here-1\n"
+                                             "ZITADEL_MASTERKEY=MasterkeyNeedsToHave32Characters\n")
+    (shipped / ".workspace" / "zitadel").mkdir(parents=True)
+    (shipped / ".workspace" / "zitadel" / "admin.pat").write_text(pat + "\n")
+    before: list[object] = []  # no container yet: compose creates it
+    containers = [zitadel_container()]
+    real = docker.DockerZitadel
+    monkeypatch.setattr(docker, "DockerZitadel", lambda config: real(
+        config, project=FakeCompose(config, before=list(before),  # type: ignore[arg-type]
+                                    after=containers)))
+
+    def run(zitadel: FakeZitadel) -> tuple[Config, object, dict[str, dict[str, object]]]:
+        config = load_config(shipped, environ={"DATABASE_URL": db_url})
+        out = io.StringIO()
+        result = up(config, Steps(Console(json_mode=True, out=out, err=io.StringIO())))
+        found = {str(e["name"]): e for e in events(out.getvalue()) if e["event"] == "step"}
+        found.update({f"note:{e['step']}": e for e in events(out.getvalue()) if e["event"] == "note"})
+        return config, result, found
+
+    with FakeZitadel(pat=pat) as zitadel:
+        (shipped / "config.yaml").write_text(
+            "deps:\n  postgres:\n    backend: external\n  zitadel:\n    backend: docker\n"
+            f"docker:\n  zitadel_port: {zitadel.port}\n"
+            "apps:\n  web:\n    command: python -c pass\n    port: 3005\n")
+        config, result, found = run(zitadel)
+        assert config.oidc.client_id is None
+        (app,) = next(iter(zitadel.apps.values()))
+        client_id = app["oidcConfig"]["clientId"]
+        assert result.oidc_client_id == client_id  # type: ignore[attr-defined]
+        assert app_env(config, result)["OIDC_CLIENT_ID"] == client_id  # type: ignore[arg-type]
+        assert found["oauth"]["status"] == "ok"
+        assert "created project and app" in str(found["oauth"]["detail"])
+        assert "first boot" in str(found["note:zitadel"]["detail"])  # a new container
+        assert app["oidcConfig"]["redirectUris"] == ["http://localhost:3005/auth/callback"]
+
+        containers[0] = zitadel_container(created_at=time.time() - 3600)
+        before[:] = containers  # the next start finds it: a restart
+        config, result, found = run(zitadel)
+        assert config.oidc.client_id == client_id  # read from .workspace/zitadel/client.json
+        assert result.oidc_client_id == client_id  # type: ignore[attr-defined]
+        assert "created" not in str(found["oauth"]["detail"])
+        assert "note:zitadel" not in found  # the same container, a PAT younger than it
+        assert len(zitadel.projects) == 1 and len(zitadel.apps[zitadel.projects[0]["id"]]) == 1
+
+
+def test_a_bad_zitadel_masterkey_stops_before_anything_starts(shipped: Path) -> None:
+    masterkey = "ShortKey31CharactersLong0123456"
+    (shipped / "docker").mkdir()
+    (shipped / "docker" / ".env").write_text(f"ZITADEL_MASTERKEY={masterkey}\n")
+    (shipped / "config.yaml").write_text("deps:\n  zitadel:\n    backend: docker\n")
+    out = run_cli(shipped, "up", "--json")
+    assert out.returncode == 28, out.stdout + out.stderr
+    assert step_names(out.stdout) == ["config"]
+    error = events(out.stdout)[-1]["error"]
+    assert error["code"] == "PRECHECK_ZITADEL_MASTERKEY_INVALID"  # type: ignore[index]
+    assert "31 characters" in out.stderr and masterkey not in out.stdout + out.stderr

@@ -17,10 +17,17 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.deps.zitadel_fixture import FakeCompose, zitadel_container
 from workspace import redact
 from workspace.config import Config, DockerConfig, load_config
-from workspace.deps.compose import MANAGED_LABEL, ComposeProject
-from workspace.deps.docker import DockerPostgres, engine_problem, engine_url, postgres_url
+from workspace.deps.compose import MANAGED_LABEL, ComposeProject, ContainerInfo
+from workspace.deps.docker import (
+    DockerPostgres,
+    DockerZitadel,
+    engine_problem,
+    engine_url,
+    postgres_url,
+)
 from workspace.errors import ConfigError, DependencyExited, DockerUnavailable, PortInUse
 
 MakeConfig = Callable[..., Config]
@@ -92,6 +99,49 @@ def test_host_network_from_the_environment_adds_the_override(tmp_path: Path) -> 
     assert config.docker.host_network
     files = ComposeProject(config).files
     assert [f.name for f in files] == ["docker-compose.yml", "docker-compose.host.yml"]
+
+
+def zitadel_with(tmp_path: Path, before: list[ContainerInfo],
+                 after: list[ContainerInfo]) -> DockerZitadel:
+    config = Config(project_dir=tmp_path)
+    pat = config.path(config.oidc.pat_file)
+    pat.parent.mkdir(parents=True, exist_ok=True)
+    pat.write_text("pat-from-an-earlier-zitadel-0123456789\n")
+    return DockerZitadel(config, project=FakeCompose(config, before, after))  # type: ignore[arg-type]
+
+
+def test_a_zitadel_container_this_start_created_gets_the_first_boot_budget(
+        tmp_path: Path) -> None:
+    """#13 fix 6: after `docker compose down -v` an old PAT is still on disk; the new
+    container's first boot must not be cut off after the guide's 30 s."""
+    zitadel = zitadel_with(tmp_path, before=[], after=[zitadel_container("a" * 64, time.time())])
+    assert zitadel.start() == "http://localhost:8080"
+    assert zitadel.created and zitadel.first_boot
+
+
+def test_a_pat_older_than_the_running_container_is_stale(tmp_path: Path) -> None:
+    later = zitadel_container("b" * 64, time.time() + 60)
+    zitadel = zitadel_with(tmp_path, before=[later], after=[later])
+    zitadel.start()
+    assert not zitadel.created and zitadel.first_boot
+    earlier = zitadel_container("c" * 64, time.time() - 3600)
+    zitadel = zitadel_with(tmp_path, before=[earlier], after=[earlier])
+    zitadel.start()
+    assert not zitadel.created and not zitadel.first_boot  # a restart: the guide's budget
+    recreated = zitadel_container("d" * 64, time.time() - 3600)  # compose replaced it
+    zitadel = zitadel_with(tmp_path, before=[earlier], after=[recreated])
+    zitadel.start()
+    assert zitadel.created and zitadel.first_boot
+
+
+def test_a_containers_creation_time_is_read_to_the_microsecond() -> None:
+    class Container:
+        attrs = {"Id": "e" * 64, "Name": "/workspace-zitadel-1",
+                 "Created": "2025-11-07T09:12:40.552117689Z", "State": {"Status": "running"},
+                 "Config": {"Image": "zitadel", "Labels": {}}}
+
+    info = ContainerInfo.of(Container())
+    assert info.created_at == pytest.approx(1762506760.552117)
 
 
 # -- against a real engine --------------------------------------------------------------

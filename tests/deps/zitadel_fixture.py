@@ -7,6 +7,9 @@ itself cannot run here; this is what the bootstrap is tested against.
         zitadel.projects, zitadel.apps, zitadel.seen   # state and the requests it got
         zitadel.answer_all = (404, "text/plain", text) # every request answered so
 
+    DockerZitadel(config, project=FakeCompose(config, before=[], after=[zitadel_container()]))
+                                     # a Zitadel container as compose leaves it, no engine
+
 It keeps what is created (projects, OIDC apps), filters searches by `nameQuery` as
 Zitadel does, refuses any other bearer token with the documented 401, and also serves
 /debug/ready, the discovery document (issuer from the Host header) and a JWKS, so the
@@ -20,11 +23,15 @@ import itertools
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from workspace.config import Config
+from workspace.deps.compose import ContainerInfo
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "zitadel"
 _APPS = re.compile(r"^/management/v1/projects/([^/]+)/apps/(_search|oidc)$")
@@ -175,3 +182,29 @@ def _listing(items: list[dict[str, Any]], body: Any) -> dict[str, Any]:
     answer["details"]["totalResult"] = str(len(found))
     answer["result"] = found
     return dict(answer)
+
+
+def zitadel_container(container_id: str = "a" * 64, created_at: float | None = None) -> ContainerInfo:
+    return ContainerInfo(id=container_id, name="workspace-zitadel-1", service="zitadel",
+                         project="workspace", image="ghcr.io/zitadel/zitadel:v2.71.6",
+                         status="running", health="starting", exit_code=0, oom_killed=False,
+                         health_output="", managed=True,
+                         created_at=time.time() if created_at is None else created_at)
+
+
+class FakeCompose:
+    """The compose project as DockerZitadel sees it: its containers before and after `up`."""
+
+    def __init__(self, config: Config, before: list[ContainerInfo],
+                 after: list[ContainerInfo]) -> None:
+        self.pat_file = config.path(config.oidc.pat_file)
+        self.before, self.after, self.upped = before, after, False
+
+    def containers(self, service: str | None = None) -> list[ContainerInfo]:
+        return list(self.after if self.upped else self.before)
+
+    def check_ports(self, services: list[str]) -> None:
+        pass
+
+    def up(self, services: list[str]) -> None:
+        self.upped = True
