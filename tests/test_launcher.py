@@ -266,6 +266,7 @@ def test_docker_zitadel_first_run_makes_the_oauth_client(
         result = up(config, Steps(Console(json_mode=True, out=out, err=io.StringIO())))
         found = {str(e["name"]): e for e in events(out.getvalue()) if e["event"] == "step"}
         found.update({f"note:{e['step']}": e for e in events(out.getvalue()) if e["event"] == "note"})
+        assert pat not in out.getvalue()
         return config, result, found
 
     with FakeZitadel(pat=pat) as zitadel:

@@ -122,3 +122,22 @@ def test_apps_are_read_page_by_page(tmp_path: Path) -> None:
     with answering((200, first), (200, second), seen=seen) as client:
         assert check_oauth_app(make_config(tmp_path), BASE, client=client) is None
     assert [json.loads(r.content)["query"]["offset"] for r in seen] == ["0", str(PAGE_SIZE)]
+
+
+def test_a_fifo_as_token_file_is_a_warning_and_never_waited_on(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    config = make_config(tmp_path, pat=None)
+    os.mkfifo(tmp_path / "admin.pat")
+    warnings: list[str | None] = []
+    worker = threading.Thread(daemon=True, target=lambda: warnings.append(
+        check_oauth_app(config, BASE, client=answering())))
+    worker.start()
+    worker.join(timeout=10)
+    if worker.is_alive():  # let the blocked open() return, then fail
+        with open(tmp_path / "admin.pat", "w"):
+            pass
+        pytest.fail("reading the token file blocked")
+    (warning,) = warnings
+    assert warning is not None and "is a FIFO" in warning

@@ -39,6 +39,7 @@ def _up(args: argparse.Namespace, console: Console) -> int:
     if console.json_mode:
         console.json({"event": "done", "status": "ok", "duration_s": round(total, 3),
                       "backend": result.backend, "oidc_issuer": result.oidc_issuer,
+                      "oidc_client_id": result.oidc_client_id,
                       "timings_s": {k: round(v, 3) for k, v in result.timings_s.items()}})
     else:
         console.line("✅ All validations passed" if console.fancy else "All validations passed")
