@@ -301,3 +301,21 @@ def test_the_token_never_appears_even_when_zitadel_echoes_it(project: Path,
     assert "internal error for token" in caught.value.message
     assert PAT not in caught.value.message
     assert PAT not in redact.redact(f"a log line holding {PAT}")
+
+
+@pytest.mark.parametrize("problem", ["an API app", "an inactive app"])
+def test_an_app_of_that_name_that_cannot_be_used_is_named(project: Path, zitadel: FakeZitadel,
+                                                          problem: str) -> None:
+    made = ensure_oidc_client(load(project), zitadel.url)
+    (app,) = zitadel.apps[made.project_id]
+    if problem == "an API app":
+        app["apiConfig"] = {"clientId": app.pop("oidcConfig")["clientId"],
+                            "authMethodType": "API_AUTH_METHOD_TYPE_PRIVATE_KEY_JWT"}
+    else:
+        app["state"] = "APP_STATE_INACTIVE"
+    with pytest.raises(WorkspaceError) as caught:
+        ensure_oidc_client(load(project), zitadel.url)
+    assert caught.value.code == "PRECHECK_ZITADEL_BOOTSTRAP_FAILED"
+    assert "workspace-apps" in caught.value.message
+    assert ("not an OIDC app" if problem == "an API app" else "APP_STATE_INACTIVE") \
+        in caught.value.message

@@ -216,7 +216,7 @@ class _Api:
         if not isinstance(oidc, dict) or not isinstance(oidc.get("clientId"), str):
             raise ZitadelBootstrapFailed(
                 f"Zitadel project {project_id} has an app called {name!r} that is not an OIDC "
-                "app", remedy=f"Rename or remove that app in Zitadel's console, or set "
+                "app", remedy="Rename or remove that app in Zitadel's console, or set "
                               "oidc.client_id to the app the apps should use.")
         if app.get("state") not in (None, "APP_STATE_ACTIVE"):
             raise ZitadelBootstrapFailed(
