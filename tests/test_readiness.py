@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import free_port
 from workspace.config import ReadinessConfig
+from workspace.db.connect import not_up_yet
 from workspace.deps.zitadel import zitadel_first_boot
 from workspace.errors import DatabaseUnreachable, DependencyExited, WorkspaceError
 from workspace.readiness import (
@@ -133,14 +134,81 @@ def test_database_reasons_never_show_the_password(db_url: str) -> None:
     wrong = "wrong-Pa55word"
     netloc = f"{parts.username}:{wrong}@{parts.hostname}:{parts.port}"
     bad_login = urlunsplit(parts._replace(netloc=netloc))
-    reason = database_probe(bad_login, [])()
-    assert reason is not None and "password authentication failed" in reason
-    assert wrong not in reason
+    with pytest.raises(DatabaseUnreachable) as refused:
+        database_probe(bad_login, [])()
+    assert "password authentication failed" in refused.value.message
+    assert wrong not in str(refused.value)
     closed = urlunsplit(parts._replace(netloc=f"app:{wrong}@127.0.0.1:{free_port()}"))
     with pytest.raises(ReadinessTimeout) as caught:
         wait_for_database(closed, SMALL, [])
     assert caught.value.code == "PRECHECK_DATABASE_UNREACHABLE"
     assert wrong not in str(caught.value) and wrong not in caught.value.last_reason
+
+
+def _login(db_url: str, *, password: str | None = None, database: str | None = None) -> str:
+    parts = urlsplit(db_url)
+    netloc = f"{parts.username}:{password or parts.password}@{parts.hostname}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc, path=f"/{database}" if database
+                                     else parts.path))
+
+
+@pytest.mark.parametrize("what", ["wrong password", "missing database", "malformed URL",
+                                  "bad port"])
+def test_what_waiting_cannot_fix_fails_at_once_not_after_the_budget(
+        db_url: str, what: str) -> None:
+    url = {"wrong password": _login(db_url, password="not-the-password"),
+           "missing database": _login(db_url, database="no_such_database"),
+           "malformed URL": db_url + "?no_such_option=1",
+           "bad port": db_url.replace(f":{urlsplit(db_url).port}/", ":port/")}[what]
+    budget = ReadinessConfig(database_attempts=2, database_interval_s=2.0, poll_s=0.05)
+    began = time.monotonic()
+    with pytest.raises(DatabaseUnreachable) as caught:
+        wait_for_database(url, budget, [])
+    assert not isinstance(caught.value, ReadinessTimeout), caught.value
+    assert caught.value.code == "PRECHECK_DATABASE_UNREACHABLE"
+    assert time.monotonic() - began < 1.5  # the budget was 4 s
+    assert "not-the-password" not in str(caught.value)
+
+
+def test_a_server_starting_up_or_refusing_is_waited_for() -> None:
+    assert not_up_yet(psycopg.errors.CannotConnectNow("the database system is starting up"))
+    assert not_up_yet(psycopg.errors.TooManyConnections("sorry, too many clients"))
+    assert not_up_yet(psycopg.OperationalError("connection failed: Connection refused"))
+    assert not_up_yet(psycopg.OperationalError(
+        'connection failed: connection to server at "127.0.0.1", port 5432 failed: '
+        "FATAL:  the database system is starting up"))
+    assert not not_up_yet(psycopg.OperationalError(
+        'connection failed: connection to server at "127.0.0.1", port 5432 failed: '
+        'FATAL:  password authentication failed for user "app"'))
+    assert not not_up_yet(psycopg.errors.InvalidPassword("password authentication failed"))
+    assert not not_up_yet(psycopg.errors.InvalidCatalogName('database "x" does not exist'))
+    assert not not_up_yet(psycopg.ProgrammingError('invalid connection option "bogus"'))
+
+
+def test_a_stalled_probe_query_is_cut_by_its_statement_timeout(db_url: str) -> None:
+    # the probe reads pg_available_extensions, which joins pg_extension: a lock held on
+    # it stalls the probe's query as a hung server would
+    with psycopg.connect(db_url) as holder:
+        holder.execute("LOCK TABLE pg_catalog.pg_extension IN ACCESS EXCLUSIVE MODE")
+        began = time.monotonic()
+        result: list[BaseException] = []
+
+        def wait() -> None:
+            try:
+                wait_for_database(db_url, SMALL, ["vector"])
+            except BaseException as exc:  # noqa: BLE001 -- handed to the test thread
+                result.append(exc)
+
+        waiter = threading.Thread(target=wait, daemon=True)
+        waiter.start()
+        waiter.join(10)
+        stalled = waiter.is_alive()
+        holder.rollback()  # releases the lock, so a stalled waiter ends too
+        waiter.join(10)
+    assert not stalled, "the probe's query was not bounded"
+    assert isinstance(result[0], DatabaseNotReady)
+    assert "57014" in result[0].last_reason  # canceling statement due to statement timeout
+    assert time.monotonic() - began < 10
 
 
 def test_zitadel_gets_the_first_boot_budget_when_its_pat_is_missing(tmp_path: Path) -> None:
