@@ -84,7 +84,8 @@ def test_a_state_without_the_lock_is_a_crashed_run(config: Config) -> None:
 def test_a_recorded_pid_that_was_reused_is_not_the_launcher(config: Config,
                                                             held: RunLock) -> None:
     state = RunState.mine("foreground")
-    state.pid_started -= 3600  # our pid, but another process's start time
+    boot, ticks = str(state.pid_started).rsplit(":", 1)
+    state.pid_started = f"{boot}:{int(ticks) - 360000}"  # our pid, another process's start
     StateStore(config.state_dir).write(state)
     assert collect(config)["running"] is False
 
