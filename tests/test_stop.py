@@ -93,6 +93,19 @@ def test_a_server_started_again_after_a_launcher_died_in_the_prechecks_is_left_a
     assert_nothing_left(stack.root)
 
 
+def test_stop_works_when_the_config_was_broken_since_the_start(stack: Stack) -> None:
+    stack.configure(sleeper_apps())
+    launcher = stack.launch()
+    launcher.wait_for("all apps ready")
+    (stack.root / "config.yaml").write_text("apps: [unclosed\n")
+    stopped = stack.cli("stop")
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert "PRECHECK_CONFIG_INVALID" in stopped.stdout + stopped.stderr  # said, not fatal
+    assert "Workspace stopped" in stopped.stdout
+    assert launcher.wait() == 143, launcher.output
+    assert_nothing_left(stack.root)
+
+
 def test_stop_never_signals_a_process_it_cannot_vouch_for(stack: Stack) -> None:
     """The lock is held (a launcher still starting) and the record names a pid that is
     now another process: stop refuses rather than signal it."""
