@@ -3,6 +3,7 @@ the embedded PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 
 from tests.conftest import free_port
 from workspace.config import ReadinessConfig
+from workspace.db import connect as connect_module
 from workspace.db.connect import not_up_yet
 from workspace.deps.zitadel import zitadel_first_boot
 from workspace.errors import DatabaseUnreachable, DependencyExited, WorkspaceError
@@ -220,3 +222,45 @@ def test_zitadel_gets_the_first_boot_budget_when_its_pat_is_missing(tmp_path: Pa
     readiness = ReadinessConfig()
     assert zitadel_budget(readiness, first_boot=False) == (6, 5.0)
     assert zitadel_budget(readiness, first_boot=True) == (36, 5.0)  # 180 s
+
+
+class _CrashedServer:
+    """A local server (db/connect.py's LocalServer) whose log explains a lost connection."""
+
+    def log_mark(self) -> int:
+        return 0
+
+    def disk_full(self, detail: str) -> WorkspaceError:
+        return DatabaseUnreachable(detail)
+
+    def post_mortem(self, since: int) -> WorkspaceError | None:
+        return DependencyExited("the embedded PostgreSQL crashed: PANIC: could not write")
+
+
+def test_a_probe_on_our_own_server_gets_its_post_mortem_at_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a server that takes the connection and drops it, as a crashing postmaster does
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = int(listener.getsockname()[1])
+        stop = threading.Event()
+
+        def drop() -> None:
+            listener.settimeout(0.1)
+            while not stop.is_set():
+                with contextlib.suppress(OSError):
+                    conn, _ = listener.accept()
+                    conn.close()
+
+        dropper = threading.Thread(target=drop, daemon=True)
+        dropper.start()
+        monkeypatch.setitem(connect_module._local_servers, ("127.0.0.1", port), _CrashedServer())
+        budget = ReadinessConfig(database_attempts=2, database_interval_s=2.0, poll_s=0.05)
+        began = time.monotonic()
+        try:
+            with pytest.raises(DependencyExited) as caught:
+                wait_for_database(f"postgresql://app:pw-12345678@127.0.0.1:{port}/app", budget, [])
+        finally:
+            stop.set()
+            dropper.join(5)
+    assert "crashed" in caught.value.message and caught.value.code == "PRECHECK_DEPENDENCY_EXITED"
+    assert time.monotonic() - began < 1.5  # not after the 4 s budget
