@@ -110,10 +110,9 @@ def _addresses(url: str) -> list[tuple[str, int]]:
     found = []
     for i, host in enumerate(hosts.split(",")):
         port = ports[i] if len(ports) > 1 and i < len(ports) else ports[0]
-        try:
-            found.append((host or "/var/run/postgresql", int(port or 5432)))
-        except ValueError:
-            continue
+        number = int(port) if port.isascii() and port.isdigit() else 5432 if not port else 0
+        if 1 <= number <= 65535:  # else libpq refuses it too: nothing to probe there
+            found.append((host or "/var/run/postgresql", number))
     return found
 
 
