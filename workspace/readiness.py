@@ -3,7 +3,8 @@
 A probe is a callable returning None when the thing is ready, else the reason it is not
 ("connection refused", "57P03 the database system is starting up", "HTTP 503"). A probe
 may also raise a `WorkspaceError` for a problem that waiting cannot fix (the OIDC issuer
-mismatch): that ends the wait at once.
+mismatch; a wrong password, a missing database, a malformed URL; a crash its server's log
+explains): that ends the wait at once.
 
 `wait_until_ready` polls the probe every `poll_s` within a budget of `attempts x
 interval_s` (the guide's database 5 x 5 s, Zitadel 6 x 5 s), so readiness is noticed
