@@ -141,6 +141,12 @@ def not_up_yet(exc: psycopg.Error) -> bool:
     return exc.sqlstate.startswith("08") or exc.sqlstate in _NOT_UP_SQLSTATES
 
 
+def _login_refused(exc: psycopg.Error) -> bool:
+    text = str(exc)
+    return ("FATAL:" in text and not not_up_yet(exc) and DISK_FULL_SQLSTATE not in text
+            and "No space left" not in text)
+
+
 def connect(url: str, *, timeout_s: float, autocommit: bool = True,
             statement_timeout_s: float | None = None) -> psycopg.Connection[tuple]:  # type: ignore[type-arg]
     """Open a connection whose server backend notices within a second when we die
@@ -160,7 +166,9 @@ def connect(url: str, *, timeout_s: float, autocommit: bool = True,
             options=options, cursor_factory=_Cursor,
         )
     except psycopg.Error as exc:
-        better = explain(exc, server, mark)
+        # A login the server refused (a wrong password, no such database) is no lost
+        # connection: its log has nothing to add, and asking it would cost a second.
+        better = None if _login_refused(exc) else explain(exc, server, mark)
         if better is not None:
             raise better from None
         remedy = None
