@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from tests.conftest import free_port
+from tests.conftest import free_port, run_cli
 from workspace.apps_config import AppConfig, ReadyProbe
-from workspace.config import Config, EmbeddedConfig
+from workspace.config import Config, DatabaseConfig, EmbeddedConfig
 from workspace.runstate import AppState, RunLock, RunState, StateStore, process_started
 from workspace.status import collect
 
@@ -79,6 +84,55 @@ def test_a_state_without_the_lock_is_a_crashed_run(config: Config) -> None:
 def test_a_recorded_pid_that_was_reused_is_not_the_launcher(config: Config,
                                                             held: RunLock) -> None:
     state = RunState.mine("foreground")
-    state.pid_started -= 3600  # our pid, but another process's start time
+    boot, ticks = str(state.pid_started).rsplit(":", 1)
+    state.pid_started = f"{boot}:{int(ticks) - 360000}"  # our pid, another process's start
     StateStore(config.state_dir).write(state)
     assert collect(config)["running"] is False
+
+
+@pytest.fixture
+def listener() -> Iterator[int]:
+    """A TCP port that accepts connections."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        yield int(server.getsockname()[1])
+
+
+@pytest.fixture
+def socket_dir() -> Iterator[Path]:
+    """A directory with a listening PostgreSQL-style Unix socket (port 5439)."""
+    directory = Path(tempfile.mkdtemp(prefix="ws-sock-"))
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(directory / ".s.PGSQL.5439"))
+        server.listen()
+        yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _with_url(config: Config, url: str) -> Config:
+    return config.model_copy(update={"database": DatabaseConfig(url=SecretStr(url))})
+
+
+@pytest.mark.parametrize("form", ["url", "key/value"])
+def test_a_multi_host_url_is_running_when_any_of_its_hosts_answers(
+        config: Config, listener: int, form: str) -> None:
+    closed = free_port()
+    url = (f"postgresql://app:S3cret-pw@127.0.0.1:{closed},127.0.0.1:{listener}/db"
+           if form == "url" else
+           f"host=127.0.0.1,127.0.0.1 port={closed},{listener} dbname=db user=app")
+    postgres = collect(_with_url(config, url))["dependencies"][0]
+    assert postgres["state"] == "running" and postgres["backend"] == "external"
+    assert "S3cret-pw" not in postgres["address"]
+
+
+def test_a_socket_host_is_probed_on_its_socket(config: Config, socket_dir: Path) -> None:
+    url = f"postgresql://app@/db?host={socket_dir}&port=5439"
+    assert collect(_with_url(config, url))["dependencies"][0]["state"] == "running"
+    gone = f"postgresql://app@/db?host={socket_dir}&port=5438"  # no socket for that port
+    assert collect(_with_url(config, gone))["dependencies"][0]["state"] == "unreachable"
+
+
+def test_status_of_a_socket_url_through_the_cli(project: Path, socket_dir: Path) -> None:
+    url = f"postgresql://app@/db?host={socket_dir}&port=5439"
+    done = run_cli(project, "status", "--json", env={"DATABASE_URL": url}, timeout=60)
+    assert done.returncode == 1, done.stderr  # no workspace runs; not 70
+    assert json.loads(done.stdout)["dependencies"][0]["state"] == "running"

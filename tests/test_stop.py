@@ -66,6 +66,46 @@ def test_a_launcher_killed_during_the_prechecks_left_a_record_of_its_server(
     assert_nothing_left(stack.root)
 
 
+def test_a_server_started_again_after_a_launcher_died_in_the_prechecks_is_left_alone(
+        stack: Stack) -> None:
+    """The launcher records its server's identity as soon as the server is up: killed
+    during the migrations, it leaves a record that names that postmaster, not whatever
+    runs on the data directory later."""
+    (stack.root / "migrations" / "0005_slow.sql").write_text("SELECT pg_sleep(3);\n")
+    stack.configure(sleeper_apps())
+    launcher = stack.launch()
+    launcher.wait_for("Database ready")
+    state = json.loads((stack.root / ".workspace" / "run" / "state.json").read_text())
+    os.kill(launcher.proc.pid, signal.SIGKILL)
+    launcher.wait()
+    assert state["postmaster"] is not None, state  # recorded before the migrations
+    assert stack.cli("db", "server", "stop").returncode == 0
+    restarted = stack.cli("db", "server", "start")  # someone else's server now
+    assert restarted.returncode == 0, restarted.stderr
+    try:
+        cleaned = stack.cli("stop")
+        assert cleaned.returncode == 0, cleaned.stderr
+        assert "did not stop cleanly" in cleaned.stdout
+        assert "stopped embedded PostgreSQL" not in cleaned.stdout
+        assert json.loads(stack.cli("db", "server", "status", "--json").stdout)["running"]
+    finally:
+        stack.cli("db", "server", "stop")
+    assert_nothing_left(stack.root)
+
+
+def test_stop_works_when_the_config_was_broken_since_the_start(stack: Stack) -> None:
+    stack.configure(sleeper_apps())
+    launcher = stack.launch()
+    launcher.wait_for("all apps ready")
+    (stack.root / "config.yaml").write_text("apps: [unclosed\n")
+    stopped = stack.cli("stop")
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert "PRECHECK_CONFIG_INVALID" in stopped.stdout + stopped.stderr  # said, not fatal
+    assert "Workspace stopped" in stopped.stdout
+    assert launcher.wait() == 143, launcher.output
+    assert_nothing_left(stack.root)
+
+
 def test_stop_never_signals_a_process_it_cannot_vouch_for(stack: Stack) -> None:
     """The lock is held (a launcher still starting) and the record names a pid that is
     now another process: stop refuses rather than signal it."""

@@ -13,6 +13,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from workspace import __version__, redact
 from workspace.console import Console, silence
@@ -82,20 +83,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.warn("interrupted")
         return EXIT_SIGINT
-    except BrokenPipeError:
+    except BrokenPipeError as exc:
+        closed = [stream for stream in (sys.stdout, sys.stderr) if _reader_gone(stream)]
+        if not closed:  # a socket's or a child's pipe broke: not our reader going away
+            return _internal_error(args, console, exc)
         # The reader went away (`| head`): say nothing more, and keep the interpreter's
         # final flush from failing again (the recipe in Python's signal docs).
-        silence(sys.stdout)
+        for stream in closed:
+            silence(stream)
         return EXIT_BROKEN_PIPE
     except Exception as exc:  # noqa: BLE001 - the one boundary for bugs
-        if args.debug:
-            raise
-        log = _crash_log(args.project_dir)
-        console.line(f"unexpected error: {redact.redact(repr(exc))}", "error")
-        console.line(f"  This is a bug in workspace; the traceback is in {log}.")
-        return EXIT_INTERNAL
+        return _internal_error(args, console, exc)
     finally:
         redact.on_weak_password(None)  # the console goes with this call
+
+
+def _internal_error(args: argparse.Namespace, console: Console, exc: Exception) -> int:
+    if args.debug:
+        raise exc
+    log = _crash_log(args.project_dir)
+    console.line(f"unexpected error: {redact.redact(repr(exc))}", "error")
+    console.line(f"  This is a bug in workspace; the traceback is in {log}.")
+    return EXIT_INTERNAL
+
+
+def _reader_gone(stream: TextIO) -> bool:
+    """Whether the reader of our output `stream` is gone: its pipe (or socket) polls as
+    an error or a hang-up. A BrokenPipeError from anything else (a socket, a child's
+    stdin) is not the user's `| head`, and must not pass as one."""
+    import select
+
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's StringIO)
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
 
 
 def _crash_log(project_dir: Path | None) -> Path:

@@ -3,6 +3,7 @@
     WorkspaceError
       ConfigError                   PRECHECK_CONFIG_INVALID               3
       DatabaseUnreachable           PRECHECK_DATABASE_UNREACHABLE         4
+        DatabaseNotUp               (same code: refused, starting up; waiting may fix it)
       EmbeddedPostgresError         PRECHECK_EMBEDDED_POSTGRES_FAILED     5
       MigrationFileError            PRECHECK_MIGRATION_FILE_INVALID       6
       MigrationError                PRECHECK_MIGRATIONS_FAILED            7
@@ -66,6 +67,7 @@ __all__ = [
     "DiskFull",
     "DockerUnavailable",
     "LintFailed",
+    "DatabaseNotUp",
     "DatabaseUnreachable",
     "EmbeddedPostgresError",
     "MigrationError",
@@ -595,3 +597,9 @@ class ZitadelInstanceNotFound(WorkspaceError):
 
 class ZitadelBootstrapFailed(WorkspaceError):
     code_info = ZITADEL_BOOTSTRAP_FAILED
+
+
+class DatabaseNotUp(DatabaseUnreachable):
+    """The server does not take connections yet (refused, no socket yet, starting up,
+    too many connections, a statement timed out): waiting may fix it, unlike a wrong
+    password, a missing database or a malformed URL (plain `DatabaseUnreachable`)."""

@@ -99,7 +99,10 @@ def _recorded(result: UpResult, key: str, dependency: Backend,
               on_started: Callable[[UpResult], object]) -> Iterator[None]:
     """`key` stays in result.started when `dependency` was started by this run, also when
     its start is cut short (a failure, Ctrl-C): what it left must be stopped. It is
-    recorded before the start, so a launcher killed meanwhile leaves the record."""
+    recorded before the start, so a launcher killed meanwhile leaves the record, and
+    again once it is up, now with its identity (the postmaster's pid and start), so a
+    launcher killed later (during the migrations) leaves a record naming that server,
+    not whatever runs on its data directory by the time the record is cleaned up."""
     result.started.append(key)
     on_started(result)
     try:
@@ -107,7 +110,7 @@ def _recorded(result: UpResult, key: str, dependency: Backend,
     finally:
         if not dependency.started_by_us:  # it was running already: not ours to stop
             result.started.remove(key)
-            on_started(result)
+        on_started(result)
 
 
 def stop_started(config: Config, started: list[str], *,

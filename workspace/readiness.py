@@ -3,7 +3,8 @@
 A probe is a callable returning None when the thing is ready, else the reason it is not
 ("connection refused", "57P03 the database system is starting up", "HTTP 503"). A probe
 may also raise a `WorkspaceError` for a problem that waiting cannot fix (the OIDC issuer
-mismatch): that ends the wait at once.
+mismatch; a wrong password, a missing database, a malformed URL; a crash its server's log
+explains): that ends the wait at once.
 
 `wait_until_ready` polls the probe every `poll_s` within a budget of `attempts x
 interval_s` (the guide's database 5 x 5 s, Zitadel 6 x 5 s), so readiness is noticed
@@ -32,7 +33,13 @@ import tenacity
 
 from workspace import redact
 from workspace.config import ReadinessConfig
-from workspace.errors import DatabaseUnreachable, WorkspaceError, ZitadelUnreachable
+from workspace.db.connect import connect, not_up_yet
+from workspace.errors import (
+    DatabaseNotUp,
+    DatabaseUnreachable,
+    WorkspaceError,
+    ZitadelUnreachable,
+)
 
 if TYPE_CHECKING:
     import httpx  # imported by deps/oidc.py, only when Zitadel is waited for
@@ -187,23 +194,33 @@ def tcp_probe(host: str, port: int, *, timeout_s: float = 1.0) -> Probe:
 # -- the database ------------------------------------------------------------------------
 
 def database_probe(url: str, required_extensions: Sequence[str] = ("vector",), *,
-                   connect_timeout_s: float = 2.0) -> Probe:
+                   connect_timeout_s: float = 2.0, statement_timeout_s: float = 2.0) -> Probe:
     """Connect, `SELECT 1`, and check the server can provide the required extensions
-    (a server without them fails at once). The password never appears in a reason."""
+    (a server without them fails at once). Only what waiting may fix is a reason to poll
+    again (refused, starting up: `DatabaseNotUp`); a wrong password, a missing database,
+    a malformed URL, a full disk or a crash (db/connect.py's translations) end the wait
+    at once. Each query gets `statement_timeout_s`, so a stalled server cannot stretch
+    the bound. The password never appears in a reason."""
     redact.register_url(url)
     required = list(dict.fromkeys(required_extensions))
 
     def probe() -> str | None:
         try:
-            with psycopg.connect(url, autocommit=True,
-                                 connect_timeout=max(1, math.ceil(connect_timeout_s))) as conn:
+            with connect(url, timeout_s=connect_timeout_s,
+                         statement_timeout_s=statement_timeout_s) as conn:
                 conn.execute("SELECT 1")
                 rows = conn.execute(
                     "SELECT name, installed_version FROM pg_available_extensions "
                     "WHERE name = ANY(%s)", (required,)).fetchall()
                 database = conn.info.dbname
+        except DatabaseNotUp as exc:
+            return redact.redact(str(exc))
         except psycopg.Error as exc:
-            return _pg_reason(exc)
+            if not_up_yet(exc):
+                return _pg_reason(exc)
+            raise DatabaseUnreachable(
+                f"the readiness probe failed on {redact.mask_url(url)}: {_pg_reason(exc)}"
+            ) from None
         available = {name for name, _ in rows}
         missing = [name for name in required if name not in available]
         if missing:

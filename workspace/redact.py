@@ -35,9 +35,11 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import unquote
 
+from workspace.urls import userinfo_problem
+
 __all__ = ["MASK", "MIN_LENGTH", "excepthook", "install_excepthooks", "mask_url",
            "on_weak_password", "redact", "redact_bytes", "redact_json", "register",
-           "register_url", "url_problem", "weakness"]
+           "register_url", "weakness"]
 
 MASK = "********"
 MIN_LENGTH = 8  # a password shorter than this is weak
@@ -144,7 +146,7 @@ def _credentials(url: str) -> tuple[str | None, str | None, set[str]]:
     try:
         from psycopg.conninfo import conninfo_to_dict
 
-        if url_problem(url):  # libpq would misread it: what the user meant is below
+        if userinfo_problem(url):  # libpq would misread it: what the user meant is below
             raise ValueError(url)
         parsed = conninfo_to_dict(url)
         user, database = _text(parsed.get("user")), _text(parsed.get("dbname"))
@@ -283,25 +285,3 @@ def _mask_value(match: re.Match[str]) -> str:
         return match.group()
     quote = value[0] if value[:1] in ("'", '"') and len(value) > 1 and value.endswith(value[0]) else ""
     return f"{match.group('key')}{quote}{MASK}{quote}"
-
-
-# -- what libpq would misread ---------------------------------------------------------
-
-def url_problem(url: str) -> str | None:
-    """Why libpq would read another user, password or host than the user typed: an
-    unencoded '/' or '@' before the last '@' of the URL's authority (libpq ends the user
-    information at the first '@' or '/'). None when there is no such problem."""
-    start = _URL_START.match(url)
-    if start is None:
-        return None
-    rest = url[start.end():]
-    ends = [i for i in (rest.find("?"), rest.find("#")) if i >= 0]
-    head = rest[:min(ends)] if ends else rest
-    at = head.rfind("@")
-    firsts = [i for i in (head.find("@"), head.find("/")) if i >= 0]
-    if at < 0 or min(firsts) >= at:
-        return None
-    char = head[min(firsts)]
-    return (f"the user name or password holds an unencoded {char!r} (write it as "
-            f"{'%40' if char == '@' else '%2F'}): PostgreSQL would read another host, "
-            "user or password")

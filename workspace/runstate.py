@@ -5,8 +5,9 @@
 
 The lock is the truth: the kernel releases it when the launcher dies, however it dies,
 so a state file left by a crash or a reboot is recognised as stale and never trusted.
-A pid read from the state file is only signalled when the process still has the start
-time recorded next to it (pids are reused).
+A pid read from the state file is only signalled when the process still has the identity
+recorded next to it (pids are reused): the boot id and the start time in clock ticks,
+which a wall-clock step does not move.
 
     lock = RunLock(config.state_dir)
     if not lock.acquire():          # non-blocking
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import time
@@ -30,11 +32,42 @@ import psutil
 
 from workspace import redact
 
-__all__ = ["AppState", "RunLock", "RunState", "StateStore", "process_started", "same_process"]
+__all__ = ["AppState", "Identity", "RunLock", "RunState", "StateStore", "process_started",
+           "same_process"]
 
 
-def process_started(pid: int) -> float | None:
-    """The process's start time (seconds since the epoch), None when there is none."""
+# A process's identity: "<boot id>:<start time in clock ticks since boot>" (/proc), which
+# no wall-clock step (NTP, a resume from suspend) moves and a reboot changes; where /proc
+# is absent, "create:<psutil's create time>", compared within 50 ms. A float is a record
+# written before identities existed (psutil's create time), still understood.
+Identity = str | float
+_FALLBACK = "create:"
+_CREATE_TIME_SLACK_S = 0.05
+
+
+@functools.cache
+def _boot_id() -> str | None:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _stat_start(pid: int) -> int | None:
+    """Field 22 of /proc/<pid>/stat (starttime, clock ticks after boot); None for a gone
+    process or a zombie (field 3 `Z`: its pid is not a process that runs)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    # the name (field 2) is in parentheses and may hold spaces and ')': split after the last
+    fields = stat[stat.rindex(b")") + 2:].split()
+    if fields[0] == b"Z":
+        return None
+    return int(fields[19])
+
+
+def _create_time(pid: int) -> float | None:
     try:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
@@ -44,12 +77,26 @@ def process_started(pid: int) -> float | None:
         return None
 
 
-def same_process(pid: int | None, started: float | None) -> bool:
-    """Whether `pid` is still the process that started at `started`."""
+def process_started(pid: int) -> Identity | None:
+    """The running process's identity (see `Identity`), None when there is none."""
+    boot = _boot_id()
+    if boot is not None:
+        ticks = _stat_start(pid)
+        return f"{boot}:{ticks}" if ticks is not None else None
+    created = _create_time(pid)
+    return f"{_FALLBACK}{created:.3f}" if created is not None else None
+
+
+def same_process(pid: int | None, started: Identity | None) -> bool:
+    """Whether `pid` is still the process whose identity was recorded as `started`."""
     if pid is None or started is None:
         return False
-    now = process_started(pid)
-    return now is not None and abs(now - started) < 0.05
+    if isinstance(started, (int, float)) or started.startswith(_FALLBACK):
+        then = float(started) if isinstance(started, (int, float)) \
+            else float(started.removeprefix(_FALLBACK))
+        now = _create_time(pid)
+        return now is not None and abs(now - then) < _CREATE_TIME_SLACK_S
+    return process_started(pid) == started
 
 
 @dataclass
@@ -57,7 +104,7 @@ class AppState:
     name: str
     state: str  # waiting | starting | ready | restarting | exited | stopped
     pid: int | None = None
-    pid_started: float | None = None
+    pid_started: Identity | None = None
     port: int | None = None
     url: str | None = None
     restarts: int = 0
@@ -67,7 +114,7 @@ class AppState:
 @dataclass
 class RunState:
     pid: int
-    pid_started: float
+    pid_started: Identity
     mode: str  # foreground | detached
     started_at: float
     backend: str = ""
@@ -75,7 +122,7 @@ class RunState:
     oidc_issuer: str | None = None
     started: list[str] = field(default_factory=list)  # launcher.stop_started keys
     migrations_applied: int = 0  # by this start
-    postmaster: list[float] | None = None  # [pid, start time] of the embedded server started
+    postmaster: list[Any] | None = None  # [pid, identity] of the embedded server started
     validation: dict[str, Any] | None = None  # once the schema was validated
     apps: dict[str, AppState] = field(default_factory=dict)
     phase: str = "starting"  # starting | running | stopping | stopped
@@ -83,7 +130,7 @@ class RunState:
     @classmethod
     def mine(cls, mode: str) -> RunState:
         pid = os.getpid()
-        return cls(pid, process_started(pid) or 0.0, mode, time.time())
+        return cls(pid, process_started(pid) or "", mode, time.time())
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunState:

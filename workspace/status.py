@@ -11,9 +11,10 @@ shown as `gone`; health is one probe per app (HTTP or TCP, one second at most), 
 
 from __future__ import annotations
 
+import socket
 import time
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from workspace.config import Config
 from workspace.runstate import AppState, RunLock, RunState, StateStore, same_process
@@ -79,31 +80,50 @@ def _postgres_at_rest(config: Config) -> dict[str, Any]:
 
 
 def _server_state(url: str) -> str:
-    """Whether the database URL's host and port accept a connection."""
+    """Whether any of the database URL's hosts accepts a connection: a TCP host on its
+    port, a socket directory (`?host=/path`) on its `.s.PGSQL.<port>` socket."""
     from workspace.readiness import tcp_probe
 
-    host, port = _address(url)
-    reason = tcp_probe(host, port, timeout_s=_PROBE_TIMEOUT_S)()
-    return "running" if reason is None else "unreachable"
+    for host, port in _addresses(url):
+        if host.startswith("/"):
+            reason = _socket_probe(Path(host) / f".s.PGSQL.{port}")
+        else:
+            reason = tcp_probe(host, port, timeout_s=_PROBE_TIMEOUT_S)()
+        if reason is None:
+            return "running"
+    return "unreachable"
 
 
-def _address(url: str) -> tuple[str, int]:
-    """The (first) host and port of a URL or key/value string, masked or not, as libpq
-    reads it; what urlsplit finds when libpq cannot read it."""
+def _addresses(url: str) -> list[tuple[str, int]]:
+    """Every (host, port) of a URL or key/value string, masked or not, as libpq reads
+    it (hosts and ports comma-separated, one port for all or one each; no host: the
+    local socket directory); none when libpq cannot read it."""
     import psycopg  # only when a database is to be probed: the import is slow
     from psycopg.conninfo import conninfo_to_dict
 
     try:
-        parsed = conninfo_to_dict(url)
-        host = str(parsed.get("host") or "127.0.0.1").split(",")[0]
-        port = int(str(parsed.get("port") or "5432").split(",")[0] or 5432)
-        return (host if not host.startswith("/") else "127.0.0.1"), port
-    except (ValueError, psycopg.Error):
-        try:
-            parts = urlsplit(url)
-            return parts.hostname or "127.0.0.1", parts.port or 5432
-        except ValueError:
-            return "127.0.0.1", 5432
+        params = conninfo_to_dict(url)
+    except psycopg.Error:
+        return []
+    hosts = str(params.get("hostaddr") or params.get("host") or "/var/run/postgresql")
+    ports = str(params.get("port") or "").split(",")
+    found = []
+    for i, host in enumerate(hosts.split(",")):
+        port = ports[i] if len(ports) > 1 and i < len(ports) else ports[0]
+        number = int(port) if port.isascii() and port.isdigit() else 5432 if not port else 0
+        if 1 <= number <= 65535:  # else libpq refuses it too: nothing to probe there
+            found.append((host or "/var/run/postgresql", number))
+    return found
+
+
+def _socket_probe(path: Path) -> str | None:
+    try:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(_PROBE_TIMEOUT_S)
+            sock.connect(str(path))
+            return None
+    except OSError as exc:
+        return f"{path}: {exc.strerror or exc}"
 
 
 def _issuer_state(issuer: str) -> str:

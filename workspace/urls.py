@@ -20,20 +20,24 @@ from __future__ import annotations
 import ipaddress
 import re
 
-__all__ = ["database_url_problem", "host_problem", "http_url_problem"]
+__all__ = ["database_url_problem", "host_problem", "http_url_problem", "userinfo_problem"]
 
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 _QUOTED = re.compile(r'"([^"]*)"')
 # libpq messages whose quoted part is a name the user typed, not a piece of the URL
 _NAMES_QUOTED = ("invalid connection option", "invalid URI query parameter")
+_URL_START = re.compile(r"\s*+[A-Za-z][A-Za-z0-9+.-]*+://")
 
 
 def database_url_problem(url: str) -> str | None:
-    """What is malformed in `url`, or None when libpq can parse it and its hosts, ports
-    and sslmode are well-formed."""
+    """What is malformed in `url`, or None when libpq can parse it as the user meant it
+    (`userinfo_problem`) and its hosts, ports and sslmode are well-formed."""
     import psycopg  # imported only when a URL is configured
     from psycopg.conninfo import conninfo_to_dict
 
+    misread = userinfo_problem(url)
+    if misread:  # checked before libpq parses it: its errors would echo bits of the password
+        return misread
     try:
         url.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -58,6 +62,26 @@ def database_url_problem(url: str) -> str | None:
     if sslmode is not None and sslmode not in SSLMODES:
         return f'sslmode "{sslmode}" is not one of {", ".join(SSLMODES)}'
     return None
+
+
+def userinfo_problem(url: str) -> str | None:
+    """Why libpq would read another user, password or host than the user typed: an
+    unencoded '/' or '@' before the last '@' of the URL's authority (libpq ends the user
+    information at the first '@' or '/'). None when there is no such problem."""
+    start = _URL_START.match(url)
+    if start is None:
+        return None
+    rest = url[start.end():]
+    ends = [i for i in (rest.find("?"), rest.find("#")) if i >= 0]
+    head = rest[:min(ends)] if ends else rest
+    at = head.rfind("@")
+    firsts = [i for i in (head.find("@"), head.find("/")) if i >= 0]
+    if at < 0 or min(firsts) >= at:
+        return None
+    char = head[min(firsts)]
+    return (f"the user name or password holds an unencoded {char!r} (write it as "
+            f"{'%40' if char == '@' else '%2F'}, or use the key/value form with the password "
+            "in single quotes): PostgreSQL would read another host, user or password")
 
 
 def http_url_problem(url: str) -> str | None:

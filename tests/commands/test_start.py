@@ -50,6 +50,15 @@ def test_logs_follow_ends_when_no_workspace_runs(tmp_path: Path) -> None:
     assert time.monotonic() - began < 15  # it checks every ~2 s, not forever
 
 
+def test_logs_whose_path_is_a_directory_are_named_not_a_crash(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    (root / ".workspace" / "logs" / "workspace.log").mkdir(parents=True)
+    out = run_cli(root, "logs")
+    assert out.returncode == 3, out.stdout + out.stderr
+    assert "PRECHECK_CONFIG_INVALID" in out.stderr and "workspace.log is a directory" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_status_when_nothing_runs(tmp_path: Path) -> None:
     out = run_cli(project(tmp_path), "status")
     assert out.returncode == 1

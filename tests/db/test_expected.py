@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
 from tests.conftest import query, write
+from workspace.db import expected as expected_module
 from workspace.db.catalog import Catalog, read_catalog
 from workspace.db.expected import Expected, expected_catalog, migrations_key
 from workspace.db.files import find_migrations
 from workspace.db.runner import RunnerSettings
 from workspace.db.scratch import PREFIX, scratch_database
+from workspace.errors import ValidationUnavailable
 
 SETTINGS = RunnerSettings(connect_timeout_s=5)
 
@@ -71,3 +77,105 @@ def test_expected_schema_of_a_pg_dump_baseline_and_a_later_migration(project: Pa
                                 server_major=16, cache_dir=project / "cache",
                                 snapshot=project / "none.json")
     assert {"public.base", "public.t"} <= set(expected.catalog.tables)
+
+
+@pytest.fixture
+def empty_catalog(db_url: str) -> Catalog:
+    with psycopg.connect(db_url) as conn:
+        return read_catalog(conn)
+
+
+def test_two_cold_validations_at_once_both_publish_a_whole_cache(
+        project: Path, empty_catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE IF NOT EXISTS a (id int PRIMARY KEY);")
+    migrations = find_migrations(project / "migrations")
+    cache = project / ".workspace" / "cache"
+    monkeypatch.setattr(expected_module, "build_expected", lambda *_: empty_catalog)
+    # both writers reach the rename together, each after writing its temporary file
+    both = threading.Barrier(2, timeout=5)
+    real_replace = os.replace
+
+    def replace(src: Any, dst: Any) -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both.wait()
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    results: list[object] = []
+
+    def validate() -> None:
+        try:
+            results.append(expected_catalog("postgresql://unused", migrations, SETTINGS,
+                                            server_major=16, cache_dir=cache,
+                                            snapshot=project / "none.json"))
+        except Exception as exc:  # noqa: BLE001 -- handed to the test
+            results.append(exc)
+
+    threads = [threading.Thread(target=validate) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert [type(r).__name__ for r in results] == ["Expected", "Expected"], results
+    assert [p.name for p in cache.iterdir()] == [
+        f"expected-{migrations_key(migrations)}-pg16.json"]  # no temporary file left
+    cached = expected_catalog("postgresql://unused", migrations, SETTINGS, server_major=16,
+                              cache_dir=cache, snapshot=project / "none.json")
+    assert cached.source == "cache" and cached.catalog == empty_catalog
+
+
+def _no_scratch(*_: object) -> Catalog:
+    raise ValidationUnavailable("role 'app' may not create a scratch database")
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", '"text"', "null", '{"migrations_key": 1}'])
+def test_a_snapshot_whose_json_is_not_an_object_is_named_not_a_crash(
+        project: Path, monkeypatch: pytest.MonkeyPatch, content: str) -> None:
+    monkeypatch.setattr(expected_module, "build_expected", _no_scratch)
+    snapshot = project / "migrations" / "schema.snapshot.json"
+    snapshot.write_text(content)
+    cache = project / ".workspace" / "cache"
+    cache.mkdir(parents=True)
+    with pytest.raises(ValidationUnavailable) as caught:
+        expected_catalog("postgresql://unused", [], SETTINGS, server_major=16,
+                         cache_dir=cache, snapshot=snapshot)
+    assert "schema.snapshot.json" in caught.value.message
+    assert caught.value.code == "PRECHECK_VALIDATION_UNAVAILABLE"
+
+
+def test_a_cache_file_whose_json_is_not_an_object_is_rebuilt(
+        project: Path, empty_catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(expected_module, "build_expected", lambda *_: empty_catalog)
+    cache = project / ".workspace" / "cache"
+    cache.mkdir(parents=True)
+    (cache / f"expected-{migrations_key([])}-pg16.json").write_text("[]")
+    rebuilt = expected_catalog("postgresql://unused", [], SETTINGS, server_major=16,
+                               cache_dir=cache, snapshot=project / "none.json")
+    assert rebuilt.source == "scratch database"
+
+
+def test_a_fifo_snapshot_is_refused_without_blocking(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(expected_module, "build_expected", _no_scratch)
+    snapshot = project / "migrations" / "schema.snapshot.json"
+    os.mkfifo(snapshot)
+    caught: list[BaseException] = []
+
+    def validate() -> None:
+        try:
+            expected_catalog("postgresql://unused", [], SETTINGS, server_major=16,
+                             cache_dir=project / "cache", snapshot=snapshot)
+        except BaseException as exc:  # noqa: BLE001 -- handed to the test
+            caught.append(exc)
+
+    thread = threading.Thread(target=validate, daemon=True)
+    thread.start()
+    thread.join(5)
+    blocked = thread.is_alive()
+    if blocked:  # let the blocked open() return
+        with open(snapshot, "w"):
+            pass
+        thread.join(5)
+    assert not blocked, "reading the FIFO snapshot blocked"
+    assert isinstance(caught[0], ValidationUnavailable)
+    assert "FIFO" in caught[0].message

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.conftest import SHIPPED_MIGRATIONS, free_port, run_cli
@@ -370,3 +373,65 @@ def test_two_projects_run_their_embedded_servers_at_once(outside_tmp: Path) -> N
     finally:
         for project in projects:
             run_cli(project, "db", "server", "stop")
+
+
+def _in_thread(work: Callable[[], object], timeout_s: float) -> BaseException | None:
+    """Run `work` in a thread; what it raised, or fail the test when it is still running
+    after `timeout_s` (an unbounded wait)."""
+    caught: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # noqa: BLE001 -- handed to the test
+            caught.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    assert not thread.is_alive(), f"still waiting after {timeout_s}s: unbounded"
+    return caught[0] if caught else None
+
+
+def test_the_setup_lock_wait_is_bounded_and_names_its_holder(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    data = tmp_path / "data"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from pathlib import Path; "
+         "from workspace.deps.embedded import EmbeddedPostgres; "
+         "s = EmbeddedPostgres(Path(sys.argv[1]), port=1)\n"
+         "with s._exclusive():\n print('held', flush=True); time.sleep(60)",
+         str(data), "db-server-start-elsewhere"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        assert data.with_name("data.lock").read_text().split() == [str(holder.pid)]
+        server = EmbeddedPostgres(data, port=free_port(), lock_wait_s=1.5)
+        with caplog.at_level(logging.WARNING, "workspace.deps.embedded"):
+            exc = _in_thread(server.start, timeout_s=10)
+    finally:
+        holder.kill()
+        holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()
+    assert isinstance(exc, EmbeddedPostgresError), exc
+    assert f"pid {holder.pid}" in exc.message and "db-server-start-elsewhere" in exc.message
+    assert "after 1.5s" in exc.message
+    assert any(f"waiting for pid {holder.pid}" in r.getMessage() for r in caplog.records)
+
+
+def test_setup_queries_are_bounded(pg_server: EmbeddedPostgres, db_url: str) -> None:
+    # CREATE EXTENSION reads pg_extension: a lock held on it stalls the setup as a hung
+    # server would
+    database = db_url.rsplit("/", 1)[1]
+    server = EmbeddedPostgres(pg_server.data_dir, port=pg_server.port, database=database,
+                              extensions=["vector"], setup_timeout_s=1.0)
+    with psycopg.connect(db_url) as blocker:
+        blocker.execute("LOCK TABLE pg_catalog.pg_extension IN ACCESS EXCLUSIVE MODE")
+        try:
+            exc = _in_thread(lambda: server.start(ensure_database=True), timeout_s=10)
+        finally:
+            blocker.rollback()
+    assert isinstance(exc, EmbeddedPostgresError) and "refused setup" in exc.message, exc
+    assert "timeout" in exc.message

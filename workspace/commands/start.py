@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 EXIT_NOT_RUNNING = 1
+MAX_LOG_BYTES = 1 << 32  # read whole for its last lines, as before: bounded all the same
 
 
 def register(sub: Any) -> None:
@@ -56,7 +57,19 @@ def _start(args: argparse.Namespace, console: Console) -> int:
 def _stop(args: argparse.Namespace, console: Console) -> int:
     from workspace.stop import stop
 
-    return stop(config_from(args), console)
+    try:
+        config = config_from(args)
+    except ConfigError as exc:
+        # A workspace must stay stoppable after its config.yaml was damaged: the running
+        # launcher is found from its state in .workspace/ (it has its configuration in
+        # memory), and what a dead one left is only stopped when its identity matches.
+        from workspace.config import Config
+
+        project = (args.project_dir or Path.cwd()).resolve()
+        console.warn(f"{exc.code}: {exc.message}\n  Stopping with the defaults: the "
+                     f"workspace is found from its state in {project / '.workspace'}.")
+        config = Config(project_dir=project)
+    return stop(config, console)
 
 
 def _status(args: argparse.Namespace, console: Console) -> int:
@@ -99,18 +112,27 @@ def _duration(seconds: float | None) -> str:
 
 
 def _logs(args: argparse.Namespace, console: Console) -> int:
+    from workspace.errors import display_path
     from workspace.runstate import RunLock
     from workspace.start import combined_log
+    from workspace.userfile import NotReadable, read_regular
 
     config = config_from(args)
     path = _log_path(config, args.app, combined_log(config))
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         console.info(f"No log yet at {path}: `workspace start` writes it")
         return 0
+    try:  # a regular file only: a directory or a FIFO there is named, never opened
+        data = read_regular(path, max_bytes=MAX_LOG_BYTES)
+    except NotReadable as exc:
+        raise ConfigError(f"{display_path(path)} {exc.problem}",
+                          remedy="Remove it: `workspace start` writes the log there "
+                                 "(supervisor.log_dir).") from None
     out = sys.stdout
     decoder = codecs.getincrementaldecoder("utf-8")("replace")  # chunks may split a character
     with open(path, "rb") as fh:
-        out.write(decoder.decode(_tail(fh.read(), args.lines)))
+        fh.seek(len(data))
+        out.write(decoder.decode(_tail(data, args.lines)))
         out.flush()
         if not args.follow:
             return 0

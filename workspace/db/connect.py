@@ -10,6 +10,7 @@ disk) instead of "check the URL".
 from __future__ import annotations
 
 import os
+import re
 import socket
 import weakref
 from collections.abc import Iterator
@@ -20,15 +21,28 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from workspace import __version__, redact
-from workspace.errors import DatabaseUnreachable, DiskFull, WorkspaceError
+from workspace.errors import DatabaseNotUp, DatabaseUnreachable, DiskFull, WorkspaceError
 
 __all__ = ["APPLICATION", "RESET_ROLES", "RESET_SESSION", "LocalServer", "connect", "describe",
-           "map_psycopg_errors", "register_local_server"]
+           "map_psycopg_errors", "not_up_yet", "register_local_server"]
 
 APPLICATION = "workspace-migrate"
 DISK_FULL_SQLSTATE = "53100"
 # No SQLSTATE (the socket closed), admin_shutdown, crash_shutdown: the server went away.
 _LOST = (None, "57P01", "57P02")
+# Server answers that waiting may change: connection_exception (08...), admin/crash
+# shutdown and cannot_connect_now (starting up), too_many_connections, query_canceled (a
+# statement timeout on a stalled server). Any other SQLSTATE stays as it is.
+_NOT_UP_SQLSTATES = ("57P01", "57P02", "57P03", "53300", "57014")
+# libpq hands a refused login over without its SQLSTATE, as the server's FATAL text; those
+# that waiting may fix (the server starting, stopping or recovering, full of clients).
+# Every other FATAL at connect (a wrong password, no such database or role, no pg_hba.conf
+# entry) stays. Known limit: a server whose lc_messages is not English is matched by
+# none, so its refusals during start-up end the wait at once.
+_NOT_UP_FATAL = re.compile(r"the database system is (starting up|shutting down|in recovery "
+                           r"mode|not (yet )?accepting connections)|too many clients|"
+                           r"connection slots are reserved")
+_MALFORMED = re.compile(r"\binvalid\b.*\b(value|connection option)\b|no password supplied")
 
 
 class LocalServer(Protocol):
@@ -113,27 +127,56 @@ def describe() -> str:
     return f"workspace {__version__} on {socket.gethostname()} pid {os.getpid()}"
 
 
-def connect(url: str, *, timeout_s: float, autocommit: bool = True) -> psycopg.Connection[tuple]:  # type: ignore[type-arg]
+def not_up_yet(exc: psycopg.Error) -> bool:
+    """Whether waiting may fix this failure to connect or to run a probe's query: a
+    refused connection, a socket not there yet, a server starting up; not a wrong
+    password, a missing database or a malformed URL."""
+    if isinstance(exc, psycopg.ProgrammingError):  # the conninfo itself does not parse
+        return False
+    if exc.sqlstate is None:  # at connect: libpq's own text, the server's FATAL in it
+        text = str(exc)
+        if "FATAL:" in text:
+            return _NOT_UP_FATAL.search(text) is not None
+        return _MALFORMED.search(text) is None  # refused, unresolved, timed out: not up
+    return exc.sqlstate.startswith("08") or exc.sqlstate in _NOT_UP_SQLSTATES
+
+
+def _login_refused(exc: psycopg.Error) -> bool:
+    text = str(exc)
+    return ("FATAL:" in text and not not_up_yet(exc) and DISK_FULL_SQLSTATE not in text
+            and "No space left" not in text)
+
+
+def connect(url: str, *, timeout_s: float, autocommit: bool = True,
+            statement_timeout_s: float | None = None) -> psycopg.Connection[tuple]:  # type: ignore[type-arg]
     """Open a connection whose server backend notices within a second when we die
     (client_connection_check_interval), so a killed runner's transaction and lock
-    go away with it instead of lingering until its statement ends."""
+    go away with it instead of lingering until its statement ends. A failure waiting may
+    fix (`not_up_yet`) raises `DatabaseNotUp`, any other `DatabaseUnreachable` (or what
+    the local server's log explains: `DiskFull`, `DependencyExited`)."""
     server = _local_server(url)
     mark = server.log_mark() if server is not None else 0
+    options = "-c client_connection_check_interval=1000"
+    if statement_timeout_s is not None:
+        options += f" -c statement_timeout={max(1, round(statement_timeout_s * 1000))}"
     try:
         conn = psycopg.connect(
             url, autocommit=autocommit, connect_timeout=max(1, round(timeout_s)),
             application_name=f"{APPLICATION} ({describe()})"[:63],
-            options="-c client_connection_check_interval=1000", cursor_factory=_Cursor,
+            options=options, cursor_factory=_Cursor,
         )
     except psycopg.Error as exc:
-        better = explain(exc, server, mark)
+        # A login the server refused (a wrong password, no such database) is no lost
+        # connection: its log has nothing to add, and asking it would cost a second.
+        better = None if _login_refused(exc) else explain(exc, server, mark)
         if better is not None:
             raise better from None
         remedy = None
         if exc.sqlstate == "3D000" or "does not exist" in str(exc):
             remedy = ("Create the database; for the embedded server, "
                       "`workspace db server start` recreates it.")
-        raise DatabaseUnreachable(
+        error = DatabaseNotUp if not_up_yet(exc) else DatabaseUnreachable
+        raise error(
             f"cannot connect to {redact.mask_url(url)}: {redact.redact(_first_line(exc))}",
             remedy=remedy) from None
     if server is not None:

@@ -10,10 +10,14 @@ catalog. Where the role may not create databases, a committed snapshot (written 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from workspace.db.catalog import FORMAT, Catalog, read_catalog
 from workspace.db.connect import connection
@@ -21,8 +25,11 @@ from workspace.db.files import MigrationFile
 from workspace.db.runner import RunnerSettings, migrate
 from workspace.db.scratch import scratch_database
 from workspace.errors import ValidationUnavailable, display_path
+from workspace.userfile import NotReadable, read_regular
 
 __all__ = ["Expected", "expected_catalog", "migrations_key", "write_snapshot"]
+
+MAX_SNAPSHOT_BYTES = 1 << 30  # as a migration file: PostgreSQL's own query limit
 
 
 @dataclass(frozen=True)
@@ -53,8 +60,8 @@ def expected_catalog(url: str, migrations: list[MigrationFile], settings: Runner
     cached = cache_dir / f"expected-{key}.json"
     if cached.is_file():
         try:
-            return Expected(Catalog.from_json(json.loads(cached.read_text())), "cache")
-        except (ValueError, KeyError, TypeError):
+            return Expected(Catalog.from_json(_object(json.loads(cached.read_text()))), "cache")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             cached.unlink(missing_ok=True)  # a damaged cache is rebuilt, never trusted
     try:
         catalog = build_expected(url, migrations, settings)
@@ -64,27 +71,48 @@ def expected_catalog(url: str, migrations: list[MigrationFile], settings: Runner
             raise ValidationUnavailable(f"{exc.message}, and {why}", remedy=exc.remedy) from None
         return Expected(from_snapshot, f"snapshot {display_path(snapshot)}")
     cache_dir.mkdir(parents=True, exist_ok=True)
-    temp = cached.with_suffix(".tmp")
-    temp.write_text(json.dumps(catalog.to_json()))
-    temp.replace(cached)  # atomic: a concurrent reader sees all of it or nothing
+    _publish(cached, json.dumps(catalog.to_json()))
     return Expected(catalog, "scratch database")
 
 
 def write_snapshot(path: Path, catalog: Catalog, migrations: list[MigrationFile]) -> None:
     data = {"migrations_key": migrations_key(migrations), "catalog": catalog.to_json()}
-    temp = path.with_suffix(".tmp")
-    temp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    temp.replace(path)
+    _publish(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def _publish(path: Path, text: str) -> None:
+    """Write `path` atomically, through a temporary file of this writer's own: two
+    validations at once each rename a whole file (the last one wins), a reader sees all
+    of one or nothing, and no writer finds its temporary file taken by the other."""
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(temp, 0o644)  # mkstemp makes it 0600; a snapshot is committed and shared
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def _object(data: object) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValueError(f"a JSON {type(data).__name__}, not an object")
+    return data
 
 
 def _read_snapshot(path: Path, migrations: list[MigrationFile]) -> tuple[Catalog | None, str]:
-    """The snapshot's catalog, or None and why it cannot serve."""
+    """The snapshot's catalog, or None and why it cannot serve. Read as a regular file
+    only (a FIFO there would block the read forever)."""
     where = display_path(path)
     try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        return None, f"no snapshot is committed at {where}"
-    except (OSError, ValueError) as exc:
+        data = _object(json.loads(read_regular(path, max_bytes=MAX_SNAPSHOT_BYTES)))
+    except NotReadable as exc:
+        if not path.exists() and not path.is_symlink():
+            return None, f"no snapshot is committed at {where}"
+        return None, f"the snapshot at {where} {exc.problem}"
+    except ValueError as exc:  # not JSON, not UTF-8, not an object
         return None, f"the snapshot at {where} is unreadable ({exc})"
     if data.get("migrations_key") != migrations_key(migrations):
         return None, (f"the snapshot at {where} was made from other migrations: run "

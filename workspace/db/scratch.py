@@ -12,7 +12,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -28,12 +27,10 @@ PREFIX = "workspace_scratch_"
 
 
 def database_url_for(url: str, database: str) -> str:
-    """`url` with its database name replaced (query string and credentials kept); a
-    key/value connection string (`host=h dbname=d`) gets its `dbname` replaced."""
-    if "://" not in url:
-        return make_conninfo(url, dbname=database)
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + database))
+    """`url` (a URL or a key/value string) with its database replaced, as libpq reads it:
+    a `?dbname=` in the query wins over the URL's path, several hosts and a socket host
+    (`?host=/path`) are kept. The result is a key/value connection string."""
+    return make_conninfo(url, dbname=database)
 
 
 @contextmanager

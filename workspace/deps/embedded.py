@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import importlib.util
+import logging
 import os
 import pwd
 import secrets
@@ -74,6 +75,14 @@ _UNREGISTERED_WAIT_S = 10.0  # a server cut short while starting: its fast shutd
 _ORPHANS_WAIT_S = 10.0  # a killed postmaster's children, until they notice and exit
 # The client may see its connection lost a moment before the postmaster logs why.
 _CRASH_LOG_WAIT_S = 1.0
+# The setup lock (start, stop, upgrade): its holder may fetch extension files, run initdb,
+# wait for a previous server's processes and start a server, each step bounded; a waiter
+# reports after a second and gives up after lock_wait_s. Setup queries are bounded too.
+_LOCK_WAIT_S = 600.0
+_LOCK_NOTICE_S = 1.0
+_LOCK_POLL_S = 0.05
+_SETUP_TIMEOUT_S = 60.0
+log = logging.getLogger("workspace.deps.embedded")
 
 
 @dataclass(frozen=True)
@@ -90,15 +99,20 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path, *, host: str = "127.0.0.1", port: int | None = DEFAULT_PORT,
                  database: str = "workspace", start_timeout_s: float = 60.0,
                  extensions: Sequence[str] = ("vector",),
-                 available: Sequence[str] = ()) -> None:
+                 available: Sequence[str] = (), lock_wait_s: float = _LOCK_WAIT_S,
+                 setup_timeout_s: float = _SETUP_TIMEOUT_S) -> None:
         """`extensions`: created in the database when the server starts (the precheck's
         required_extensions); `available`: also made installable (those the migrations
-        create), e.g. pgcrypto, fetched on first need."""
+        create), e.g. pgcrypto, fetched on first need. `lock_wait_s` bounds the wait for
+        another command's setup (start, stop, upgrade), `setup_timeout_s` each setup
+        query (statement and lock timeouts)."""
         self.data_dir = data_dir.resolve()
         self.host = host
         self._port = port
         self.database = database
         self.start_timeout_s = start_timeout_s
+        self.lock_wait_s = lock_wait_s
+        self.setup_timeout_s = setup_timeout_s
         self.extensions = tuple(dict.fromkeys(extensions))
         self.available = tuple(dict.fromkeys([*extensions, *available]))
         self.log_file = self.data_dir / "server.log"
@@ -361,16 +375,19 @@ class EmbeddedPostgres:
             raise EmbeddedPostgresError(f"{exc.message}\n{self.log_tail()}") from None
 
     def _ensure_database(self, port: int) -> None:
+        bound = max(1, round(self.setup_timeout_s * 1000))
+        options = f"-c statement_timeout={bound} -c lock_timeout={bound}"
         try:
             with psycopg.connect(self.url("postgres", port=port), autocommit=True,
-                                 connect_timeout=10) as conn:
+                                 connect_timeout=10, options=options) as conn:
                 exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                                       (self.database,)).fetchone()
                 if not exists:
                     with contextlib.suppress(psycopg.errors.DuplicateDatabase):
                         conn.execute(sql.SQL("CREATE DATABASE {}").format(
                             sql.Identifier(self.database)))
-            with psycopg.connect(self.url(port=port), autocommit=True, connect_timeout=10) as conn:
+            with psycopg.connect(self.url(port=port), autocommit=True, connect_timeout=10,
+                                 options=options) as conn:
                 for ext in self.extensions:  # precheck.required_extensions, as docker/init.sql
                     conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(
                         sql.Identifier(ext)))
@@ -430,14 +447,60 @@ class EmbeddedPostgres:
 
     @contextlib.contextmanager
     def _exclusive(self) -> Iterator[None]:
-        """Serialise start/stop between concurrent `workspace` processes."""
+        """Serialise start/stop between concurrent `workspace` processes: a flock on
+        `<data_dir>.lock`, whose holder writes its pid in it. Waited for at most
+        `lock_wait_s` (one setup's worst case is far shorter); after a second the wait is
+        reported, naming the holder; on timeout `EmbeddedPostgresError` names it."""
         self._lock_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(self._lock_file, "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+        # not "w": that would empty the file, the holder's pid with it, before we wait
+        fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self._take(fd)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
             try:
                 yield
             finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+                os.ftruncate(fd, 0)  # no stale pid for the next waiter to name
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def _take(self, fd: int) -> None:
+        began = time.monotonic()
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+            waited = time.monotonic() - began
+            if waited >= self.lock_wait_s:
+                raise EmbeddedPostgresError(
+                    f"the embedded server's setup lock ({self._lock_file}) is still held by "
+                    f"{self._lock_holder()} after {self.lock_wait_s:g}s",
+                    remedy="Let that command finish (or stop it), then run this one again.")
+            if not told and waited >= _LOCK_NOTICE_S:
+                told = True
+                log.warning("waiting for %s to finish setting up the embedded PostgreSQL "
+                            "(its lock %s; at most %gs)", self._lock_holder(), self._lock_file,
+                            self.lock_wait_s)
+            time.sleep(_LOCK_POLL_S)
+
+    def _lock_holder(self) -> str:
+        """Who holds the setup lock, as its holder recorded it: pid and command line."""
+        import psutil
+
+        try:
+            pid = int(self._lock_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return "another process (it has not recorded its pid yet)"
+        try:
+            command = redact.redact(" ".join(psutil.Process(pid).cmdline()))
+        except psutil.Error:
+            return f"pid {pid} (gone: the lock is about to be free)"
+        return f"pid {pid} ({command})" if command else f"pid {pid}"
 
 
 def _remove_tree(path: Path, timeout_s: float = 5.0) -> None:

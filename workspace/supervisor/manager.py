@@ -48,7 +48,7 @@ from workspace.errors import (
     describe_returncode,
 )
 from workspace.readiness import ReadinessTimeout, wait_until_ready
-from workspace.runstate import AppState, process_started
+from workspace.runstate import AppState, Identity, process_started
 from workspace.signals import signals_handled
 from workspace.supervisor.printer import Printer
 from workspace.supervisor.probes import app_probe, app_url
@@ -81,7 +81,7 @@ class _App:
     due: float = 0.0  # when to start again, in "restarting"
     started_at: float = 0.0
     since: float = 0.0  # wall clock, for uptimes shown by `workspace status`
-    pid_started: float | None = None
+    pid_started: Identity | None = None
 
 
 class Manager:

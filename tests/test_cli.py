@@ -1,0 +1,39 @@
+"""The one error boundary: exit codes for what escapes a command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workspace import cli
+
+
+def _broken_pipe(*_: object, **__: object) -> object:
+    raise BrokenPipeError(32, "Broken pipe")  # as a socket or a child's pipe raises it
+
+
+def test_a_broken_pipe_that_is_not_our_stdout_is_a_bug_not_141(
+        project: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("workspace.db.runner.read_plan", _broken_pipe)
+    code = cli.main(["--project-dir", str(project), "db", "status",
+                     "--database-url", "postgresql://app@127.0.0.1:1/app"])
+    out, _ = capfd.readouterr()
+    assert code == 70 and "BrokenPipeError" in out
+    assert "BrokenPipeError" in (project / ".workspace" / "logs" / "crash.log").read_text()
+
+
+def test_a_closed_stdout_still_ends_quietly_with_141(project: Path, db_url: str) -> None:
+    read, write = os.pipe()
+    os.close(read)  # the reader went away (`| head -0`) before anything was written
+    try:
+        done = subprocess.run([sys.executable, "-m", "workspace", "db", "status",
+                               "--database-url", db_url], cwd=project, stdout=write,
+                              stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+    finally:
+        os.close(write)
+    assert done.returncode == 141, done.stderr
+    assert "Traceback" not in done.stderr and "unexpected error" not in done.stderr
