@@ -99,7 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _crash_log(project_dir: Path | None) -> Path:
-    path = (project_dir or Path.cwd()) / ".workspace" / "logs" / "crash.log"
+    from workspace.project_root import find_root
+
+    path = (project_dir or find_root(Path.cwd())) / ".workspace" / "logs" / "crash.log"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8", errors="backslashreplace") as fh:

@@ -220,7 +220,13 @@ class Config(_Section):
 def load_config(project_dir: Path | None = None, *, config_file: Path | None = None,
                 cli: Mapping[str, Any] | None = None,
                 environ: Mapping[str, str] | None = None) -> Config:
-    """Merge every source into one validated `Config`, or raise `ConfigError`."""
+    """Merge every source into one validated `Config`, or raise `ConfigError`. Without a
+    project directory (nor a config file), the project is found from the working directory
+    up (project_root.py)."""
+    if project_dir is None and config_file is None:
+        from workspace.project_root import find_root
+
+        project_dir = find_root(Path.cwd())
     project = (project_dir or Path.cwd()).resolve()
     env = dict(os.environ if environ is None else environ)
     layers: list[tuple[dict[str, Any], dict[str, str]]] = []
