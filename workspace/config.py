@@ -149,20 +149,26 @@ GUIDE_CRITICAL_TABLES: dict[str, int | None] = {
 }
 
 
+GUIDE_CRITICAL_FUNCTIONS = ["kb.update_tsv()", "kb.refresh_revision_counts()"]
+
+
 class DriftPolicy(_Section):
     extra: Literal["error", "warning"] = "error"
     changed: Literal["error", "warning"] = "error"
 
 
 class PrecheckConfig(_Section):
-    """What `workspace db validate` (and `workspace start`) insists on."""
+    """What `workspace db validate` (and `workspace start`) insists on. Without a config
+    nothing is critical: drift against the migrations does the work. The shipped project's
+    config.yaml lists the guide's (GUIDE_CRITICAL_TABLES, GUIDE_CRITICAL_FUNCTIONS).
+    An unqualified name resolves along the database's search_path."""
 
     critical_tables: dict[str, int | None] = Field(
-        default_factory=lambda: dict(GUIDE_CRITICAL_TABLES),
-        description="table -> expected column count (null: any)")
-    critical_functions: list[str] = Field(
-        default_factory=lambda: ["kb.update_tsv()", "kb.refresh_revision_counts()"])
-    required_extensions: list[str] = Field(default_factory=lambda: ["vector", "pgcrypto"])
+        default_factory=dict, description="table -> expected column count (null: any)")
+    critical_functions: list[str] = Field(default_factory=list)
+    required_extensions: list[str] = Field(
+        default_factory=list, description="created by the embedded server, required by "
+                                          "validation (docker/init.sql creates vector, pgcrypto)")
     drift: DriftPolicy = DriftPolicy()
     ignore: list[str] = Field(
         default_factory=list,
