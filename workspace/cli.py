@@ -45,6 +45,7 @@ def _exit_code_help() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     from workspace.commands import db, start, up
+    from workspace.commands import init as init_command
 
     parser = argparse.ArgumentParser(
         prog="workspace", description="Bring the development stack up on a database known good.",
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     start.register(sub)
     up.register(sub)
     db.register(sub)
+    init_command.register(sub)
     return parser
 
 
