@@ -99,7 +99,7 @@ def tracking_tables(url: str, *, timeout_s: float = 5.0) -> tuple[list[Found], i
             "FROM information_schema.columns WHERE table_schema || '.' || table_name = "
             "ANY(%s) GROUP BY 1", (names,)).fetchall()
         columns = {table: set(cols) for table, cols in rows}
-        found = []
+        found: list[Found] = []
         for table, needs, owner, ours in _KNOWN:
             if table in columns and needs <= columns[table] and \
                     not any(f.table == table for f in found):
