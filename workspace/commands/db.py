@@ -58,6 +58,9 @@ def register(sub: Any) -> None:
     p.add_argument("action", choices=("start", "stop", "status", "upgrade"))
     schema.register(dbsub)
     lint.register(dbsub)
+    from workspace.commands import db_daily
+
+    db_daily.register(dbsub)
 
 
 def _migrate(args: argparse.Namespace, console: Console) -> int:
