@@ -79,3 +79,51 @@ def test_no_running_workspace_means_the_configured_backend(tmp_path: Path) -> No
     from workspace.running_db import running_database_url
 
     assert running_database_url(load_config(tmp_path, environ={})) is None
+
+
+def _running(tmp_path: Path, backend: str, database: str):  # type: ignore[no-untyped-def]
+    """This process plays a launcher of `backend` that recorded `database` (masked)."""
+    from workspace.redact import mask_url
+    from workspace.runstate import RunLock, RunState, StateStore
+
+    lock = RunLock(tmp_path / ".workspace")
+    assert lock.acquire()
+    state = RunState.mine("detached")
+    state.backend, state.database = backend, mask_url(database)
+    StateStore(tmp_path / ".workspace").write(state)
+    return lock
+
+
+def test_the_docker_backends_password_comes_from_its_env_file(tmp_path: Path) -> None:
+    from workspace.config import load_config
+    from workspace.running_db import running_database_url
+
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / ".env").write_text("POSTGRES_PASSWORD=s3cret-from-env-file\n")
+    lock = _running(tmp_path, "docker",
+                    "postgresql://postgres:s3cret-from-env-file@127.0.0.1:5432/workspace")
+    try:
+        state_text = (tmp_path / ".workspace" / "run" / "state.json").read_text()
+        assert "s3cret-from-env-file" not in state_text
+        assert running_database_url(load_config(tmp_path, environ={})) == \
+            "postgresql://postgres:s3cret-from-env-file@127.0.0.1:5432/workspace"
+    finally:
+        lock.release()
+
+
+def test_a_password_found_nowhere_is_said_with_the_remedy(tmp_path: Path) -> None:
+    import pytest
+
+    from workspace.config import load_config
+    from workspace.errors import DatabaseUnreachable
+    from workspace.running_db import running_database_url
+
+    lock = _running(tmp_path, "external", "postgresql://app:elsewhere-only@db.example:5432/app")
+    try:
+        with pytest.raises(DatabaseUnreachable) as info:
+            running_database_url(load_config(tmp_path, environ={}))
+    finally:
+        lock.release()
+    assert "postgresql://app:********@db.example:5432/app" in info.value.message
+    assert "elsewhere-only" not in info.value.message
+    assert "--database-url" in (info.value.remedy or "")
