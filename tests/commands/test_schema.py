@@ -124,6 +124,9 @@ def test_fix_does_not_recommend_itself_for_what_no_migration_defines(
         "CREATE TABLE IF NOT EXISTS todos (id bigint PRIMARY KEY);\n")
     (project / "config.yaml").write_text("precheck:\n  critical_tables: {kb.chunks: 7}\n")
     assert run_cli(project, "db", "migrate", "--database-url", db_url).returncode == 0
+    out = run_cli(project, "db", "validate", "--database-url", db_url)
+    assert out.returncode == 12 and "workspace db fix" not in out.stdout + out.stderr
+    assert "Remedy: Create kb.chunks in a migration" in out.stderr, out.stderr
     out = run_cli(project, "db", "fix", "--database-url", db_url)
     assert out.returncode == 12, out.stdout + out.stderr
     assert "Nothing missing" in out.stdout
