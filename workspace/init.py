@@ -73,13 +73,19 @@ def init_project(root: Path, *, environ: Mapping[str, str]) -> InitReport:
     report.migrations_dir = existing or Path("migrations")
     apps = procfile_apps(root)
     report.apps = list(apps)
-    _write(report, "config.yaml", _config_text(root, report.migrations_dir, apps))
-    migrations = root / report.migrations_dir
-    if not migrations.is_dir():
-        migrations.mkdir(parents=True)
-        report.written.append(f"{report.migrations_dir}/")
-    _docker_files(report)
-    _gitignore(report)
+    try:
+        _write(report, "config.yaml", _config_text(root, report.migrations_dir, apps))
+        migrations = root / report.migrations_dir
+        if not migrations.is_dir():
+            migrations.mkdir(parents=True)
+            report.written.append(f"{report.migrations_dir}/")
+        _docker_files(report)
+        _gitignore(report)
+    except OSError as exc:  # a path taken by a directory, a file we may not read
+        where = redact.redact(str(exc.filename or root))
+        raise ConfigError(f"{where}: {exc.strerror or exc}",
+                          remedy="Move it out of the way, then run `workspace init` again "
+                                 "(what was written is kept).") from None
     url = environ.get("DATABASE_URL")
     if url:
         report.database = _look_at(url)
@@ -130,6 +136,9 @@ def _docker_files(report: InitReport) -> None:
 
 def _gitignore(report: InitReport) -> None:
     path = report.root / ".gitignore"
+    if os.path.lexists(path) and not path.is_file():  # a directory, a dangling link: not ours
+        report.kept.append(".gitignore")
+        return
     text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
     present = {line.strip().strip("/") for line in text.splitlines()}
     missing = [line for line in GITIGNORE_LINES if line.strip("/") not in present]

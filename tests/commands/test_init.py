@@ -181,3 +181,16 @@ def test_a_database_of_ours_or_without_history(tmp_path: Path, db_url: str) -> N
     out = run_cli(tmp_path, "init", env={"DATABASE_URL": unreachable})
     assert out.returncode == 0 and "could not look at it" in out.stderr, out.stdout
     assert "hunter2-secret" not in out.stdout + out.stderr
+
+
+def test_a_path_taken_by_something_else_is_named_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "docker").write_text("not a directory\n")  # where the Docker files go
+    (tmp_path / ".gitignore").mkdir()
+    out = run_cli(tmp_path, "init")
+    assert out.returncode == 3, out.stdout + out.stderr
+    assert "docker" in out.stderr and "Traceback" not in out.stderr
+    (tmp_path / "docker").unlink()
+    again = run_cli(tmp_path, "init")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (tmp_path / "docker" / "docker-compose.yml").is_file()
+    assert "config.yaml" in again.stdout and ".gitignore" in again.stdout  # kept: theirs
