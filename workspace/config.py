@@ -32,12 +32,12 @@ from workspace.config_sources import (
 )
 from workspace.config_types import MAX_ATTEMPTS, HostName, HttpUrl, Seconds
 from workspace.errors import ConfigError
+from workspace.project_root import CONFIG_FILE, find_root
 
 __all__ = ["ENV_ALIASES", "ENV_PREFIX", "Config", "DatabaseConfig", "DepsConfig", "DockerConfig",
            "EmbeddedConfig", "MigrationsConfig", "OidcConfig", "PrecheckConfig", "ReadinessConfig",
            "load_config"]
 
-CONFIG_FILE = "config.yaml"
 ENV_FILE = ".env"
 
 
@@ -230,8 +230,6 @@ def load_config(project_dir: Path | None = None, *, config_file: Path | None = N
     project directory (nor a config file), the project is found from the working directory
     up (project_root.py)."""
     if project_dir is None and config_file is None:
-        from workspace.project_root import find_root
-
         project_dir = find_root(Path.cwd())
     project = (project_dir or Path.cwd()).resolve()
     env = dict(os.environ if environ is None else environ)
