@@ -22,7 +22,6 @@ import pytest
 from psycopg import sql
 
 from tests.debian import ensure_package
-from workspace.config import PrecheckConfig
 from workspace.deps.embedded import EmbeddedPostgres
 from workspace.deps.pg_extensions import FETCHED
 
@@ -30,6 +29,18 @@ pytest_plugins = ["tests.docker_fixture", "tests.deps.oidc_fixture", "tests.brow
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_MIGRATIONS = REPO / "migrations"
+
+
+def shipped_precheck() -> str:
+    """The shipped config.yaml's `precheck:` section (the guide's critical tables and
+    functions, the extensions docker/init.sql creates), as YAML: defaults have none."""
+    import yaml
+
+    section = yaml.safe_load((REPO / "config.yaml").read_text())["precheck"]
+    return str(yaml.safe_dump({"precheck": section}))
+
+
+SHIPPED_EXTENSIONS = ("vector", "pgcrypto")  # the shipped config.yaml's required_extensions
 
 
 def free_port() -> int:
@@ -73,11 +84,11 @@ def db_url(pg_server: EmbeddedPostgres, admin_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def app_db_url(db_url: str) -> str:
-    """`db_url` as the environment hands a database to the app: the default
+    """`db_url` as the environment hands a database to the app: the shipped config.yaml's
     `precheck.required_extensions` created in it (the embedded server and docker/init.sql
     do that; no shipped migration creates pgcrypto)."""
     with psycopg.connect(db_url, autocommit=True) as conn:
-        for name in PrecheckConfig().required_extensions:
+        for name in SHIPPED_EXTENSIONS:
             conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name)))
     return db_url
 
@@ -101,8 +112,10 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def shipped_project(tmp_path: Path) -> Path:
-    """A project holding a copy of the shipped migrations."""
+    """A project holding a copy of the shipped migrations, and the shipped config.yaml's
+    precheck section (the guide's critical tables and functions)."""
     shutil.copytree(SHIPPED_MIGRATIONS, tmp_path / "migrations")
+    (tmp_path / "config.yaml").write_text(shipped_precheck())
     return tmp_path
 
 

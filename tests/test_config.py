@@ -88,7 +88,8 @@ def test_shipped_config_yaml_is_valid_and_matches_the_defaults() -> None:
     repo = Path(__file__).resolve().parent.parent
     shipped = load_config(repo, environ={})
     defaults = load_config(repo / "tests", environ={})
-    mine = {"project_dir", "config_file", "apps"}
+    mine = {"project_dir": True, "config_file": True, "apps": True,  # and the guide's:
+            "precheck": {"critical_tables", "critical_functions", "required_extensions"}}
     assert shipped.model_dump(exclude=mine) == defaults.model_dump(exclude=mine)
     assert shipped.config_file == repo / "config.yaml" and defaults.config_file is None
     # the apps are the shipped reference apps, server first
@@ -180,3 +181,20 @@ def test_empty_oidc_issuer_still_means_none(tmp_path: Path) -> None:
     assert not load_config(tmp_path, environ={"OIDC_ISSUER": ""}).oidc.issuer
     with pytest.raises(ConfigError, match=r"environment variable OIDC_ISSUER: oidc.issuer: not a valid URL"):
         load_config(tmp_path, environ={"OIDC_ISSUER": "http://[::1"})
+
+
+def test_without_a_config_nothing_is_critical(tmp_path: Path) -> None:
+    """Defaults demand nothing of a project's schema: drift against its own migrations
+    does the work (the guide's reference tables are the shipped project's)."""
+    pre = load_config(tmp_path, environ={}).precheck
+    assert (pre.critical_tables, pre.critical_functions, pre.required_extensions) == ({}, [], [])
+
+
+def test_the_shipped_config_keeps_the_guides_critical_objects() -> None:
+    from workspace.config import GUIDE_CRITICAL_FUNCTIONS, GUIDE_CRITICAL_TABLES
+
+    pre = load_config(Path(__file__).resolve().parent.parent, environ={}).precheck
+    assert pre.critical_tables == GUIDE_CRITICAL_TABLES and len(pre.critical_tables) == 8
+    assert pre.critical_functions == GUIDE_CRITICAL_FUNCTIONS == [
+        "kb.update_tsv()", "kb.refresh_revision_counts()"]
+    assert pre.required_extensions == ["vector", "pgcrypto"]

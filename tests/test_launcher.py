@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHIPPED_MIGRATIONS, free_port, query, run_cli, write
+from tests.conftest import SHIPPED_MIGRATIONS, free_port, query, run_cli, shipped_precheck, write
 from workspace.config import Config, DependencyChoice, DepsConfig, EmbeddedConfig
 from workspace.console import Console
 from workspace.events import Steps
@@ -34,6 +34,7 @@ def step_names(stdout: str) -> list[object]:
 def shipped(outside_tmp: Path) -> Path:
     """The shipped migrations, outside pytest's basetemp (tests start clusters in it)."""
     shutil.copytree(SHIPPED_MIGRATIONS, outside_tmp / "migrations")
+    (outside_tmp / "config.yaml").write_text(shipped_precheck())
     return outside_tmp
 
 

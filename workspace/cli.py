@@ -46,6 +46,7 @@ def _exit_code_help() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     from workspace.commands import db, start, up
+    from workspace.commands import init as init_command
 
     parser = argparse.ArgumentParser(
         prog="workspace", description="Bring the development stack up on a database known good.",
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     start.register(sub)
     up.register(sub)
     db.register(sub)
+    init_command.register(sub)
     return parser
 
 
@@ -123,7 +125,9 @@ def _reader_gone(stream: TextIO) -> bool:
 
 
 def _crash_log(project_dir: Path | None) -> Path:
-    path = (project_dir or Path.cwd()) / ".workspace" / "logs" / "crash.log"
+    from workspace.project_root import find_root
+
+    path = (project_dir or find_root(Path.cwd())) / ".workspace" / "logs" / "crash.log"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8", errors="backslashreplace") as fh:

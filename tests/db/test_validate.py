@@ -147,3 +147,65 @@ def test_role_without_createdb_uses_the_committed_snapshot(migrated: tuple[Confi
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
+
+
+TODOS = ("CREATE TABLE IF NOT EXISTS todos (id bigint PRIMARY KEY, title text NOT NULL);\n"
+         "CREATE OR REPLACE FUNCTION todo_count() RETURNS bigint LANGUAGE sql\n"
+         "  AS 'SELECT count(*) FROM todos';\n")
+
+
+@pytest.fixture
+def todo_project(project: Path, db_url: str) -> tuple[Path, str]:
+    """A project of its own (one migration, no config) on a database the environment
+    handed over with extensions the project never uses (the embedded server, init.sql)."""
+    write(project, "0001_todos.sql", TODOS)
+    query(db_url, "CREATE EXTENSION IF NOT EXISTS vector")
+    query(db_url, "CREATE EXTENSION IF NOT EXISTS pgcrypto")
+    migrate(db_url, find_migrations(project / "migrations"), RunnerSettings())
+    return project, db_url
+
+
+def test_a_fresh_project_validates_with_the_defaults(todo_project: tuple[Path, str]) -> None:
+    project, url = todo_project
+    report = check(config_for(project), url)
+    assert report.valid and not report.drifts, texts(report)
+    assert (report.tables, report.functions) == ((0, 0), (0, 0))
+    query(url, "DROP TABLE public.todos")
+    report = check(config_for(project), url)
+    assert texts(report) == ["Missing table: public.todos"]
+
+
+def test_an_unqualified_critical_table_resolves_along_the_search_path(
+        todo_project: tuple[Path, str]) -> None:
+    project, url = todo_project
+    report = check(config_for(project, "precheck:\n  critical_tables: {todos: 2}\n"
+                                       "  critical_functions: [todo_count()]\n"), url)
+    assert report.valid, texts(report)
+    assert report.tables == (1, 1) and report.functions == (1, 1)
+    report = check(config_for(project, "precheck:\n  critical_tables: {todos: 3}\n"), url)
+    assert texts(report, CRITICAL) == ["Critical table public.todos has 2 columns, expected 3"]
+
+
+def test_an_unknown_unqualified_name_says_where_it_looked_and_to_qualify_it(
+        todo_project: tuple[Path, str]) -> None:
+    project, url = todo_project
+    query(url, "CREATE SCHEMA app; CREATE TABLE app.notes (id int)")  # not on search_path
+    report = check(config_for(project, "precheck:\n  critical_tables: {notes: null}\n"
+                                       "  drift: {extra: warning}\n"), url)
+    assert texts(report, CRITICAL) == [
+        "Missing critical table: notes (looked in public: qualify it as schema.name)"]
+    assert report.recommendations() == [
+        "Create notes in a migration, or remove it from precheck (config.yaml)"]
+
+
+def test_a_critical_table_the_migrations_do_not_define_is_not_for_db_fix(
+        todo_project: tuple[Path, str]) -> None:
+    project, url = todo_project
+    report = check(config_for(project, "precheck:\n  critical_tables: {kb.chunks: 7}\n"), url)
+    assert texts(report, CRITICAL) == ["Missing critical table: kb.chunks"]
+    assert report.recommendations() == [
+        "Create kb.chunks in a migration, or remove it from precheck (config.yaml)"]
+    query(url, "DROP TABLE public.todos")
+    report = check(config_for(project, "precheck:\n  critical_tables: {todos: 2}\n"), url)
+    assert texts(report, CRITICAL) == ["Missing critical table: public.todos"]
+    assert report.recommendations() == ["Run workspace db fix"]

@@ -12,6 +12,7 @@ from workspace.commands.common import add_common, config_from
 from workspace.errors import CHECKSUM_MISMATCH, MIGRATIONS_PENDING
 
 if TYPE_CHECKING:
+    from workspace.config import Config
     from workspace.console import Console
     from workspace.db.files import MigrationFile
     from workspace.db.plan import Plan
@@ -57,6 +58,9 @@ def register(sub: Any) -> None:
     p.add_argument("action", choices=("start", "stop", "status", "upgrade"))
     schema.register(dbsub)
     lint.register(dbsub)
+    from workspace.commands import db_daily
+
+    db_daily.register(dbsub)
 
 
 def _migrate(args: argparse.Namespace, console: Console) -> int:
@@ -208,8 +212,16 @@ def _server(args: argparse.Namespace, console: Console) -> int:
         url = server.start(ensure_database=True)
         message = f"Embedded PostgreSQL running at {redact.mask_url(url)}"
     elif args.action == "stop":
-        message = ("Embedded PostgreSQL stopped" if server.stop()
-                   else "Embedded PostgreSQL was not running")
+        from workspace.runstate import RunLock
+
+        lock = RunLock(config.state_dir)  # held throughout, as `down`: no `start` meanwhile
+        if not lock.acquire():
+            _refuse_under_running_apps(config)
+        try:
+            stopped = server.stop()
+        finally:
+            lock.release()
+        message = "Embedded PostgreSQL stopped" if stopped else "Embedded PostgreSQL was not running"
     elif args.action == "upgrade":
         from workspace.deps.pg_upgrade import upgrade
 
@@ -235,6 +247,18 @@ def _server(args: argparse.Namespace, console: Console) -> int:
                          + ("" if status.initialised else " (no cluster yet)"))
         console.line(f"Data directory: {status.data_dir}")
     return 0
+
+
+def _refuse_under_running_apps(config: Config) -> None:
+    """A workspace runs (it holds the run lock): its apps use the embedded server unless
+    it runs on another backend."""
+    from workspace.errors import AlreadyRunning
+    from workspace.runstate import StateStore
+
+    state = StateStore(config.state_dir).read()
+    if state is None or state.backend in ("", "embedded"):
+        raise AlreadyRunning("a workspace is running, and its apps use the embedded PostgreSQL",
+                             remedy="`workspace stop` stops the apps, then the server it started.")
 
 
 def _file(m: MigrationFile) -> dict[str, Any]:

@@ -66,7 +66,8 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     show_report(console, report)
     if not report.valid:
         raise SchemaInvalid(f"{len(report.errors)} problem(s) in {redact.mask_url(url)}",
-                            [f.text for f in report.errors])
+                            [f.text for f in report.errors],
+                            remedy="; ".join(report.recommendations()) or None)
     return 0
 
 

@@ -40,6 +40,9 @@ class Finding:
     group: int
     text: str
     drift: Drift | None = None
+    fixable: bool = True  # False: a critical object the migrations do not define
+    subject: str = ""  # the critical object a CRITICAL finding is about
+
 
 
 @dataclass
@@ -68,8 +71,12 @@ class Report:
     def recommendations(self) -> list[str]:
         groups = {f.group for f in self.errors}
         out = []
-        if groups & {CRITICAL, MISSING}:
+        if MISSING in groups or any(f.group == CRITICAL and f.fixable for f in self.errors):
             out.append("Run workspace db fix")
+        undefined = [f.subject for f in self.errors if f.group == CRITICAL and not f.fixable]
+        if undefined:  # `db fix` only recreates what the migrations define
+            out.append(f"Create {', '.join(undefined)} in a migration, or remove "
+                       f"{'it' if len(undefined) == 1 else 'them'} from precheck (config.yaml)")
         if TRACKING in groups:
             out.append("Run workspace db migrate (the migrations are idempotent)")
         if groups & {CHANGED, EXTRA}:
@@ -83,6 +90,7 @@ def validate(url: str, config: Config, migrations: list[MigrationFile]) -> Repor
     with map_psycopg_errors("validation"):
         with connection(url, timeout_s=settings.connect_timeout_s) as conn:
             major = (conn.info.server_version or 0) // 10000
+            search_path = _search_path(conn)
             live = read_catalog(conn)
             tracking_findings, tracked = _tracking(conn, migrations)
         expected = expected_catalog(url, migrations, settings, server_major=major,
@@ -91,10 +99,13 @@ def validate(url: str, config: Config, migrations: list[MigrationFile]) -> Repor
     report = Report(expected=expected, live=live)
     # a required extension is the environment's (docker/init.sql, the embedded server),
     # never "extra"; a missing one is its own critical finding below
-    report.drifts = compare(expected.catalog, live,
-                            [*config.precheck.ignore, *config.precheck.required_extensions],
-                            owners=config.precheck.compare_owners)
-    report.findings = _critical(config.precheck, live, report) + tracking_findings
+    report.drifts = [d for d in compare(expected.catalog, live,
+                                        [*config.precheck.ignore,
+                                         *config.precheck.required_extensions],
+                                        owners=config.precheck.compare_owners)
+                     if not (d.kind == "extension" and d.problem == "extra")]
+    report.findings = _critical(config.precheck, live, expected.catalog, search_path,
+                                report) + tracking_findings
     report.migrations = (tracked, len(migrations))
     covered = {f.drift for f in report.findings if f.drift}
     policy = config.precheck.drift
@@ -119,23 +130,54 @@ def _covered_by_critical(d: Drift, findings: list[Finding]) -> bool:
                and d.problem == "missing" for f in findings)
 
 
-def _critical(pre: PrecheckConfig, live: Catalog, report: Report) -> list[Finding]:
+def _search_path(conn: psycopg.Connection[Any]) -> list[str]:
+    """The schemas an unqualified name is looked up in, as the server resolves it."""
+    row = conn.execute("SELECT current_schemas(false)").fetchone()
+    return list(row[0]) if row and row[0] else []
+
+
+def _qualified(name: str, search_path: list[str], exists: Any) -> tuple[str, bool]:
+    """`name` as schema.name: an unqualified one resolved along the search_path, as
+    PostgreSQL does (the first schema holding it); (name, False) when none does."""
+    if "." in name.split("(")[0]:
+        return name, bool(exists(name))
+    for schema in search_path:
+        if exists(f"{schema}.{name}"):
+            return f"{schema}.{name}", True
+    return name, False
+
+
+def _critical(pre: PrecheckConfig, live: Catalog, expected: Catalog, search_path: list[str],
+              report: Report) -> list[Finding]:
     out: list[Finding] = []
-    for name, count in pre.critical_tables.items():
+    where = (f" (looked in {', '.join(search_path) or 'an empty search_path'}: "
+             "qualify it as schema.name)")
+    for given, count in pre.critical_tables.items():
+        name, found = _qualified(given, search_path, live.tables.__contains__)
+        if not found:  # where the migrations would put it
+            name, _ = _qualified(given, search_path, expected.tables.__contains__)
         table = live.tables.get(name)
         if table is None:
-            out.append(Finding("error", CRITICAL, f"Missing critical table: {name}"))
+            out.append(Finding("error", CRITICAL, f"Missing critical table: {name}"
+                               + (where if "." not in name else ""),
+                               fixable=name in expected.tables, subject=name))
         elif count is not None and len(table.columns) != count:
             out.append(Finding("error", CRITICAL, f"Critical table {name} has "
                                f"{len(table.columns)} columns, expected {count}"))
     report.tables = (len(pre.critical_tables) - len(out), len(pre.critical_tables))
-    missing_functions = [f for f in pre.critical_functions if not _has_function(live, f)]
-    out += [Finding("error", CRITICAL, f"Missing critical function: {f}")
-            for f in missing_functions]
+    missing_functions = []
+    for given in pre.critical_functions:
+        if not _qualified(given, search_path, lambda f: _has_function(live, f))[1]:
+            name, defined = _qualified(given, search_path, lambda f: _has_function(expected, f))
+            missing_functions.append(given)
+            out.append(Finding("error", CRITICAL, f"Missing critical function: {name}"
+                               + (where if "." not in name.split("(")[0] else ""),
+                               fixable=defined, subject=name))
     report.functions = (len(pre.critical_functions) - len(missing_functions),
                         len(pre.critical_functions))
     missing_ext = [e for e in pre.required_extensions if e not in live.extensions]
-    out += [Finding("error", CRITICAL, f"Missing required extension: {e}") for e in missing_ext]
+    out += [Finding("error", CRITICAL, f"Missing required extension: {e}",
+                    fixable=e in expected.extensions, subject=e) for e in missing_ext]
     report.extensions = (len(pre.required_extensions) - len(missing_ext),
                          len(pre.required_extensions))
     return out

@@ -63,8 +63,14 @@ def choose_backend(config: Config) -> tuple[Backend, str]:
 
 def database_url(config: Config) -> str:
     """The configured URL (flag, DATABASE_URL, .env, config.yaml), else the database of
-    the backend `workspace up` would use, started on demand and left running."""
+    the workspace running for this project (running_db.py), else the database of the
+    backend `workspace up` would use, started on demand and left running."""
     if config.database.url is not None:
         return config.database.url.get_secret_value()
+    from workspace.running_db import running_database_url
+
+    running = running_database_url(config)
+    if running is not None:
+        return running
     backend, _ = choose_backend(config)
     return backend.start()
