@@ -45,12 +45,26 @@ def register(sub: Any) -> None:
     p.add_argument("-n", "--lines", type=int, default=100, metavar="N",
                    help="start with the last N lines (default 100; 0: all)")
     p.set_defaults(handler=_logs, json=False)
+    p = sub.add_parser("restart", help="restart an app of the running workspace, and the "
+                                       "apps that depend on it",
+                       description="Asks the running launcher (through its live page) to "
+                                   "restart APP and its dependents, then waits until each is "
+                                   "ready again. Exits 1 when no workspace runs or they are "
+                                   "not ready in time.")
+    p.add_argument("app", help="the app's name in config.yaml")
+    p.set_defaults(handler=_restart, json=False)
 
 
 def _start(args: argparse.Namespace, console: Console) -> int:
     from workspace.start import start
 
     return start(config_from(args), console, detach=args.detach)
+
+
+def _restart(args: argparse.Namespace, console: Console) -> int:
+    from workspace.restart import restart
+
+    return restart(config_from(args), console, args.app)
 
 
 def _stop(args: argparse.Namespace, console: Console) -> int:

@@ -137,42 +137,52 @@ class Watcher:
         self._on_change = on_change
         self._state_dir = (state_dir or self._project / ".workspace").resolve()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._pending: dict[str, set[Path]] = {}
         self._timers: dict[str, threading.Timer] = {}
         self.skipped: list[Path] = []  # configured roots that do not exist (not watched)
 
-    def roots(self) -> list[Path]:
-        """What watchfiles gets: the rules' roots, a directory holding the state directory
-        replaced by its other entries (so the database's files are never watched)."""
-        roots: set[Path] = set()
+    def roots(self) -> dict[Path, bool]:
+        """What watchfiles gets, each path with whether it is watched recursively: the
+        rules' roots; a file's directory (an editor that saves by renaming would replace
+        a watched file); a directory holding the state directory watched alone, its
+        other subdirectories whole (so the database's files are never watched)."""
+        roots: dict[Path, bool] = {}
         for rule in self._rules:
             for root in rule.roots(self._project):
-                root = root.resolve() if root.exists() else root
                 if not root.exists():
                     self.skipped.append(root)
                     continue
-                roots |= set(self._around_state_dir(root))
-        # a root inside another one is watched already
-        return sorted(r for r in roots if not any(o != r and o in r.parents for o in roots))
+                root = root.resolve()
+                if root.is_file():
+                    roots.setdefault(root.parent, False)
+                    continue
+                for path, recursive in self._around_state_dir(root):
+                    roots[path] = roots.get(path, False) or recursive
+        covered = [r for r, recursive in roots.items() if recursive]
+        return {r: recursive for r, recursive in sorted(roots.items())
+                if not any(o != r and o in r.parents for o in covered)}
 
-    def _around_state_dir(self, root: Path) -> list[Path]:
-        if root == self._state_dir or root in self._state_dir.parents:
-            if root == self._state_dir:
-                return []
-            return [p for child in root.iterdir() if child != self._state_dir
-                    and not any(_Pattern.of(i).names(child.name) for i in _ALWAYS_IGNORED)
-                    for p in self._around_state_dir(child)]
-        return [root]
+    def _around_state_dir(self, root: Path) -> list[tuple[Path, bool]]:
+        if root == self._state_dir:
+            return []
+        if root not in self._state_dir.parents:
+            return [(root, True)]
+        return [(root, False)] + [
+            p for child in sorted(root.iterdir()) if child.is_dir() and not child.is_symlink()
+            and not any(_Pattern.of(i).names(child.name) for i in _ALWAYS_IGNORED)
+            for p in self._around_state_dir(child)]
 
     def start(self) -> None:
         roots = self.roots()
-        if not roots:
-            return
-        self._thread = threading.Thread(target=self._run, args=(roots,), name="watch",
-                                        daemon=True)
-        self._thread.start()
+        for recursive in (True, False):
+            chosen = [r for r, rec in roots.items() if rec is recursive]
+            if chosen:
+                thread = threading.Thread(target=self._run, args=(chosen, recursive),
+                                          name="watch", daemon=True)
+                self._threads.append(thread)
+                thread.start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -180,15 +190,15 @@ class Watcher:
             for timer in self._timers.values():
                 timer.cancel()
             self._timers.clear()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)
 
-    def _run(self, roots: list[Path]) -> None:
+    def _run(self, roots: list[Path], recursive: bool) -> None:
         import watchfiles  # its Rust extension loads only when something is watched
 
         for changes in watchfiles.watch(*roots, stop_event=self._stop, debounce=1600, step=50,
                                         raise_interrupt=False, watch_filter=None,
-                                        ignore_permission_denied=True):
+                                        recursive=recursive, ignore_permission_denied=True):
             self.changed(Path(path) for _, path in changes)
 
     def changed(self, paths: Iterable[Path]) -> None:
