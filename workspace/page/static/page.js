@@ -62,8 +62,10 @@ function renderState(s) {
     `Schema INVALID: ${v.errors.length} problem(s)`;
   $("#drift").replaceChildren(...(v ? v.errors : []).map((t) => el("li", { "data-drift": "" }, t)));
   $("#warnings").replaceChildren(...(v ? v.warnings : []).map((t) => el("li", {}, t)));
-  const busy = s.action && s.action.running;
-  $("#action").textContent = busy ? `${s.action.job}…` : $("#action").textContent;
+  if (s.action) {
+    $("#action").textContent = s.action.running ? `${s.action.job}…` :
+      `${s.action.job} done at ${new Date(s.action.at * 1000).toLocaleTimeString()}`;
+  }
 
   $("#apps tbody").replaceChildren(...s.apps.map((a) =>
     el("tr", { "data-app": a.name, "data-state": a.state, "data-health": a.health, "data-pid": a.pid ?? "" },
