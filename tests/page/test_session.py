@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -203,3 +204,28 @@ def test_the_page_answers_with_no_app_configured(stack: Stack) -> None:
     assert launcher.wait() == 130, launcher.output
 
 
+
+
+def test_a_held_page_port_stops_the_start_naming_the_setting(stack: Stack) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        stack.configure({"api": web("api", free_port())}, page={"port": port})
+        launcher = stack.launch()
+        assert launcher.wait() == 11, launcher.output
+    assert "PRECHECK_PORT_IN_USE" in launcher.output and "page.port" in launcher.output
+    assert "Traceback" not in launcher.output
+    assert_nothing_left(stack.root)
+
+
+def test_a_detached_workspace_serves_the_page_and_restarts_an_app(
+        stack: Stack, three_apps: dict[str, int]) -> None:
+    started = stack.cli("start", "--detach", timeout=LAUNCH_S)
+    assert started.returncode == 0, started.stdout + started.stderr
+    before = answer(three_apps["api"])
+    done = stack.cli("restart", "api", timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert answer(three_apps["api"]) != before
+    assert stack.cli("stop").returncode == 0
+    assert_nothing_left(stack.root)

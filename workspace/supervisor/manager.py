@@ -331,12 +331,9 @@ class Manager:
 
     def _restart_due(self) -> None:
         names: set[str] = set()
-        while True:
-            try:
-                names |= dependents({n: a.config for n, a in self._apps.items()},
-                                    self._restart_requests.get_nowait())
-            except queue.Empty:
-                break
+        while not self._restart_requests.empty():
+            asked = self._restart_requests.get_nowait()  # only this thread takes from it
+            names |= dependents({n: a.config for n, a in self._apps.items()}, asked)
         for name in (n for n in self._order if n in names and not self._stopping):
             app = self._apps[name]
             self._printer.system(f"{name}: restarting")
