@@ -35,6 +35,9 @@ def restart(config: Config, console: Console, app: str) -> int:
     if state is None or not state.alive() or not RunLock(config.state_dir).held():
         console.info("No workspace is running: `workspace start` first")
         return EXIT_NOT_DONE
+    if not state.page and state.phase == "starting":
+        console.fail("The workspace is still starting: try again once its apps run")
+        return EXIT_NOT_DONE
     if not state.page:
         console.fail("The running workspace serves no page (page.enabled: false), which "
                      "`restart` talks to: restart the workspace instead")

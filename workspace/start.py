@@ -203,9 +203,11 @@ def supervise(config: Config, result: UpResult, *, mode: str, printer: Printer,
     with signals_deferred() as pending:
         try:
             state.page = live.start(manager)
-            if state.page is not None:
-                (announce or (lambda p: printer.system(
-                    f"workspace page: {p['url']} (token in .workspace/run/state.json)")))(state.page)
+            if state.page is not None and announce is not None:
+                announce(state.page)
+            elif state.page is not None:  # detached: the log is no place for the token
+                printer.system(f"workspace page: {state.page['url']} (token in "
+                               ".workspace/run/state.json)")
             changed(manager.snapshot())  # no app yet: waiting (or all ready if none)
             return manager.run(pending=pending)
         finally:

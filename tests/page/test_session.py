@@ -223,6 +223,10 @@ def test_a_detached_workspace_serves_the_page_and_restarts_an_app(
         stack: Stack, three_apps: dict[str, int]) -> None:
     started = stack.cli("start", "--detach", timeout=LAUNCH_S)
     assert started.returncode == 0, started.stdout + started.stderr
+    status = stack.cli("status", "--json")
+    page = json.loads(status.stdout)["page"]
+    assert page.startswith("http://127.0.0.1:") and "key" not in status.stdout
+    assert httpx.get(page + "api/state", timeout=5, trust_env=False).status_code == 200
     before = answer(three_apps["api"])
     done = stack.cli("restart", "api", timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr

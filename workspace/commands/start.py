@@ -90,6 +90,8 @@ def _show_status(console: Console, report: dict[str, Any]) -> None:
                    f"up {_duration(report['uptime_s'])}, {report['phase']})")
     else:
         console.info("No workspace is running")
+    if report.get("page"):
+        console.info(f"Workspace page: {report['page']} (its token: .workspace/run/state.json)")
     for dep in report["dependencies"]:
         line = f"{dep['name']:<10} {dep['backend']:<9} {dep['state']:<12} {dep['address']}"
         (console.ok if dep["state"] in ("running", "ready") else console.info)(line)
