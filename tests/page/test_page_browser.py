@@ -16,6 +16,7 @@ from tests.page.test_session import LAUNCH_S, Page, answer, web
 from tests.stack import Stack
 
 ARTEFACTS = Path(os.environ.get("WORKSPACE_TEST_ARTEFACTS", REPO / ".workspace" / "test-artefacts"))
+SHOTS: list[Path] = []  # written in this run (tests/page/conftest.py prints where)
 
 
 def q(selector: str) -> str:
@@ -24,6 +25,7 @@ def q(selector: str) -> str:
 
 def shot(tab: Tab, name: str) -> None:
     path = tab.screenshot(ARTEFACTS / "page" / name)
+    SHOTS.append(path)
     print(f"screenshot: {path}")
 
 
