@@ -130,3 +130,18 @@ def test_a_missing_path_is_reported_not_watched(tmp_path: Path) -> None:
     watcher = Watcher(tmp_path, [Rule("api", ("nowhere/*.py",))], Calls())
     assert watcher.roots() == {}
     assert watcher.skipped == [tmp_path / "nowhere"]
+
+
+def test_a_migrations_directory_outside_the_project_is_watched_by_its_path(
+        tmp_path: Path) -> None:
+    project, elsewhere = tmp_path / "project", tmp_path / "shared" / "migrations"
+    project.mkdir()
+    elsewhere.mkdir(parents=True)
+    config = load_config(project, environ={"MIGRATIONS_DIR": str(elsewhere)})
+    calls = Calls()
+    watcher = Watcher(project, watch_rules(config), calls)
+    assert watcher.roots() == {elsewhere: True}
+    watcher.changed([elsewhere / "0009_x.sql", elsewhere / "README.md"])
+    wait_for(lambda: len(calls.seen) >= 1, 10, "the migrations rule")
+    assert calls.seen == [(MIGRATIONS, ["0009_x.sql"])]
+    watcher.stop()
