@@ -34,7 +34,7 @@ from workspace.config_types import MAX_ATTEMPTS, HostName, HttpUrl, Seconds
 from workspace.errors import ConfigError
 
 __all__ = ["APP_NAME", "APP_NAME_RULE", "AppConfig", "ReadyProbe", "SupervisorConfig",
-           "check_apps"]
+           "WatchConfig", "check_apps", "dependents"]
 
 # as compose's service names, less the dot (config paths are dotted: apps.<name>.port)
 APP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$", re.ASCII)
@@ -66,6 +66,28 @@ class ReadyProbe(_Section):
         return self
 
 
+class WatchConfig(_Section):
+    """Files whose change restarts the app (and the apps depending on it):
+    WatchConfig(paths=["apps/server", "lib/**/*.py"], ignore=["*.log"]). A list or a
+    string in config.yaml is taken as `paths`."""
+
+    paths: list[str] = Field(min_length=1, description="Files, directories or globs "
+                             "(`*`, `?`, `**`), relative to the project.")
+    ignore: list[str] = Field(default_factory=list, description="Globs left out; one "
+                              "without `/` matches any file or directory name.")
+    debounce_s: Seconds = Field(default=0.3, ge=0, description="Quiet time before the "
+                                "restart: a burst of saves restarts once.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"paths": [value]}
+        if isinstance(value, list):
+            return {"paths": value}
+        return value
+
+
 class AppConfig(_Section):
     """One app: AppConfig(command="python -m http.server 8000", port=8000,
     ready=ReadyProbe(tcp=8000), restart="on-failure")."""
@@ -86,6 +108,7 @@ class AppConfig(_Section):
         default="SIGTERM", description="Sent to the app's group to stop it (compose's stop_signal).")
     stop_grace_s: Seconds | None = Field(
         default=None, ge=0, description="Before SIGKILL; unset: supervisor.stop_grace_s.")
+    watch: WatchConfig | None = Field(default=None, description="Restart on file changes.")
 
     @field_validator("command", mode="before")
     @classmethod
@@ -108,6 +131,18 @@ class SupervisorConfig(_Section):
     log_dir: Path = Field(default=Path(".workspace/logs"), description="One <app>.log each.")
     tail_lines: int = Field(default=20, ge=0, le=MAX_ATTEMPTS,
                             description="Log lines shown when an app fails.")
+
+
+def dependents(apps: Mapping[str, AppConfig], name: str) -> set[str]:
+    """`name` and every app depending on it, directly or not (what a restart of `name`
+    restarts)."""
+    found = {name}
+    grew = True
+    while grew:
+        more = {n for n, app in apps.items() if n not in found and found & set(app.depends_on)}
+        found |= more
+        grew = bool(more)
+    return found
 
 
 def check_apps(apps: Mapping[str, AppConfig]) -> list[str]:

@@ -35,8 +35,8 @@ from workspace.errors import ConfigError
 from workspace.project_root import CONFIG_FILE, find_root
 
 __all__ = ["CLIENT_FILE", "ENV_ALIASES", "ENV_PREFIX", "Config", "DatabaseConfig", "DepsConfig",
-           "DockerConfig", "EmbeddedConfig", "MigrationsConfig", "OidcConfig", "PrecheckConfig",
-           "ReadinessConfig", "load_config", "read_client_file"]
+           "DockerConfig", "EmbeddedConfig", "MigrationsConfig", "OidcConfig", "PageConfig",
+           "PrecheckConfig", "ReadinessConfig", "load_config", "read_client_file"]
 
 ENV_FILE = ".env"
 # What the Zitadel bootstrap (deps/zitadel_bootstrap.py) created: read for oidc.client_id
@@ -84,6 +84,8 @@ class MigrationsConfig(_Section):
                                     description="Per migration; 0 disables.")
     statement_timeout_s: Seconds = Field(default=600.0, ge=0,
                                          description="Per migration; 0 disables.")
+    watch: bool = Field(default=True, description="While `workspace start` runs: a new or "
+                        "changed pending migration is linted, applied and validated live.")
 
     @field_validator("dir", mode="before")
     @classmethod
@@ -183,6 +185,13 @@ class PrecheckConfig(_Section):
                            description="expected schema, for roles that may not CREATE DATABASE")
 
 
+class PageConfig(_Section):
+    """The live workspace page `workspace start` serves on 127.0.0.1 (page/)."""
+
+    enabled: bool = True
+    port: int | None = Field(default=None, ge=1, le=65535, description="unset: a free one")
+
+
 class Config(_Section):
     project_dir: Path = Field(default_factory=Path.cwd)
     config_file: Path | None = Field(default=None, description="Set by load_config: the "
@@ -198,6 +207,7 @@ class Config(_Section):
     apps: dict[str, AppConfig] = Field(default_factory=dict,
                                        description="What `workspace start` runs, in order.")
     supervisor: SupervisorConfig = SupervisorConfig()
+    page: PageConfig = PageConfig()
 
     @field_validator("apps")
     @classmethod

@@ -126,6 +126,7 @@ class RunState:
     validation: dict[str, Any] | None = None  # once the schema was validated
     apps: dict[str, AppState] = field(default_factory=dict)
     phase: str = "starting"  # starting | running | stopping | stopped
+    page: dict[str, Any] | None = None  # the live page: url, port, token (file mode 0600)
 
     @classmethod
     def mine(cls, mode: str) -> RunState:
@@ -214,7 +215,11 @@ class StateStore:
         # Never a password on disk: `database` is stored masked, and whatever else could
         # hold one (an app's URL) is masked too. The detached supervisor gets the real URL
         # over its stdin (detach.py).
-        tmp.write_text(json.dumps(redact.redact_json(asdict(state)), indent=1))
+        text = json.dumps(redact.redact_json(asdict(state)), indent=1)
+        # 0600: it holds the live page's token (POSTs to the page need it)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
         os.replace(tmp, self.path)
 
     def clear(self) -> None:

@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from workspace import redact
 from workspace.config import Config
@@ -154,18 +155,27 @@ def _foreground(config: Config, result: UpResult, console: Console) -> int:
                            "dependencies are up")
             printer.system("press Ctrl-C to stop")
 
+        def announce(page: dict[str, Any]) -> None:
+            if console.json_mode:
+                console.json({"event": "page", "url": page["url"]})
+            else:  # `key`, not `token`: redact would mask it, and it is here to be used
+                console.ok(f"Workspace page: {page['url']}#key={page['token']}")
+
         code = supervise(config, result, mode="foreground", printer=printer,
-                         on_all_ready=all_ready)
+                         on_all_ready=all_ready, announce=announce)
         if console.json_mode:
             console.json({"event": "stopped", "exit_code": code})
         return code
 
 
 def supervise(config: Config, result: UpResult, *, mode: str, printer: Printer,
-              on_all_ready: OnReady) -> int:
+              on_all_ready: OnReady,
+              announce: Callable[[dict[str, Any]], object] | None = None) -> int:
     """Run the apps until stopped, then stop what `result` says this run started. The run
     is recorded in the state file all along. Returns 0, 129, 130 or 143; raises the
-    SupervisorError of an app that failed."""
+    SupervisorError of an app that failed. The live page and the file watch run
+    alongside (page/session.py); `announce(page)` shows the page's address and token."""
+    from workspace.page.session import LiveSession
     from workspace.supervisor.manager import Manager
 
     store = StateStore(config.state_dir)
@@ -173,8 +183,11 @@ def supervise(config: Config, result: UpResult, *, mode: str, printer: Printer,
     describe_run(state, result, config)
     announced = False
 
+    live = LiveSession(config, result, printer)
+
     def changed(apps: list[AppState]) -> None:
         nonlocal announced
+        live.apps_changed(apps)
         state.apps = {a.name: a for a in apps}
         if not announced and all(a.state == "ready" for a in apps):
             announced, state.phase = True, "running"
@@ -190,9 +203,16 @@ def supervise(config: Config, result: UpResult, *, mode: str, printer: Printer,
     # teardown short.
     with signals_deferred() as pending:
         try:
+            state.page = live.start(manager)
+            if state.page is not None and announce is not None:
+                announce(state.page)
+            elif state.page is not None:  # detached: the log is no place for the token
+                printer.system(f"workspace page: {state.page['url']} (token in "
+                               ".workspace/run/state.json)")
             changed(manager.snapshot())  # no app yet: waiting (or all ready if none)
             return manager.run(pending=pending)
         finally:
+            live.stop()
             state.phase = "stopping"
             store.write(state)
             stopped = stop_started(config, result.started, during=sys.exc_info()[1])

@@ -41,6 +41,7 @@ def collect(config: Config) -> dict[str, Any]:
         "validation": run.validation if run else None,
         "apps": [_app(config, name, run.apps.get(name) if run else None, now)
                  for name in config.app_order],
+        "page": run.page["url"] if run and run.page else None,  # its token: the state file
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
-from tests.supervisor.conftest import Run, assert_gone, program
+from tests.supervisor.conftest import Run, assert_gone, program, wait_for
 from workspace.errors import AppExited, AppNotReady, AppStartFailed
 
 MakeRun = Callable[..., Run]
@@ -167,4 +168,31 @@ def test_each_app_stops_with_its_own_signal_and_grace(make_run: MakeRun) -> None
     assert "SIGINT, SIGKILL after 60s; SIGTERM, SIGKILL after 0.3s" in out
     assert "killing what is left (SIGKILL): stubborn" in out
     assert "polite (pid" in out and "stubborn (pid" in out and "killed by SIGKILL" in out
+    assert_gone(run.recorder.pids)
+
+
+def test_restart_restarts_the_app_and_its_dependents_and_only_them(make_run: MakeRun) -> None:
+    run = make_run({"api": {"command": program("sleeper.py", "api up"), "ready": {"log": "api up"}},
+                    "web": {"command": program("sleeper.py", "web up"), "depends_on": ["api"],
+                            "ready": {"log": "web up"}},
+                    "other": {"command": program("sleeper.py", "other up"),
+                              "ready": {"log": "other up"}}})
+
+    def drive() -> None:  # from another thread, as the page and the file watch do
+        wait_for(lambda: len(run.ready) == 3, 20, "every app ready")
+        run.manager.restart("api")
+        wait_for(lambda: len(run.ready) == 5, 20, "api and web ready again")
+        run.manager.stop()
+
+    driver = threading.Thread(target=drive)
+    driver.start()
+    assert run.run() == 0
+    driver.join()
+    assert sorted(run.ready[3:]) == ["api", "web"]
+    started = [p.name for p in run.recorder.made]
+    assert sorted(started) == ["api", "api", "other", "web", "web"]
+    text = run.out.getvalue()
+    assert text.index("api: restarting") < text.index("web ready", text.index("api: restarting"))
+    with pytest.raises(KeyError):
+        run.manager.restart("nope")
     assert_gone(run.recorder.pids)

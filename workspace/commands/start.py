@@ -46,12 +46,26 @@ def register(sub: Any) -> None:
     p.add_argument("-n", "--lines", type=int, default=100, metavar="N",
                    help="start with the last N lines (default 100; 0: all)")
     p.set_defaults(handler=_logs, json=False)
+    p = sub.add_parser("restart", help="restart an app of the running workspace, and the "
+                                       "apps that depend on it",
+                       description="Asks the running launcher (through its live page) to "
+                                   "restart APP and its dependents, then waits until each is "
+                                   "ready again. Exits 1 when no workspace runs or they are "
+                                   "not ready in time.")
+    p.add_argument("app", help="the app's name in config.yaml")
+    p.set_defaults(handler=_restart, json=False)
 
 
 def _start(args: argparse.Namespace, console: Console) -> int:
     from workspace.start import start
 
     return start(config_from(args), console, detach=args.detach)
+
+
+def _restart(args: argparse.Namespace, console: Console) -> int:
+    from workspace.restart import restart
+
+    return restart(config_from(args), console, args.app)
 
 
 def _stop(args: argparse.Namespace, console: Console) -> int:
@@ -89,6 +103,8 @@ def _show_status(console: Console, report: dict[str, Any]) -> None:
                    f"up {_duration(report['uptime_s'])}, {report['phase']})")
     else:
         console.info("No workspace is running")
+    if report.get("page"):
+        console.info(f"Workspace page: {report['page']} (its token: .workspace/run/state.json)")
     for dep in report["dependencies"]:
         line = f"{dep['name']:<10} {dep['backend']:<9} {dep['state']:<12} {dep['address']}"
         (console.ok if dep["state"] in ("running", "ready") else console.info)(line)

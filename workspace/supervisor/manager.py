@@ -38,7 +38,7 @@ from typing import Literal
 
 import httpx
 
-from workspace.apps_config import AppConfig, SupervisorConfig, check_apps
+from workspace.apps_config import AppConfig, SupervisorConfig, check_apps, dependents
 from workspace.errors import (
     AppExited,
     AppNotReady,
@@ -116,6 +116,8 @@ class Manager:
         self._notes: list[str] = []  # written by the signal handler, printed by the loop
         self._failure: WorkspaceError | None = None
         self.returncode: int | None = None
+        self._restart_requests: queue.Queue[str] = queue.Queue()  # restart(): see below
+        self._draining: dict[str, tuple[int, float, bool]] = {}  # app: (pgid, kill at, killed)
 
     def stop(self) -> None:
         """Ask `run()` to stop every app and return (0 unless a signal came first)."""
@@ -132,6 +134,7 @@ class Manager:
                 self._watchdog = Watchdog.start(grace_s=self._settings.stop_grace_s)
             try:
                 while not self._stopping:
+                    self._restart_due()
                     self._start_due()
                     self._pump(_TICK_S)
                     self._check_dependencies()
@@ -185,6 +188,8 @@ class Manager:
         for app in self._apps.values():
             waiting = app.state == "waiting" and all(
                 self._apps[d].state == "ready" for d in app.config.depends_on)
+            if app.name in self._draining:  # its previous process is still stopping
+                continue
             if (waiting or (app.state == "restarting" and now >= app.due)) and not self._stopping:
                 self._start(app)
 
@@ -312,6 +317,44 @@ class Manager:
                     else error.message.splitlines()[0])
             self._printer.system(f"{error.code}: {what}: stopping")
         self._stopping = True
+
+    # -- restart on request (helper `live`'s minimal version, to be reconciled with
+    # helper `supervise`'s restart policies) ----------------------------------------------
+
+    def restart(self, name: str) -> None:
+        """Restart app `name` and the apps that depend on it: each gets its stop_signal
+        (SIGKILL after its grace), then starts again once what it depends on is ready.
+        Thread-safe: the loop does the work. KeyError for an unknown name."""
+        if name not in self._apps:
+            raise KeyError(name)
+        self._restart_requests.put(name)
+
+    def _restart_due(self) -> None:
+        names: set[str] = set()
+        while not self._restart_requests.empty():
+            asked = self._restart_requests.get_nowait()  # only this thread takes from it
+            names |= dependents({n: a.config for n, a in self._apps.items()}, asked)
+        for name in (n for n in self._order if n in names and not self._stopping):
+            app = self._apps[name]
+            self._printer.system(f"{name}: restarting")
+            if app.proc is not None and app.proc.returncode is None and name not in self._draining:
+                cfg = app.config
+                grace = (cfg.stop_grace_s if cfg.stop_grace_s is not None
+                         else self._settings.stop_grace_s)
+                kill_group(app.proc.pid, signal.Signals[cfg.stop_signal])
+                self._draining[name] = (app.proc.pid, self._clock() + grace, False)
+            app.proc, app.state = None, "waiting"  # its exit is then "stopped", not a failure
+        if names:
+            self._changed()
+        for name, (pgid, kill_at, killed) in list(self._draining.items()):
+            if not live_groups([pgid]):
+                del self._draining[name]
+                self._groups.remove(pgid)
+                if self._watchdog is not None:
+                    self._watchdog.remove(pgid)
+            elif not killed and self._clock() >= kill_at:
+                kill_group(pgid, signal.SIGKILL)
+                self._draining[name] = (pgid, kill_at, True)
 
     # -- shutdown ---------------------------------------------------------------------
 

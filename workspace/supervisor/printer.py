@@ -16,7 +16,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from workspace import redact
@@ -46,11 +46,14 @@ class Printer:
                                  soft_wrap=True, force_terminal=True)
         self._lock = threading.Lock()  # whole lines, also if called from several threads
         self._out_gone = False
+        self._listeners: list[Callable[[str, str, float], object]] = []
 
     def line(self, name: str, text: str, when: float | None = None) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(time.time() if when is None else when))
         prefix = f"{stamp} {name.ljust(self._width)} | "
         text = redact.redact(text)
+        for listener in self._listeners:  # the live page (page/session.py)
+            listener(name, text, time.time() if when is None else when)
         with self._lock:
             if self._log is not None:
                 self._log.write(prefix + text + "\n")
@@ -69,6 +72,10 @@ class Printer:
             except OSError:  # the terminal hung up (EIO) or the pipe closed: log only
                 self._out_gone = True
                 silence(self._out)
+
+    def listen(self, listener: Callable[[str, str, float], object]) -> None:
+        """`listener(name, text, time)` gets every line too (masked, as printed)."""
+        self._listeners.append(listener)
 
     def system(self, text: str) -> None:
         self.line(SYSTEM, text)
