@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import queue
 import re
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -87,3 +90,38 @@ def test_a_missing_command_raises_oserror(tmp_path: Path) -> None:
                    log_path=tmp_path / "app.log", events=queue.Queue())
     with pytest.raises(OSError):
         proc.start()
+
+
+def test_no_preexec_fn_while_threads_run(tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """PR_SET_PDEATHSIG is set by an exec shim, not by preexec_fn (unsafe in threaded
+    programs); the app still runs with its own pid, group, cwd and environment."""
+    seen: list[dict[str, object]] = []
+    real = subprocess.Popen
+
+    def recording(*args: object, **kwargs: object) -> subprocess.Popen[bytes]:
+        seen.append(kwargs)
+        return real(*args, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+    monkeypatch.setattr(subprocess, "Popen", recording)
+    events: queue.Queue[Event] = queue.Queue()
+    proc = Process("app", [sys.executable, "-c", "import os; print(os.getpid(), os.getpgid(0),"
+                                                 " os.getcwd(), os.environ['X'])"],
+                   cwd=tmp_path, env={"X": "y"}, log_path=tmp_path / "app.log", events=events)
+    proc.start()
+    assert seen and all(kw.get("preexec_fn") is None for kw in seen)
+    assert seen[0].get("start_new_session") is True
+    lines = [e.text for e in collect(events) if e.type == "line"]
+    assert lines == [f"{proc.pid} {proc.pid} {tmp_path} y"]
+
+
+@pytest.mark.parametrize("command", [["no-such-command-xyz"], ["./not-executable"]])
+def test_a_command_that_cannot_be_executed_raises_oserror_naming_it(
+        tmp_path: Path, command: list[str]) -> None:
+    (tmp_path / "not-executable").write_text("#!/bin/sh\n")
+    proc = Process("app", command, cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
+                   log_path=tmp_path / "app.log", events=queue.Queue())
+    with pytest.raises(OSError) as info:
+        proc.start()
+    assert info.value.errno in (errno.ENOENT, errno.EACCES)
+    assert info.value.filename == command[0]
