@@ -1,7 +1,7 @@
 """`workspace start --detach`: the apps supervised by a background process.
 
 The launcher brings the dependencies up itself (so the user sees the steps), then starts
-`python -m workspace.detach` in a session of its own, its output appended to the
+`python -m workspace.detached` (which runs `main()` here) in a session of its own, its output appended to the
 combined log. The handoff (config location, database URL, what was started) goes over
 the child's stdin, never argv; the child inherits the run lock's file, so the lock stays
 held once the launcher exits. Progress comes back on a pipe, one JSON object per line:
@@ -69,7 +69,7 @@ def spawn_supervisor(config: Config, result: UpResult, lock: RunLock, console: C
     try:
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "workspace.detach"], stdin=subprocess.PIPE,
+                [sys.executable, "-m", "workspace.detached"], stdin=subprocess.PIPE,
                 stdout=log, stderr=subprocess.STDOUT, cwd=config.project_dir,
                 start_new_session=True, pass_fds=(write_fd, lock.fd))
     except OSError:
@@ -179,23 +179,29 @@ class _Progress:
 
 
 def main() -> int:
+    """The supervisor's side (`python -m workspace.detached` enters here, signals already
+    handled): a signal waits until the progress pipe is open, so the launcher always
+    hears how it ended; from there on it stops the run (what up() started is stopped by
+    the launcher before `running`, by this process after)."""
     from workspace import redact
-    from workspace.signals import terminate_as_exit
 
     redact.install_excepthooks()  # its output goes to the combined log
-    with terminate_as_exit():  # from the first moment: what up() started must be stopped
-        handoff = json.loads(sys.stdin.read())
-        progress = _Progress(handoff["progress_fd"])
-        try:
+    handoff = json.loads(sys.stdin.read())  # written at once; EOF if the launcher died
+    progress = _Progress(handoff["progress_fd"])
+    try:
+        with interruptible():  # one that waited is raised as this begins
             code = _supervise(handoff, progress)
-        except WorkspaceError as exc:
-            progress.error(exc)
-            return exc.exit_code
-        except SystemExit as exc:  # a signal before the supervisor handled them itself
-            progress.send({"event": "stopped", "exit_code": exc.code})
-            raise
-        progress.send({"event": "stopped", "exit_code": code})  # stopped before ready
-        return code
+    except WorkspaceError as exc:
+        progress.error(exc)
+        return exc.exit_code
+    except SystemExit as exc:  # a signal before the supervisor handled them itself
+        progress.send({"event": "stopped", "exit_code": exc.code})
+        raise
+    except KeyboardInterrupt:
+        progress.send({"event": "stopped", "exit_code": 130})
+        raise
+    progress.send({"event": "stopped", "exit_code": code})  # stopped before ready
+    return code
 
 
 def _supervise(handoff: dict[str, Any], progress: _Progress) -> int:
@@ -222,7 +228,3 @@ def _supervise(handoff: dict[str, Any], progress: _Progress) -> int:
     except WorkspaceError as exc:
         printer.system(f"{exc.code}: {exc.message}")
         raise
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
