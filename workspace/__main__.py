@@ -20,7 +20,7 @@ def entry(module: str, *, interruptible: bool = True) -> int:
     try:
         signals.install()  # from here on a signal waits, until the command may be cut short
         try:
-            run = getattr(__import__(module, fromlist=["main"]), "main")
+            run = __import__(module, fromlist=["main"]).main
 
             if not interruptible:
                 return int(run())

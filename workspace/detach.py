@@ -20,10 +20,8 @@ from __future__ import annotations
 import json
 import os
 import select
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ from workspace.errors import AppStartFailed, WorkspaceError
 from workspace.launcher import UpResult
 from workspace.runstate import AppState, RunLock
 from workspace.signals import interruptible
+from workspace.waits import polling
 
 __all__ = ["main", "spawn_supervisor"]
 
@@ -101,13 +100,8 @@ def spawn_supervisor(config: Config, result: UpResult, lock: RunLock, console: C
 def _follow(fd: int, console: Console, budget_s: float) -> int | None:
     """Print the supervisor's progress until it reports `running` (None), or `stopped`
     before that (its exit code); raise its error."""
-    deadline = time.monotonic() + budget_s
     buffered = b""
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AppStartFailed("(supervisor)", f"the apps were not all ready within "
-                                                 f"{budget_s:g}s")
+    for left in polling(budget_s, interval_s=0.0):  # the select() is the wait
         readable, _, _ = select.select([fd], [], [], min(left, 1.0))
         if not readable:
             continue
@@ -130,6 +124,7 @@ def _follow(fd: int, console: Console, budget_s: float) -> int | None:
                 return None
             if event["event"] == "stopped":  # by `workspace stop`, or a signal
                 return int(event["exit_code"])
+    raise AppStartFailed("(supervisor)", f"the apps were not all ready within {budget_s:g}s")
 
 
 def _ready_budget(config: Config) -> float:
@@ -139,13 +134,11 @@ def _ready_budget(config: Config) -> float:
 
 
 def _stop_child(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(_STOP_WAIT_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    from workspace.supervisor.groups import terminate_groups
+
+    if proc.poll() is None:  # not reaped yet: its pid (and group: it leads it) is ours
+        terminate_groups([proc.pid], grace_s=_STOP_WAIT_S)
+    proc.wait()  # gone, or a zombie after SIGKILL
 
 
 # -- the background supervisor --------------------------------------------------------

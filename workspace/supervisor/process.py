@@ -17,24 +17,19 @@ for the exit and sends an "exit" event after the last line.
 
 from __future__ import annotations
 
-import errno
-import os
 import queue
 import re
-import signal
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import psutil
-
 from workspace import redact
 from workspace.supervisor.deathsig import spawn_args
+from workspace.supervisor.groups import kill_group, live_groups
 
 __all__ = ["LINE_LIMIT", "Event", "Process", "kill_group", "live_groups"]
 
@@ -55,34 +50,6 @@ class Event:
     text: str = ""
     returncode: int | None = None
     time: float = 0.0
-
-
-def kill_group(pgid: int, sig: int) -> bool:
-    """Signal a process group; False when it is already gone (ESRCH) or not ours (EPERM)."""
-    try:
-        os.killpg(pgid, sig)
-    except OSError as exc:
-        if exc.errno in (errno.ESRCH, errno.EPERM):
-            return False
-        raise
-    return True
-
-
-def live_groups(pgids: Iterable[int]) -> set[int]:
-    """The groups that still have a running member. Zombies do not count: an orphan is
-    reaped by init, or in a container perhaps never, and cannot be killed anyway."""
-    candidates = {g for g in pgids if kill_group(g, 0)}
-    live: set[int] = set()
-    if not candidates:
-        return live
-    for proc in psutil.process_iter(["status"]):
-        try:
-            pgid = os.getpgid(proc.pid)
-        except OSError:
-            continue
-        if pgid in candidates and proc.info["status"] != psutil.STATUS_ZOMBIE:
-            live.add(pgid)
-    return live
 
 
 class Process:
