@@ -45,7 +45,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +58,7 @@ from workspace.db.connect import DISK_FULL_SQLSTATE, register_local_server
 from workspace.deps import pg_extensions, server_log
 from workspace.deps.pg_processes import is_postgres, processes_on
 from workspace.errors import DependencyExited, DiskFull, EmbeddedPostgresError, PortInUse, WorkspaceError
+from workspace.waits import polling
 
 __all__ = ["PG_MAJOR", "EmbeddedBackend", "EmbeddedPostgres", "EmbeddedStatus", "bin_dir",
            "cluster_major", "port_holder"]
@@ -235,8 +235,7 @@ class EmbeddedPostgres:
         disk (`DiskFull`), a crash or an exit (`DependencyExited`, with its last lines);
         None when the log says nothing and the server still runs (after a short, bounded
         wait for the postmaster to log a crash it is handling)."""
-        deadline = time.monotonic() + _CRASH_LOG_WAIT_S
-        while True:
+        for _ in polling(_CRASH_LOG_WAIT_S):
             lines = server_log.since(self.log_file, since)
             full = server_log.no_space(lines)
             if full is not None:
@@ -244,9 +243,8 @@ class EmbeddedPostgres:
             crashed = server_log.crashed(lines)
             if crashed or not self.status().running:
                 break
-            if time.monotonic() > deadline:
-                return None
-            time.sleep(0.05)
+        else:
+            return None
         return DependencyExited(
             f"the embedded PostgreSQL ({self.data_dir}) "
             f"{'crashed' if crashed else 'exited'} while in use\n{self.log_tail()}",
@@ -266,19 +264,20 @@ class EmbeddedPostgres:
         the new server refuse ("pre-existing shared memory block is still in use"). A
         server still starting (its `pg_ctl start` cut short) that registers meanwhile is
         returned as (pid, port), to be used rather than started twice."""
-        deadline = time.monotonic() + _ORPHANS_WAIT_S
-        while survivors := self._processes(by_cwd=True):
+        for _ in polling(_ORPHANS_WAIT_S):
+            survivors = self._processes(by_cwd=True)
+            if not survivors:
+                break
             pid, port = self._postmaster()
             if pid is not None:
                 return pid, port
-            if time.monotonic() > deadline:
-                pids = ", ".join(str(p.pid) for p in survivors)
-                raise EmbeddedPostgresError(
-                    f"no server is registered in {self.data_dir}/postmaster.pid, but "
-                    f"processes of a previous one (pid {pids}) still run on it after "
-                    f"{_ORPHANS_WAIT_S:g}s",
-                    remedy=f"End them (kill {pids.replace(',', '')}), then run the command again.")
-            time.sleep(0.05)
+        else:
+            pids = ", ".join(str(p.pid) for p in survivors)
+            raise EmbeddedPostgresError(
+                f"no server is registered in {self.data_dir}/postmaster.pid, but "
+                f"processes of a previous one (pid {pids}) still run on it after "
+                f"{_ORPHANS_WAIT_S:g}s",
+                remedy=f"End them (kill {pids.replace(',', '')}), then run the command again.")
         # A zombie postmaster passes PostgreSQL's own check (kill(pid, 0)): "lock file
         # "postmaster.pid" already exists". Nothing of ours runs here: the file is stale.
         (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
@@ -443,12 +442,10 @@ class EmbeddedPostgres:
 def _remove_tree(path: Path, timeout_s: float = 5.0) -> None:
     """Remove `path`, retrying while a process that was just interrupted (initdb's
     bootstrap backend, in our process group) may still be writing into it."""
-    deadline = time.monotonic() + timeout_s
-    while path.exists():
-        shutil.rmtree(path, ignore_errors=True)
-        if not path.exists() or time.monotonic() > deadline:
+    for _ in polling(timeout_s):
+        if not path.exists():
             return
-        time.sleep(0.05)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def bin_dir() -> Path:
