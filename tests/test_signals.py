@@ -114,6 +114,7 @@ def test_a_sigterm_at_each_mode_switch_still_stops_the_dependencies(
     from tests.stack import app
     from workspace import signals, start
     from workspace.config import load_config
+    from workspace.deps.ref import EMBEDDED_POSTGRES, DepRef
     from workspace.launcher import UpResult
     from workspace.supervisor.printer import Printer
 
@@ -123,7 +124,7 @@ def test_a_sigterm_at_each_mode_switch_still_stops_the_dependencies(
     config = load_config(project)
     stopped: list[list[str]] = []
 
-    def stop_started(config: object, started: list[str], **kw: object) -> list[str]:
+    def stop_started(config: object, started: list[DepRef], **kw: object) -> list[str]:
         stopped.append(list(started))
         started.clear()
         return ["embedded PostgreSQL"]
@@ -137,14 +138,14 @@ def test_a_sigterm_at_each_mode_switch_still_stops_the_dependencies(
         if switches == switch:
             os.kill(os.getpid(), signal.SIGTERM)  # handled at the next bytecode
 
-    result = UpResult(started=["postgres:embedded"])
+    result = UpResult(started=[EMBEDDED_POSTGRES])
     with deferred(raise_at_end=False):
         monkeypatch.setattr(signals, "_switch_hooks", [hook])
         returned = start.supervise(
             config, result, mode="foreground", printer=Printer(["api"], colour=False),
             on_all_ready=lambda apps: os.kill(os.getpid(), signal.SIGINT))
     assert switches >= 4
-    assert (returned, stopped, result.started) == (code, [["postgres:embedded"]], [])
+    assert (returned, stopped, result.started) == (code, [[EMBEDDED_POSTGRES]], [])
 
 
 # -- end to end: a signal at any instant of a real `workspace start` ----------------------

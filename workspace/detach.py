@@ -201,7 +201,7 @@ def _supervise(handoff: dict[str, Any], progress: _Progress) -> int:
     from workspace.start import supervise
     from workspace.supervisor.printer import Printer
 
-    result = UpResult(**handoff["result"])
+    result = UpResult.from_json(handoff["result"])
     config_file = handoff["config_file"]
     config = load_config(Path(handoff["project_dir"]),
                          config_file=Path(config_file) if config_file else None,

@@ -26,6 +26,8 @@ from pathlib import Path
 from workspace import redact
 from workspace.config import Config
 from workspace.console import Console
+from workspace.deps import backend_for
+from workspace.deps.ref import DOCKER_ZITADEL, EMBEDDED_POSTGRES, DepRef
 from workspace.events import Steps
 from workspace.launcher import UpResult, stop_started, up
 from workspace.runstate import AppState, RunLock, RunState, StateStore, process_started
@@ -129,7 +131,7 @@ def describe_run(state: RunState, result: UpResult, config: Config) -> None:
     state.migrations_applied = result.migrations_applied
     state.validation = ({"valid": True, "warnings": result.validation_warnings}
                         if result.validated else None)
-    if "postgres:embedded" in result.started:
+    if EMBEDDED_POSTGRES in result.started:
         from workspace.deps import embedded_server
 
         pid = embedded_server(config).status().pid
@@ -213,19 +215,10 @@ def _dependency_watch(config: Config, result: UpResult, *, warn: Callable[[str],
     """What the apps must not run without: the database and Zitadel, when they are ours
     (an external server's outage shows in the apps' health instead), watched from a
     thread: a failed poll (a Docker API hiccup) is retried, only an exit ends the run."""
-    checks: dict[str, Callable[[], None]] = {}
-    if result.backend == "embedded":
-        from workspace.deps import embedded_server
-        from workspace.deps.embedded import EmbeddedBackend
-
-        checks["the embedded PostgreSQL"] = EmbeddedBackend(embedded_server(config)).check_alive
-    elif result.backend == "docker":
-        from workspace.deps.docker import DockerPostgres
-
-        checks["the postgres container"] = DockerPostgres(config).check_alive
-    if "zitadel:docker" in result.started:
-        from workspace.deps.docker import DockerZitadel
-
-        checks["the zitadel container"] = DockerZitadel(config).check_alive
+    refs = [DepRef("postgres", result.backend)] if result.backend in ("embedded", "docker") \
+        else []
+    if DOCKER_ZITADEL in result.started:
+        refs.append(DOCKER_ZITADEL)
+    checks = {str(ref): backend_for(config, ref).check_alive for ref in refs}
     return DependencyWatch(checks, warn=warn, every_s=every_s,
                            call_timeout_s=config.docker.engine_timeout_s + 5.0)

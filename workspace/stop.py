@@ -17,6 +17,7 @@ import time
 
 from workspace.config import Config
 from workspace.console import Console
+from workspace.deps.ref import EMBEDDED_POSTGRES
 from workspace.errors import AlreadyRunning
 from workspace.launcher import stop_started
 from workspace.runstate import RunLock, RunState, StateStore, same_process
@@ -103,10 +104,10 @@ def cleanup_stale(config: Config) -> str:
     if groups:
         done.append(f"stopped {len(groups)} leftover app process group(s)")
     started = list(state.started)
-    if "postgres:embedded" in started and state.postmaster is not None:
+    if EMBEDDED_POSTGRES in started and state.postmaster is not None:
         pid, began = state.postmaster
         if not same_process(int(pid), began):  # stopped since, or another one runs now
-            started.remove("postgres:embedded")
+            started.remove(EMBEDDED_POSTGRES)
     stopped = stop_started(config, started)
     if stopped:
         done.append(f"stopped {', '.join(stopped)}")

@@ -525,5 +525,5 @@ class EmbeddedBackend:
         if not self.server.status().running:
             raise DependencyExited(f"the embedded PostgreSQL exited\n{self.server.log_tail()}")
 
-    def stop(self) -> None:
-        self.server.stop()
+    def stop(self) -> list[str]:
+        return ["embedded PostgreSQL"] if self.server.stop() else []
