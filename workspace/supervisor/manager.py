@@ -55,6 +55,7 @@ from workspace.supervisor.printer import Printer
 from workspace.supervisor.probes import app_probe, app_url
 from workspace.supervisor.process import Event, Process, kill_group, live_groups
 from workspace.supervisor.watchdog import Watchdog
+from workspace.waits import polling
 
 __all__ = ["SIGNALS", "Manager"]
 
@@ -330,9 +331,9 @@ class Manager:
         if self._kill_now:
             for pgid in reversed(self._groups):
                 kill_group(pgid, signal.SIGKILL)
-        deadline = self._clock() + _REAP_WAIT_S
-        while self._clock() < deadline and self._alive():
-            self._pump(0.05)
+        for _ in polling(_REAP_WAIT_S, clock=self._clock, sleep=self._pump):
+            if not self._alive():
+                break
         self._pump(0)  # the last lines and exits already queued
         if self._watchdog is not None:
             for pgid in set(self._groups) - live_groups(self._groups):

@@ -82,7 +82,7 @@ class Process:
         """Start the child; OSError when it cannot be (command not found, bad cwd).
         Call from a thread that lives as long as the child: PDEATHSIG follows that thread."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        argv, pass_fds, check = spawn_args(self.command)  # PDEATHSIG: deathsig.py
+        argv, pass_fds, check = spawn_args(self.command, cwd=self.cwd, env=self.env)  # deathsig.py
         try:
             popen = subprocess.Popen(
                 argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
