@@ -104,3 +104,19 @@ def test_a_docker_hiccup_under_running_apps_stops_nothing(tmp_path: Path) -> Non
                               target=lambda: (wait_for(lambda: check.calls >= 4, 10.0,
                                                        "polls"), manager.stop())).start())
         assert manager.run() == 0
+
+
+def test_closing_does_not_wait_for_a_call_that_hangs() -> None:
+    import time
+
+    check = Scripted("hang")
+    watch = DependencyWatch({"the postgres container": check}, warn=print, every_s=0.005,
+                            call_timeout_s=30.0)
+    try:
+        watch.start()
+        wait_for(lambda: check.calls == 1, 5.0, "the first call")
+        began = time.monotonic()
+        watch.close()
+        assert time.monotonic() - began < 1.0
+    finally:
+        check.release.set()

@@ -19,8 +19,11 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 
 from workspace.errors import DependencyExited, WorkspaceError
+from workspace.waits import polling
 
 __all__ = ["DependencyWatch"]
+
+_CLOSE_WAIT_S = 1.0  # the thread notices within 0.1 s; a hanging call is not waited for
 
 
 class _Check:
@@ -63,7 +66,7 @@ class DependencyWatch:
         """Stop polling (a call that hangs is left to its own timeout: daemon threads)."""
         self._closed.set()
         if self._thread is not None:
-            self._thread.join(self._call_timeout_s + 1.0)
+            self._thread.join(_CLOSE_WAIT_S)
 
     def __call__(self) -> None:
         """On the supervisor's loop: print what the thread noted; raise DependencyExited
@@ -93,8 +96,13 @@ class DependencyWatch:
             check.running = threading.Thread(target=self._call, args=(check,), daemon=True,
                                              name=f"check-{check.name}")
             check.running.start()
-        check.running.join(self._call_timeout_s)
-        if check.running.is_alive():
+        running = check.running
+        for _ in polling(self._call_timeout_s, interval_s=0.1, sleep=running.join):
+            if not running.is_alive() or self._closed.is_set():
+                break
+        if self._closed.is_set():
+            return True
+        if running.is_alive():
             self._failed(check, f"no answer within {self._call_timeout_s:g}s")
             return False
         check.running = None
