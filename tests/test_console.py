@@ -44,3 +44,19 @@ def test_a_terminal_that_hung_up_is_not_an_error() -> None:
     console = Console(out=HungUp(), err=HungUp())
     console.ok("PostgreSQL started")  # does not raise
     console.fail("validation: FAILED")
+
+
+def test_markup_and_emoji_codes_in_an_error_print_as_they_are() -> None:
+    """Text we print (an error naming a file, a value a user typed) is never read as rich
+    markup or emoji codes, on a terminal either: both rich consoles come from one factory."""
+    import re
+
+    from workspace.supervisor.printer import Printer
+
+    text = "config.yaml line 3: apps.api.name: ':smile:' [bold]x[/bold] is not allowed"
+    out = io.StringIO()
+    Console(out=out, err=out, colour=True).error(MigrationError(text))
+    Printer(["api"], out=out, colour=True).line("api", text)
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue())
+    assert plain.count(text) == 2, plain
+    assert "😄" not in plain

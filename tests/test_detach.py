@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -156,3 +157,35 @@ def test_detached_start_stopped_before_it_is_ready(stack: Stack) -> None:
 def _combined_log(stack: Stack) -> bytes:
     path = stack.root / ".workspace" / "logs" / "workspace.log"
     return path.read_bytes() if path.exists() else b""
+
+
+def test_sigterm_to_the_supervisor_as_it_starts_stops_the_run_cleanly(stack: Stack) -> None:
+    """The detached supervisor enters as `workspace` does (signal handler first, then the
+    imports): a SIGTERM at its first instruction is a clean stop (143, reported to the
+    launcher, which stops the database), not a silent death by the default action."""
+    from tests.test_signals import caught, loads_dependencies
+
+    stack.configure({"api": app("sleeper.py", "api up", 30, ready={"log": "api up"})})
+    env = {k: v for k, v in os.environ.items() if k not in FORBIDDEN}
+    with subprocess.Popen([sys.executable, "-m", "workspace", "start", "-d"], cwd=stack.root,
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True) as parent:
+        def supervisor() -> psutil.Process | None:
+            try:
+                return next((p for p in psutil.Process(parent.pid).children()
+                             if "workspace.detach" in " ".join(p.cmdline())), None)
+            except psutil.Error:
+                return None
+
+        wait_for(lambda: supervisor() is not None or parent.poll() is not None, 120,
+                 "the supervisor to be started")
+        child = supervisor()
+        assert child is not None, parent.communicate()[0]
+        # its own code reached: its handler shows, or (without one) its dependencies load
+        wait_for(lambda: signal.SIGTERM in caught(child.pid)
+                 or loads_dependencies(child.pid), 30, "the supervisor's first instruction")
+        child.send_signal(signal.SIGTERM)
+        out, _ = parent.communicate(timeout=60)
+    assert parent.returncode == 143, out
+    assert "stopped before every app was ready" in out
+    assert_nothing_left(stack.root)

@@ -217,6 +217,7 @@ def test_ctrl_c_after_the_server_started_stops_it(shipped: Path,
 def test_a_failure_to_stop_never_hides_the_error_that_ended_the_run(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from workspace.deps.embedded import EmbeddedPostgres
+    from workspace.deps.ref import EMBEDDED_POSTGRES
     from workspace.errors import AppExited, EmbeddedPostgresError
     from workspace.launcher import stop_started
 
@@ -226,14 +227,14 @@ def test_a_failure_to_stop_never_hides_the_error_that_ended_the_run(
     monkeypatch.setattr(EmbeddedPostgres, "stop", broken)
     config = Config(project_dir=tmp_path)
     with pytest.raises(EmbeddedPostgresError):
-        stop_started(config, ["postgres:embedded"])
+        stop_started(config, [EMBEDDED_POSTGRES])
     ended = AppExited("server", 1)
-    assert stop_started(config, ["postgres:embedded"], during=ended) == []
+    assert stop_started(config, [EMBEDDED_POSTGRES], during=ended) == []
     err = io.StringIO()
     Console(out=io.StringIO(), err=err).error(ended)
     assert err.getvalue().splitlines()[:2] == [
         "PRECHECK_APP_EXITED: app `server` exited (exit code 1); it printed nothing",
-        "  Could not stop postgres:embedded afterwards: PRECHECK_EMBEDDED_POSTGRES_FAILED: "
+        "  Could not stop postgres (embedded) afterwards: PRECHECK_EMBEDDED_POSTGRES_FAILED: "
         "pg_ctl stop failed (exit 1): Permission denied"]
 
 

@@ -95,6 +95,59 @@ def test_only_the_first_signal_raises_so_the_teardown_runs_to_its_end() -> None:
     assert torn_down
 
 
+# -- the mode switches of the one handler ------------------------------------------------
+
+# start() runs supervise() inside deferred(raise_at_end=False): switches 1 and 4 are in and
+# out of signals_deferred() (the hand-off), 2 and 3 in and out of the supervisor's recorder.
+SWITCHES = {1: 143, 2: 143, 3: 130, 4: 130}
+
+
+@pytest.mark.parametrize(("switch", "code"), SWITCHES.items(), ids=[
+    "into the hand-off", "into the supervisor", "out of the supervisor", "out of the hand-off"])
+def test_a_sigterm_at_each_mode_switch_still_stops_the_dependencies(
+        project: Path, monkeypatch: pytest.MonkeyPatch, switch: int, code: int) -> None:
+    """A SIGTERM delivered right at a switch (a hook in signals._switch) neither kills the
+    process nor skips the teardown: the run ends with a code and what it started is
+    stopped. The apps end by a Ctrl-C once ready (130) unless the SIGTERM came first."""
+    import yaml
+
+    from tests.stack import app
+    from workspace import signals, start
+    from workspace.config import load_config
+    from workspace.deps.ref import EMBEDDED_POSTGRES, DepRef
+    from workspace.launcher import UpResult
+    from workspace.supervisor.printer import Printer
+
+    (project / "config.yaml").write_text(yaml.safe_dump(
+        {"apps": {"api": app("sleeper.py", "api up", ready={"log": "api up"})},
+         "supervisor": {"stop_grace_s": 2}}))
+    config = load_config(project)
+    stopped: list[list[str]] = []
+
+    def stop_started(config: object, started: list[DepRef], **kw: object) -> list[str]:
+        stopped.append(list(started))
+        started.clear()
+        return ["embedded PostgreSQL"]
+
+    monkeypatch.setattr(start, "stop_started", stop_started)
+    switches = 0
+
+    def hook() -> None:
+        nonlocal switches
+        switches += 1
+        if switches == switch:
+            os.kill(os.getpid(), signal.SIGTERM)  # handled at the next bytecode
+
+    result = UpResult(started=[EMBEDDED_POSTGRES])
+    with deferred(raise_at_end=False):
+        monkeypatch.setattr(signals, "_switch_hooks", [hook])
+        returned = start.supervise(
+            config, result, mode="foreground", printer=Printer(["api"], colour=False),
+            on_all_ready=lambda apps: os.kill(os.getpid(), signal.SIGINT))
+    assert switches >= 4
+    assert (returned, stopped, result.started) == (code, [[EMBEDDED_POSTGRES]], [])
+
+
 # -- end to end: a signal at any instant of a real `workspace start` ----------------------
 #
 # "From the first instruction of workspace on": before it, the interpreter starts and runs

@@ -234,3 +234,53 @@ def test_docker_backend_start_and_stop_keeps_the_volume(
     assert again.returncode == 0, again.stdout + again.stderr
     assert "Migrations applied (all up to date)" in again.stdout  # the same volume
     assert stack.cli("stop", timeout=120).returncode == 0
+
+
+# -- the dependency watch (no Docker: a fake backend) -----------------------------------
+
+class _HiccupPostgres:
+    """DockerPostgres whose status call fails once (a Docker API timeout), then answers;
+    `exit_after` calls later the container has exited."""
+
+    calls = 0
+    exit_after: int | None = None
+
+    def __init__(self, config: Config) -> None:
+        pass
+
+    def check_alive(self) -> None:
+        from workspace.errors import DependencyExited, DockerUnavailable
+
+        type(self).calls += 1
+        if self.calls == 1:
+            raise DockerUnavailable("no Docker engine answers: Read timed out. (read timeout=5)")
+        if self.exit_after is not None and self.calls > self.exit_after:
+            raise DependencyExited("container workspace-postgres-1 exited with code 137")
+
+
+@pytest.mark.parametrize("exit_after", [None, 3], ids=["hiccup only", "hiccup, then exited"])
+def test_a_docker_hiccup_in_the_dependency_watch_does_not_end_the_run(
+        project: Path, monkeypatch: pytest.MonkeyPatch, exit_after: int | None) -> None:
+    import time
+
+    from workspace import start as start_module
+    from workspace.config import load_config
+    from workspace.deps import docker as docker_deps
+    from workspace.errors import DependencyExited
+    from workspace.launcher import UpResult
+
+    fake = type("FakePostgres", (_HiccupPostgres,), {"calls": 0, "exit_after": exit_after})
+    monkeypatch.setattr(docker_deps, "DockerPostgres", fake)
+    notes: list[str] = []
+    watch = start_module._dependency_watch(load_config(project), UpResult(backend="docker"),
+                                           warn=notes.append, every_s=0.005)
+    with watch:
+        deadline = time.monotonic() + 10
+        try:
+            while fake.calls < 6 and time.monotonic() < deadline:  # the loop's reads
+                watch()
+                time.sleep(0.005)
+        except DependencyExited as exc:
+            assert exit_after is not None and "exited with code 137" in exc.message
+            return
+    assert exit_after is None and fake.calls >= 6 and notes == []

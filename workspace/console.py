@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from workspace import redact
 from workspace.errors import WorkspaceError
 
-__all__ = ["Console", "silence"]
+__all__ = ["Console", "rich_console", "silence"]
 
 _SYMBOLS = {"ok": "✓", "fail": "✗", "warn": "⚠", "error": "❌", "info": "•"}
 _STYLES = {"ok": "green", "fail": "red", "warn": "yellow", "error": "bold red", "info": ""}
@@ -104,11 +104,19 @@ class Console:
             silence(stream)  # the terminal hung up: the work goes on, unseen
 
     def _rich_for(self, stream: TextIO) -> Any:
-        from rich.console import Console as RichConsole  # only on a terminal: import is slow
-
         if self._rich is None:
             self._rich = {}
         if stream not in self._rich:
-            self._rich[stream] = RichConsole(file=stream, highlight=False, markup=False,
-                                             soft_wrap=True, force_terminal=True)
+            self._rich[stream] = rich_console(stream)
         return self._rich[stream]
+
+
+def rich_console(stream: TextIO) -> Any:
+    """The one rich console factory (this module's and the supervisor's printer): text
+    is printed as it is, never read as markup (`[bold]`), emoji codes (`:smile:`) or
+    highlighted; colour and style only where we ask for them. Only on a terminal: the
+    import is slow."""
+    from rich.console import Console as RichConsole
+
+    return RichConsole(file=stream, markup=False, emoji=False, highlight=False,
+                       soft_wrap=True, force_terminal=True)

@@ -1,7 +1,7 @@
 """`workspace start --detach`: the apps supervised by a background process.
 
 The launcher brings the dependencies up itself (so the user sees the steps), then starts
-`python -m workspace.detach` in a session of its own, its output appended to the
+`python -m workspace.detached` (which runs `main()` here) in a session of its own, its output appended to the
 combined log. The handoff (config location, database URL, what was started) goes over
 the child's stdin, never argv; the child inherits the run lock's file, so the lock stays
 held once the launcher exits. Progress comes back on a pipe, one JSON object per line:
@@ -20,10 +20,8 @@ from __future__ import annotations
 import json
 import os
 import select
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ from workspace.errors import AppStartFailed, WorkspaceError
 from workspace.launcher import UpResult
 from workspace.runstate import AppState, RunLock
 from workspace.signals import interruptible
+from workspace.waits import polling
 
 __all__ = ["main", "spawn_supervisor"]
 
@@ -69,7 +68,7 @@ def spawn_supervisor(config: Config, result: UpResult, lock: RunLock, console: C
     try:
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "workspace.detach"], stdin=subprocess.PIPE,
+                [sys.executable, "-m", "workspace.detached"], stdin=subprocess.PIPE,
                 stdout=log, stderr=subprocess.STDOUT, cwd=config.project_dir,
                 start_new_session=True, pass_fds=(write_fd, lock.fd))
     except OSError:
@@ -101,13 +100,8 @@ def spawn_supervisor(config: Config, result: UpResult, lock: RunLock, console: C
 def _follow(fd: int, console: Console, budget_s: float) -> int | None:
     """Print the supervisor's progress until it reports `running` (None), or `stopped`
     before that (its exit code); raise its error."""
-    deadline = time.monotonic() + budget_s
     buffered = b""
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AppStartFailed("(supervisor)", f"the apps were not all ready within "
-                                                 f"{budget_s:g}s")
+    for left in polling(budget_s, interval_s=0.0):  # the select() is the wait
         readable, _, _ = select.select([fd], [], [], min(left, 1.0))
         if not readable:
             continue
@@ -130,6 +124,7 @@ def _follow(fd: int, console: Console, budget_s: float) -> int | None:
                 return None
             if event["event"] == "stopped":  # by `workspace stop`, or a signal
                 return int(event["exit_code"])
+    raise AppStartFailed("(supervisor)", f"the apps were not all ready within {budget_s:g}s")
 
 
 def _ready_budget(config: Config) -> float:
@@ -139,13 +134,11 @@ def _ready_budget(config: Config) -> float:
 
 
 def _stop_child(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(_STOP_WAIT_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    from workspace.supervisor.groups import terminate_groups
+
+    if proc.poll() is None:  # not reaped yet: its pid (and group: it leads it) is ours
+        terminate_groups([proc.pid], grace_s=_STOP_WAIT_S)
+    proc.wait()  # gone, or a zombie after SIGKILL
 
 
 # -- the background supervisor --------------------------------------------------------
@@ -179,30 +172,36 @@ class _Progress:
 
 
 def main() -> int:
+    """The supervisor's side (`python -m workspace.detached` enters here, signals already
+    handled): a signal waits until the progress pipe is open, so the launcher always
+    hears how it ended; from there on it stops the run (what up() started is stopped by
+    the launcher before `running`, by this process after)."""
     from workspace import redact
-    from workspace.signals import terminate_as_exit
 
     redact.install_excepthooks()  # its output goes to the combined log
-    with terminate_as_exit():  # from the first moment: what up() started must be stopped
-        handoff = json.loads(sys.stdin.read())
-        progress = _Progress(handoff["progress_fd"])
-        try:
+    handoff = json.loads(sys.stdin.read())  # written at once; EOF if the launcher died
+    progress = _Progress(handoff["progress_fd"])
+    try:
+        with interruptible():  # one that waited is raised as this begins
             code = _supervise(handoff, progress)
-        except WorkspaceError as exc:
-            progress.error(exc)
-            return exc.exit_code
-        except SystemExit as exc:  # a signal before the supervisor handled them itself
-            progress.send({"event": "stopped", "exit_code": exc.code})
-            raise
-        progress.send({"event": "stopped", "exit_code": code})  # stopped before ready
-        return code
+    except WorkspaceError as exc:
+        progress.error(exc)
+        return exc.exit_code
+    except SystemExit as exc:  # a signal before the supervisor handled them itself
+        progress.send({"event": "stopped", "exit_code": exc.code})
+        raise
+    except KeyboardInterrupt:
+        progress.send({"event": "stopped", "exit_code": 130})
+        raise
+    progress.send({"event": "stopped", "exit_code": code})  # stopped before ready
+    return code
 
 
 def _supervise(handoff: dict[str, Any], progress: _Progress) -> int:
     from workspace.start import supervise
     from workspace.supervisor.printer import Printer
 
-    result = UpResult(**handoff["result"])
+    result = UpResult.from_json(handoff["result"])
     config_file = handoff["config_file"]
     config = load_config(Path(handoff["project_dir"]),
                          config_file=Path(config_file) if config_file else None,
@@ -222,7 +221,3 @@ def _supervise(handoff: dict[str, Any], progress: _Progress) -> int:
     except WorkspaceError as exc:
         printer.system(f"{exc.code}: {exc.message}")
         raise
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -16,14 +16,16 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from workspace import redact
 from workspace.config import Config
 from workspace.db import migrate_project
 from workspace.db.files import MigrationFile, find_migrations
-from workspace.deps import choose_backend
+from workspace.deps import backend_for, choose_backend
 from workspace.deps.base import Backend
 from workspace.deps.embedded import EmbeddedBackend, port_holder
+from workspace.deps.ref import DOCKER_ZITADEL, DepRef
 from workspace.errors import OAuthClientMissing, PortInUse, SchemaInvalid, WorkspaceError
 from workspace.events import Steps
 from workspace.signals import deferred, interruptible
@@ -37,11 +39,16 @@ class UpResult:
     backend: str = ""
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None  # configured, or made by the Zitadel bootstrap
-    started: list[str] = field(default_factory=list)  # "postgres:embedded", "zitadel:docker"
+    started: list[DepRef] = field(default_factory=list)  # what this run started
     migrations_applied: int = 0
     validation_warnings: list[str] = field(default_factory=list)
     validated: bool = False
     timings_s: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> UpResult:
+        """As `asdict()` gave it (the detached supervisor's hand-off)."""
+        return cls(**{**data, "started": [DepRef.from_json(r) for r in data.get("started", [])]})
 
 
 def up(config: Config, steps: Steps,
@@ -78,7 +85,7 @@ def _up(config: Config, steps: Steps, result: UpResult,
         _check_ports(config, backend, zitadel)
     with steps.step("postgres", "PostgreSQL started") as step:
         result.backend = backend.name
-        with _recorded(result, f"postgres:{backend.name}", backend, on_started):
+        with _recorded(result, DepRef("postgres", backend.name), backend, on_started):
             url = result.database_url = backend.start()
         step.detail = redact.mask_url(url)
     with steps.step("database", "Database ready") as step:
@@ -95,7 +102,7 @@ def _up(config: Config, steps: Steps, result: UpResult,
 
 
 @contextlib.contextmanager
-def _recorded(result: UpResult, key: str, dependency: Backend,
+def _recorded(result: UpResult, key: DepRef, dependency: Backend,
               on_started: Callable[[UpResult], object]) -> Iterator[None]:
     """`key` stays in result.started when `dependency` was started by this run, also when
     its start is cut short (a failure, Ctrl-C): what it left must be stopped. It is
@@ -113,31 +120,22 @@ def _recorded(result: UpResult, key: str, dependency: Backend,
         on_started(result)
 
 
-def stop_started(config: Config, started: list[str], *,
+def stop_started(config: Config, started: list[DepRef], *,
                  during: BaseException | None = None) -> list[str]:
-    """Stop what `up` started (keys of UpResult.started), last first; return the names
-    stopped. Each key dealt with is removed from `started`: what is left could not be
-    stopped, and must stay recorded. A failure raises, unless `during` (the error ending
-    the run) is given: it is then noted on that error, which stays the one reported."""
+    """Stop what `up` started (UpResult.started), last first, each by its backend; return
+    the names stopped. Each one dealt with is removed from `started`: what is left could
+    not be stopped, and must stay recorded. A failure raises, unless `during` (the error
+    ending the run) is given: it is then noted on that error, which stays the one reported."""
     stopped = []
-    for key in reversed(list(started)):
-        kind, _, backend = key.partition(":")
+    for ref in reversed(list(started)):
         try:
-            if backend == "embedded":
-                from workspace.deps import embedded_server
-
-                if embedded_server(config).stop():
-                    stopped.append("embedded PostgreSQL")
-            elif backend == "docker":
-                from workspace.deps.compose import ComposeProject
-
-                stopped += ComposeProject(config).stop([kind])
+            stopped += backend_for(config, ref).stop()
         except WorkspaceError as exc:
             if during is None:
                 raise
-            during.add_note(f"Could not stop {key} afterwards: {exc.code}: {exc.message}")
+            during.add_note(f"Could not stop {ref} afterwards: {exc.code}: {exc.message}")
             continue
-        started.remove(key)
+        started.remove(ref)
     return stopped
 
 
@@ -208,7 +206,7 @@ def _zitadel(config: Config, mode: str, steps: Steps, result: UpResult,
             from workspace.deps.docker import DockerZitadel
 
             zitadel = DockerZitadel(config)
-            with _recorded(result, "zitadel:docker", zitadel, on_started):
+            with _recorded(result, DOCKER_ZITADEL, zitadel, on_started):
                 issuer = zitadel.start()
             alive = zitadel.check_alive
         else:

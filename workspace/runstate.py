@@ -31,6 +31,7 @@ from typing import Any
 import psutil
 
 from workspace import redact
+from workspace.deps.ref import DepRef
 
 __all__ = ["AppState", "Identity", "RunLock", "RunState", "StateStore", "process_started",
            "same_process"]
@@ -120,7 +121,7 @@ class RunState:
     backend: str = ""
     database: str = ""  # masked URL
     oidc_issuer: str | None = None
-    started: list[str] = field(default_factory=list)  # launcher.stop_started keys
+    started: list[DepRef] = field(default_factory=list)  # for launcher.stop_started
     migrations_applied: int = 0  # by this start
     postmaster: list[Any] | None = None  # [pid, identity] of the embedded server started
     validation: dict[str, Any] | None = None  # once the schema was validated
@@ -136,7 +137,8 @@ class RunState:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunState:
         apps = {name: AppState(**app) for name, app in data.pop("apps", {}).items()}
-        return cls(**data, apps=apps)
+        started = [DepRef.from_json(ref) for ref in data.pop("started", [])]  # old form too
+        return cls(**data, apps=apps, started=started)
 
     def alive(self) -> bool:
         return same_process(self.pid, self.pid_started)

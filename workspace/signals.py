@@ -1,7 +1,10 @@
 """Signals of a `workspace` process, from its first instruction to its exit.
 
-The entry point (__main__.py) installs one handler for SIGINT, SIGTERM and SIGHUP before
-anything else is imported. A signal then
+The entry points (`workspace`, and the detached supervisor's process: __main__.py's
+`entry`) install one handler for SIGINT, SIGTERM and SIGHUP before anything else is
+imported, and it stays the only one for the life of the process: the blocks below switch
+its mode, in one store, so no moment exists where another handler (or the default
+action) is in place. A signal then
 
 - waits by default in that process (through the imports: an import cut short can panic,
   pydantic_core's does) and inside `deferred()`: bookkeeping that must not be cut in
@@ -11,8 +14,9 @@ anything else is imported. A signal then
   (Interrupted) for SIGINT, SystemExit(143) for SIGTERM, SystemExit(129) for SIGHUP, so
   the cleanup on the way out runs;
 - is only noted once one signal was raised: the process is ending, and a second Ctrl-C
-  must not cut its cleanup short (the supervisor handles its own signals meanwhile:
-  there a second Ctrl-C kills the apps at once).
+  must not cut its cleanup short;
+- goes to the supervisor's recorder inside `signals_handled()` (it only sets flags; there
+  a second Ctrl-C kills the apps at once).
 
     with deferred(raise_at_end=False):    # the lock and the state: all or nothing
         lock.acquire(); store.write(state)
@@ -43,17 +47,33 @@ __all__ = ["Interrupted", "deferred", "finish", "install", "interruptible", "sig
 HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
+# The modes: a signal waits in `pending`, raises (once), or goes to the supervisor's own
+# recorder (a callable). Switching is one store of `_state.mode`: no moment exists where
+# another handler, or none, is in place.
+_WAIT = "wait"
+_RAISE = "raise"
+
+
 class _State:
     def __init__(self) -> None:
         self.reset()
 
     def reset(self) -> None:
-        self.interruptible = True  # whether a signal raises now
+        self.mode: Any = _RAISE  # what a signal does now (see above)
         self.ending = False  # one signal was raised (or the command is over): no more
         self.pending: list[int] = []  # received while deferred, not raised yet
 
 
 _state = _State()
+_switch_hooks: list[Callable[[], object]] = []  # tests: called right after each switch
+
+
+def _switch(mode: Any) -> Any:
+    """Make `mode` the current one; return the previous one."""
+    was, _state.mode = _state.mode, mode
+    for hook in _switch_hooks:
+        hook()
+    return was
 
 
 class Interrupted(KeyboardInterrupt):
@@ -70,9 +90,17 @@ def _exception(signum: int) -> BaseException:
 
 
 def _handle(signum: int, frame: FrameType | None) -> None:
+    """The one handler, installed once for the life of the process. It records the
+    signal (in `pending`, or in the supervisor's own flags); it raises only inside an
+    `interruptible()` block with nothing waiting, the one way to cut a blocking call
+    short there."""
+    mode = _state.mode
+    if callable(mode):  # handed to the supervisor, which handles its own second signal
+        mode(signum, frame)
+        return
     if _state.ending:
         return
-    if _state.interruptible and not _state.pending:
+    if mode == _RAISE and not _state.pending:
         _state.ending = True
         raise _exception(signum)
     _state.pending.append(signum)
@@ -96,7 +124,7 @@ def install() -> None:
     started running; SIGINT would raise a traceback out of the imports). Signals wait
     from here on, until `interruptible()` says where they may cut in: an import cut short
     can leave worse than a traceback (pydantic_core's panics)."""
-    _state.interruptible = False
+    _state.mode = _WAIT
     for signum in HANDLED:
         signal.signal(signum, _handle)
 
@@ -141,15 +169,14 @@ def _mode(interruptible: bool, *, raise_at_end: bool) -> Iterator[None]:
         if not ours:
             yield
             return
-        was = _state.interruptible
-        _state.interruptible = interruptible
+        was = _switch(_RAISE if interruptible else _WAIT)
         try:
             if interruptible:
                 _raise_pending()  # one that waited for this moment
             yield
         finally:
-            _state.interruptible = was
-        if was and raise_at_end:  # ended normally: one that waited is raised now
+            _switch(was)
+        if was == _RAISE and raise_at_end:  # ended normally: one that waited is raised now
             _raise_pending()
 
 
@@ -188,13 +215,13 @@ def signals_deferred() -> Iterator[list[int]]:
         if not ours:
             yield []
             return
-        was = _state.interruptible
-        _state.interruptible = False
+        was = _switch(_WAIT)
         pending = _state.pending
         try:
             yield pending
         finally:
-            _state.interruptible, _state.pending = was, []  # handed over
+            _state.pending = []  # handed over (one arriving now waits in the new list)
+            _switch(was)
 
 
 @contextlib.contextmanager
@@ -210,8 +237,28 @@ def _handlers(handlers: dict[signal.Signals, Any]) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+@contextlib.contextmanager
 def signals_handled(handler: Callable[[int, FrameType | None], Any],
-                    signals: Iterable[int]) -> contextlib.AbstractContextManager[None]:
-    """`handler` for each of `signals` in here, the previous handlers restored after
-    (the supervisor's own: the blocks above are no-ops inside)."""
-    return _handlers({signal.Signals(s): handler for s in signals})
+                    signals: Iterable[int]) -> Iterator[None]:
+    """`handler` is called for each of `signals` in here (the supervisor's, which only
+    records and asks to stop), as the current mode of the one handler: the switch in
+    and out is a single store. Where our handler is not in charge (a test driving the
+    supervisor with other handlers set), `handler` is installed for the block instead."""
+    wanted = frozenset(int(s) for s in signals)
+
+    def dispatch(signum: int, frame: FrameType | None) -> None:
+        if signum in wanted:
+            handler(signum, frame)
+        else:
+            _state.pending.append(signum)
+
+    with _ours() as ours:
+        if not ours:
+            with _handlers({signal.Signals(s): handler for s in wanted}):
+                yield
+            return
+        was = _switch(dispatch)
+        try:
+            yield
+        finally:
+            _switch(was)

@@ -27,16 +27,20 @@ from typing import Any
 from workspace import redact
 from workspace.config import Config
 from workspace.console import Console
+from workspace.deps import backend_for
+from workspace.deps.ref import DOCKER_ZITADEL, EMBEDDED_POSTGRES, DepRef
 from workspace.events import Steps
 from workspace.launcher import UpResult, stop_started, up
 from workspace.runstate import AppState, RunLock, RunState, StateStore, process_started
 from workspace.signals import deferred, interruptible, signals_deferred
 from workspace.stop import already_running, cleanup_stale
+from workspace.supervisor.depwatch import DependencyWatch
 from workspace.supervisor.printer import Printer
 
 __all__ = ["app_env", "combined_log", "start", "supervise"]
 
 OnReady = Callable[[list[AppState]], object]
+_WATCH_READ_S = 0.2  # how often the loop reads the dependency watch's verdict (cheap)
 
 
 def combined_log(config: Config) -> Path:
@@ -129,7 +133,7 @@ def describe_run(state: RunState, result: UpResult, config: Config) -> None:
     state.migrations_applied = result.migrations_applied
     state.validation = ({"valid": True, "warnings": result.validation_warnings}
                         if result.validated else None)
-    if "postgres:embedded" in result.started:
+    if EMBEDDED_POSTGRES in result.started:
         from workspace.deps import embedded_server
 
         pid = embedded_server(config).status().pid
@@ -195,13 +199,15 @@ def supervise(config: Config, result: UpResult, *, mode: str, printer: Printer,
             on_all_ready(apps)
         store.write(state)
 
+    watch = _dependency_watch(config, result, warn=printer.system)
     manager = Manager(config.apps, project_dir=config.project_dir,
                       env=app_env(config, result), supervisor=config.supervisor,
-                      printer=printer, on_change=changed, watch=_dependency_watch(config, result))
+                      printer=printer, on_change=changed, watch=watch,
+                      watch_every_s=_WATCH_READ_S)
     # Deferred around the run: one that comes before the manager handles signals is
     # handed to it; one that comes after (the manager restores this) cannot cut the
     # teardown short.
-    with signals_deferred() as pending:
+    with signals_deferred() as pending, watch:
         try:
             state.page = live.start(manager)
             if state.page is not None and announce is not None:
@@ -225,26 +231,15 @@ def supervise(config: Config, result: UpResult, *, mode: str, printer: Printer,
                 store.clear()
 
 
-def _dependency_watch(config: Config, result: UpResult) -> Callable[[], None]:
+def _dependency_watch(config: Config, result: UpResult, *, warn: Callable[[str], object],
+                      every_s: float = 2.0) -> DependencyWatch:
     """What the apps must not run without: the database and Zitadel, when they are ours
-    (an external server's outage shows in the apps' health instead)."""
-    checks: list[Callable[[], None]] = []
-    if result.backend == "embedded":
-        from workspace.deps import embedded_server
-        from workspace.deps.embedded import EmbeddedBackend
-
-        checks.append(EmbeddedBackend(embedded_server(config)).check_alive)
-    elif result.backend == "docker":
-        from workspace.deps.docker import DockerPostgres
-
-        checks.append(DockerPostgres(config).check_alive)
-    if "zitadel:docker" in result.started:
-        from workspace.deps.docker import DockerZitadel
-
-        checks.append(DockerZitadel(config).check_alive)
-
-    def watch() -> None:
-        for check in checks:
-            check()
-
-    return watch
+    (an external server's outage shows in the apps' health instead), watched from a
+    thread: a failed poll (a Docker API hiccup) is retried, only an exit ends the run."""
+    refs = [DepRef("postgres", result.backend)] if result.backend in ("embedded", "docker") \
+        else []
+    if DOCKER_ZITADEL in result.started:
+        refs.append(DOCKER_ZITADEL)
+    checks = {str(ref): backend_for(config, ref).check_alive for ref in refs}
+    return DependencyWatch(checks, warn=warn, every_s=every_s,
+                           call_timeout_s=config.docker.engine_timeout_s + 5.0)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from workspace.config import Config
+from workspace.deps.ref import DOCKER_ZITADEL
 from workspace.runstate import AppState, RunLock, RunState, StateStore, same_process
 
 __all__ = ["collect"]
@@ -49,8 +50,8 @@ def _dependencies(config: Config, run: RunState | None) -> list[dict[str, Any]]:
     if run is not None:
         postgres = {"name": "postgres", "backend": run.backend,
                     "state": _server_state(run.database), "address": run.database,
-                    "started_by_workspace": f"postgres:{run.backend}" in run.started}
-        zitadel = "docker" if "zitadel:docker" in run.started else (
+                    "started_by_workspace": any(r.service == "postgres" for r in run.started)}
+        zitadel = "docker" if DOCKER_ZITADEL in run.started else (
             "external" if run.oidc_issuer else "skip")
         issuer = run.oidc_issuer
     else:

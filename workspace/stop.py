@@ -17,9 +17,11 @@ import time
 
 from workspace.config import Config
 from workspace.console import Console
+from workspace.deps.ref import EMBEDDED_POSTGRES
 from workspace.errors import AlreadyRunning
 from workspace.launcher import stop_started
 from workspace.runstate import RunLock, RunState, StateStore, same_process
+from workspace.waits import polling
 
 __all__ = ["already_running", "cleanup_stale", "stop"]
 
@@ -86,7 +88,7 @@ def cleanup_stale(config: Config) -> str:
     """What a launcher that died left (call with the run lock held): its app groups still
     alive with their recorded start time are stopped, then what it started. Returns what
     was done, "" when nothing was recorded. The record is removed only once cleaned up."""
-    from workspace.supervisor.process import kill_group, live_groups
+    from workspace.supervisor.groups import terminate_groups
 
     store = StateStore(config.state_dir)
     state = store.read()
@@ -98,20 +100,14 @@ def cleanup_stale(config: Config) -> str:
     done = []
     groups = [a.pid for a in state.apps.values()
               if a.pid is not None and same_process(a.pid, a.pid_started)]
-    for pgid in groups:
-        kill_group(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + config.supervisor.stop_grace_s
-    while live_groups(groups) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    for pgid in live_groups(groups):
-        kill_group(pgid, signal.SIGKILL)
+    terminate_groups(groups, grace_s=config.supervisor.stop_grace_s)
     if groups:
         done.append(f"stopped {len(groups)} leftover app process group(s)")
     started = list(state.started)
-    if "postgres:embedded" in started and state.postmaster is not None:
+    if EMBEDDED_POSTGRES in started and state.postmaster is not None:
         pid, began = state.postmaster
         if not same_process(int(pid), began):  # stopped since, or another one runs now
-            started.remove("postgres:embedded")
+            started.remove(EMBEDDED_POSTGRES)
     stopped = stop_started(config, started)
     if stopped:
         done.append(f"stopped {', '.join(stopped)}")
@@ -129,14 +125,11 @@ def already_running(config: Config) -> AlreadyRunning:
 
 def _running_state(store: StateStore, timeout_s: float = _STATE_WAIT_S) -> RunState | None:
     """The record of the live launcher holding the lock, None if none shows up in time."""
-    deadline = time.monotonic() + timeout_s
-    while True:
+    for _ in polling(timeout_s):
         state = store.read()
         if state is not None and state.alive():
             return state
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(0.05)
+    return None
 
 
 def _stop_budget(config: Config) -> float:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import queue
 import re
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.supervisor.conftest import assert_gone, program
+from tests.supervisor.conftest import assert_gone, program, running, wait_for
+from workspace.supervisor import deathsig
 from workspace.supervisor.process import LINE_LIMIT, Event, Process, kill_group
 
 
@@ -87,3 +91,76 @@ def test_a_missing_command_raises_oserror(tmp_path: Path) -> None:
                    log_path=tmp_path / "app.log", events=queue.Queue())
     with pytest.raises(OSError):
         proc.start()
+
+
+@pytest.fixture(params=["setpriv", "python shim"])
+def death_signal(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each way PR_SET_PDEATHSIG is set: setpriv where installed, else the Python shim."""
+    if request.param == "python shim":
+        monkeypatch.setattr(deathsig, "SETPRIV", None)
+    elif deathsig.SETPRIV is None:
+        pytest.fail("setpriv (util-linux) is not installed here")
+    return str(request.param)
+
+
+def test_no_preexec_fn_while_threads_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         death_signal: str) -> None:
+    """PR_SET_PDEATHSIG is set by an exec chain, not by preexec_fn (unsafe in threaded
+    programs); the app still runs with its own pid, group, cwd and environment."""
+    seen: list[dict[str, object]] = []
+    real = subprocess.Popen
+
+    def recording(*args: object, **kwargs: object) -> subprocess.Popen[bytes]:
+        seen.append(kwargs)
+        return real(*args, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+    monkeypatch.setattr(subprocess, "Popen", recording)
+    events: queue.Queue[Event] = queue.Queue()
+    proc = Process("app", [sys.executable, "-c", "import os; print(os.getpid(), os.getpgid(0),"
+                                                 " os.getcwd(), os.environ['X'])"],
+                   cwd=tmp_path, env={"X": "y"}, log_path=tmp_path / "app.log", events=events)
+    proc.start()
+    assert seen and all(kw.get("preexec_fn") is None for kw in seen)
+    assert seen[0].get("start_new_session") is True
+    lines = [e.text for e in collect(events) if e.type == "line"]
+    assert lines == [f"{proc.pid} {proc.pid} {tmp_path} y"]
+
+
+@pytest.mark.parametrize("command", [["no-such-command-xyz"], ["./not-executable"]])
+def test_a_command_that_cannot_be_executed_raises_oserror_naming_it(
+        tmp_path: Path, command: list[str], death_signal: str) -> None:
+    (tmp_path / "not-executable").write_text("#!/bin/sh\n")
+    proc = Process("app", command, cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
+                   log_path=tmp_path / "app.log", events=queue.Queue())
+    with pytest.raises(OSError) as info:
+        proc.start()
+    assert info.value.errno in (errno.ENOENT, errno.EACCES)
+    assert info.value.filename == command[0]
+
+
+LAUNCHER = """
+import queue, sys, time
+from pathlib import Path
+from workspace.supervisor import deathsig
+from workspace.supervisor.process import Process
+if sys.argv[1] == "python shim":
+    deathsig.SETPRIV = None
+proc = Process("app", [sys.executable, "-c", "import time; time.sleep(60)"], cwd=Path("."),
+               env={}, log_path=Path("app.log"), events=queue.Queue())
+proc.start()
+print(proc.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_the_app_dies_with_the_launcher_killed(tmp_path: Path, death_signal: str) -> None:
+    """SIGKILL the process that started the app (no watchdog here): PDEATHSIG ends it."""
+    launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER, death_signal], cwd=tmp_path,
+                                stdout=subprocess.PIPE, text=True)
+    assert launcher.stdout is not None
+    with launcher.stdout:
+        app = int(launcher.stdout.readline())
+    assert running(app)
+    launcher.kill()
+    launcher.wait(5)
+    wait_for(lambda: not running(app), 5.0, "the app to die with its launcher")

@@ -16,7 +16,6 @@ for the instant it runs; between polls the waiter's backend is idle and holds no
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,6 +24,7 @@ import psycopg
 
 from workspace.db.connect import connection
 from workspace.errors import MigrationLockTimeout
+from workspace.waits import polling
 
 __all__ = ["LOCK_KEY", "migration_lock"]
 
@@ -59,19 +59,16 @@ def migration_lock(url: str, *, wait_s: float, connect_timeout_s: float) -> Iter
 
 def _acquire(conn: psycopg.Connection[Any], wait_s: float) -> None:
     """Poll until the lock is ours, for at most `wait_s`; then name who holds it."""
-    deadline = time.monotonic() + wait_s
-    delay = FIRST_POLL_S
-    while not _try(conn):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise MigrationLockTimeout(
-                f"another runner held the migration lock for more than {wait_s:g}s: "
-                f"{_holder(conn)}")
-        if delay == FIRST_POLL_S:  # the first miss only: say whom we wait for
+    for attempt, _ in enumerate(polling(wait_s, interval_s=FIRST_POLL_S, backoff=2,
+                                        max_interval_s=MAX_POLL_S)):
+        if _try(conn):
+            return
+        if attempt == 0 and wait_s > 0:  # the first miss only: say whom we wait for
             log.info("waiting up to %gs for the migration lock, held by %s", wait_s,
                      _holder(conn))
-        time.sleep(min(delay, left))
-        delay = min(delay * 2, MAX_POLL_S)
+    raise MigrationLockTimeout(
+        f"another runner held the migration lock for more than {wait_s:g}s: "
+        f"{_holder(conn)}")
 
 
 def _try(conn: psycopg.Connection[Any]) -> bool:

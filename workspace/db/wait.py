@@ -13,7 +13,6 @@ pending and who holds the lock, or the last `DatabaseUnreachable`.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,7 @@ from workspace.db.files import MigrationFile
 from workspace.db.lock import LOCK_KEY
 from workspace.db.plan import Plan, make_plan
 from workspace.errors import ChecksumMismatch, DatabaseUnreachable, MigrationsPending, display_path
+from workspace.waits import polling
 
 __all__ = ["Look", "wait_for_migrations"]
 
@@ -75,13 +75,13 @@ def wait_for_migrations(url: str, migrations: list[MigrationFile], *, timeout_s:
                         report: Callable[[str], None] | None = None) -> Plan:
     """Block until the database is migrated by someone else, bounded by `timeout_s`.
     `report` gets each new reason to keep waiting (once per change)."""
-    deadline = time.monotonic() + timeout_s
     said: str | None = None
-    while True:
-        remaining = deadline - time.monotonic()
+    look: Look | None = None
+    unreachable: DatabaseUnreachable | None = None
+    for remaining in polling(timeout_s, interval_s=poll_s):
         try:
-            look: Look | None = look_once(url, migrations,
-                                          timeout_s=max(1.0, min(connect_timeout_s, remaining)))
+            look = look_once(url, migrations,
+                             timeout_s=max(1.0, min(connect_timeout_s, remaining)))
             unreachable = None
         except DatabaseUnreachable as exc:  # not up yet: retried until the deadline
             look, unreachable = None, exc
@@ -91,9 +91,6 @@ def wait_for_migrations(url: str, migrations: list[MigrationFile], *, timeout_s:
         if report is not None and reason != said:
             report(reason)
         said = reason
-        if time.monotonic() + poll_s > deadline:
-            break
-        time.sleep(poll_s)
     if unreachable is not None:
         unreachable.message = f"{unreachable.message} (still, after waiting {timeout_s:g}s)"
         raise unreachable

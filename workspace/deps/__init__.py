@@ -1,5 +1,9 @@
 """Where the database comes from: a URL someone gave us, our container, or the embedded
-PostgreSQL. `choose_backend` decides, for `workspace up` and every `db` command alike."""
+PostgreSQL. `choose_backend` decides, for `workspace up` and every `db` command alike.
+
+    BACKENDS["docker"](config, "zitadel")      # a deps.base.Backend: start, check_alive, stop
+    backend_for(config, DepRef("postgres", "embedded")).stop()
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,16 @@ from typing import TYPE_CHECKING
 from workspace.errors import DockerUnavailable
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from workspace.config import Config
     from workspace.deps.base import Backend
     from workspace.deps.embedded import EmbeddedPostgres
+    from workspace.deps.ref import DepRef
 
 # Each backend is imported when chosen: a configured URL needs none of them.
 
-__all__ = ["choose_backend", "database_url", "embedded_server"]
+__all__ = ["BACKENDS", "backend_for", "choose_backend", "database_url", "embedded_server"]
 
 
 def embedded_server(config: Config) -> EmbeddedPostgres:
@@ -31,34 +38,59 @@ def embedded_server(config: Config) -> EmbeddedPostgres:
                                 config.path(config.migrations.dir))))
 
 
+def _embedded(config: Config, service: str) -> Backend:
+    from workspace.deps.embedded import EmbeddedBackend
+
+    return EmbeddedBackend(embedded_server(config))  # PostgreSQL only
+
+
+def _docker(config: Config, service: str) -> Backend:
+    from workspace.deps.docker import DockerPostgres, DockerZitadel
+
+    return DockerZitadel(config) if service == "zitadel" else DockerPostgres(config)
+
+
+def _external(config: Config, service: str) -> Backend:
+    from workspace.deps.external import ExternalPostgres
+
+    return ExternalPostgres(config)  # an external Zitadel is only an issuer URL
+
+
+# Each backend, by its key (config's deps.*.backend, DepRef.backend): it makes the
+# object that starts, watches (check_alive) and stops that service. Imported when used.
+BACKENDS: dict[str, Callable[[Config, str], Backend]] = {
+    "embedded": _embedded, "docker": _docker, "external": _external}
+
+
+def backend_for(config: Config, ref: DepRef) -> Backend:
+    return BACKENDS[ref.backend](config, ref.service)
+
+
 def choose_backend(config: Config) -> tuple[Backend, str]:
     """The configured backend, or for `auto`: Docker when an engine answers, else the
     embedded server. Returns it with the reason for the choice."""
-    from workspace.deps.embedded import EmbeddedBackend
-    from workspace.deps.external import ExternalPostgres
-
     choice = config.deps.postgres.backend
     if choice == "external" or (choice == "auto" and config.database.url is not None):
-        return ExternalPostgres(config), "a database URL is configured"
+        return BACKENDS["external"](config, "postgres"), "a database URL is configured"
     if choice == "docker":
-        from workspace.deps.docker import DockerPostgres, engine_problem
+        from workspace.deps.docker import engine_problem
 
         problem = engine_problem()
         if problem is not None:
             raise DockerUnavailable(f"deps.postgres.backend is docker, but {problem}")
-        return DockerPostgres(config), "configured"
+        return BACKENDS["docker"](config, "postgres"), "configured"
     if choice == "embedded":
-        return EmbeddedBackend(embedded_server(config)), "configured"
+        return BACKENDS["embedded"](config, "postgres"), "configured"
     if not config.path(config.docker.env_file).is_file():
         # No secrets for the compose file: Docker is not set up here (and the engine
         # need not be asked, which spares importing the docker SDK).
-        return EmbeddedBackend(embedded_server(config)), (
+        return BACKENDS["embedded"](config, "postgres"), (
             f"{config.docker.env_file} is missing: copy docker/.env.example to use Docker")
-    from workspace.deps.docker import DockerPostgres, engine_problem
+    from workspace.deps.docker import engine_problem
 
     if engine_problem() is None:
-        return DockerPostgres(config), "a Docker engine answers"
-    return EmbeddedBackend(embedded_server(config)), "no Docker engine answers"
+        return BACKENDS["docker"](config, "postgres"), "a Docker engine answers"
+    return BACKENDS["embedded"](config, "postgres"), "no Docker engine answers"
 
 
 def database_url(config: Config) -> str:

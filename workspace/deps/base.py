@@ -1,9 +1,10 @@
-"""The one small protocol every database backend follows, and the registry of them.
+"""The one small protocol every backend follows (the registry of them, BACKENDS, is in
+deps/__init__.py, with the factories importing each backend when used).
 
-    backend = BACKENDS["embedded"](config)
+    backend = BACKENDS["embedded"](config, "postgres")
     url = backend.start()          # idempotent; the database URL (password inside)
     backend.check_alive()          # raises DependencyExited at once if it died
-    backend.stop()
+    backend.stop()                 # what it stopped, by name (nothing: [])
 
 Shaped after pre-commit's `Language` protocol and its explicit `all_languages` dict,
 and pytest-postgresql's executor/no-op executor pair (external.py).
@@ -27,7 +28,7 @@ class Backend(Protocol):
 
     def check_alive(self) -> None: ...
 
-    def stop(self) -> None: ...
+    def stop(self) -> list[str]: ...
 
 
-BackendFactory = Callable[[Config], Backend]
+BackendFactory = Callable[[Config, str], Backend]  # (config, service)

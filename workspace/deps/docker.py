@@ -71,8 +71,8 @@ class _DockerService:
     def probe(self) -> str | None:
         return self.project.probe(self.service)
 
-    def stop(self) -> None:
-        self.project.stop([self.service])
+    def stop(self) -> list[str]:
+        return self.project.stop([self.service])
 
 
 class DockerPostgres(_DockerService):

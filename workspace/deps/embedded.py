@@ -46,7 +46,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +59,7 @@ from workspace.db.connect import DISK_FULL_SQLSTATE, register_local_server
 from workspace.deps import pg_extensions, server_log
 from workspace.deps.pg_processes import is_postgres, processes_on
 from workspace.errors import DependencyExited, DiskFull, EmbeddedPostgresError, PortInUse, WorkspaceError
+from workspace.waits import polling
 
 __all__ = ["PG_MAJOR", "EmbeddedBackend", "EmbeddedPostgres", "EmbeddedStatus", "bin_dir",
            "cluster_major", "port_holder"]
@@ -249,8 +249,7 @@ class EmbeddedPostgres:
         disk (`DiskFull`), a crash or an exit (`DependencyExited`, with its last lines);
         None when the log says nothing and the server still runs (after a short, bounded
         wait for the postmaster to log a crash it is handling)."""
-        deadline = time.monotonic() + _CRASH_LOG_WAIT_S
-        while True:
+        for _ in polling(_CRASH_LOG_WAIT_S):
             lines = server_log.since(self.log_file, since)
             full = server_log.no_space(lines)
             if full is not None:
@@ -258,9 +257,8 @@ class EmbeddedPostgres:
             crashed = server_log.crashed(lines)
             if crashed or not self.status().running:
                 break
-            if time.monotonic() > deadline:
-                return None
-            time.sleep(0.05)
+        else:
+            return None
         return DependencyExited(
             f"the embedded PostgreSQL ({self.data_dir}) "
             f"{'crashed' if crashed else 'exited'} while in use\n{self.log_tail()}",
@@ -280,19 +278,20 @@ class EmbeddedPostgres:
         the new server refuse ("pre-existing shared memory block is still in use"). A
         server still starting (its `pg_ctl start` cut short) that registers meanwhile is
         returned as (pid, port), to be used rather than started twice."""
-        deadline = time.monotonic() + _ORPHANS_WAIT_S
-        while survivors := self._processes(by_cwd=True):
+        for _ in polling(_ORPHANS_WAIT_S):
+            survivors = self._processes(by_cwd=True)
+            if not survivors:
+                break
             pid, port = self._postmaster()
             if pid is not None:
                 return pid, port
-            if time.monotonic() > deadline:
-                pids = ", ".join(str(p.pid) for p in survivors)
-                raise EmbeddedPostgresError(
-                    f"no server is registered in {self.data_dir}/postmaster.pid, but "
-                    f"processes of a previous one (pid {pids}) still run on it after "
-                    f"{_ORPHANS_WAIT_S:g}s",
-                    remedy=f"End them (kill {pids.replace(',', '')}), then run the command again.")
-            time.sleep(0.05)
+        else:
+            pids = ", ".join(str(p.pid) for p in survivors)
+            raise EmbeddedPostgresError(
+                f"no server is registered in {self.data_dir}/postmaster.pid, but "
+                f"processes of a previous one (pid {pids}) still run on it after "
+                f"{_ORPHANS_WAIT_S:g}s",
+                remedy=f"End them (kill {pids.replace(',', '')}), then run the command again.")
         # A zombie postmaster passes PostgreSQL's own check (kill(pid, 0)): "lock file
         # "postmaster.pid" already exists". Nothing of ours runs here: the file is stale.
         (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
@@ -467,26 +466,22 @@ class EmbeddedPostgres:
             os.close(fd)
 
     def _take(self, fd: int) -> None:
-        began = time.monotonic()
         told = False
-        while True:
+        for left_s in polling(self.lock_wait_s, interval_s=_LOCK_POLL_S):
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return
             except BlockingIOError:
                 pass
-            waited = time.monotonic() - began
-            if waited >= self.lock_wait_s:
-                raise EmbeddedPostgresError(
-                    f"the embedded server's setup lock ({self._lock_file}) is still held by "
-                    f"{self._lock_holder()} after {self.lock_wait_s:g}s",
-                    remedy="Let that command finish (or stop it), then run this one again.")
-            if not told and waited >= _LOCK_NOTICE_S:
+            if not told and self.lock_wait_s - left_s >= _LOCK_NOTICE_S:
                 told = True
                 log.warning("waiting for %s to finish setting up the embedded PostgreSQL "
                             "(its lock %s; at most %gs)", self._lock_holder(), self._lock_file,
                             self.lock_wait_s)
-            time.sleep(_LOCK_POLL_S)
+        raise EmbeddedPostgresError(
+            f"the embedded server's setup lock ({self._lock_file}) is still held by "
+            f"{self._lock_holder()} after {self.lock_wait_s:g}s",
+            remedy="Let that command finish (or stop it), then run this one again.")
 
     def _lock_holder(self) -> str:
         """Who holds the setup lock, as its holder recorded it: pid and command line."""
@@ -506,12 +501,10 @@ class EmbeddedPostgres:
 def _remove_tree(path: Path, timeout_s: float = 5.0) -> None:
     """Remove `path`, retrying while a process that was just interrupted (initdb's
     bootstrap backend, in our process group) may still be writing into it."""
-    deadline = time.monotonic() + timeout_s
-    while path.exists():
-        shutil.rmtree(path, ignore_errors=True)
-        if not path.exists() or time.monotonic() > deadline:
+    for _ in polling(timeout_s):
+        if not path.exists():
             return
-        time.sleep(0.05)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def bin_dir() -> Path:
@@ -591,5 +584,5 @@ class EmbeddedBackend:
         if not self.server.status().running:
             raise DependencyExited(f"the embedded PostgreSQL exited\n{self.server.log_tail()}")
 
-    def stop(self) -> None:
-        self.server.stop()
+    def stop(self) -> list[str]:
+        return ["embedded PostgreSQL"] if self.server.stop() else []

@@ -26,5 +26,5 @@ class ExternalPostgres:
     def check_alive(self) -> None:
         return None  # nothing of ours to watch: readiness tells
 
-    def stop(self) -> None:
-        return None
+    def stop(self) -> list[str]:
+        return []

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workspace import redact
+from workspace.deps.ref import DOCKER_ZITADEL
 from workspace.config import Config
 from workspace.errors import PortInUse
 from workspace.page.database import LiveDatabase
@@ -140,7 +141,7 @@ class LiveSession:
         deps = [{"name": "postgres", "backend": self._result.backend, "state": "running",
                  "address": redact.mask_url(self._result.database_url)}]
         if self._result.oidc_issuer:
-            backend = "docker" if "zitadel:docker" in self._result.started else "external"
+            backend = "docker" if DOCKER_ZITADEL in self._result.started else "external"
             deps.append({"name": "zitadel", "backend": backend, "state": "running",
                          "address": self._result.oidc_issuer})
         return deps

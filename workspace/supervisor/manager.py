@@ -50,10 +50,12 @@ from workspace.errors import (
 from workspace.readiness import ReadinessTimeout, wait_until_ready
 from workspace.runstate import AppState, Identity, process_started
 from workspace.signals import signals_handled
+from workspace.supervisor.groups import kill_after
 from workspace.supervisor.printer import Printer
 from workspace.supervisor.probes import app_probe, app_url
 from workspace.supervisor.process import Event, Process, kill_group, live_groups
 from workspace.supervisor.watchdog import Watchdog
+from workspace.waits import polling
 
 __all__ = ["SIGNALS", "Manager"]
 
@@ -364,26 +366,17 @@ class Manager:
             self._printer.system(self._notes.pop(0))
         if not self._groups:
             return
-        deadlines = self._stop_groups()
-        killed: set[int] = set()
-        while not self._kill_now:  # bounded by the longest grace
-            live = live_groups(self._groups)  # one scan of the process table a tick
-            if live <= killed:  # nothing, or only what got SIGKILL, is left: reaped below
-                break
-            late = {g for g in live - killed if self._clock() >= deadlines.get(g, 0.0)}
-            if late:
-                self._printer.system("killing what is left (SIGKILL): "
-                                     + ", ".join(self._group_name(g) for g in sorted(late)))
-                for pgid in late:
-                    kill_group(pgid, signal.SIGKILL)
-                killed |= late
-            self._pump(0.05)
+        kill_after(self._stop_groups(), clock=self._clock, wait=self._pump,  # bounded
+                   abandon=lambda: self._kill_now,
+                   on_kill=lambda late: self._printer.system(
+                       "killing what is left (SIGKILL): "
+                       + ", ".join(self._group_name(g) for g in sorted(late))))
         if self._kill_now:
             for pgid in reversed(self._groups):
                 kill_group(pgid, signal.SIGKILL)
-        deadline = self._clock() + _REAP_WAIT_S
-        while self._clock() < deadline and self._alive():
-            self._pump(0.05)
+        for _ in polling(_REAP_WAIT_S, clock=self._clock, sleep=self._pump):
+            if not self._alive():
+                break
         self._pump(0)  # the last lines and exits already queued
         if self._watchdog is not None:
             for pgid in set(self._groups) - live_groups(self._groups):

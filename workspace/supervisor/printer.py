@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from workspace import redact
-from workspace.console import silence
+from workspace.console import rich_console, silence
 
 __all__ = ["SYSTEM", "Printer"]
 
@@ -40,10 +40,7 @@ class Printer:
         self._colours = {n: _COLOURS[i % len(_COLOURS)] for i, n in enumerate(names)}
         self._rich: Any = None
         if colour:
-            from rich.console import Console  # only on a terminal: the import is slow
-
-            self._rich = Console(file=self._out, markup=False, highlight=False, emoji=False,
-                                 soft_wrap=True, force_terminal=True)
+            self._rich = rich_console(self._out)
         self._lock = threading.Lock()  # whole lines, also if called from several threads
         self._out_gone = False
         self._listeners: list[Callable[[str, str, float], object]] = []

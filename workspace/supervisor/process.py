@@ -17,31 +17,25 @@ for the exit and sends an "exit" event after the last line.
 
 from __future__ import annotations
 
-import ctypes
-import errno
-import os
 import queue
 import re
-import signal
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import psutil
-
 from workspace import redact
+from workspace.supervisor.deathsig import spawn_args
+from workspace.supervisor.groups import kill_group, live_groups
 
 __all__ = ["LINE_LIMIT", "Event", "Process", "kill_group", "live_groups"]
 
 LINE_LIMIT = 64 * 1024
 # A grandchild may keep the pipe open after the app itself exited: report the exit anyway.
 _LAST_LINES_WAIT_S = 0.5
-_PR_SET_PDEATHSIG = 1
 EventType = Literal["line", "exit", "ready", "unready"]
 
 
@@ -56,50 +50,6 @@ class Event:
     text: str = ""
     returncode: int | None = None
     time: float = 0.0
-
-
-def kill_group(pgid: int, sig: int) -> bool:
-    """Signal a process group; False when it is already gone (ESRCH) or not ours (EPERM)."""
-    try:
-        os.killpg(pgid, sig)
-    except OSError as exc:
-        if exc.errno in (errno.ESRCH, errno.EPERM):
-            return False
-        raise
-    return True
-
-
-def live_groups(pgids: Iterable[int]) -> set[int]:
-    """The groups that still have a running member. Zombies do not count: an orphan is
-    reaped by init, or in a container perhaps never, and cannot be killed anyway."""
-    candidates = {g for g in pgids if kill_group(g, 0)}
-    live: set[int] = set()
-    if not candidates:
-        return live
-    for proc in psutil.process_iter(["status"]):
-        try:
-            pgid = os.getpgid(proc.pid)
-        except OSError:
-            continue
-        if pgid in candidates and proc.info["status"] != psutil.STATUS_ZOMBIE:
-            live.add(pgid)
-    return live
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """A preexec hook making the child get SIGKILL when the thread that started it ends
-    (Linux only; the watchdog covers grandchildren and other systems)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before fork, not in the child
-    parent = os.getpid()
-
-    def hook() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
-
-    return hook
 
 
 class Process:
@@ -132,10 +82,22 @@ class Process:
         """Start the child; OSError when it cannot be (command not found, bad cwd).
         Call from a thread that lives as long as the child: PDEATHSIG follows that thread."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._popen = subprocess.Popen(
-            self.command, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=_die_with_parent(), close_fds=True)
+        argv, pass_fds, check = spawn_args(self.command, cwd=self.cwd, env=self.env)  # deathsig.py
+        try:
+            popen = subprocess.Popen(
+                argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                close_fds=True, pass_fds=pass_fds)
+        except BaseException:
+            check(None)
+            raise
+        try:
+            check(popen)
+        except OSError:
+            assert popen.stdout is not None
+            popen.stdout.close()
+            raise
+        self._popen = popen
         self._reader = threading.Thread(target=self._read, name=f"read-{self.name}", daemon=True)
         self._reader.start()
         threading.Thread(target=self._wait, name=f"wait-{self.name}", daemon=True).start()

@@ -20,9 +20,8 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 
-from workspace.supervisor.process import kill_group
+from workspace.supervisor.groups import terminate_groups
 
 __all__ = ["Watchdog", "main"]
 
@@ -72,10 +71,6 @@ class Watchdog:
             pass
 
 
-def _alive(groups: set[int]) -> set[int]:
-    return {g for g in groups if kill_group(g, 0)}
-
-
 def main(argv: list[str]) -> int:
     grace_s = float(argv[0]) if argv else 5.0
     # Only EOF on stdin ends the watch: not the launcher's Ctrl-C or a hang-up.
@@ -88,13 +83,7 @@ def main(argv: list[str]) -> int:
             groups.add(int(pgid))
         elif verb == "del" and pgid.isdigit():
             groups.discard(int(pgid))
-    groups = {g for g in groups if kill_group(g, signal.SIGTERM)}
-    deadline = time.monotonic() + grace_s
-    while groups and time.monotonic() < deadline:
-        time.sleep(0.05)
-        groups = _alive(groups)
-    for group in groups:
-        kill_group(group, signal.SIGKILL)
+    terminate_groups(groups, grace_s=grace_s)
     return 0
 
 
