@@ -27,6 +27,9 @@
       MigrationsPending             PRECHECK_MIGRATIONS_PENDING          25
       DiskFull                      PRECHECK_DISK_FULL                   26
       RoleMissing                   PRECHECK_ROLE_MISSING                27
+      SupervisorError
+        TaskFailed                  PRECHECK_TASK_FAILED                 36
+        AppUnhealthy                PRECHECK_APP_UNHEALTHY               37
 
 Exit codes outside the tree: 0 success, 1 `db status --exit-code` found migrations
 pending (and `workspace status`: no workspace is running; `db status --exit-code` exits
@@ -53,6 +56,8 @@ __all__ = [
     "AppNotReady",
     "AppStartFailed",
     "SupervisorError",
+    "TaskFailed",
+    "AppUnhealthy",
     "describe_returncode",
     "display_path",
     "ChecksumMismatch",
@@ -249,6 +254,22 @@ ROLE_MISSING = Code(
     "create it in a migration before the statement that names it.",
 )
 
+TASK_FAILED = Code(
+    "PRECHECK_TASK_FAILED", 36,
+    "A task (apps.<name>.kind: task) exited non-zero (after its restarts, if any): what "
+    "depends on it cannot start. Every app was stopped.",
+    "Read the task's last lines shown (all of them in .workspace/logs/<app>.log), fix the "
+    "cause, then start again.",
+)
+APP_UNHEALTHY = Code(
+    "PRECHECK_APP_UNHEALTHY", 37,
+    "A ready app failed its liveness probe `failures` times in a row and was killed; its "
+    "restart policy did not restart it (restart: no, or max_restarts reached), and its "
+    "on_exit is stop-all. Every app was stopped.",
+    "Read the app's last lines and the probe's reason shown; fix the hang, or loosen "
+    "apps.<name>.liveness (interval_s, timeout_s, failures).",
+)
+
 
 CODES: tuple[Code, ...] = (
     CONFIG_INVALID,
@@ -276,6 +297,8 @@ CODES: tuple[Code, ...] = (
     MIGRATIONS_PENDING,
     DISK_FULL,
     ROLE_MISSING,
+    TASK_FAILED,
+    APP_UNHEALTHY,
 )
 
 
@@ -507,6 +530,30 @@ class AppNotReady(SupervisorError):
         super().__init__(app, f"not ready after {timeout_s:g}s (last reason: {reason})", tail)
         self.timeout_s = timeout_s
         self.reason = reason
+
+
+class TaskFailed(SupervisorError):
+    code_info = TASK_FAILED
+
+    def __init__(self, app: str, returncode: int | None, tail: Sequence[str] = (), *,
+                 restarts: int = 0) -> None:
+        after = f" after {restarts} restart{'s' if restarts != 1 else ''}" if restarts else ""
+        super().__init__(app, f"(a task) failed ({describe_returncode(returncode)}){after}",
+                         tail)
+        self.returncode = returncode
+        self.restarts = restarts
+
+
+class AppUnhealthy(SupervisorError):
+    code_info = APP_UNHEALTHY
+
+    def __init__(self, app: str, reason: str, tail: Sequence[str] = (), *,
+                 restarts: int = 0) -> None:
+        after = f" after {restarts} restart{'s' if restarts != 1 else ''}" if restarts else ""
+        super().__init__(app, f"failed its liveness probe and was killed{after} (last "
+                              f"reason: {reason})", tail)
+        self.reason = reason
+        self.restarts = restarts
 
 
 class AlreadyRunning(WorkspaceError):

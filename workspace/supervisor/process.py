@@ -42,7 +42,7 @@ LINE_LIMIT = 64 * 1024
 # A grandchild may keep the pipe open after the app itself exited: report the exit anyway.
 _LAST_LINES_WAIT_S = 0.5
 _PR_SET_PDEATHSIG = 1
-EventType = Literal["line", "exit", "ready", "unready"]
+EventType = Literal["line", "exit", "ready", "unready", "liveness", "restart"]
 
 
 @dataclass(frozen=True)
