@@ -44,14 +44,17 @@ class UpResult:
 
 
 def up(config: Config, steps: Steps,
-       on_started: Callable[[UpResult], object] | None = None) -> UpResult:
+       on_started: Callable[[UpResult], object] | None = None, *,
+       with_apps: bool = False) -> UpResult:
     """The sequence; `on_started(result)` is called each time a dependency was started by
-    this run (so a launcher can record it before anything else can go wrong)."""
+    this run (so a launcher can record it before anything else can go wrong).
+    `with_apps`: config.apps will start next, so their variables and ports are checked
+    too, before anything starts."""
     result = UpResult()
     with deferred():  # the teardown below is never cut short, by a second Ctrl-C either
         try:
             with interruptible():  # the waits: a signal cuts them short
-                _up(config, steps, result, on_started or (lambda r: None))
+                _up(config, steps, result, on_started or (lambda r: None), with_apps)
         except BaseException as exc:
             stop_started(config, result.started, during=exc)
             if on_started is not None:
@@ -61,10 +64,14 @@ def up(config: Config, steps: Steps,
 
 
 def _up(config: Config, steps: Steps, result: UpResult,
-        on_started: Callable[[UpResult], object]) -> None:
+        on_started: Callable[[UpResult], object], with_apps: bool = False) -> None:
     with steps.step("config", "Configuration valid") as step:
         zitadel = _zitadel_mode(config, postgres=config.deps.postgres.backend)
         _require_client_id(config, zitadel)
+        if with_apps:  # an undefined ${VAR} in an app: before anything starts
+            from workspace.supervisor.environment import check_apps_env
+
+            check_apps_env(config.apps, config.project_dir)
         step.detail = f"zitadel: {zitadel}"
     with steps.step("backend", "Backend chosen") as step:
         backend, why = choose_backend(config)
@@ -74,6 +81,8 @@ def _up(config: Config, steps: Steps, result: UpResult,
             _require_client_id(config, zitadel)
         step.detail += f"; Zitadel: {zitadel}"
     with steps.step("ports", "Ports free") as step:
+        if with_apps:
+            _check_app_ports(config)
         _check_ports(config, backend, zitadel)
     with steps.step("postgres", "PostgreSQL started") as step:
         result.backend = backend.name
@@ -175,6 +184,15 @@ def _check_ports(config: Config, backend: Backend, zitadel: str) -> None:
         raise PortInUse(server.host, server.port, holder,
                         setting="embedded.port" if config.embedded.port is not None
                         else f"embedded.port (or remove {server.port_file})")
+
+
+def _check_app_ports(config: Config) -> None:
+    """Each app's port free on localhost, where its probes look for it."""
+    for name, app in config.apps.items():
+        if app.port is not None:
+            holder = port_holder("127.0.0.1", app.port)
+            if holder is not None:
+                raise PortInUse("127.0.0.1", app.port, holder, setting=f"apps.{name}.port")
 
 
 def _wait_database(config: Config, url: str, backend: Backend, steps: Steps) -> float:

@@ -30,6 +30,11 @@ def register(sub: Any) -> None:
     add_common(p)
     p.add_argument("-d", "--detach", action="store_true",
                    help="return once every app is ready; the apps run in the background")
+    p.add_argument("apps", nargs="*", metavar="APP",
+                   help="only these apps, with what they depend on (default: every app "
+                        "without profiles, and those of the profiles selected)")
+    p.add_argument("--profile", action="append", default=[], metavar="NAME",
+                   help="also the apps of this profile (apps.<name>.profiles); repeatable")
     p.set_defaults(handler=_start)
     p = sub.add_parser("stop", help="stop the running workspace: apps, then what it started")
     add_common(p, url=False)
@@ -50,7 +55,8 @@ def register(sub: Any) -> None:
 def _start(args: argparse.Namespace, console: Console) -> int:
     from workspace.start import start
 
-    return start(config_from(args), console, detach=args.detach)
+    return start(config_from(args), console, detach=args.detach, apps=args.apps,
+                 profiles=args.profile)
 
 
 def _stop(args: argparse.Namespace, console: Console) -> int:

@@ -16,7 +16,8 @@ a `liveness` probe that fails `failures` times in a row is killed (its stop_sign
 SIGKILL after its grace), and its exit follows its policy (AppUnhealthy when final).
 
 `restart(name)` may be called from any thread: the loop stops that app (if it runs) and
-starts it again once its dependencies are ready.
+starts it again once its dependencies are ready. When every app is a task and each
+completed (`workspace start seed`), `run()` returns 0.
 
 A `watch` callable, called every watch_every_s, raising a WorkspaceError (the database
 died) stops everything the same way, and `run()` raises that error.
@@ -387,6 +388,9 @@ class Manager:
             app.state = "completed"
             took = self._clock() - app.started_at
             self._printer.system(f"{app.name} completed in {took:.1f}s")
+            if all(a.state == "completed" for a in self._apps.values()):
+                self._printer.system("every app was a task, and each completed")
+                self._stopping = True  # nothing left to supervise: run() returns 0
         elif should_restart(cfg, returncode=event.returncode, restarts=app.restarts):
             self._forget(event.pid)  # leftovers would hold the port it needs
             app.restarts += 1
