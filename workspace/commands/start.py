@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import re
 import sys
 import time
 from pathlib import Path
@@ -49,7 +50,27 @@ def register(sub: Any) -> None:
                    help="keep printing new lines until the workspace stops or Ctrl-C")
     p.add_argument("-n", "--lines", type=int, default=100, metavar="N",
                    help="start with the last N lines (default 100; 0: all)")
+    p.add_argument("--since", type=_since, metavar="WHEN",
+                   help="only lines from then on: 10m, 90s, 2h, 1d ago, or an ISO date/time")
+    p.add_argument("--grep", type=_pattern, metavar="PATTERN",
+                   help="only lines matching this regular expression (Python's re)")
     p.set_defaults(handler=_logs, json=False)
+
+
+def _since(text: str) -> float:
+    from workspace.supervisor.logtime import parse_since
+
+    try:
+        return parse_since(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _pattern(text: str) -> re.Pattern[str]:
+    try:
+        return re.compile(text)
+    except re.error as exc:
+        raise argparse.ArgumentTypeError(f"invalid regular expression {text!r}: {exc}") from None
 
 
 def _start(args: argparse.Namespace, console: Console) -> int:
@@ -115,8 +136,28 @@ def _logs(args: argparse.Namespace, console: Console) -> int:
         return 0
     out = sys.stdout
     decoder = codecs.getincrementaldecoder("utf-8")("replace")  # chunks may split a character
+    filtered = args.since is not None or args.grep is not None
+    partial = b""  # filtering: a line is judged once whole
+
+    def show(data: bytes) -> None:
+        nonlocal partial
+        if filtered:
+            from workspace.supervisor.logtime import select
+
+            *lines, partial = (partial + data).split(b"\n")
+            data = b"".join(line + b"\n" for line in select(lines, since=args.since,
+                                                             grep=args.grep))
+        out.write(decoder.decode(data))
+        out.flush()
+
     with open(path, "rb") as fh:
-        out.write(decoder.decode(_tail(fh.read(), args.lines)))
+        data = fh.read()
+        if filtered:
+            from workspace.supervisor.logtime import select
+
+            data = b"".join(select(data.splitlines(keepends=True), since=args.since,
+                                   grep=args.grep))
+        out.write(decoder.decode(_tail(data, args.lines)))
         out.flush()
         if not args.follow:
             return 0
@@ -125,8 +166,7 @@ def _logs(args: argparse.Namespace, console: Console) -> int:
         while True:  # as `tail -f`, until the workspace stops (checked every ~2 s)
             chunk = fh.read()
             if chunk:
-                out.write(decoder.decode(chunk))
-                out.flush()
+                show(chunk)
                 continue
             idle_checks += 1
             if idle_checks % 10 == 0 and not lock.held():
