@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.stack import Stack, app, assert_nothing_left
+from tests.supervisor.conftest import wait_for
 from workspace.app_selection import select_apps
 from workspace.apps_config import AppConfig
 from workspace.errors import ConfigError
@@ -52,7 +53,8 @@ def test_an_unknown_app_on_the_command_line_exits_3_before_anything_starts(
 
 
 def test_a_subset_start_runs_the_app_and_what_it_depends_on_only(stack: Stack) -> None:
-    stack.configure({"api": app("sleeper.py", "api up", ready={"log": "api up"}),
+    stack.configure({"api": app("sleeper.py", "api up", ready={"log": "api up"},
+                                liveness={"command": "true", "interval_s": 0.1}),
                      "seed": app("exit_with.py", 0, "seeded", kind="task"),
                      "web": app("sleeper.py", "web up", ready={"log": "web up"},
                                 depends_on={"api": "ready", "seed": "completed"}),
@@ -64,6 +66,12 @@ def test_a_subset_start_runs_the_app_and_what_it_depends_on_only(stack: Stack) -
     states = {a["name"]: a["state"] for a in status["apps"]}
     assert states == {"api": "ready", "seed": "completed", "web": "ready",
                       "other": "stopped", "tools": "stopped"}
+    # the liveness verdict is shown once the first probe passed
+    wait_for(lambda: json.loads(stack.cli("status", "--json").stdout)["apps"][0]["liveness"]
+             == "ok", 20, "liveness ok in status")
+    human = stack.cli("status").stdout
+    assert any(ln.split()[:2] == ["api", "ready"] and "liveness ok" in ln
+               for ln in human.splitlines()), human
     launcher.interrupt()
     assert launcher.wait() == 130
     assert "other started" not in launcher.output and "tools started" not in launcher.output

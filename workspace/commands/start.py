@@ -111,9 +111,12 @@ def _show_status(console: Console, report: dict[str, Any]) -> None:
         pid = f"pid {app['pid']}" if app["pid"] else ""
         uptime = f"up {_duration(app['uptime_s'])}" if app["uptime_s"] is not None else ""
         restarts = f"{app['restarts']} restarts" if app["restarts"] else ""
+        liveness = f"liveness {app['liveness']}" if app.get("liveness") else ""
         line = "  ".join(x for x in (f"{app['name']:<10} {app['state']:<10}", pid, where,
-                                     f"health {app['health']}", uptime, restarts) if x)
-        healthy = app["state"] == "ready" and app["health"] in ("ok", "unknown")
+                                     f"health {app['health']}", liveness, uptime, restarts)
+                         if x)
+        healthy = (app["state"] in ("ready", "completed") and app["health"] in ("ok", "unknown")
+                   and app.get("liveness") in (None, "ok"))
         (console.ok if healthy else console.warn if report["running"] else console.info)(line)
 
 
