@@ -154,10 +154,9 @@ class AppConfig(_Section):
             return data
         data = dict(data)
         command = data.get("command")
-        if data.get("shell") is True:
-            data["command"] = [command if isinstance(command, str) else shlex.join(command)] \
-                if isinstance(command, (str, list)) and command else command
-        else:
+        if data.get("shell") is True and isinstance(command, (str, list)) and command:
+            data["command"] = [command if isinstance(command, str) else shlex.join(command)]
+        elif "command" in data:
             data["command"] = _split_command(command)
         if data.get("restart") is False:  # YAML reads a bare `no` as false
             data["restart"] = "no"
