@@ -49,6 +49,9 @@ def test_an_unknown_app_on_the_command_line_exits_3_before_anything_starts(
     error = json.loads(done.stdout.splitlines()[-1])["error"]
     assert error["code"] == "PRECHECK_CONFIG_INVALID" and "`apx`" in error["message"]
     assert "(apps: api)" in error["message"]
+    done = stack.cli("start", "--profile", "nope")
+    assert done.returncode == 3 and "no profile named `nope` (profiles: none configured)" \
+        in done.stderr, done.stderr
     assert not (stack.root / ".workspace" / "postgres").exists()
 
 

@@ -168,6 +168,9 @@ class Manager:
                     self._pump(_TICK_S)
                     self._check_dependencies()
             finally:
+                for app in self._apps.values():  # their probes are moot now
+                    if app.liveness is not None:
+                        app.liveness.stop()
                 try:
                     self._shutdown()
                 except BaseException:  # a second Ctrl-C as KeyboardInterrupt, a bug: no survivors
