@@ -207,8 +207,8 @@ APP_START_FAILED = Code(
 )
 APP_EXITED = Code(
     "PRECHECK_APP_EXITED", 21,
-    "An app exited and its restart policy did not restart it (restart: never, or "
-    "max_restarts reached). The other apps were stopped.",
+    "An app exited and its restart policy did not restart it (restart: no, or "
+    "max_restarts reached; on_exit: stop-all, even for exit 0). The other apps were stopped.",
     "Read the app's last log lines shown (all of them in .workspace/logs/<app>.log), "
     "fix the cause, then start again.",
 )

@@ -65,3 +65,9 @@ def test_secrets_from_env_files_are_never_printed(make_run: MakeRun, tmp_path: P
     text = run.out.getvalue()
     assert "PLAIN=visible-value" in text and "tok-8c1f2e9a77" not in text
     assert "API_TOKEN=" in text and b"tok-8c1f2e9a77" not in run.log("leak")
+
+
+def test_a_missing_env_file_is_a_config_error_naming_the_app(tmp_path: Path) -> None:
+    app = AppConfig.model_validate({"command": "x", "env_file": "nope.env"})
+    with pytest.raises(ConfigError, match=r"apps\.api\.env_file: .*nope\.env is not a file"):
+        app_launch("api", app, {}, {}, tmp_path)
