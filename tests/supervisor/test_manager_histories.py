@@ -106,7 +106,7 @@ def test_a_task_completing_starts_its_dependant_and_a_task_only_run_ends() -> No
                                          depends_on={"seed": "completed"})}, out)
     assert manager.run() == 0
     said = [line.split(" | ", 1)[1] for line in out.getvalue().splitlines()]
-    assert said.index("seed completed in 1.0s") < said.index("gen started (pid %d): g"
-                                                             % (manager.snapshot()[1].pid or 0))
+    gen_pid = manager.snapshot()[1].pid
+    assert said.index("seed completed in 1.0s") < said.index(f"gen started (pid {gen_pid}): g")
     assert said[-1] == "every app was a task, and each completed"
     assert [a.state for a in manager.snapshot()] == ["completed", "completed"]
