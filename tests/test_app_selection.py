@@ -79,3 +79,16 @@ def test_a_subset_start_runs_the_app_and_what_it_depends_on_only(stack: Stack) -
     assert launcher.wait() == 130
     assert "other started" not in launcher.output and "tools started" not in launcher.output
     assert_nothing_left(stack.root)
+
+
+def test_a_detached_subset_start_hands_the_selection_to_its_supervisor(stack: Stack) -> None:
+    stack.configure({"api": app("sleeper.py", "api up", ready={"log": "api up"}),
+                     "other": app("sleeper.py", "other up", ready={"log": "other up"})})
+    done = stack.cli("start", "--detach", "api")
+    assert done.returncode == 0, done.stdout + done.stderr
+    status = json.loads(stack.cli("status", "--json").stdout)
+    assert {a["name"]: a["state"] for a in status["apps"]} == {"api": "ready",
+                                                               "other": "stopped"}
+    assert stack.cli("stop").returncode == 0
+    assert "other started" not in stack.cli("logs", "-n", "0").stdout
+    assert_nothing_left(stack.root)
