@@ -31,3 +31,12 @@ def test_an_app_port_held_by_another_process_is_refused_before_the_database_star
     assert "apps.web.port" in error["remedy"]
     assert "postgres" not in [e.get("name") for e in events if e["event"] == "step"]
     assert not (stack.root / ".workspace" / "postgres").exists()
+
+
+def test_two_apps_on_one_port_are_a_config_error(stack: Stack) -> None:
+    port = free_port()
+    stack.configure({"api": app("sleeper.py", port=port), "web": app("sleeper.py", port=port)})
+    done = stack.cli("start")
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert f"apps.web.port: {port} is apps.api.port too" in done.stderr
+    assert not (stack.root / ".workspace" / "postgres").exists()

@@ -24,7 +24,13 @@ from workspace.db.files import MigrationFile, find_migrations
 from workspace.deps import choose_backend
 from workspace.deps.base import Backend
 from workspace.deps.embedded import EmbeddedBackend, port_holder
-from workspace.errors import OAuthClientMissing, PortInUse, SchemaInvalid, WorkspaceError
+from workspace.errors import (
+    ConfigError,
+    OAuthClientMissing,
+    PortInUse,
+    SchemaInvalid,
+    WorkspaceError,
+)
 from workspace.events import Steps
 from workspace.signals import deferred, interruptible
 
@@ -187,9 +193,14 @@ def _check_ports(config: Config, backend: Backend, zitadel: str) -> None:
 
 
 def _check_app_ports(config: Config) -> None:
-    """Each app's port free on localhost, where its probes look for it."""
+    """Each app's port free on localhost, where its probes look for it, and its own."""
+    owners: dict[int, str] = {}
     for name, app in config.apps.items():
+        if app.port is not None and app.port in owners:
+            raise ConfigError(f"apps.{name}.port: {app.port} is apps.{owners[app.port]}.port "
+                              "too", remedy="Give each app a port of its own.")
         if app.port is not None:
+            owners[app.port] = name
             holder = port_holder("127.0.0.1", app.port)
             if holder is not None:
                 raise PortInUse("127.0.0.1", app.port, holder, setting=f"apps.{name}.port")
