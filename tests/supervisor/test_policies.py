@@ -98,7 +98,12 @@ def test_restart_stops_the_app_and_starts_it_again(make_run: MakeRun) -> None:
 
     def drive() -> None:
         wait_for(lambda: run.ready == ["api", "web"], 10, "both ready")
-        run.manager.restart("web")
+        callers = [threading.Thread(target=run.manager.restart, args=("web",))
+                   for _ in range(4)]  # at once, from several threads: one restart
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join(5)
         wait_for(lambda: run.ready.count("web") == 2, 10, "web ready again")
         run.manager.stop()
 

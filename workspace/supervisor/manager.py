@@ -99,6 +99,7 @@ class _App:
     launch: Launch | None = None
     liveness: Liveness | None = None
     restart_asked: bool = False  # restart(name): its exit is not judged by the policy
+    restart_open: bool = False  # restart(name) until ready again: more requests join it
     unhealthy: str | None = None  # killed by its liveness probe, for this reason
     due: float = 0.0  # when to start again, in "restarting"
     started_at: float = 0.0
@@ -254,7 +255,7 @@ class Manager:
             self._watchdog.add(proc.pid)
         self._printer.system(f"{app.name} started (pid {proc.pid}): {shlex.join(launch.argv)}")
         if cfg.kind == "task":  # it runs to completion: its exit is what counts
-            app.state = "running"
+            app.state, app.restart_open = "running", False
             self._changed()
         elif cfg.ready is None:
             self._ready(app)
@@ -303,7 +304,7 @@ class Manager:
             self._exited(app, event, current)
 
     def _ready(self, app: _App) -> None:
-        app.state = "ready"
+        app.state, app.restart_open = "ready", False
         url = app_url(app.config)
         took = self._clock() - app.started_at
         self._printer.system(f"{app.name} ready in {took:.1f}s" + (f": {url}" if url else ""))
@@ -335,8 +336,9 @@ class Manager:
     def _restart(self, app: _App) -> None:
         """restart(name): stop the app if it runs; it starts again once its dependencies
         are ready (_start_due)."""
-        if self._stopping:
+        if self._stopping or app.restart_open:  # one under way: asked again, the same one
             return
+        app.restart_open = True
         self._printer.system(f"{app.name}: restart asked")
         if app.state in ("starting", "ready", "running") and app.proc is not None:
             app.restart_asked = True
@@ -380,6 +382,7 @@ class Manager:
         if app.liveness is not None:
             app.liveness.stop()
         cfg = app.config
+        app.restart_open = app.restart_asked  # else it ended before it was ready again
         if app.restart_asked:
             app.restart_asked = False
             self._forget(event.pid)
