@@ -35,6 +35,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
 __all__ = ["LISTEN_BACKLOG", "BoundedHTTPServer", "BoundedHandler", "HttpError", "Timeouts",
-           "log_line"]
+           "is_probe", "log_line"]
 
 # What `listen()` is given; Linux caps it at net.core.somaxconn (4096 by default).
 LISTEN_BACKLOG = 1024
@@ -64,6 +65,14 @@ class HttpError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+PROBE_AGENT = "workspace-probe/"  # the launcher's health probes: left out of access logs
+
+
+def is_probe(headers: Message) -> bool:
+    """Whether a request is the launcher's health probe (User-Agent workspace-probe/...)."""
+    return str(headers.get("User-Agent", "")).startswith(PROBE_AGENT)
 
 
 def log_line(text: str) -> None:

@@ -12,7 +12,19 @@
         command: [npm, run, dev]
         cwd: admin
         ready: {log: "ready in \\d+ ms"}
-        depends_on: [server]
+        depends_on: {server: ready, seed: completed}   # a list means "ready" for each
+        profiles: [ui]             # started only with `--profile ui` (or when named)
+      seed:
+        kind: task                 # runs to completion; exit 0 lets its dependants start
+        command: python -m seed --url ${DATABASE_URL}
+        shell: false               # true: the command runs through `sh -c`
+        env_file: [.env.seed]      # read after .env and .env.local
+
+Restart policies are compose's: `no` (the default), `on-failure`, `always`,
+`unless-stopped` (as `always`: workspace has no per-app stop); `on_exit` says what an
+exit the policy does not restart means for the others: `stop-all` (the default) or
+`keep-running`. `liveness` probes a ready app every `interval_s`; `failures` failures in
+a row kill it, and its restart policy decides what follows.
 
 A probe is one of `http` (a URL answering 2xx), `tcp` (a port accepting connections) or
 `log` (a regular expression some output line matches); without one, an app counts as
@@ -33,8 +45,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from workspace.config_types import MAX_ATTEMPTS, HostName, HttpUrl, Seconds
 from workspace.errors import ConfigError
 
-__all__ = ["APP_NAME", "APP_NAME_RULE", "AppConfig", "ReadyProbe", "SupervisorConfig",
-           "WatchConfig", "check_apps", "dependents"]
+__all__ = ["APP_NAME", "APP_NAME_RULE", "AppConfig", "Condition", "LivenessProbe", "ReadyProbe",
+           "SupervisorConfig", "WatchConfig", "check_apps", "dependents"]
+
+Condition = Literal["ready", "completed"]
+# compose's long names for the same conditions
+_COMPOSE_CONDITIONS = {"service_healthy": "ready", "service_started": "ready",
+                       "service_completed_successfully": "completed"}
 
 # as compose's service names, less the dot (config paths are dotted: apps.<name>.port)
 APP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$", re.ASCII)
@@ -88,6 +105,40 @@ class WatchConfig(_Section):
         return value
 
 
+class LivenessProbe(_Section):
+    """Exactly one of http, tcp, command, probed every interval_s once the app is ready:
+    LivenessProbe(http="http://127.0.0.1:3002/health", interval_s=10, failures=3)."""
+
+    http: HttpUrl | None = Field(default=None, pattern=r"^https?://")
+    tcp: int | None = Field(default=None, ge=1, le=65535)
+    command: list[str] | None = Field(default=None, min_length=1)
+    host: HostName = Field(default="127.0.0.1", description="for tcp")
+    interval_s: Seconds = Field(default=10.0, gt=0)
+    timeout_s: Seconds = Field(default=2.0, gt=0)
+    failures: int = Field(default=3, ge=1, le=MAX_ATTEMPTS,
+                          description="Failed probes in a row before the app is killed.")
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return _split_command(value)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> LivenessProbe:
+        if sum(getattr(self, k) is not None for k in ("http", "tcp", "command")) != 1:
+            raise ValueError("give exactly one of http, tcp, command")
+        return self
+
+
+def _split_command(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return shlex.split(value)
+        except ValueError as exc:  # unbalanced quotes
+            raise ValueError(f"cannot split command: {exc}") from None
+    return value
+
+
 class AppConfig(_Section):
     """One app: AppConfig(command="python -m http.server 8000", port=8000,
     ready=ReadyProbe(tcp=8000), restart="on-failure")."""
@@ -98,8 +149,16 @@ class AppConfig(_Section):
     port: int | None = Field(default=None, ge=1, le=65535)
     ready: ReadyProbe | None = None
     ready_timeout_s: Seconds = Field(default=60.0, gt=0)
-    depends_on: list[str] = Field(default_factory=list)
-    restart: Literal["never", "on-failure"] = "never"
+    depends_on: dict[str, Condition] = Field(default_factory=dict)
+    kind: Literal["service", "task"] = Field(
+        default="service", description="task: runs to completion (seed data, codegen).")
+    restart: Literal["no", "on-failure", "always", "unless-stopped"] = "no"
+    on_exit: Literal["stop-all", "keep-running"] = Field(
+        default="stop-all", description="An exit not restarted: stop every app, or not.")
+    liveness: LivenessProbe | None = None
+    profiles: list[str] = Field(default_factory=list)
+    shell: bool = Field(default=False, description="Run the command through `sh -c`.")
+    env_file: list[Path] = Field(default_factory=list, description="Relative to the project.")
     backoff_s: Seconds = Field(default=1.0, gt=0,
                                description="First restart delay, doubled each time.")
     backoff_max_s: Seconds = Field(default=30.0, gt=0)
@@ -110,19 +169,50 @@ class AppConfig(_Section):
         default=None, ge=0, description="Before SIGKILL; unset: supervisor.stop_grace_s.")
     watch: WatchConfig | None = Field(default=None, description="Restart on file changes.")
 
-    @field_validator("command", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _split(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                return shlex.split(value)
-            except ValueError as exc:  # unbalanced quotes
-                raise ValueError(f"cannot split command: {exc}") from None
-        return value
+    def _split(cls, data: Any) -> Any:
+        """A string command is shlex-split, unless it is for `sh -c` (shell: true)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        command = data.get("command")
+        if data.get("shell") is True and isinstance(command, (str, list)) and command:
+            data["command"] = [command if isinstance(command, str) else shlex.join(command)]
+        elif "command" in data:
+            data["command"] = _split_command(command)
+        if data.get("restart") is False:  # YAML reads a bare `no` as false
+            data["restart"] = "no"
+        if data.get("restart") == "never":  # the name before compose's
+            data["restart"] = "no"
+        if isinstance(data.get("env_file"), (str, Path)):
+            data["env_file"] = [data["env_file"]]
+        depends = data.get("depends_on")
+        if isinstance(depends, (list, tuple)):
+            data["depends_on"] = {name: "ready" for name in depends}
+        elif isinstance(depends, dict):
+            data["depends_on"] = {name: _condition(how) for name, how in depends.items()}
+        return data
+
+    @property
+    def argv(self) -> list[str]:
+        """What is executed: the command, or `sh -c` with it."""
+        return ["sh", "-c", self.command[0]] if self.shell else list(self.command)
+
+    @property
+    def run_always(self) -> bool:
+        return self.restart in ("always", "unless-stopped")
 
     def backoff(self, restarts: int) -> float:
         """Delay before restart number `restarts` (1-based): backoff_s doubled, capped."""
         return float(min(self.backoff_max_s, self.backoff_s * 2 ** max(0, restarts - 1)))
+
+
+def _condition(how: Any) -> Any:
+    """`ready`, `completed`, compose's names, or compose's `{condition: ...}`."""
+    if isinstance(how, dict) and set(how) == {"condition"}:
+        how = how["condition"]
+    return _COMPOSE_CONDITIONS.get(how, how) if isinstance(how, str) else how
 
 
 class SupervisorConfig(_Section):

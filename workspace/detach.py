@@ -64,7 +64,8 @@ def spawn_supervisor(config: Config, result: UpResult, lock: RunLock, console: C
     read_fd, write_fd = os.pipe()
     handoff = {"project_dir": str(config.project_dir), "result": asdict(result),
                "config_file": str(config.config_file) if config.config_file else None,
-               "progress_fd": write_fd, "lock_fd": lock.fd}
+               "progress_fd": write_fd, "lock_fd": lock.fd,
+               "apps": list(config.apps)}  # those selected (workspace start APP ...)
     try:
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
@@ -206,6 +207,8 @@ def _supervise(handoff: dict[str, Any], progress: _Progress) -> int:
     config = load_config(Path(handoff["project_dir"]),
                          config_file=Path(config_file) if config_file else None,
                          cli={"database.url": result.database_url})
+    selected = handoff.get("apps", list(config.apps))
+    config = config.model_copy(update={"apps": {n: config.apps[n] for n in selected}})
     printer = Printer(config.app_order, out=sys.stdout, colour=False)
     printer.system(f"--- supervisor pid {os.getpid()} started")
 

@@ -34,6 +34,9 @@
       ZitadelBootstrapFailed        PRECHECK_ZITADEL_BOOTSTRAP_FAILED    31
       ToolMissing                   PRECHECK_TOOL_MISSING                34
       DatabaseNotOurs               PRECHECK_DATABASE_NOT_OURS           35
+      SupervisorError
+        TaskFailed                  PRECHECK_TASK_FAILED                 36
+        AppUnhealthy                PRECHECK_APP_UNHEALTHY               37
 
 Exit codes outside the tree: 0 success, 1 `db status --exit-code` found migrations
 pending (and `workspace status`: no workspace is running; `db status --exit-code` exits
@@ -60,6 +63,8 @@ __all__ = [
     "AppNotReady",
     "AppStartFailed",
     "SupervisorError",
+    "TaskFailed",
+    "AppUnhealthy",
     "describe_returncode",
     "display_path",
     "ChecksumMismatch",
@@ -216,8 +221,8 @@ APP_START_FAILED = Code(
 )
 APP_EXITED = Code(
     "PRECHECK_APP_EXITED", 21,
-    "An app exited and its restart policy did not restart it (restart: never, or "
-    "max_restarts reached). The other apps were stopped.",
+    "An app exited and its restart policy did not restart it (restart: no, or "
+    "max_restarts reached; on_exit: stop-all, even for exit 0). The other apps were stopped.",
     "Read the app's last log lines shown (all of them in .workspace/logs/<app>.log), "
     "fix the cause, then start again.",
 )
@@ -311,6 +316,22 @@ DATABASE_NOT_OURS = Code(
     "database (embedded or Docker).",
 )
 
+TASK_FAILED = Code(
+    "PRECHECK_TASK_FAILED", 36,
+    "A task (apps.<name>.kind: task) exited non-zero (after its restarts, if any): what "
+    "depends on it cannot start. Every app was stopped.",
+    "Read the task's last lines shown (all of them in .workspace/logs/<app>.log), fix the "
+    "cause, then start again.",
+)
+APP_UNHEALTHY = Code(
+    "PRECHECK_APP_UNHEALTHY", 37,
+    "A ready app failed its liveness probe `failures` times in a row and was killed; its "
+    "restart policy did not restart it (restart: no, or max_restarts reached), and its "
+    "on_exit is stop-all. Every app was stopped.",
+    "Read the app's last lines and the probe's reason shown; fix the hang, or loosen "
+    "apps.<name>.liveness (interval_s, timeout_s, failures).",
+)
+
 
 CODES: tuple[Code, ...] = (
     CONFIG_INVALID,
@@ -344,6 +365,8 @@ CODES: tuple[Code, ...] = (
     ZITADEL_BOOTSTRAP_FAILED,
     TOOL_MISSING,
     DATABASE_NOT_OURS,
+    TASK_FAILED,
+    APP_UNHEALTHY,
 )
 
 
@@ -575,6 +598,30 @@ class AppNotReady(SupervisorError):
         super().__init__(app, f"not ready after {timeout_s:g}s (last reason: {reason})", tail)
         self.timeout_s = timeout_s
         self.reason = reason
+
+
+class TaskFailed(SupervisorError):
+    code_info = TASK_FAILED
+
+    def __init__(self, app: str, returncode: int | None, tail: Sequence[str] = (), *,
+                 restarts: int = 0) -> None:
+        after = f" after {restarts} restart{'s' if restarts != 1 else ''}" if restarts else ""
+        super().__init__(app, f"(a task) failed ({describe_returncode(returncode)}){after}",
+                         tail)
+        self.returncode = returncode
+        self.restarts = restarts
+
+
+class AppUnhealthy(SupervisorError):
+    code_info = APP_UNHEALTHY
+
+    def __init__(self, app: str, reason: str, tail: Sequence[str] = (), *,
+                 restarts: int = 0) -> None:
+        after = f" after {restarts} restart{'s' if restarts != 1 else ''}" if restarts else ""
+        super().__init__(app, f"failed its liveness probe and was killed{after} (last "
+                              f"reason: {reason})", tail)
+        self.reason = reason
+        self.restarts = restarts
 
 
 class AlreadyRunning(WorkspaceError):

@@ -26,7 +26,13 @@ from workspace.deps import backend_for, choose_backend
 from workspace.deps.base import Backend
 from workspace.deps.embedded import EmbeddedBackend, port_holder
 from workspace.deps.ref import DOCKER_ZITADEL, DepRef
-from workspace.errors import OAuthClientMissing, PortInUse, SchemaInvalid, WorkspaceError
+from workspace.errors import (
+    ConfigError,
+    OAuthClientMissing,
+    PortInUse,
+    SchemaInvalid,
+    WorkspaceError,
+)
 from workspace.events import Steps
 from workspace.signals import deferred, interruptible
 
@@ -52,14 +58,17 @@ class UpResult:
 
 
 def up(config: Config, steps: Steps,
-       on_started: Callable[[UpResult], object] | None = None) -> UpResult:
+       on_started: Callable[[UpResult], object] | None = None, *,
+       with_apps: bool = False) -> UpResult:
     """The sequence; `on_started(result)` is called each time a dependency was started by
-    this run (so a launcher can record it before anything else can go wrong)."""
+    this run (so a launcher can record it before anything else can go wrong).
+    `with_apps`: config.apps will start next, so their variables and ports are checked
+    too, before anything starts."""
     result = UpResult()
     with deferred():  # the teardown below is never cut short, by a second Ctrl-C either
         try:
             with interruptible():  # the waits: a signal cuts them short
-                _up(config, steps, result, on_started or (lambda r: None))
+                _up(config, steps, result, on_started or (lambda r: None), with_apps)
         except BaseException as exc:
             stop_started(config, result.started, during=exc)
             if on_started is not None:
@@ -69,10 +78,14 @@ def up(config: Config, steps: Steps,
 
 
 def _up(config: Config, steps: Steps, result: UpResult,
-        on_started: Callable[[UpResult], object]) -> None:
+        on_started: Callable[[UpResult], object], with_apps: bool = False) -> None:
     with steps.step("config", "Configuration valid") as step:
         zitadel = _zitadel_mode(config, postgres=config.deps.postgres.backend)
         _require_client_id(config, zitadel)
+        if with_apps:  # an undefined ${VAR} in an app: before anything starts
+            from workspace.supervisor.environment import check_apps_env
+
+            check_apps_env(config.apps, config.project_dir)
         step.detail = f"zitadel: {zitadel}"
     with steps.step("backend", "Backend chosen") as step:
         backend, why = choose_backend(config)
@@ -82,6 +95,8 @@ def _up(config: Config, steps: Steps, result: UpResult,
             _require_client_id(config, zitadel)
         step.detail += f"; Zitadel: {zitadel}"
     with steps.step("ports", "Ports free") as step:
+        if with_apps:
+            _check_app_ports(config)
         _check_ports(config, backend, zitadel)
     with steps.step("postgres", "PostgreSQL started") as step:
         result.backend = backend.name
@@ -181,6 +196,20 @@ def _check_ports(config: Config, backend: Backend, zitadel: str) -> None:
         raise PortInUse(server.host, server.port, holder,
                         setting="embedded.port" if config.embedded.port is not None
                         else f"embedded.port (or remove {server.port_file})")
+
+
+def _check_app_ports(config: Config) -> None:
+    """Each app's port free on localhost, where its probes look for it, and its own."""
+    owners: dict[int, str] = {}
+    for name, app in config.apps.items():
+        if app.port is not None and app.port in owners:
+            raise ConfigError(f"apps.{name}.port: {app.port} is apps.{owners[app.port]}.port "
+                              "too", remedy="Give each app a port of its own.")
+        if app.port is not None:
+            owners[app.port] = name
+            holder = port_holder("127.0.0.1", app.port)
+            if holder is not None:
+                raise PortInUse("127.0.0.1", app.port, holder, setting=f"apps.{name}.port")
 
 
 def _wait_database(config: Config, url: str, backend: Backend, steps: Steps) -> float:

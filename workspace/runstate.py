@@ -103,13 +103,15 @@ def same_process(pid: int | None, started: Identity | None) -> bool:
 @dataclass
 class AppState:
     name: str
-    state: str  # waiting | starting | ready | restarting | exited | stopped
+    state: str  # waiting | starting | ready | running | completed | restarting | exited
+    #             | failed | stopped
     pid: int | None = None
     pid_started: Identity | None = None
     port: int | None = None
     url: str | None = None
     restarts: int = 0
     since: float = 0.0  # wall-clock time of the last start
+    health: str | None = None  # its liveness probe's verdict, when it has one
 
 
 @dataclass

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,13 @@ def app_env(config: Config, result: UpResult) -> dict[str, str]:
     return env
 
 
-def start(config: Config, console: Console, *, detach: bool = False) -> int:
+def start(config: Config, console: Console, *, detach: bool = False,
+          apps: Sequence[str] = (), profiles: Sequence[str] = ()) -> int:
+    """`apps`, `profiles`: `workspace start [APP ...] [--profile NAME ...]`
+    (app_selection.py); ConfigError for an unknown name, before anything starts."""
+    from workspace.app_selection import select_apps
+
+    config = config.model_copy(update={"apps": select_apps(config.apps, apps, profiles)})
     # Signals wait all along (signals.py), but where up() and the handoff to a detached
     # supervisor let them cut in: the lock and the record go together, and the teardown
     # is never cut short. One that waited is raised there, or handed to the supervisor;
@@ -101,7 +107,7 @@ def _run(config: Config, console: Console, lock: RunLock, *, detach: bool) -> in
         if not console.json_mode:
             console.line("🔍 Validating configuration..." if console.fancy
                          else "Validating configuration...")
-        result = up(config, steps, on_started=started)  # interruptible inside
+        result = up(config, steps, on_started=started, with_apps=True)  # interruptible inside
         if not console.json_mode:
             console.line("✅ All validations passed" if console.fancy
                          else "All validations passed")
@@ -193,7 +199,8 @@ def supervise(config: Config, result: UpResult, *, mode: str, printer: Printer,
         nonlocal announced
         live.apps_changed(apps)
         state.apps = {a.name: a for a in apps}
-        if not announced and all(a.state == "ready" for a in apps):
+        # settled: ready, a task completed, or an exit that leaves the others running
+        if not announced and all(a.state in ("ready", "completed", "exited") for a in apps):
             announced, state.phase = True, "running"
             store.write(state)
             on_all_ready(apps)

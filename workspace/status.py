@@ -138,12 +138,13 @@ def _issuer_state(issuer: str) -> str:
 def _app(config: Config, name: str, recorded: AppState | None, now: float) -> dict[str, Any]:
     app = config.apps[name]
     shown: dict[str, Any] = {"name": name, "state": "stopped", "pid": None, "port": app.port,
-                             "url": None, "health": "unknown", "uptime_s": None, "restarts": 0}
+                             "url": None, "health": "unknown", "uptime_s": None, "restarts": 0,
+                             "liveness": None, "kind": app.kind}
     if recorded is None:
         return shown
     alive = same_process(recorded.pid, recorded.pid_started)
     shown.update(state=recorded.state, pid=recorded.pid, url=recorded.url,
-                 restarts=recorded.restarts)
+                 restarts=recorded.restarts, liveness=recorded.health)
     if recorded.pid is not None and not alive and recorded.state in ("starting", "ready"):
         shown["state"] = "gone"
     if alive:

@@ -23,7 +23,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # apps/, for boundedhttp
-from boundedhttp import BoundedHandler, BoundedHTTPServer, Timeouts, log_line  # noqa: E402
+from boundedhttp import (  # noqa: E402
+    BoundedHandler,
+    BoundedHTTPServer,
+    Timeouts,
+    is_probe,
+    log_line,
+)
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 3001
@@ -61,7 +67,8 @@ class Handler(BoundedHandler):
             status = self._send(200, content_type, (HERE / name).read_bytes())
         else:
             status = self._send_error(404, f"not found: {path}")
-        self._log("GET", path, status, started)
+        if not is_probe(self.headers):
+            self._log("GET", path, status, started)
 
     def do_POST(self) -> None:
         self._not_allowed("POST")
@@ -72,7 +79,8 @@ class Handler(BoundedHandler):
     def _not_allowed(self, method: str) -> None:
         started = time.monotonic()
         status = self._send_error(405, f"method {method} not allowed: this page only reads")
-        self._log(method, urlsplit(self.path).path, status, started)
+        if not is_probe(self.headers):
+            self._log(method, urlsplit(self.path).path, status, started)
 
     def _proxy(self) -> int:
         host = (self.headers.get("Host") or "").rsplit(":", 1)[0]

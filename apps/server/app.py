@@ -49,6 +49,7 @@ from boundedhttp import (  # noqa: E402 - needs the path above
     BoundedHTTPServer,
     HttpError,
     Timeouts,
+    is_probe,
     log_line,
 )
 from dbpool import Connection, ConnectionPool, PoolTimeout  # noqa: E402 - apps/server/
@@ -359,6 +360,8 @@ class Handler(BoundedHandler):
         self.send_json(status_code, json.dumps(body, default=_json_default).encode())
 
     def _log(self, method: str, status_code: int, started: float) -> None:
+        if is_probe(self.headers):
+            return
         elapsed_ms = (time.monotonic() - started) * 1000
         path = urlsplit(self.path).path  # no query string: it may carry user data
         log_line(f"{method} {path} {status_code} {elapsed_ms:.0f}ms")

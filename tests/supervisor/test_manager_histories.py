@@ -69,3 +69,44 @@ def test_restarts_follow_the_backoff_then_the_limit_stops_everything() -> None:
     assert [s for s in said if "restart" in s] == ["a exited (exit code 2); restart 1/2 in 2s",
                                                    "a exited (exit code 2); restart 2/2 in 3s"]
     assert FakeProcess.histories == []
+
+
+def _manager(apps: dict[str, AppConfig], out: io.StringIO, **kwargs: Any) -> Manager:
+    return Manager(apps, project_dir=Path("."), printer=Printer(list(apps), out=out, colour=False),
+                   clock=FakeClock(), process_ctor=cast(type[Process], FakeProcess),
+                   watchdog=False, **kwargs)
+
+
+def test_unless_stopped_restarts_clean_exits_then_keep_running_leaves_it_exited() -> None:
+    FakeProcess.histories = [[("exit", 0)], [("exit", 0)], [("line", "last"), ("exit", 0)]]
+    out = io.StringIO()
+    seen: list[str] = []
+
+    def changed(apps: list[Any]) -> None:
+        seen.append(apps[0].state)
+        if apps[0].state == "exited":
+            manager.stop()
+
+    manager = _manager({"a": AppConfig(command=["x"], restart="unless-stopped", backoff_s=1,
+                                       max_restarts=2, on_exit="keep-running")}, out,
+                       on_change=changed)
+    assert manager.run() == 0
+    said = [line.split(" | ", 1)[1] for line in out.getvalue().splitlines()]
+    assert "a exited (exit code 0); restart 2/2 in 2s" in said
+    assert "a exited (exit code 0); the other apps keep running (on_exit: keep-running)" in said
+    assert seen == ["ready", "restarting", "ready", "restarting", "ready", "exited"]
+    assert FakeProcess.histories == []
+
+
+def test_a_task_completing_starts_its_dependant_and_a_task_only_run_ends() -> None:
+    FakeProcess.histories = [[("line", "seeding"), ("exit", 0)], [("exit", 0)]]
+    out = io.StringIO()
+    manager = _manager({"seed": AppConfig(command=["s"], kind="task"),
+                        "gen": AppConfig(command=["g"], kind="task",
+                                         depends_on={"seed": "completed"})}, out)
+    assert manager.run() == 0
+    said = [line.split(" | ", 1)[1] for line in out.getvalue().splitlines()]
+    gen_pid = manager.snapshot()[1].pid
+    assert said.index("seed completed in 1.0s") < said.index(f"gen started (pid {gen_pid}): g")
+    assert said[-1] == "every app was a task, and each completed"
+    assert [a.state for a in manager.snapshot()] == ["completed", "completed"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 
 from workspace import redact
+from workspace.supervisor.logtime import stamp
 from workspace.supervisor.printer import Printer
 
 NOON = time.mktime((2024, 1, 2, 12, 0, 5, 0, 0, -1))
@@ -66,4 +68,7 @@ def test_a_terminal_that_hung_up_does_not_stop_the_log() -> None:
     printer.line("api", "one", NOON)  # does not raise: stopping must go on
     printer.system("stopping apps")
     first, second = log.getvalue().splitlines()
-    assert first == "12:00:05 api       | one" and second.endswith("workspace | stopping apps")
+    assert second.endswith("workspace | stopping apps")
+    # the log has the date too (logs --since), the terminal keeps HH:MM:SS
+    assert first == f"{stamp(NOON)} api       | one" and first.startswith("20")
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]", second)

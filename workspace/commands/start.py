@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import re
 import sys
 import time
 from pathlib import Path
@@ -31,6 +32,11 @@ def register(sub: Any) -> None:
     add_common(p)
     p.add_argument("-d", "--detach", action="store_true",
                    help="return once every app is ready; the apps run in the background")
+    p.add_argument("apps", nargs="*", metavar="APP",
+                   help="only these apps, with what they depend on (default: every app "
+                        "without profiles, and those of the profiles selected)")
+    p.add_argument("--profile", action="append", default=[], metavar="NAME",
+                   help="also the apps of this profile (apps.<name>.profiles); repeatable")
     p.set_defaults(handler=_start)
     p = sub.add_parser("stop", help="stop the running workspace: apps, then what it started")
     add_common(p, url=False)
@@ -45,6 +51,10 @@ def register(sub: Any) -> None:
                    help="keep printing new lines until the workspace stops or Ctrl-C")
     p.add_argument("-n", "--lines", type=int, default=100, metavar="N",
                    help="start with the last N lines (default 100; 0: all)")
+    p.add_argument("--since", type=_since, metavar="WHEN",
+                   help="only lines from then on: 10m, 90s, 2h, 1d ago, or an ISO date/time")
+    p.add_argument("--grep", type=_pattern, metavar="PATTERN",
+                   help="only lines matching this regular expression (Python's re)")
     p.set_defaults(handler=_logs, json=False)
     p = sub.add_parser("restart", help="restart an app of the running workspace, and the "
                                        "apps that depend on it",
@@ -56,10 +66,27 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=_restart, json=False)
 
 
+def _since(text: str) -> float:
+    from workspace.supervisor.logtime import parse_since
+
+    try:
+        return parse_since(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _pattern(text: str) -> re.Pattern[str]:
+    try:
+        return re.compile(text)
+    except re.error as exc:
+        raise argparse.ArgumentTypeError(f"invalid regular expression {text!r}: {exc}") from None
+
+
 def _start(args: argparse.Namespace, console: Console) -> int:
     from workspace.start import start
 
-    return start(config_from(args), console, detach=args.detach)
+    return start(config_from(args), console, detach=args.detach, apps=args.apps,
+                 profiles=args.profile)
 
 
 def _restart(args: argparse.Namespace, console: Console) -> int:
@@ -113,9 +140,12 @@ def _show_status(console: Console, report: dict[str, Any]) -> None:
         pid = f"pid {app['pid']}" if app["pid"] else ""
         uptime = f"up {_duration(app['uptime_s'])}" if app["uptime_s"] is not None else ""
         restarts = f"{app['restarts']} restarts" if app["restarts"] else ""
+        liveness = f"liveness {app['liveness']}" if app.get("liveness") else ""
         line = "  ".join(x for x in (f"{app['name']:<10} {app['state']:<10}", pid, where,
-                                     f"health {app['health']}", uptime, restarts) if x)
-        healthy = app["state"] == "ready" and app["health"] in ("ok", "unknown")
+                                     f"health {app['health']}", liveness, uptime, restarts)
+                         if x)
+        healthy = (app["state"] in ("ready", "completed") and app["health"] in ("ok", "unknown")
+                   and app.get("liveness") in (None, "ok"))
         (console.ok if healthy else console.warn if report["running"] else console.info)(line)
 
 
@@ -146,8 +176,27 @@ def _logs(args: argparse.Namespace, console: Console) -> int:
                                  "(supervisor.log_dir).") from None
     out = sys.stdout
     decoder = codecs.getincrementaldecoder("utf-8")("replace")  # chunks may split a character
+    filtered = args.since is not None or args.grep is not None
+    partial = b""  # filtering: a line is judged once whole
+
+    def show(data: bytes) -> None:
+        nonlocal partial
+        if filtered:
+            from workspace.supervisor.logtime import select
+
+            *lines, partial = (partial + data).split(b"\n")
+            data = b"".join(line + b"\n" for line in select(lines, since=args.since,
+                                                             grep=args.grep))
+        out.write(decoder.decode(data))
+        out.flush()
+
     with open(path, "rb") as fh:
         fh.seek(len(data))
+        if filtered:
+            from workspace.supervisor.logtime import select
+
+            data = b"".join(select(data.splitlines(keepends=True), since=args.since,
+                                   grep=args.grep))
         out.write(decoder.decode(_tail(data, args.lines)))
         out.flush()
         if not args.follow:
@@ -157,8 +206,7 @@ def _logs(args: argparse.Namespace, console: Console) -> int:
         while True:  # as `tail -f`, until the workspace stops (checked every ~2 s)
             chunk = fh.read()
             if chunk:
-                out.write(decoder.decode(chunk))
-                out.flush()
+                show(chunk)
                 continue
             idle_checks += 1
             if idle_checks % 10 == 0 and not lock.held():

@@ -560,7 +560,8 @@ def port_holder(host: str, port: int) -> str | None:
                 if conn.pid is None:
                     return "a process of another user"
                 proc = psutil.Process(conn.pid)
-                return f"pid {conn.pid} ({' '.join(proc.cmdline())[:120] or proc.name()})"
+                command = " ".join(proc.cmdline())[:120]
+                return f"pid {conn.pid} {proc.name()}" + (f" ({command})" if command else "")
     except psutil.Error:
         pass
     return "an unknown process"

@@ -5,11 +5,19 @@
     return manager.run()   # 130 on SIGINT, 143 on SIGTERM, 0 after manager.stop()
 
 Policy: apps start in dependency order, each once the apps in its `depends_on` are
-ready. An app that exits is restarted when its policy says so (on-failure, non-zero
-code, fewer than max_restarts so far, after a doubling backoff); any other exit, a
-readiness probe that does not pass within ready_timeout_s, or a command that cannot
-start stops every app and `run()` raises AppExited / AppNotReady / AppStartFailed,
-naming the app, its exit code and its last lines.
+ready (or, for `completed`, a task among them exited 0). An app that exits is restarted
+when its policy says so (policy.py; after a doubling backoff); an exit it does not
+restart stops every app (`on_exit: stop-all`, the default: `run()` raises AppExited,
+naming the app, its exit code and its last lines) or only shows it as exited
+(`keep-running`). A task that exits 0 is `completed`; one that fails for good raises
+TaskFailed. A readiness probe that does not pass within ready_timeout_s, or a command
+that cannot start stops every app too (AppNotReady / AppStartFailed). A ready app with
+a `liveness` probe that fails `failures` times in a row is killed (its stop_signal, then
+SIGKILL after its grace), and its exit follows its policy (AppUnhealthy when final).
+
+`restart(name)` may be called from any thread: the loop stops that app (if it runs) and
+starts it again once its dependencies are ready. When every app is a task and each
+completed (`workspace start seed`), `run()` returns 0.
 
 A `watch` callable, called every watch_every_s, raising a WorkspaceError (the database
 died) stops everything the same way, and `run()` raises that error.
@@ -43,14 +51,20 @@ from workspace.errors import (
     AppExited,
     AppNotReady,
     AppStartFailed,
+    AppUnhealthy,
+    ConfigError,
     SupervisorError,
+    TaskFailed,
     WorkspaceError,
     describe_returncode,
 )
 from workspace.readiness import ReadinessTimeout, wait_until_ready
 from workspace.runstate import AppState, Identity, process_started
 from workspace.signals import signals_handled
+from workspace.supervisor.environment import Launch, app_launch, base_variables
 from workspace.supervisor.groups import kill_after
+from workspace.supervisor.liveness import Liveness
+from workspace.supervisor.policy import should_restart
 from workspace.supervisor.printer import Printer
 from workspace.supervisor.probes import app_probe, app_url
 from workspace.supervisor.process import Event, Process, kill_group, live_groups
@@ -78,8 +92,17 @@ class _App:
     config: AppConfig
     tail: deque[str]
     proc: Process | None = None
-    state: Literal["waiting", "starting", "ready", "restarting", "exited", "stopped"] = "waiting"
+    # running: a task under way; completed: a task that exited 0; exited: an exit the
+    # policy did not restart under on_exit: keep-running; failed: one that stops all
+    state: Literal["waiting", "starting", "ready", "running", "completed", "restarting",
+                   "stopping", "exited", "failed", "stopped"] = "waiting"
     restarts: int = 0
+    health: str | None = None  # the liveness verdict: ok, or failing n/m: reason
+    launch: Launch | None = None
+    liveness: Liveness | None = None
+    restart_asked: bool = False  # restart(name): its exit is not judged by the policy
+    restart_open: bool = False  # restart(name) until ready again: more requests join it
+    unhealthy: str | None = None  # killed by its liveness probe, for this reason
     due: float = 0.0  # when to start again, in "restarting"
     started_at: float = 0.0
     since: float = 0.0  # wall clock, for uptimes shown by `workspace status`
@@ -100,7 +123,8 @@ class Manager:
         self._apps = {n: _App(n, apps[n], deque(maxlen=self._settings.tail_lines))
                       for n in self._order}
         self._project_dir = project_dir
-        self._env = {**os.environ, **(env or {})}
+        self._injected = dict(env or {})
+        self._variables = base_variables(project_dir, os.environ)
         self._printer = printer or Printer(self._order)
         self._on_ready = on_ready
         self._on_change = on_change
@@ -118,12 +142,19 @@ class Manager:
         self._notes: list[str] = []  # written by the signal handler, printed by the loop
         self._failure: WorkspaceError | None = None
         self.returncode: int | None = None
-        self._restart_requests: queue.Queue[str] = queue.Queue()  # restart(): see below
-        self._draining: dict[str, tuple[int, float, bool]] = {}  # app: (pgid, kill at, killed)
 
     def stop(self) -> None:
         """Ask `run()` to stop every app and return (0 unless a signal came first)."""
         self._stopping = True
+
+    def restart(self, name: str) -> None:
+        """Restart app `name` and the apps depending on it: stop each (if it runs), then
+        start it again once its dependencies are ready. Thread-safe; returns at once, the loop does it. ConfigError for an
+        unknown name."""
+        if name not in self._apps:
+            raise ConfigError(f"no app named `{name}` runs in this workspace (apps: "
+                              f"{', '.join(self._apps) or 'none'})")
+        self._events.put(Event("restart", name, 0))
 
     def run(self, pending: list[int] | None = None) -> int:
         """Supervise until stopped; see the module docstring. Call from the main thread
@@ -136,11 +167,13 @@ class Manager:
                 self._watchdog = Watchdog.start(grace_s=self._settings.stop_grace_s)
             try:
                 while not self._stopping:
-                    self._restart_due()
                     self._start_due()
                     self._pump(_TICK_S)
                     self._check_dependencies()
             finally:
+                for app in self._apps.values():  # their probes are moot now
+                    if app.liveness is not None:
+                        app.liveness.stop()
                 try:
                     self._shutdown()
                 except BaseException:  # a second Ctrl-C as KeyboardInterrupt, a bug: no survivors
@@ -189,35 +222,44 @@ class Manager:
         now = self._clock()
         for app in self._apps.values():
             waiting = app.state == "waiting" and all(
-                self._apps[d].state == "ready" for d in app.config.depends_on)
-            if app.name in self._draining:  # its previous process is still stopping
-                continue
+                self._apps[d].state == "completed" if how == "completed"
+                else self._apps[d].state in ("ready", "completed")
+                for d, how in app.config.depends_on.items())
             if (waiting or (app.state == "restarting" and now >= app.due)) and not self._stopping:
                 self._start(app)
 
     def _start(self, app: _App) -> None:
         cfg = app.config
-        cwd = cfg.cwd if cfg.cwd.is_absolute() else self._project_dir / cfg.cwd
+        try:
+            launch = app.launch = app_launch(app.name, cfg, self._variables, self._injected,
+                                             self._project_dir)
+        except ConfigError as exc:
+            self._fail(exc)
+            return
+        cwd = launch.cwd
         log_dir = self._settings.log_dir
         log_dir = log_dir if log_dir.is_absolute() else self._project_dir / log_dir
-        env = {**self._env, **({"PORT": str(cfg.port)} if cfg.port else {}), **cfg.env}
         pattern = re.compile(cfg.ready.log) if cfg.ready and cfg.ready.log else None
-        proc = self._process_ctor(app.name, cfg.command, cwd=cwd, env=env,
+        proc = self._process_ctor(app.name, launch.argv, cwd=cwd, env=launch.env,
                                   log_path=log_dir / f"{app.name}.log", events=self._events,
                                   ready_pattern=pattern)
         try:
             proc.start()
         except OSError as exc:
-            self._fail(AppStartFailed(app.name, f"{shlex.join(cfg.command)} in {cwd}: "
+            self._fail(AppStartFailed(app.name, f"{shlex.join(launch.argv)} in {cwd}: "
                                                 f"{exc.strerror or exc}"))
             return
         app.proc, app.state, app.started_at = proc, "starting", self._clock()
+        app.unhealthy, app.health = None, None
         app.since, app.pid_started = time.time(), process_started(proc.pid)
         self._groups.append(proc.pid)  # the child leads its group: pgid == pid
         if self._watchdog is not None:
             self._watchdog.add(proc.pid)
-        self._printer.system(f"{app.name} started (pid {proc.pid}): {shlex.join(cfg.command)}")
-        if cfg.ready is None:
+        self._printer.system(f"{app.name} started (pid {proc.pid}): {shlex.join(launch.argv)}")
+        if cfg.kind == "task":  # it runs to completion: its exit is what counts
+            app.state, app.restart_open = "running", False
+            self._changed()
+        elif cfg.ready is None:
             self._ready(app)
         else:
             self._changed()
@@ -249,7 +291,13 @@ class Manager:
     def _handle(self, event: Event) -> None:
         app = self._apps[event.name]
         current = app.proc is not None and app.proc.pid == event.pid
-        if event.type == "line":
+        if event.type == "restart":  # the app and what depends on it (watch, the page)
+            configs = {n: a.config for n, a in self._apps.items()}
+            for name in (n for n in self._order if n in dependents(configs, app.name)):
+                self._restart(self._apps[name])
+        elif event.type == "liveness" and current and app.state == "ready":
+            self._liveness(app, event)
+        elif event.type == "line":
             app.tail.append(event.text)
             self._printer.line(event.name, event.text, event.time)
         elif event.type == "ready" and current and app.state == "starting":
@@ -260,18 +308,71 @@ class Manager:
             self._exited(app, event, current)
 
     def _ready(self, app: _App) -> None:
-        app.state = "ready"
+        app.state, app.restart_open = "ready", False
         url = app_url(app.config)
         took = self._clock() - app.started_at
         self._printer.system(f"{app.name} ready in {took:.1f}s" + (f": {url}" if url else ""))
+        probe = app.config.liveness
+        if probe is not None and app.proc is not None and app.launch is not None:
+            app.liveness = Liveness(app.name, app.proc.pid, probe, app.launch, self._events)
+            threading.Thread(target=app.liveness.run, daemon=True,
+                             name=f"liveness-{app.name}").start()
         if self._on_ready is not None:
             self._on_ready(app.name, url)
         self._changed()
 
+    def _liveness(self, app: _App, event: Event) -> None:
+        probe = app.config.liveness
+        assert probe is not None and app.proc is not None
+        failures = event.returncode or 0
+        if not event.text:
+            app.health = "ok"
+        else:
+            app.health = f"failing {failures}/{probe.failures}: {event.text}"
+            self._printer.system(f"{app.name} liveness: {app.health}")
+        if failures >= probe.failures:
+            app.unhealthy = event.text
+            self._printer.system(f"{app.name} is unhealthy: stopping it "
+                                 f"({app.config.stop_signal})")
+            self._terminate(app)
+        self._changed()
+
+    def _restart(self, app: _App) -> None:
+        """restart(name): stop the app if it runs; it starts again once its dependencies
+        are ready (_start_due)."""
+        if self._stopping or app.restart_open:  # one under way: asked again, the same one
+            return
+        app.restart_open = True
+        self._printer.system(f"{app.name}: restart asked")
+        if app.state in ("starting", "ready", "running") and app.proc is not None:
+            app.restart_asked = True
+            app.state = "stopping"  # not ready: what depends on it waits for the new one
+            self._terminate(app)
+            self._changed()
+            return
+        app.state, app.due = "waiting" if app.state != "restarting" else "restarting", 0.0
+        self._changed()
+
+    def _terminate(self, app: _App) -> None:
+        """The app's stop_signal to its group; SIGKILL after its grace if it is still
+        there (a hung app may ignore the signal)."""
+        proc = app.proc
+        assert proc is not None
+        if app.liveness is not None:
+            app.liveness.stop()
+        kill_group(proc.pid, signal.Signals[app.config.stop_signal])
+        grace = app.config.stop_grace_s
+        timer = threading.Timer(self._settings.stop_grace_s if grace is None else grace,
+                                lambda: proc.returncode is None and kill_group(
+                                    proc.pid, signal.SIGKILL))
+        timer.daemon = True
+        timer.start()
+
     def snapshot(self) -> list[AppState]:
         """Every app as `workspace status` shows it, in start order."""
         return [AppState(a.name, a.state, a.proc.pid if a.proc else None, a.pid_started,
-                         a.config.port, app_url(a.config), a.restarts, a.since)
+                         a.config.port, app_url(a.config), a.restarts, a.since,
+                         health=a.health)
                 for a in self._apps.values()]
 
     def _changed(self) -> None:
@@ -284,22 +385,60 @@ class Manager:
         if not current or self._stopping:
             self._printer.system(f"{app.name} (pid {event.pid}) stopped ({how})")
             return
-        app.state = "exited"
+        if app.liveness is not None:
+            app.liveness.stop()
         cfg = app.config
-        if cfg.restart == "on-failure" and event.returncode != 0 and app.restarts < cfg.max_restarts:
-            kill_group(event.pid, signal.SIGKILL)  # leftovers would hold the port it needs
-            self._groups.remove(event.pid)  # gone: its id may be reused by anyone
-            if self._watchdog is not None:
-                self._watchdog.remove(event.pid)
+        app.restart_open = app.restart_asked  # else it ended before it was ready again
+        if app.restart_asked:
+            app.restart_asked = False
+            self._forget(event.pid)
+            app.restarts += 1
+            app.state = "waiting"
+            self._printer.system(f"{app.name} stopped ({how}); starting it again")
+        elif cfg.kind == "task" and event.returncode == 0:
+            self._forget(event.pid)
+            app.state = "completed"
+            took = self._clock() - app.started_at
+            self._printer.system(f"{app.name} completed in {took:.1f}s")
+            if all(a.state == "completed" for a in self._apps.values()):
+                self._printer.system("every app was a task, and each completed")
+                self._stopping = True  # nothing left to supervise: run() returns 0
+        elif should_restart(cfg, returncode=event.returncode, restarts=app.restarts):
+            self._forget(event.pid)  # leftovers would hold the port it needs
             app.restarts += 1
             delay = cfg.backoff(app.restarts)
             app.state, app.due = "restarting", self._clock() + delay
-            self._printer.system(f"{app.name} exited ({how}); restart {app.restarts}/"
+            why = f"unhealthy: {app.unhealthy}" if app.unhealthy else how
+            self._printer.system(f"{app.name} exited ({why}); restart {app.restarts}/"
                                  f"{cfg.max_restarts} in {delay:g}s")
+        elif cfg.kind == "service" and cfg.on_exit == "keep-running":
+            self._forget(event.pid)
+            app.state = "exited"
+            self._printer.system(f"{app.name} exited ({how}); the other apps keep running "
+                                 "(on_exit: keep-running)")
+        else:
+            app.state = "failed"
             self._changed()
+            if cfg.kind == "task":
+                self._fail(TaskFailed(app.name, event.returncode, app.tail,
+                                      restarts=app.restarts))
+            elif app.unhealthy is not None:
+                self._fail(AppUnhealthy(app.name, app.unhealthy, app.tail,
+                                        restarts=app.restarts))
+            else:
+                self._fail(AppExited(app.name, event.returncode, app.tail,
+                                     restarts=app.restarts))
             return
         self._changed()
-        self._fail(AppExited(app.name, event.returncode, app.tail, restarts=app.restarts))
+
+    def _forget(self, pid: int) -> None:
+        """The app's group is done with: what it left is killed, and its id (free for
+        anyone to reuse) is no longer ours to signal."""
+        kill_group(pid, signal.SIGKILL)
+        if pid in self._groups:
+            self._groups.remove(pid)
+        if self._watchdog is not None:
+            self._watchdog.remove(pid)
 
     def _check_dependencies(self) -> None:
         """Every watch_every_s: `watch` raises a WorkspaceError when a dependency the apps
@@ -319,44 +458,6 @@ class Manager:
                     else error.message.splitlines()[0])
             self._printer.system(f"{error.code}: {what}: stopping")
         self._stopping = True
-
-    # -- restart on request (helper `live`'s minimal version, to be reconciled with
-    # helper `supervise`'s restart policies) ----------------------------------------------
-
-    def restart(self, name: str) -> None:
-        """Restart app `name` and the apps that depend on it: each gets its stop_signal
-        (SIGKILL after its grace), then starts again once what it depends on is ready.
-        Thread-safe: the loop does the work. KeyError for an unknown name."""
-        if name not in self._apps:
-            raise KeyError(name)
-        self._restart_requests.put(name)
-
-    def _restart_due(self) -> None:
-        names: set[str] = set()
-        while not self._restart_requests.empty():
-            asked = self._restart_requests.get_nowait()  # only this thread takes from it
-            names |= dependents({n: a.config for n, a in self._apps.items()}, asked)
-        for name in (n for n in self._order if n in names and not self._stopping):
-            app = self._apps[name]
-            self._printer.system(f"{name}: restarting")
-            if app.proc is not None and app.proc.returncode is None and name not in self._draining:
-                cfg = app.config
-                grace = (cfg.stop_grace_s if cfg.stop_grace_s is not None
-                         else self._settings.stop_grace_s)
-                kill_group(app.proc.pid, signal.Signals[cfg.stop_signal])
-                self._draining[name] = (app.proc.pid, self._clock() + grace, False)
-            app.proc, app.state = None, "waiting"  # its exit is then "stopped", not a failure
-        if names:
-            self._changed()
-        for name, (pgid, kill_at, killed) in list(self._draining.items()):
-            if not live_groups([pgid]):
-                del self._draining[name]
-                self._groups.remove(pgid)
-                if self._watchdog is not None:
-                    self._watchdog.remove(pgid)
-            elif not killed and self._clock() >= kill_at:
-                kill_group(pgid, signal.SIGKILL)
-                self._draining[name] = (pgid, kill_at, True)
 
     # -- shutdown ---------------------------------------------------------------------
 

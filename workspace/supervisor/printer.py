@@ -7,7 +7,8 @@
 Names are padded to the longest; each app has its own colour on a terminal, and nothing
 but plain text elsewhere. Child text is never read as rich markup, so `[brackets]` print
 as they are, and it passes through `redact` like everything else we print. `log` gets
-a plain copy of every line (the combined log `workspace logs` shows).
+a plain copy of every line (the combined log `workspace logs` shows), stamped with the
+date and time (logtime.py) instead of HH:MM:SS.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, TextIO
 
 from workspace import redact
 from workspace.console import rich_console, silence
+from workspace.supervisor import logtime
 
 __all__ = ["SYSTEM", "Printer"]
 
@@ -52,8 +54,9 @@ class Printer:
         for listener in self._listeners:  # the live page (page/session.py)
             listener(name, text, time.time() if when is None else when)
         with self._lock:
-            if self._log is not None:
-                self._log.write(prefix + text + "\n")
+            if self._log is not None:  # the date too: `workspace logs --since` reads it
+                self._log.write(f"{logtime.stamp(time.time() if when is None else when)} "
+                                f"{name.ljust(self._width)} | {text}\n")
                 self._log.flush()
             if self._out_gone:
                 return

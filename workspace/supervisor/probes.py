@@ -6,10 +6,14 @@ import threading
 
 import httpx
 
+from workspace import __version__
 from workspace.apps_config import AppConfig, ReadyProbe
 from workspace.readiness import Probe, tcp_probe
 
-__all__ = ["app_probe", "app_url", "http_probe"]
+__all__ = ["PROBE_HEADERS", "app_probe", "app_url", "http_probe"]
+
+# Marks the launcher's own requests, so apps can leave them out of their access logs.
+PROBE_HEADERS = {"User-Agent": f"workspace-probe/{__version__}"}
 
 
 def http_probe(url: str, *, timeout_s: float = 1.0, client: httpx.Client | None = None) -> Probe:
@@ -19,10 +23,10 @@ def http_probe(url: str, *, timeout_s: float = 1.0, client: httpx.Client | None 
     def probe() -> str | None:
         try:
             if client is not None:
-                status = client.get(url, timeout=timeout_s).status_code
+                status = client.get(url, timeout=timeout_s, headers=PROBE_HEADERS).status_code
             else:
                 with httpx.Client(trust_env=False, timeout=timeout_s) as own:
-                    status = own.get(url).status_code
+                    status = own.get(url, headers=PROBE_HEADERS).status_code
         except httpx.HTTPError as exc:
             return f"{url}: {type(exc).__name__}: {exc}"
         return None if 200 <= status < 300 else f"{url}: HTTP {status}"

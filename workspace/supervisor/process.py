@@ -10,7 +10,7 @@
 The child leads its own process group (so `signal` reaches its children too), reads
 /dev/null, and writes stdout and stderr into one pipe. One thread reads the pipe line by
 line: every byte goes to the log file as written (registered secrets masked, as
-everywhere), each line (decoded with
+everywhere; each line after its time stamp, logtime.py), each line (decoded with
 errors="replace", cut at LINE_LIMIT bytes) becomes a "line" event. Another thread waits
 for the exit and sends an "exit" event after the last line.
 """
@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Literal
 
 from workspace import redact
+from workspace.supervisor import logtime
 from workspace.supervisor.deathsig import spawn_args
 from workspace.supervisor.groups import kill_group, live_groups
 
@@ -36,7 +37,7 @@ __all__ = ["LINE_LIMIT", "Event", "Process", "kill_group", "live_groups"]
 LINE_LIMIT = 64 * 1024
 # A grandchild may keep the pipe open after the app itself exited: report the exit anyway.
 _LAST_LINES_WAIT_S = 0.5
-EventType = Literal["line", "exit", "ready", "unready"]
+EventType = Literal["line", "exit", "ready", "unready", "liveness", "restart"]
 
 
 @dataclass(frozen=True)
@@ -112,10 +113,12 @@ class Process:
     def _read(self) -> None:
         assert self._popen is not None and self._popen.stdout is not None
         skipping = False  # inside a line longer than LINE_LIMIT, already shown cut
+        line_start = True  # the next chunk begins a line: it gets a time stamp
         with self._popen.stdout as pipe, open(self.log_path, "ab", buffering=0) as log:
             while chunk := pipe.readline(LINE_LIMIT):
-                log.write(redact.redact_bytes(chunk))  # the app may print what we gave it
-                complete = chunk.endswith(b"\n")
+                stamp = f"{logtime.stamp(self._clock())} ".encode() if line_start else b""
+                log.write(stamp + redact.redact_bytes(chunk))  # the app may print what we gave it
+                complete = line_start = chunk.endswith(b"\n")
                 if skipping:
                     skipping = not complete
                     continue
