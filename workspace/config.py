@@ -81,6 +81,12 @@ class MigrationsConfig(_Section):
                                     description="Per migration; 0 disables.")
     statement_timeout_s: Seconds = Field(default=600.0, ge=0,
                                          description="Per migration; 0 disables.")
+    layout: Literal["auto", "numbered", "timestamp", "flyway", "golang-migrate", "diesel"] = Field(
+        default="auto", description="How migration files are named; auto: detected from them.")
+    table: str = Field(default="public.schema_migrations",
+                       pattern=r"^[a-z_][a-z0-9_]{0,62}\.[a-z_][a-z0-9_]{0,62}$",
+                       description="workspace's tracking table, schema-qualified, lower case "
+                                   "(another tool's may keep public.schema_migrations).")
 
     @field_validator("dir", mode="before")
     @classmethod

@@ -27,6 +27,7 @@
       MigrationsPending             PRECHECK_MIGRATIONS_PENDING          25
       DiskFull                      PRECHECK_DISK_FULL                   26
       RoleMissing                   PRECHECK_ROLE_MISSING                27
+      HistoryConflict               PRECHECK_HISTORY_CONFLICT            32
 
 Exit codes outside the tree: 0 success, 1 `db status --exit-code` found migrations
 pending (and `workspace status`: no workspace is running; `db status --exit-code` exits
@@ -73,6 +74,7 @@ __all__ = [
     "OidcIssuerMismatch",
     "PortInUse",
     "RoleMissing",
+    "HistoryConflict",
     "SchemaInvalid",
     "TrackingTableInvalid",
     "ValidationUnavailable",
@@ -133,9 +135,11 @@ MIGRATION_LOCK_TIMEOUT = Code(
 )
 TRACKING_TABLE_INVALID = Code(
     "PRECHECK_TRACKING_TABLE_INVALID", 10,
-    "public.schema_migrations exists but is not workspace's tracking table.",
-    "Rename the other tool's table (ALTER TABLE public.schema_migrations RENAME TO ...) "
-    "or migrate this database with the tool that owns it.",
+    "The tracking table (public.schema_migrations, or migrations.table) exists but is not "
+    "workspace's: another tool's.",
+    "Import its history with `workspace db adopt`, or give workspace a table of its own "
+    "(migrations.table in config.yaml, e.g. workspace.schema_migrations), or migrate this "
+    "database with the tool that owns it.",
 )
 
 PORT_IN_USE = Code(
@@ -250,6 +254,16 @@ ROLE_MISSING = Code(
 )
 
 
+HISTORY_CONFLICT = Code(
+    "PRECHECK_HISTORY_CONFLICT", 32,
+    "`workspace db adopt` or `db baseline` refused: workspace's tracking table already has "
+    "rows that disagree, or the other tool's history is unfinished (a dirty golang-migrate "
+    "version, a failed Flyway migration) or not there. Nothing was written.",
+    "Follow the remedy shown (finish or fix the other tool's run first; choose the history "
+    "with --from); `workspace db status` shows workspace's own rows.",
+)
+
+
 CODES: tuple[Code, ...] = (
     CONFIG_INVALID,
     DATABASE_UNREACHABLE,
@@ -276,6 +290,7 @@ CODES: tuple[Code, ...] = (
     MIGRATIONS_PENDING,
     DISK_FULL,
     ROLE_MISSING,
+    HISTORY_CONFLICT,
 )
 
 
@@ -534,3 +549,9 @@ class DiskFull(WorkspaceError):
                  remedy: str | None = None) -> None:
         super().__init__(message, remedy=remedy)
         self.path = path
+
+
+class HistoryConflict(WorkspaceError):
+    """Adopting another runner's history, or a baseline, would contradict what is there."""
+
+    code_info = HISTORY_CONFLICT

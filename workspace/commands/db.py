@@ -50,7 +50,7 @@ def register(sub: Any) -> None:
                         f"(default {WAIT_TIMEOUT_S:g})")
     p = command("repair", "accept the current content of changed, applied migrations "
                           "(records who did it and the old checksum)", _repair)
-    p.add_argument("versions", nargs="*", type=int, metavar="VERSION",
+    p.add_argument("versions", nargs="*", metavar="VERSION",
                    help="only these versions (default: every modified one)")
     p = command("server", "the embedded PostgreSQL: start, stop or show it; upgrade a "
                           "cluster made by an older major version in place", _server, url=False)
@@ -65,7 +65,7 @@ def _migrate(args: argparse.Namespace, console: Console) -> int:
     from workspace.deps import database_url
 
     config = config_from(args)
-    files = find_migrations(config.migrations_dir)  # every file checked before connecting
+    files = find_migrations(config.migrations_dir, layout=config.migrations.layout)  # every file checked before connecting
     url = database_url(config)
 
     def report(event: str, m: MigrationFile, elapsed_ms: float | None) -> None:
@@ -111,7 +111,7 @@ def _status(args: argparse.Namespace, console: Console) -> int:
     from workspace.deps import database_url
 
     config = config_from(args)
-    files = find_migrations(config.migrations_dir)
+    files = find_migrations(config.migrations_dir, layout=config.migrations.layout)
     url = database_url(config)
     plan = read_plan(url, files, runner_settings(config))
     rows = _status_rows(plan)
@@ -147,12 +147,13 @@ def _wait(args: argparse.Namespace, console: Console) -> int:
     from workspace.deps import database_url
 
     config = config_from(args)
-    files = find_migrations(config.migrations_dir)
+    files = find_migrations(config.migrations_dir, layout=config.migrations.layout)
     url = database_url(config)
     started = time.monotonic()
     plan = wait_for_migrations(
         url, files, timeout_s=args.timeout, connect_timeout_s=config.database.connect_timeout_s,
-        report=None if args.json else lambda reason: console.info(f"Waiting: {reason}"))
+        report=None if args.json else lambda reason: console.info(f"Waiting: {reason}"),
+        table=config.migrations.table)
     waited = time.monotonic() - started
     if args.json:
         console.json({"ok": True, "database": redact.mask_url(url), "waited_s": round(waited, 3),
@@ -185,7 +186,7 @@ def _repair(args: argparse.Namespace, console: Console) -> int:
     from workspace.deps import database_url
 
     config = config_from(args)
-    files = find_migrations(config.migrations_dir)
+    files = find_migrations(config.migrations_dir, layout=config.migrations.layout)
     url = database_url(config)
     done = repair(url, files, runner_settings(config), set(args.versions) or None)
     if args.json:
