@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from workspace import redact
-from workspace.commands import lint, schema
+from workspace.commands import history, lint, schema
 from workspace.commands.common import add_common, config_from
 from workspace.errors import CHECKSUM_MISMATCH, MIGRATIONS_PENDING
 
@@ -57,6 +57,7 @@ def register(sub: Any) -> None:
     p.add_argument("action", choices=("start", "stop", "status", "upgrade"))
     schema.register(dbsub)
     lint.register(dbsub)
+    history.register(dbsub)
 
 
 def _migrate(args: argparse.Namespace, console: Console) -> int:
@@ -71,6 +72,8 @@ def _migrate(args: argparse.Namespace, console: Console) -> int:
     def report(event: str, m: MigrationFile, elapsed_ms: float | None) -> None:
         if event == "applying":
             console.info(f"Applying: {m.name}")
+            for note in m.notes:
+                console.info(f"  note: {m.name}:{note.line}: {note.text}")
         else:
             console.ok(f"Applied: {m.name} in {_ms(elapsed_ms)}")
 
@@ -176,7 +179,9 @@ def _status_rows(plan: Plan) -> list[dict[str, Any]]:
     rows += [{"version": r.version, "name": r.name, "state": "missing",
               "applied_at": r.applied_at, "execution_ms": r.execution_ms,
               "applied_by": r.applied_by, "repaired_at": r.repaired_at} for r in plan.missing]
-    return sorted(rows, key=lambda r: r["version"])
+    from workspace.db.plan import version_order
+
+    return sorted(rows, key=lambda r: version_order(r["version"]))
 
 
 def _repair(args: argparse.Namespace, console: Console) -> int:

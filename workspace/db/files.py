@@ -28,7 +28,8 @@ from workspace.db.sqlparse import (
 from workspace.errors import MigrationFileError
 from workspace.userfile import NotReadable, describe, read_regular
 
-__all__ = ["MigrationFile", "check_sql", "checksum", "find_migrations", "load_migration"]
+__all__ = ["MigrationFile", "check_sql", "checksum", "detect_layout", "find_migrations",
+           "load_migration"]
 
 MAX_VERSION = 2**63 - 1  # the tracking table's version is a bigint
 MAX_BYTES = 2**30 - 1  # PostgreSQL takes no query string longer (MaxAllocSize)
@@ -121,6 +122,19 @@ def find_migrations(directory: Path, *, layout: str = "auto",
             continue
         by_version[migration.order] = migration
     return [by_version[v] for v in sorted(by_version)]
+
+
+def detect_layout(directory: Path, configured: str = "auto") -> str:
+    """The project's layout: configured, or detected from the names (numbered when there
+    is no migration yet); raises on mixed layouts."""
+    if configured != "auto" or not directory.is_dir():
+        return "numbered" if configured == "auto" else configured
+    try:
+        paths = sorted(directory.iterdir())
+    except OSError:
+        return "numbered"  # find_migrations says why
+    return choose_layout(directory, scan(directory, [p for p in paths
+                                                     if not p.name.startswith(".")]))
 
 
 def load_migration(path: Path, *, layout: str = "numbered",

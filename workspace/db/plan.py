@@ -12,7 +12,7 @@ from datetime import datetime
 from workspace.db.files import MigrationFile
 from workspace.db.layouts import order_of
 
-__all__ = ["AppliedRow", "Plan", "make_plan"]
+__all__ = ["AppliedRow", "Plan", "make_plan", "version_order"]
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Plan:
     missing: list[AppliedRow] = field(default_factory=list)
 
     @property
-    def out_of_order(self) -> list[MigrationFile]:
+    def out_ofversion_order(self) -> list[MigrationFile]:
         """Pending files numbered below the newest applied one (e.g. from a merged branch)."""
         newest = max((m.order for m, _ in self.applied), default=None)
         return [m for m in self.pending if newest is not None and m.order < newest]
@@ -55,11 +55,12 @@ def make_plan(files: list[MigrationFile], rows: list[AppliedRow]) -> Plan:
             plan.modified.append((migration, row))
         else:
             plan.applied.append((migration, row))
-    plan.missing.extend(sorted(tracked.values(), key=lambda r: _order(r.version)))
+    plan.missing.extend(sorted(tracked.values(), key=lambda r: version_order(r.version)))
     return plan
 
 
-def _order(version: int | str) -> tuple[int, ...]:
+def version_order(version: int | str) -> tuple[int, ...]:
+    """Sort key of a tracked version (Flyway's dotted ones by their numeric parts)."""
     try:
         return order_of(version)
     except ValueError:  # a row written by hand: last
