@@ -34,7 +34,7 @@ class Plan:
     missing: list[AppliedRow] = field(default_factory=list)
 
     @property
-    def out_ofversion_order(self) -> list[MigrationFile]:
+    def out_of_order(self) -> list[MigrationFile]:
         """Pending files numbered below the newest applied one (e.g. from a merged branch)."""
         newest = max((m.order for m, _ in self.applied), default=None)
         return [m for m in self.pending if newest is not None and m.order < newest]
