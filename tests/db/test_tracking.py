@@ -58,4 +58,6 @@ def test_a_bad_table_name_is_a_config_error(project: Path) -> None:
     (project / "config.yaml").write_text("migrations:\n  table: schema_migrations; drop\n")
     out = run_cli(project, "db", "status", "--database-url", "postgresql://u@127.0.0.1:1/x")
     assert out.returncode == 3, out.stdout + out.stderr
-    assert "migrations.table" in out.stdout + out.stderr
+    assert "migrations.table: 'schema_migrations; drop' is not schema.table " \
+           "in lower-case letters, digits and _, e.g. workspace.schema_migrations" \
+        in out.stdout + out.stderr
