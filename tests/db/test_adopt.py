@@ -195,3 +195,43 @@ def test_baseline_refuses_what_disagrees_or_is_no_version(project: Path, db_url:
     code, out = cli(project, db_url, "baseline", version)
     assert code == 32 and message in out, out
     assert len(ours(db_url)) == 1
+
+
+def test_a_real_pg_dump_of_a_guide_run_database_is_a_baseline_and_its_history_adopted(
+        tmp_path: Path, db_url: str, pg_server: object, admin_url: str) -> None:
+    """The issue's case: the guide's original runner ran a database; its schema dump
+    (`pg_dump --schema-only`, which creates the runner's table) becomes 0001; a fresh
+    database migrates from it, and the original adopts the history."""
+    import subprocess
+    import uuid
+
+    from workspace.deps.embedded import bin_dir
+
+    query(db_url, "CREATE SCHEMA kb; CREATE TABLE kb.documents (id int PRIMARY KEY, title "
+                  "text); CREATE TABLE public.schema_migrations (version text PRIMARY KEY, "
+                  "filename text NOT NULL, applied_at timestamptz DEFAULT now())")
+    query(db_url, "INSERT INTO public.schema_migrations VALUES ('0001', '0001_baseline.sql', "
+                  "%s)", (JAN,))
+    dump = subprocess.run([str(bin_dir() / "pg_dump"), "--schema-only", "-d", db_url],
+                          capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "CREATE TABLE public.schema_migrations" in dump
+    project = tmp_path / "p"
+    (project / "migrations").mkdir(parents=True)
+    (project / "config.yaml").write_text(CONFIG)
+    write(project, "0001_baseline.sql", dump)
+    write(project, "0002_tags.sql", "CREATE TABLE IF NOT EXISTS kb.tags (name text);\n")
+
+    fresh = db_url.rsplit("/", 1)[0] + f"/t_{uuid.uuid4().hex[:12]}"
+    query(admin_url, f"CREATE DATABASE {fresh.rsplit('/', 1)[1]}")
+    try:
+        code, out = cli(project, fresh, "migrate")
+        assert code == 0 and "2 migrations applied" in out, out
+        assert "tracking table: skipped" in out
+        assert [r[:2] for r in ours(fresh)] == [(1, "0001_baseline.sql"), (2, "0002_tags.sql")]
+    finally:
+        query(admin_url, f"DROP DATABASE IF EXISTS {fresh.rsplit('/', 1)[1]} WITH (FORCE)")
+
+    code, out = cli(project, db_url, "adopt")
+    assert code == 0 and "pending: 0002_tags.sql" in out, out
+    assert [r[::3] for r in ours(db_url)] == [(1, JAN)]
+    then_up_to_date_and_valid(project, db_url, "0002_tags.sql")

@@ -144,7 +144,7 @@ def test_other_transaction_control_stays_an_error(sql: str) -> None:
 PG_DUMP = """--
 -- PostgreSQL database dump
 --
-
+\\restrict 4cQxuDUr9dH0aUq6fCX3Vv2UZq
 SET statement_timeout = 0;
 SET lock_timeout = 0;
 SET client_encoding = 'UTF8';
@@ -187,6 +187,8 @@ ALTER TABLE ONLY public.schema_migrations
 --
 -- PostgreSQL database dump complete
 --
+
+\\unrestrict 4cQxuDUr9dH0aUq6fCX3Vv2UZq
 """
 
 
@@ -197,7 +199,8 @@ def test_a_dump_creating_another_tools_tracking_table_skips_it_and_its_rows() ->
     assert "InsertStmt" not in kinds
     assert not any("schema_migrations" in s.text for s in parsed.statements)
     assert [s.text for s in parsed.statements][-1].startswith("ALTER TABLE ONLY kb.documents")
-    (note,) = parsed.notes
+    restrict, note = parsed.notes
+    assert restrict.line == 4 and "pg_dump's \\restrict and \\unrestrict lines" in restrict.text
     assert note.line == 23 and "the guide's original runner's tracking table" in note.text
 
 

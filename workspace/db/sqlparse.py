@@ -151,9 +151,9 @@ def read_migration(path: Path, text: str, *, transactional: bool = True) -> Pars
       table; `workspace db adopt` imports the other's rows from the database;
     - in a transactional file, one outer `BEGIN;` ... `COMMIT;` pair around everything:
       the runner's own transaction takes its place (not nested in it)."""
-    blanked = _blank_tracking_copy(text)
-    tree = parse_tree(path, blanked)
     notes: list[Note] = []
+    blanked = _blank_tracking_copy(_blank_restrict(text, notes))
+    tree = parse_tree(path, blanked)
     foreign = {name: owner for statement, node in tree
                if statement.kind == "CreateStmt"
                and (found := _foreign_tracking_table(node)) is not None
@@ -205,6 +205,24 @@ _COPY_TRACKING = re.compile(
     r"^COPY\s+(?:(?:public|\"public\")\.)?\"?(?:schema_migrations|flyway_schema_history)\"?"
     r"\s*(?:\([^)]*\))?\s+FROM\s+stdin\s*;[^\n]*\n(?P<data>.*?^\\\.[ \t]*$)",
     re.IGNORECASE | re.MULTILINE | re.DOTALL)
+
+
+_RESTRICT = re.compile(r"^\\(un)?restrict[ \t]+[A-Za-z0-9]+[ \t]*$", re.MULTILINE)
+
+
+def _blank_restrict(text: str, notes: list[Note]) -> str:
+    """pg_dump's `\\restrict KEY` and `\\unrestrict KEY` lines (since PostgreSQL 17.6, a
+    guard for psql against a dump that smuggles meta-commands) made spaces: the file is
+    sent as SQL, never to psql, so there is nothing to guard."""
+    if "restrict" not in text:
+        return text
+    match = _RESTRICT.search(text)
+    if match is None:
+        return text
+    line, column = line_col(text, match.start())
+    notes.append(Note(line, column, "pg_dump's \\restrict and \\unrestrict lines (psql "
+                                    "meta-commands) are left out: workspace sends SQL only"))
+    return _RESTRICT.sub(lambda m: " " * len(m.group(0)), text)
 
 
 def _blank_tracking_copy(text: str) -> str:
