@@ -209,3 +209,11 @@ def test_a_table_named_schema_migrations_elsewhere_or_unlike_a_runners_is_kept()
                 "applied_at timestamptz);",
                 "CREATE TABLE public.schema_migrations (version text, note text);"):
         assert [s.kind for s in split_migration(F, sql).statements] == ["CreateStmt"]
+
+
+def test_a_dump_with_crlf_line_endings_is_read_the_same() -> None:
+    crlf = split_migration(F, PG_DUMP.replace("\n", "\r\n"))
+    plain = split_migration(F, PG_DUMP)
+    assert [s.text.replace("\r\n", "\n") for s in crlf.statements] == \
+        [s.text for s in plain.statements]
+    assert [n.line for n in crlf.notes] == [n.line for n in plain.notes] == [4, 23]

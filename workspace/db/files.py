@@ -61,7 +61,7 @@ class MigrationFile:
     def parsed(self) -> Parsed:
         return split_migration(self.path, self.text, transactional=self.transactional)
 
-    @property
+    @cached_property
     def statements(self) -> tuple[Statement, ...]:
         """What runs: the file's statements less what `split_migration` leaves out (an
         outer BEGIN/COMMIT pair, another tool's tracking table in a dump)."""

@@ -150,14 +150,15 @@ def read_migration(path: Path, text: str, *, transactional: bool = True) -> Pars
       key, the COPY ... FROM stdin block or INSERTs of its rows). workspace keeps its own
       table; `workspace db adopt` imports the other's rows from the database;
     - in a transactional file, one outer `BEGIN;` ... `COMMIT;` pair around everything:
-      the runner's own transaction takes its place (not nested in it)."""
+      the runner's own transaction takes its place (not nested in it);
+    - pg_dump's `\\restrict` / `\\unrestrict` lines (psql meta-commands)."""
     notes: list[Note] = []
     blanked = _blank_tracking_copy(_blank_restrict(text, notes))
     tree = parse_tree(path, blanked)
-    foreign = {name: owner for statement, node in tree
-               if statement.kind == "CreateStmt"
-               and (found := _foreign_tracking_table(node)) is not None
-               for name, owner in (found,)}
+    foreign: dict[str, str] = {}  # table -> whose
+    for statement, node in tree:
+        if statement.kind == "CreateStmt" and (found := _foreign_tracking_table(node)):
+            foreign[found[0]] = found[1]
     if foreign:
         kept = []
         for statement, node in tree:
@@ -203,11 +204,11 @@ _TRACKING_TABLES = {
 }
 _COPY_TRACKING = re.compile(
     r"^COPY\s+(?:(?:public|\"public\")\.)?\"?(?:schema_migrations|flyway_schema_history)\"?"
-    r"\s*(?:\([^)]*\))?\s+FROM\s+stdin\s*;[^\n]*\n(?P<data>.*?^\\\.[ \t]*$)",
+    r"\s*(?:\([^)]*\))?\s+FROM\s+stdin\s*;[^\n]*\n(?P<data>.*?^\\\.[ \t]*\r?$)",
     re.IGNORECASE | re.MULTILINE | re.DOTALL)
 
 
-_RESTRICT = re.compile(r"^\\(un)?restrict[ \t]+[A-Za-z0-9]+[ \t]*$", re.MULTILINE)
+_RESTRICT = re.compile(r"^\\(un)?restrict[ \t]+[A-Za-z0-9]+[ \t]*\r?$", re.MULTILINE)
 
 
 def _blank_restrict(text: str, notes: list[Note]) -> str:
