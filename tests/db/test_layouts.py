@@ -118,3 +118,18 @@ def test_a_diesel_directory_without_up_sql_is_named(project: Path) -> None:
     (project / "migrations" / "2024-01-01-120000_a" / "down.sql").write_text("SELECT 1;")
     with pytest.raises(MigrationFileError, match=r"2024-01-01-120000_a/up.sql"):
         find_migrations(project / "migrations")
+
+
+def test_dbmate_files_run_their_up_section_only(project: Path, db_url: str) -> None:
+    write(project, "20240101120000_a.sql", "-- migrate:up\nCREATE TABLE IF NOT EXISTS a (id int);"
+                                           "\n\n-- migrate:down\nDROP TABLE a;\n")
+    write(project, "20240102120000_b.sql", "-- migrate:up transaction:false\nCREATE INDEX "
+                                           "CONCURRENTLY IF NOT EXISTS a_id ON a (id);\n"
+                                           "-- migrate:down\nDROP INDEX CONCURRENTLY a_id;\n")
+    out = run_cli(project, "db", "migrate", "--database-url", db_url)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert query(db_url, "SELECT to_regclass('public.a') IS NOT NULL, "
+                         "to_regclass('public.a_id') IS NOT NULL") == [(True, True)]
+    assert [m.transactional for m in find_migrations(project / "migrations")] == [True, False]
+    again = run_cli(project, "db", "migrate", "--database-url", db_url)
+    assert again.stdout.strip() == "All migrations up to date"

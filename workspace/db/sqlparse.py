@@ -76,6 +76,8 @@ def check_text(path: Path, text: str) -> None:
 
 def parse_directives(path: Path, text: str) -> Directives:
     first = _LINE_BREAK.split(text, maxsplit=1)[0].strip()
+    if (dbmate := _DBMATE_UP.match(first)) is not None:  # dbmate's `-- migrate:up` line
+        return Directives(transactional="transaction:false" not in dbmate["options"].split())
     if not first.startswith(DIRECTIVE_PREFIX):
         return Directives()
     values: dict[str, str | bool] = {}
@@ -151,9 +153,11 @@ def read_migration(path: Path, text: str, *, transactional: bool = True) -> Pars
       table; `workspace db adopt` imports the other's rows from the database;
     - in a transactional file, one outer `BEGIN;` ... `COMMIT;` pair around everything:
       the runner's own transaction takes its place (not nested in it);
-    - pg_dump's `\\restrict` / `\\unrestrict` lines (psql meta-commands)."""
+    - pg_dump's `\\restrict` / `\\unrestrict` lines (psql meta-commands);
+    - dbmate's `-- migrate:down` section (a dbmate file holds both directions; its
+      `-- migrate:up transaction:false` first line is read by `parse_directives`)."""
     notes: list[Note] = []
-    blanked = _blank_tracking_copy(_blank_restrict(text, notes))
+    blanked = _blank_tracking_copy(_blank_restrict(_blank_dbmate_down(text), notes))
     tree = parse_tree(path, blanked)
     foreign: dict[str, str] = {}  # table -> whose
     for statement, node in tree:
@@ -206,6 +210,21 @@ _COPY_TRACKING = re.compile(
     r"^COPY\s+(?:(?:public|\"public\")\.)?\"?(?:schema_migrations|flyway_schema_history)\"?"
     r"\s*(?:\([^)]*\))?\s+FROM\s+stdin\s*;[^\n]*\n(?P<data>.*?^\\\.[ \t]*\r?$)",
     re.IGNORECASE | re.MULTILINE | re.DOTALL)
+
+
+_DBMATE_UP = re.compile(r"^--\s*migrate:up\b(?P<options>.*)$")
+_DBMATE_DOWN = re.compile(r"^--\s*migrate:down\b", re.MULTILINE)
+
+
+def _blank_dbmate_down(text: str) -> str:
+    """Everything from dbmate's `-- migrate:down` line on made spaces (line breaks kept):
+    the down migration is dbmate's, never run here."""
+    if "migrate:down" not in text:
+        return text
+    match = _DBMATE_DOWN.search(text)
+    if match is None:
+        return text
+    return text[:match.start()] + re.sub(r"[^\r\n]", " ", text[match.start():])
 
 
 _RESTRICT = re.compile(r"^\\(un)?restrict[ \t]+[A-Za-z0-9]+[ \t]*\r?$", re.MULTILINE)
