@@ -59,7 +59,7 @@ def test_adopts_the_guides_original_runner_with_its_times(project: Path, db_url:
     query(db_url, "CREATE TABLE public.schema_migrations (version text PRIMARY KEY, filename "
                   "text NOT NULL, applied_at timestamptz DEFAULT now())")
     query(db_url, "INSERT INTO public.schema_migrations VALUES ('0001', '0001_a.sql', %s), "
-                  "('0002', '0002_b.sql', %s), ('0000', '0000_gone.sql', %s)", (JAN, FEB, JAN))
+                  "('b', '0002_b.sql', %s), ('0000', '0000_gone.sql', %s)", (JAN, FEB, JAN))
     code, out = cli(project, db_url, "adopt")
     assert code == 0, out
     assert "2 migration(s) adopted into public.schema_migrations from " \

@@ -97,6 +97,8 @@ def _migrate(args: argparse.Namespace, console: Console) -> int:
         for m in plan.pending:
             mode = "" if m.transactional else " (no transaction)"
             console.info(f"Would apply: {m.name} ({len(m.statements)} statements){mode}")
+            for note in m.notes:
+                console.info(f"  note: {m.name}:{note.line}: {note.text}")
         return 0
     if not result.applied:
         console.ok("All migrations up to date")

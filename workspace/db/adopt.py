@@ -119,7 +119,7 @@ def adopt(url: str, files: list[MigrationFile], settings: RunnerSettings, *, lay
                                   remedy="Say which to adopt: `workspace db adopt --from "
                                          f"{chosen[0].tool}` (one of {', '.join(SOURCES)}).")
         foreign = chosen[0]
-        said, no_file = _read(conn, foreign, layout)
+        said, no_file = _read(conn, foreign, layout, {m.name: m.version for m in files})
         result = AdoptResult(foreign, no_file=no_file)
         applied = _match(files, said, result)
         result.pending = [m for m in files if m not in {a for a, _ in applied}]
@@ -195,15 +195,18 @@ def _names(found: list[Foreign]) -> str:
     return ", ".join(f"{f.table} ({f.tool})" for f in found)
 
 
-def _read(conn: psycopg.Connection[Any], foreign: Foreign,
-          layout: str) -> tuple[list[_Said], list[str]]:
-    """What the other runner says was applied, and what it names that is no version."""
+def _read(conn: psycopg.Connection[Any], foreign: Foreign, layout: str,
+          names: dict[str, Version]) -> tuple[list[_Said], list[str]]:
+    """What the other runner says was applied, and what it names that is no version (a
+    version that is none, e.g. the guide's runner keyed by name, is matched by file name)."""
     said: list[_Said] = []
     unknown: list[str] = []
     t = foreign.table
 
     def add(text: str, label: str, **more: Any) -> None:
         version = version_from_text(layout, text)
+        if version is None:
+            version = names.get(label)
         if version is None:
             unknown.append(label)
         else:
