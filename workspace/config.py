@@ -12,6 +12,7 @@ field as `WORKSPACE_<SECTION>__<FIELD>` (e.g. `WORKSPACE_MIGRATIONS__LOCK_WAIT_S
 from __future__ import annotations
 
 import os
+import re
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -86,12 +87,25 @@ class MigrationsConfig(_Section):
                                          description="Per migration; 0 disables.")
     watch: bool = Field(default=True, description="While `workspace start` runs: a new or "
                         "changed pending migration is linted, applied and validated live.")
+    layout: Literal["auto", "numbered", "timestamp", "flyway", "golang-migrate", "diesel"] = Field(
+        default="auto", description="How migration files are named; auto: detected from them.")
+    table: str = Field(default="public.schema_migrations",
+                       description="workspace's tracking table, schema-qualified, lower case "
+                                   "(another tool's may keep public.schema_migrations).")
 
     @field_validator("dir", mode="before")
     @classmethod
     def _not_empty(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():  # Path("") would be the project
             raise ValueError("is empty: unset it for `migrations`, or give a directory")
+        return value
+
+    @field_validator("table")
+    @classmethod
+    def _table_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}\.[a-z_][a-z0-9_]{0,62}", value):
+            raise ValueError(f"{value!r} is not schema.table in lower-case letters, digits and "
+                             "_, e.g. workspace.schema_migrations")
         return value
 
 

@@ -37,6 +37,7 @@
       SupervisorError
         TaskFailed                  PRECHECK_TASK_FAILED                 36
         AppUnhealthy                PRECHECK_APP_UNHEALTHY               37
+      HistoryConflict               PRECHECK_HISTORY_CONFLICT            32
 
 Exit codes outside the tree: 0 success, 1 `db status --exit-code` found migrations
 pending (and `workspace status`: no workspace is running; `db status --exit-code` exits
@@ -88,6 +89,7 @@ __all__ = [
     "RoleMissing",
     "ToolMissing",
     "DatabaseNotOurs",
+    "HistoryConflict",
     "SchemaInvalid",
     "TrackingTableInvalid",
     "ValidationUnavailable",
@@ -152,9 +154,11 @@ MIGRATION_LOCK_TIMEOUT = Code(
 )
 TRACKING_TABLE_INVALID = Code(
     "PRECHECK_TRACKING_TABLE_INVALID", 10,
-    "public.schema_migrations exists but is not workspace's tracking table.",
-    "Rename the other tool's table (ALTER TABLE public.schema_migrations RENAME TO ...) "
-    "or migrate this database with the tool that owns it.",
+    "The tracking table (public.schema_migrations, or migrations.table) exists but is not "
+    "workspace's: another tool's.",
+    "Import its history with `workspace db adopt`, or give workspace a table of its own "
+    "(migrations.table in config.yaml, e.g. workspace.schema_migrations), or migrate this "
+    "database with the tool that owns it.",
 )
 
 PORT_IN_USE = Code(
@@ -333,6 +337,16 @@ APP_UNHEALTHY = Code(
 )
 
 
+HISTORY_CONFLICT = Code(
+    "PRECHECK_HISTORY_CONFLICT", 32,
+    "`workspace db adopt` or `db baseline` refused: workspace's tracking table already has "
+    "rows that disagree, or the other tool's history is unfinished (a dirty golang-migrate "
+    "version, a failed Flyway migration) or not there. Nothing was written.",
+    "Follow the remedy shown (finish or fix the other tool's run first; choose the history "
+    "with --from); `workspace db status` shows workspace's own rows.",
+)
+
+
 CODES: tuple[Code, ...] = (
     CONFIG_INVALID,
     DATABASE_UNREACHABLE,
@@ -367,6 +381,7 @@ CODES: tuple[Code, ...] = (
     DATABASE_NOT_OURS,
     TASK_FAILED,
     APP_UNHEALTHY,
+    HISTORY_CONFLICT,
 )
 
 
@@ -679,3 +694,9 @@ class ToolMissing(WorkspaceError):
 
 class DatabaseNotOurs(WorkspaceError):
     code_info = DATABASE_NOT_OURS
+
+
+class HistoryConflict(WorkspaceError):
+    """Adopting another runner's history, or a baseline, would contradict what is there."""
+
+    code_info = HISTORY_CONFLICT

@@ -60,10 +60,11 @@ def wait_for_migrations(url: str | None = None, *, timeout: float = 60.0,
     migrates. Retries a database that is not up yet. Raises `MigrationsPending` (or the
     last `DatabaseUnreachable`) after `timeout` seconds."""
     config = load_config(project_dir, cli={"database.url": url, "migrations.dir": migrations_dir})
-    files = find_migrations(config.migrations_dir)
+    files = find_migrations(config.migrations_dir, layout=config.migrations.layout)
 
     def report(reason: str) -> None:
         log.info("Waiting: %s", reason)
 
     return _wait(database_url(config), files, timeout_s=timeout,
-                 connect_timeout_s=config.database.connect_timeout_s, report=report)
+                 connect_timeout_s=config.database.connect_timeout_s, report=report,
+                 table=config.migrations.table)

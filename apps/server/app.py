@@ -207,12 +207,13 @@ class Api:
     def workspace(self) -> tuple[int, Json]:
         """The launcher's status always; the migrations when the database answers (the
         status then shows why it does not)."""
-        report: Json = {"status": status.collect(load_config(self.project_dir))}
+        config = load_config(self.project_dir)
+        report: Json = {"status": status.collect(config)}
         try:
             with self._connect() as conn:
-                report["migrations"] = conn.execute(
+                report["migrations"] = conn.execute(  # the table name is checked by config
                     "SELECT version, name, applied_at, execution_ms "
-                    "FROM public.schema_migrations ORDER BY version").fetchall()
+                    f"FROM {config.migrations.table} ORDER BY version".encode()).fetchall()
         except psycopg.errors.UndefinedTable:  # nothing migrated yet (SKIP_MIGRATIONS)
             report["migrations"] = []
         except psycopg.OperationalError as exc:

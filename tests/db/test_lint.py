@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import SHIPPED_MIGRATIONS, write
 from workspace.db.files import find_migrations
-from workspace.db.lint import lint_files, prove_rerunnable
+from workspace.db.lint import lint_files, lint_notes, prove_rerunnable
 from workspace.db.runner import RunnerSettings
 
 
@@ -93,11 +93,21 @@ def test_the_fix_names_the_object(project: Path) -> None:
     assert finding.fix.endswith("IF NOT EXISTS kb.x")
 
 
-def test_begin_and_commit_are_to_be_removed_not_moved(project: Path) -> None:
+def test_an_outer_begin_commit_pair_is_a_note_not_a_finding(project: Path) -> None:
     write(project, "0001_x.sql", "BEGIN;\nCREATE TABLE IF NOT EXISTS a (id int);\nCOMMIT;")
+    migrations = find_migrations(project / "migrations")
+    assert lint_files(migrations) == []
+    (note,) = lint_notes(migrations)
+    assert (note.rule, note.line) == ("note", 1)
+    assert "BEGIN (line 1) and COMMIT (line 3) are left out" in note.message
+
+
+def test_begin_and_commit_are_to_be_removed_not_moved(project: Path) -> None:
+    write(project, "0001_x.sql", "BEGIN;\nCREATE TABLE IF NOT EXISTS a (id int);\nCOMMIT;\n"
+                                 "BEGIN;\nCREATE TABLE IF NOT EXISTS b (id int);\nCOMMIT;")
     findings = lint_files(find_migrations(project / "migrations"))
-    assert [(f.rule, f.line) for f in findings] == [("outside-transaction", 1),
-                                                    ("outside-transaction", 3)]
+    assert [(f.rule, f.line) for f in findings] == [("outside-transaction", line)
+                                                    for line in (1, 3, 4, 6)]
     assert all(f.fix.startswith("Remove it") for f in findings)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import query, write
+from tests.conftest import query, run_cli, write
 from workspace.db import runner
 from workspace.db.files import find_migrations
 from workspace.db.lock import LOCK_KEY
@@ -421,3 +421,31 @@ def test_each_migration_of_a_batch_reports_its_own_server_time(project: Path,
     assert slow >= 300 and quick < 300
     assert query(db_url, "SELECT version, execution_ms >= 300 FROM schema_migrations "
                          "ORDER BY 1") == [(1, True), (2, False)]
+
+
+def test_a_file_wrapped_in_its_own_begin_commit_runs_as_one_transaction(project: Path,
+                                                                        db_url: str) -> None:
+    write(project, "0001_a.sql", "BEGIN;\nCREATE TABLE a (id int);\nINSERT INTO a VALUES (1);\n"
+                                 "COMMIT;\n")
+    write(project, "0002_b.sql", "BEGIN;\nCREATE TABLE b (id int);\nINSERT INTO b VALUES ('x');\n"
+                                 "COMMIT;\n")
+    with pytest.raises(MigrationError, match=r"0002_b.sql:3:\d+: migration failed"):
+        run(project, db_url)
+    assert tables(db_url) == {"a", "schema_migrations"}  # b's CREATE rolled back with it
+    assert query(db_url, "SELECT version FROM schema_migrations") == [(1,)]
+
+
+def test_a_pg_dump_baseline_creating_the_guides_table_applies(project: Path,
+                                                              db_url: str) -> None:
+    from tests.db.test_sqlparse import PG_DUMP
+
+    write(project, "0001_baseline.sql", PG_DUMP)
+    out = run_cli(project, "db", "migrate", "--database-url", db_url)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "note: 0001_baseline.sql:23: CREATE TABLE public.schema_migrations makes the " \
+           "guide's original runner's tracking table: skipped" in out.stdout
+    assert query(db_url, "SELECT version, name FROM public.schema_migrations") == \
+        [(1, "0001_baseline.sql")]
+    assert query(db_url, "SELECT to_regclass('kb.documents') IS NOT NULL") == [(True,)]
+    assert run_cli(project, "db", "migrate", "--database-url", db_url).stdout.strip() == \
+        "All migrations up to date"

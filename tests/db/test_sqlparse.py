@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workspace.db.sqlparse import line_col, parse_directives, split_statements
+from workspace.db.sqlparse import line_col, parse_directives, split_migration, split_statements
 from workspace.errors import MigrationFileError
 
 F = Path("0001_x.sql")
@@ -118,3 +118,102 @@ def test_directive_timeout_past_the_servers_limit_is_refused(value: str) -> None
         parse_directives(F, f"-- workspace: lock_timeout={value}\nSELECT 1;")
     assert info.value.line == 1
     assert parse_directives(F, "-- workspace: statement_timeout=2147483s\n").statement_timeout
+
+
+def test_one_outer_begin_commit_pair_is_left_out_with_a_note() -> None:
+    parsed = split_migration(F, "BEGIN;\nCREATE TABLE a (id int);\nINSERT INTO a VALUES (1);\n"
+                                "COMMIT;\n")
+    assert [s.kind for s in parsed.statements] == ["CreateStmt", "InsertStmt"]
+    (note,) = parsed.notes
+    assert note.line == 1 and "COMMIT (line 4)" in note.text
+    start = split_migration(F, "START TRANSACTION;\nSELECT 1;\nEND;")
+    assert [s.kind for s in start.statements] == ["SelectStmt"]
+
+
+@pytest.mark.parametrize("sql", [
+    "BEGIN;\nSELECT 1;\nCOMMIT;\nBEGIN;\nSELECT 2;\nCOMMIT;",  # two pairs
+    "BEGIN;\nSELECT 1;\nROLLBACK;",  # not a commit
+    "SELECT 0;\nBEGIN;\nSELECT 1;\nCOMMIT;",  # not outer
+    "BEGIN;\nSELECT 1;\nCOMMIT;\nSELECT 2;",
+])
+def test_other_transaction_control_stays_an_error(sql: str) -> None:
+    with pytest.raises(MigrationFileError, match="migration's own transaction"):
+        split_migration(F, sql)
+
+
+PG_DUMP = """--
+-- PostgreSQL database dump
+--
+\\restrict 4cQxuDUr9dH0aUq6fCX3Vv2UZq
+SET statement_timeout = 0;
+SET lock_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET client_min_messages = warning;
+
+CREATE SCHEMA kb;
+
+SET default_tablespace = '';
+SET default_table_access_method = heap;
+
+CREATE TABLE kb.documents (
+    id integer NOT NULL,
+    title text
+);
+
+CREATE TABLE public.schema_migrations (
+    version text NOT NULL,
+    filename text NOT NULL,
+    applied_at timestamp with time zone DEFAULT now()
+);
+
+ALTER TABLE public.schema_migrations OWNER TO someone_else;
+
+COPY public.schema_migrations (version, filename, applied_at) FROM stdin;
+0001\t0001_init.sql\t2024-01-01 12:00:00+00
+0002\t0002_more.sql\t2024-02-01 12:00:00+00
+\\.
+
+INSERT INTO public.schema_migrations VALUES ('0003', '0003_x.sql', now());
+
+ALTER TABLE ONLY kb.documents
+    ADD CONSTRAINT documents_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.schema_migrations
+    ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+
+--
+-- PostgreSQL database dump complete
+--
+
+\\unrestrict 4cQxuDUr9dH0aUq6fCX3Vv2UZq
+"""
+
+
+def test_a_dump_creating_another_tools_tracking_table_skips_it_and_its_rows() -> None:
+    parsed = split_migration(F, PG_DUMP)
+    kinds = [s.kind for s in parsed.statements]
+    assert kinds.count("CreateStmt") == 1 and "CopyStmt" not in kinds
+    assert "InsertStmt" not in kinds
+    assert not any("schema_migrations" in s.text for s in parsed.statements)
+    assert [s.text for s in parsed.statements][-1].startswith("ALTER TABLE ONLY kb.documents")
+    restrict, note = parsed.notes
+    assert restrict.line == 4 and "pg_dump's \\restrict and \\unrestrict lines" in restrict.text
+    assert note.line == 23 and "the guide's original runner's tracking table" in note.text
+
+
+def test_a_table_named_schema_migrations_elsewhere_or_unlike_a_runners_is_kept() -> None:
+    for sql in ("CREATE TABLE app.schema_migrations (version text, filename text, "
+                "applied_at timestamptz);",
+                "CREATE TABLE public.schema_migrations (version text, note text);"):
+        assert [s.kind for s in split_migration(F, sql).statements] == ["CreateStmt"]
+
+
+def test_a_dump_with_crlf_line_endings_is_read_the_same() -> None:
+    crlf = split_migration(F, PG_DUMP.replace("\n", "\r\n"))
+    plain = split_migration(F, PG_DUMP)
+    assert [s.text.replace("\r\n", "\n") for s in crlf.statements] == \
+        [s.text for s in plain.statements]
+    assert [n.line for n in crlf.notes] == [n.line for n in plain.notes] == [4, 23]

@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from workspace import redact
-from workspace.commands import lint, schema
+from workspace.commands import history, lint, schema
 from workspace.commands.common import add_common, config_from
 from workspace.errors import CHECKSUM_MISMATCH, MIGRATIONS_PENDING
 
@@ -51,7 +51,7 @@ def register(sub: Any) -> None:
                         f"(default {WAIT_TIMEOUT_S:g})")
     p = command("repair", "accept the current content of changed, applied migrations "
                           "(records who did it and the old checksum)", _repair)
-    p.add_argument("versions", nargs="*", type=int, metavar="VERSION",
+    p.add_argument("versions", nargs="*", metavar="VERSION",
                    help="only these versions (default: every modified one)")
     p = command("server", "the embedded PostgreSQL: start, stop or show it; upgrade a "
                           "cluster made by an older major version in place", _server, url=False)
@@ -61,6 +61,7 @@ def register(sub: Any) -> None:
     from workspace.commands import db_daily
 
     db_daily.register(dbsub)
+    history.register(dbsub)
 
 
 def _migrate(args: argparse.Namespace, console: Console) -> int:
@@ -69,12 +70,14 @@ def _migrate(args: argparse.Namespace, console: Console) -> int:
     from workspace.deps import database_url
 
     config = config_from(args)
-    files = find_migrations(config.migrations_dir)  # every file checked before connecting
+    files = find_migrations(config.migrations_dir, layout=config.migrations.layout)  # every file checked before connecting
     url = database_url(config)
 
     def report(event: str, m: MigrationFile, elapsed_ms: float | None) -> None:
         if event == "applying":
             console.info(f"Applying: {m.name}")
+            for note in m.notes:
+                console.info(f"  note: {m.name}:{note.line}: {note.text}")
         else:
             console.ok(f"Applied: {m.name} in {_ms(elapsed_ms)}")
 
@@ -98,6 +101,8 @@ def _migrate(args: argparse.Namespace, console: Console) -> int:
         for m in plan.pending:
             mode = "" if m.transactional else " (no transaction)"
             console.info(f"Would apply: {m.name} ({len(m.statements)} statements){mode}")
+            for note in m.notes:
+                console.info(f"  note: {m.name}:{note.line}: {note.text}")
         return 0
     if not result.applied:
         console.ok("All migrations up to date")
@@ -115,7 +120,7 @@ def _status(args: argparse.Namespace, console: Console) -> int:
     from workspace.deps import database_url
 
     config = config_from(args)
-    files = find_migrations(config.migrations_dir)
+    files = find_migrations(config.migrations_dir, layout=config.migrations.layout)
     url = database_url(config)
     plan = read_plan(url, files, runner_settings(config))
     rows = _status_rows(plan)
@@ -151,12 +156,13 @@ def _wait(args: argparse.Namespace, console: Console) -> int:
     from workspace.deps import database_url
 
     config = config_from(args)
-    files = find_migrations(config.migrations_dir)
+    files = find_migrations(config.migrations_dir, layout=config.migrations.layout)
     url = database_url(config)
     started = time.monotonic()
     plan = wait_for_migrations(
         url, files, timeout_s=args.timeout, connect_timeout_s=config.database.connect_timeout_s,
-        report=None if args.json else lambda reason: console.info(f"Waiting: {reason}"))
+        report=None if args.json else lambda reason: console.info(f"Waiting: {reason}"),
+        table=config.migrations.table)
     waited = time.monotonic() - started
     if args.json:
         console.json({"ok": True, "database": redact.mask_url(url), "waited_s": round(waited, 3),
@@ -179,7 +185,9 @@ def _status_rows(plan: Plan) -> list[dict[str, Any]]:
     rows += [{"version": r.version, "name": r.name, "state": "missing",
               "applied_at": r.applied_at, "execution_ms": r.execution_ms,
               "applied_by": r.applied_by, "repaired_at": r.repaired_at} for r in plan.missing]
-    return sorted(rows, key=lambda r: r["version"])
+    from workspace.db.plan import version_order
+
+    return sorted(rows, key=lambda r: version_order(r["version"]))
 
 
 def _repair(args: argparse.Namespace, console: Console) -> int:
@@ -189,7 +197,7 @@ def _repair(args: argparse.Namespace, console: Console) -> int:
     from workspace.deps import database_url
 
     config = config_from(args)
-    files = find_migrations(config.migrations_dir)
+    files = find_migrations(config.migrations_dir, layout=config.migrations.layout)
     url = database_url(config)
     done = repair(url, files, runner_settings(config), set(args.versions) or None)
     if args.json:

@@ -75,7 +75,7 @@ def _reset(args: argparse.Namespace, console: Console) -> int:
     from workspace.db.reset import own_database, reset
 
     config = config_from(args)
-    files = find_migrations(config.migrations_dir)  # every file checked before dropping
+    files = find_migrations(config.migrations_dir, layout=config.migrations.layout)  # all checked first
     url, backend = own_database(config)
     masked = redact.mask_url(url)
     if not args.yes:

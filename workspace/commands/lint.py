@@ -25,12 +25,13 @@ def register(dbsub: Any) -> None:
 
 def _lint(args: argparse.Namespace, console: Console) -> int:
     from workspace.db import runner_settings
-    from workspace.db.lint import lint_files, load_leniently, prove_rerunnable
+    from workspace.db.lint import lint_files, lint_notes, load_leniently, prove_rerunnable
     from workspace.deps import database_url
 
     config = config_from(args)
-    migrations, findings = load_leniently(config.migrations_dir)
+    migrations, findings = load_leniently(config.migrations_dir, config.migrations.layout)
     findings += lint_files(migrations)
+    notes = lint_notes(migrations)
     proved = False
     # The runner refuses files with these findings: the proof could not apply them.
     blocked = any(f.rule in ("bad-file", "outside-transaction") for f in findings)
@@ -39,8 +40,11 @@ def _lint(args: argparse.Namespace, console: Console) -> int:
         proved = True
     if args.json:
         console.json({"ok": not findings, "ran_twice": proved, "files": len(migrations),
-                      "findings": [vars(f) for f in findings]})
+                      "findings": [vars(f) for f in findings],
+                      "notes": [vars(n) for n in notes]})
         return LintFailed.code_info.exit_code if findings else 0
+    for n in notes:
+        console.info(f"{n.file}:{n.line}:{n.column}: note: {n.message}")
     for f in findings:
         console.line(str(f), "fail")
     if blocked and not args.no_run:

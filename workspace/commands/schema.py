@@ -43,7 +43,7 @@ def _checked(config: Config, url: str) -> Report:
     from workspace.db.files import find_migrations
     from workspace.db.validate import validate  # the schema modules load only when used
 
-    migrations = find_migrations(config.migrations_dir)
+    migrations = find_migrations(config.migrations_dir, layout=config.migrations.layout)
     try:
         return validate(url, config, migrations)
     except (DatabaseUnreachable, MigrationError) as exc:
@@ -178,7 +178,7 @@ def _snapshot(args: argparse.Namespace, console: Console) -> int:
     url = database_url(config)
     from workspace.db.expected import build_expected, write_snapshot
 
-    migrations = find_migrations(config.migrations_dir)
+    migrations = find_migrations(config.migrations_dir, layout=config.migrations.layout)
     catalog = build_expected(url, migrations, runner_settings(config))
     path = config.path(config.precheck.snapshot)
     write_snapshot(path, catalog, migrations)

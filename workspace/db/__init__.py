@@ -17,7 +17,8 @@ def runner_settings(config: Config) -> RunnerSettings:
     m = config.migrations
     return RunnerSettings(lock_wait_s=m.lock_wait_s, lock_timeout_s=m.lock_timeout_s,
                           statement_timeout_s=m.statement_timeout_s,
-                          connect_timeout_s=config.database.connect_timeout_s)
+                          connect_timeout_s=config.database.connect_timeout_s,
+                          table=m.table)
 
 
 def migrate_project(config: Config, url: str, *, dry_run: bool = False,
@@ -25,5 +26,5 @@ def migrate_project(config: Config, url: str, *, dry_run: bool = False,
                     files: list[MigrationFile] | None = None) -> MigrateResult:
     """Check every file (before touching the database), then run the runner."""
     if files is None:
-        files = find_migrations(config.migrations_dir)
+        files = find_migrations(config.migrations_dir, layout=config.migrations.layout)
     return migrate(url, files, runner_settings(config), dry_run=dry_run, report=report)

@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from workspace.db import tracking
 from workspace.db.files import MigrationFile
 
 __all__ = ["BATCH_CHARS", "BATCH_MIGRATIONS", "batches", "recorded_versions",
@@ -43,28 +44,30 @@ def batches(pending: list[MigrationFile]) -> Iterator[list[MigrationFile]]:
         yield batch
 
 
-def recorded_versions(conn: psycopg.Connection[Any], batch: list[MigrationFile]) -> set[int]:
+def recorded_versions(conn: psycopg.Connection[Any], batch: list[MigrationFile],
+                      table: str = tracking.TABLE) -> set[int | str]:
     """Which of `batch` have their tracking row (after a failure, the ones before it)."""
-    versions = ",".join(str(int(m.version)) for m in batch)
+    versions = ",".join(tracking.version_sql(m.version) for m in batch)
     try:
-        rows = conn.execute(f"SELECT version FROM public.schema_migrations "
+        rows = conn.execute(f"SELECT version FROM {table} "
                             f"WHERE version IN ({versions})".encode()).fetchall()
     except psycopg.Error:
         return set()  # the connection is gone: the failure is reported on the first
-    return {int(v) for (v,) in rows}
+    return {v for (v,) in rows}
 
 
 def report_recorded(conn: psycopg.Connection[Any], migrations: list[MigrationFile],
-                    applied: Callable[[MigrationFile, float], None]) -> None:
+                    applied: Callable[[MigrationFile, float], None],
+                    table: str = tracking.TABLE) -> None:
     """Report `migrations` (committed: a whole batch, or those of a failed batch before
     the failure) as applied, with the times their tracking rows hold."""
     if not migrations:
         return
-    versions = ",".join(str(int(m.version)) for m in migrations)
-    times: dict[int, float] = {}
+    versions = ",".join(tracking.version_sql(m.version) for m in migrations)
+    times: dict[int | str, float] = {}
     with suppress(psycopg.Error):
-        times = {int(v): float(ms) for v, ms in conn.execute(
-            f"SELECT version, execution_ms FROM public.schema_migrations "
+        times = {v: float(ms) for v, ms in conn.execute(
+            f"SELECT version, execution_ms FROM {table} "
             f"WHERE version IN ({versions})".encode()).fetchall()}
     for m in migrations:
         applied(m, times.get(m.version, 0.0))

@@ -24,8 +24,11 @@ def _not_ext(catalog: str, oid: str) -> str:
 # Objects made after initdb have OIDs from 16384 (FirstNormalObjectId) up: a cheap first
 # filter that skips the thousands of built-in functions, types and relations.
 _USER_OID = 16384
+# Tracking tables, ours (in any schema: migrations.table) and other tools' (kept beside
+# ours during a transition, or set aside by `workspace db adopt`), are not schema.
 _REL = (f"c.oid >= {_USER_OID} AND {_NS} AND {_not_ext('pg_class', 'c.oid')} "
-        "AND NOT (n.nspname = 'public' AND c.relname = 'schema_migrations')")
+        "AND c.relname NOT IN ('schema_migrations', 'flyway_schema_history') "
+        "AND c.relname NOT LIKE 'schema\\_migrations\\_before\\_workspace%'")
 _QUALIFIED = "format('%I.%I', n.nspname, c.relname)"
 _SIGNATURE = ("format('%I.%I(%s)', n.nspname, p.proname, "
               "pg_get_function_identity_arguments(p.oid))")

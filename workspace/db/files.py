@@ -1,4 +1,4 @@
-"""Discovery of migration files: `migrations/NNNN_name.sql`, in numeric order.
+"""Discovery of migration files in the project's layout (`layouts`), in version order.
 
 Every check here runs before the database is touched: names, duplicate versions,
 encoding, emptiness, directives; and SQL syntax (through `sqlparse`) for every file
@@ -9,29 +9,31 @@ the run with a `MigrationFileError` naming the file and, where there is one, the
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from workspace.db.layouts import Entry, Version, choose_layout, naming_rule, order_of, \
+    parse_version, scan
 from workspace.db.sqlparse import (
     Directives,
+    Note,
+    Parsed,
     Statement,
     check_text,
     line_col,
     parse_directives,
-    split_statements,
+    split_migration,
 )
 from workspace.errors import MigrationFileError
 from workspace.userfile import NotReadable, describe, read_regular
 
-__all__ = ["MigrationFile", "check_sql", "checksum", "find_migrations", "load_migration"]
+__all__ = ["MigrationFile", "check_sql", "checksum", "detect_layout", "find_migrations",
+           "load_migration"]
 
-FILENAME = re.compile(r"^(?P<version>\d+)_(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\.sql$", re.ASCII)
 MAX_VERSION = 2**63 - 1  # the tracking table's version is a bigint
 MAX_BYTES = 2**30 - 1  # PostgreSQL takes no query string longer (MaxAllocSize)
-NAMING_RULE = "Name migrations NNNN_description.sql (digits, an underscore, then letters, " \
-              "digits, _ . or -), e.g. 0005_add_tags.sql."
+NAMING_RULE = naming_rule("numbered")
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,8 @@ class MigrationFile:
     `MigrationFileError` on bad SQL): the runner parses every file it is about to
     apply before it writes anything, and an up-to-date run parses nothing."""
 
-    version: int
-    name: str  # the file name, e.g. "0001_init.sql"
+    version: Version  # an int, as recorded in the tracking table; Flyway's: "1.1"
+    name: str  # relative to the migrations directory, e.g. "0001_init.sql", "2024-..._x/up.sql"
     path: Path
     text: str  # BOM removed, line endings as in the file
     checksum: str
@@ -51,9 +53,23 @@ class MigrationFile:
     def transactional(self) -> bool:
         return self.directives.transactional
 
+    @property
+    def order(self) -> tuple[int, ...]:
+        return order_of(self.version)
+
+    @cached_property
+    def parsed(self) -> Parsed:
+        return split_migration(self.path, self.text, transactional=self.transactional)
+
     @cached_property
     def statements(self) -> tuple[Statement, ...]:
-        return tuple(split_statements(self.path, self.text, transactional=self.transactional))
+        """What runs: the file's statements less what `split_migration` leaves out (an
+        outer BEGIN/COMMIT pair, another tool's tracking table in a dump)."""
+        return self.parsed.statements
+
+    @property
+    def notes(self) -> tuple[Note, ...]:
+        return self.parsed.notes
 
 
 def checksum(text: str) -> str:
@@ -63,10 +79,11 @@ def checksum(text: str) -> str:
     return hashlib.sha256(normal.encode("utf-8")).hexdigest()
 
 
-def find_migrations(directory: Path, *,
+def find_migrations(directory: Path, *, layout: str = "auto",
                     problems: list[MigrationFileError] | None = None) -> list[MigrationFile]:
-    """Load every migration of `directory`, sorted by version. A bad file raises, or,
-    when `problems` is given (lint lists them all), is added to it and left out."""
+    """Load every migration of `directory` in its layout (configured, or `auto`: detected),
+    sorted by version. A bad file raises, or, when `problems` is given (lint lists them
+    all), is added to it and left out."""
     remedy = "Create it, or set migrations.dir in config.yaml (or MIGRATIONS_DIR)."
     if not directory.is_dir():
         problem = describe(directory)
@@ -79,33 +96,52 @@ def find_migrations(directory: Path, *,
     except OSError as exc:
         raise MigrationFileError(directory, f"cannot be read: {exc.strerror or exc}",
                                  remedy=remedy) from None
-    by_version: dict[int, MigrationFile] = {}
-    for path in paths:
-        if path.name.startswith(".") or not path.name.lower().endswith(".sql"):
-            continue  # READMEs, editor files and the like
+    entries = scan(directory, [p for p in paths if not p.name.startswith(".")])
+    try:
+        layout = choose_layout(directory, entries, layout)
+    except MigrationFileError as exc:
+        if problems is None:
+            raise
+        problems.append(exc)
+        return []
+    by_version: dict[tuple[int, ...], MigrationFile] = {}
+    for entry in entries:
+        if entry.ignored and entry.layout == layout:
+            continue  # a down migration
         try:
-            migration = load_migration(path)
-            other = by_version.get(migration.version)
+            migration = load_migration(entry.path, layout=layout, entry=entry)
+            other = by_version.get(migration.order)
             if other is not None:
                 raise MigrationFileError(
-                    path, f"duplicate version {migration.version}: {other.name} has it too",
-                    remedy="Give one of the two files the next free number.")
+                    entry.path, f"duplicate version {migration.version}: {other.name} has it "
+                                "too", remedy="Give one of the two files the next free number.")
         except MigrationFileError as exc:
             if problems is None:
                 raise
             problems.append(exc)
             continue
-        by_version[migration.version] = migration
+        by_version[migration.order] = migration
     return [by_version[v] for v in sorted(by_version)]
 
 
-def load_migration(path: Path) -> MigrationFile:
-    match = FILENAME.match(path.name)
-    if not match:
-        raise MigrationFileError(path, "file name does not follow the naming rule",
-                                 remedy=NAMING_RULE)
-    version = int(match["version"])
-    if version > MAX_VERSION:
+def detect_layout(directory: Path, configured: str = "auto") -> str:
+    """The project's layout: configured, or detected from the names (numbered when there
+    is no migration yet); raises on mixed layouts."""
+    if configured != "auto" or not directory.is_dir():
+        return "numbered" if configured == "auto" else configured
+    try:
+        paths = sorted(directory.iterdir())
+    except OSError:
+        return "numbered"  # find_migrations says why
+    return choose_layout(directory, scan(directory, [p for p in paths
+                                                     if not p.name.startswith(".")]))
+
+
+def load_migration(path: Path, *, layout: str = "numbered",
+                   entry: Entry | None = None) -> MigrationFile:
+    entry = entry or Entry(path, path.name, None)
+    version, _ = parse_version(layout, entry)
+    if isinstance(version, int) and version > MAX_VERSION:
         raise MigrationFileError(
             path, f"version {version} is too large: the tracking table's version is a "
                   f"bigint (at most {MAX_VERSION})",
@@ -129,7 +165,7 @@ def load_migration(path: Path) -> MigrationFile:
     if not text.strip():
         raise MigrationFileError(path, "the file is empty",
                                  remedy="Add the migration's SQL, or delete the file.")
-    return MigrationFile(version, path.name, path, text, checksum(text),
+    return MigrationFile(version, entry.name, path, text, checksum(text),
                          parse_directives(path, text))
 
 

@@ -20,7 +20,6 @@ from typing import Any
 import psycopg
 
 from workspace.db.files import MigrationFile
-from workspace.db.sqlparse import parse_tree
 
 __all__ = ["Scope", "find_invalid", "scope_of"]
 
@@ -51,7 +50,7 @@ class Scope:
 
 def scope_of(migration: MigrationFile) -> Scope:
     scope = Scope()
-    for statement, node in parse_tree(migration.path, migration.text):
+    for statement, node in migration.parsed.tree:  # what runs
         if statement.kind == "ReindexStmt":
             kind = str(node.get("kind", ""))
             if kind == "REINDEX_OBJECT_SCHEMA" and node.get("name"):

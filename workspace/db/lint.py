@@ -31,10 +31,11 @@ from workspace.db.connect import RESET_SESSION, connection, map_psycopg_errors
 from workspace.db.files import MigrationFile, find_migrations
 from workspace.db.runner import RunnerSettings, migrate
 from workspace.db.scratch import scratch_database
-from workspace.db.sqlparse import NO_TRANSACTION_FIX, line_col, parse_tree
+from workspace.db.sqlparse import NO_TRANSACTION_FIX, line_col, read_migration
 from workspace.errors import MigrationFileError, display_path
 
-__all__ = ["Finding", "lint_files", "lint_statement", "load_leniently", "prove_rerunnable"]
+__all__ = ["Finding", "lint_files", "lint_notes", "lint_statement", "load_leniently",
+           "prove_rerunnable"]
 
 Problem = tuple[str, str]  # (message, fix)
 
@@ -194,11 +195,12 @@ def _alter_table(node: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def load_leniently(directory: Path) -> tuple[list[MigrationFile], list[Finding]]:
+def load_leniently(directory: Path, layout: str = "auto") -> tuple[list[MigrationFile],
+                                                                    list[Finding]]:
     """The migrations `find_migrations` would load, and a `bad-file` finding for each file
-    it would stop at (name, encoding, emptiness, directive, duplicate version)."""
+    it would stop at (name, encoding, emptiness, directive, duplicate version, layout)."""
     problems: list[MigrationFileError] = []
-    migrations = find_migrations(directory, problems=problems)
+    migrations = find_migrations(directory, layout=layout, problems=problems)
     return migrations, [_bad_file(exc) for exc in problems]
 
 
@@ -207,12 +209,26 @@ def _bad_file(exc: MigrationFileError) -> Finding:
                    exc.message.split(": ", 1)[-1], exc.remedy or "")
 
 
+def lint_notes(migrations: list[MigrationFile]) -> list[Finding]:
+    """What the runner does differently from a file's letter (an outer BEGIN/COMMIT left
+    out, another tool's tracking table skipped): said, not counted as findings."""
+    notes: list[Finding] = []
+    for m in migrations:
+        try:
+            parsed = read_migration(m.path, m.text, transactional=m.transactional)
+        except MigrationFileError:
+            continue  # lint_files reports it
+        notes += [Finding("note", display_path(m.path), n.line, n.column, n.text, "")
+                  for n in parsed.notes]
+    return notes
+
+
 def lint_files(migrations: list[MigrationFile]) -> list[Finding]:
     findings: list[Finding] = []
     for m in migrations:
         where = display_path(m.path)
         try:
-            tree = parse_tree(m.path, m.text)
+            tree = read_migration(m.path, m.text, transactional=m.transactional).tree
         except MigrationFileError as exc:
             findings.append(_bad_file(exc))
             continue

@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from workspace.db.files import MigrationFile
+from workspace.db.layouts import order_of
 
-__all__ = ["AppliedRow", "Plan", "make_plan"]
+__all__ = ["AppliedRow", "Plan", "make_plan", "version_order"]
 
 
 @dataclass(frozen=True)
 class AppliedRow:
-    version: int
+    version: int | str  # an int; text in Flyway's layout
     name: str
     checksum: str
     applied_at: datetime | None = None
@@ -35,8 +36,8 @@ class Plan:
     @property
     def out_of_order(self) -> list[MigrationFile]:
         """Pending files numbered below the newest applied one (e.g. from a merged branch)."""
-        newest = max((row.version for _, row in self.applied), default=None)
-        return [m for m in self.pending if newest is not None and m.version < newest]
+        newest = max((m.order for m, _ in self.applied), default=None)
+        return [m for m in self.pending if newest is not None and m.order < newest]
 
     @property
     def up_to_date(self) -> bool:
@@ -54,5 +55,13 @@ def make_plan(files: list[MigrationFile], rows: list[AppliedRow]) -> Plan:
             plan.modified.append((migration, row))
         else:
             plan.applied.append((migration, row))
-    plan.missing.extend(sorted(tracked.values(), key=lambda r: r.version))
+    plan.missing.extend(sorted(tracked.values(), key=lambda r: version_order(r.version)))
     return plan
+
+
+def version_order(version: int | str) -> tuple[int, ...]:
+    """Sort key of a tracked version (Flyway's dotted ones by their numeric parts)."""
+    try:
+        return order_of(version)
+    except ValueError:  # a row written by hand: last
+        return (2**63,)

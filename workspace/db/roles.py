@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 
 from workspace.db.files import MigrationFile
-from workspace.db.sqlparse import line_col, parse_tree
+from workspace.db.sqlparse import line_col
 from workspace.errors import RoleMissing, display_path
 
 __all__ = ["RoleUse", "check_roles", "roles_used"]
@@ -55,7 +55,7 @@ def roles_used(migrations: list[MigrationFile]) -> tuple[list[RoleUse], set[str]
         if not _MAY_NAME_ROLES.search(text):
             continue
         data = text.encode("utf-8")
-        for statement, node in parse_tree(migration.path, text):
+        for statement, node in migration.parsed.tree:  # what runs
             if statement.kind == "CreateRoleStmt":
                 created.add(str(node.get("role", "")))
             elif statement.kind == "DoStmt":

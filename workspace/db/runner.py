@@ -72,6 +72,7 @@ class RunnerSettings:
     lock_timeout_s: float = 10.0
     statement_timeout_s: float = 600.0
     connect_timeout_s: float = 10.0
+    table: str = tracking.TABLE  # migrations.table
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def migrate(url: str, migrations: list[MigrationFile], settings: RunnerSettings,
     with map_psycopg_errors("migrations"), \
             connection(url, timeout_s=settings.connect_timeout_s) as conn:
         try:
-            plan = make_plan(migrations, tracking.read_rows(conn))  # the one round trip
+            plan = make_plan(migrations, tracking.read_rows(conn, settings.table))  # one trip
         except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn):
             plan = None  # no table yet, or someone else's: decided under the lock
         if plan is not None:
@@ -108,13 +109,15 @@ def migrate(url: str, migrations: list[MigrationFile], settings: RunnerSettings,
         if plan is not None and dry_run:
             return MigrateResult(plan, dry_run=True)
         if dry_run:  # read-only: no lock, no table created
-            tracking.check_shape(conn)
+            tracking.check_shape(conn, settings.table)
             return MigrateResult(make_plan(migrations, []), dry_run=True)
         with migration_lock(url, wait_s=settings.lock_wait_s,
                             connect_timeout_s=settings.connect_timeout_s):
-            if not tracking.check_shape(conn):
-                conn.execute(tracking.CREATE_TABLE)
-            plan = make_plan(migrations, tracking.read_rows(conn))
+            if not tracking.check_shape(conn, settings.table):
+                conn.execute(tracking.create_table_sql(
+                    settings.table, text_versions=any(isinstance(m.version, str)
+                                                      for m in migrations)))
+            plan = make_plan(migrations, tracking.read_rows(conn, settings.table))
             _refuse_modified(plan)
             check_sql(plan.pending)
             roles.check_roles(conn, plan.pending)  # before anything is applied
@@ -140,7 +143,7 @@ def migrate(url: str, migrations: list[MigrationFile], settings: RunnerSettings,
                         applied(batch[0], (time.perf_counter() - began) * 1000)
             except BaseException:
                 if result.applied:
-                    _flush(conn, result.applied[-1].migration)
+                    _flush(conn, result.applied[-1].migration, settings.table)
                 raise
             result.elapsed_ms = (time.perf_counter() - started) * 1000
             return result
@@ -150,25 +153,32 @@ def read_plan(url: str, migrations: list[MigrationFile], settings: RunnerSetting
     """The plan without applying anything (for `db status`); no table is created."""
     with map_psycopg_errors("migrations"), \
             connection(url, timeout_s=settings.connect_timeout_s) as conn:
-        exists = tracking.check_shape(conn)
-        return make_plan(migrations, tracking.read_rows(conn) if exists else [])
+        exists = tracking.check_shape(conn, settings.table)
+        return make_plan(migrations, tracking.read_rows(conn, settings.table) if exists else [])
 
 
 def repair(url: str, migrations: list[MigrationFile], settings: RunnerSettings,
-           versions: set[int] | None = None) -> list[MigrationFile]:
+           versions: set[str] | None = None) -> list[MigrationFile]:
     """Accept the current content of modified migrations (all, or `versions`) and
     record who did it and the checksum they replaced. Returns what was repaired."""
     with map_psycopg_errors("migrations"), \
             connection(url, timeout_s=settings.connect_timeout_s) as conn, \
             migration_lock(url, wait_s=settings.lock_wait_s,
                            connect_timeout_s=settings.connect_timeout_s):
-        exists = tracking.check_shape(conn)
-        plan = make_plan(migrations, tracking.read_rows(conn) if exists else [])
-        chosen = [m for m, _ in plan.modified if versions is None or m.version in versions]
+        exists = tracking.check_shape(conn, settings.table)
+        plan = make_plan(migrations, tracking.read_rows(conn, settings.table) if exists else [])
+        chosen = [m for m, _ in plan.modified if versions is None or _named(m, versions)]
         with conn.transaction():
             for m in chosen:
-                conn.execute(tracking.repair_sql(m.version, m.name, m.checksum, describe()))
+                conn.execute(tracking.repair_sql(m.version, m.name, m.checksum, describe(),
+                                                 settings.table))
         return chosen
+
+
+def _named(m: MigrationFile, versions: set[str]) -> bool:
+    """Whether `versions` (as typed: `5`, `0005`, `1.1`) names the migration."""
+    return any(v.strip() == str(m.version) or (v.strip().isdigit() and isinstance(m.version, int)
+                                               and int(v) == m.version) for v in versions)
 
 
 def _refuse_modified(plan: Plan) -> None:
@@ -222,7 +232,7 @@ def _apply_in_transactions(conn: psycopg.Connection[Any], batch: list[MigrationF
             text = statement.text + "\n;\n"
             parts.append(text)
             size += len(text)
-        record = tracking.record_sql(m.version, m.name, m.checksum, who)
+        record = tracking.record_sql(m.version, m.name, m.checksum, who, table=settings.table)
         # The row is written as the runner's own role, while the migration's clock is
         # still set; synchronous_commit after RESET ALL, which would undo it.
         sync = "" if durable and m is batch[-1] else "SET LOCAL synchronous_commit = off; "
@@ -236,20 +246,21 @@ def _apply_in_transactions(conn: psycopg.Connection[Any], batch: list[MigrationF
         _rollback(conn)
         error = exc
     else:
-        report_recorded(conn, batch, applied)
+        report_recorded(conn, batch, applied, settings.table)
         return
     position = int(error.diag.statement_position or 0) - 1
     if position >= 0:
         failed = max(i for i, one in enumerate(sent) if one.start <= position)
     else:
-        done = recorded_versions(conn, batch)
+        done = recorded_versions(conn, batch, settings.table)
         failed = next((i for i, one in enumerate(sent) if one.migration.version not in done),
                       len(sent) - 1)
-    report_recorded(conn, [one.migration for one in sent[:failed]], applied)
+    report_recorded(conn, [one.migration for one in sent[:failed]], applied, settings.table)
     one = sent[failed]
     m = one.migration
     if position >= one.tail:
-        raise _failure(m, m.statements[-1], error, None, recording=True) from None
+        raise _failure(m, m.statements[-1], error, None, recording=True,
+                       table=settings.table) from None
     if position >= 0:
         index = max(i for i, start in enumerate(one.statements) if start <= position)
         raise _failure(m, m.statements[index], error, position - one.statements[index]) from None
@@ -310,11 +321,12 @@ def _apply_outside_transaction(conn: psycopg.Connection[Any], m: MigrationFile,
     if failure is not None:
         raise failure
     elapsed = (time.perf_counter() - started) * 1000
-    record = tracking.record_sql(m.version, m.name, m.checksum, describe(), elapsed)
+    record = tracking.record_sql(m.version, m.name, m.checksum, describe(), elapsed,
+                                 table=settings.table)
     conn.execute(f"{RESET_SESSION}; {record}".encode())
 
 
-def _flush(conn: psycopg.Connection[Any], last: MigrationFile) -> None:
+def _flush(conn: psycopg.Connection[Any], last: MigrationFile, table: str) -> None:
     """Make the asynchronous commits of this run durable before a failure is reported: a
     synchronous commit that writes WAL (a no-op update of the last tracking row; a commit
     that wrote nothing would not flush) flushes every WAL record before its own."""
@@ -322,8 +334,8 @@ def _flush(conn: psycopg.Connection[Any], last: MigrationFile) -> None:
         return
     with suppress(psycopg.Error):  # a lost connection: the failure is reported as it is
         conn.execute(f"BEGIN; {RESET_ROLES}; SET LOCAL synchronous_commit = on; "
-                     f"UPDATE public.schema_migrations SET version = version "
-                     f"WHERE version = {int(last.version)}; COMMIT".encode())
+                     f"UPDATE {table} SET version = version "
+                     f"WHERE version = {tracking.version_sql(last.version)}; COMMIT".encode())
 
 
 def _rollback(conn: psycopg.Connection[Any]) -> None:
@@ -334,7 +346,7 @@ def _rollback(conn: psycopg.Connection[Any]) -> None:
 
 def _failure(m: MigrationFile, statement: Statement | None, exc: psycopg.Error,
              position: int | None, *, in_transaction: bool = True,
-             recording: bool = False) -> MigrationError:
+             recording: bool = False, table: str = tracking.TABLE) -> MigrationError:
     """The error users see: file:line:column, SQLSTATE, the server's words, the statement.
     `position` is the 0-based offset of the error inside the statement, when known."""
     diag = exc.diag
@@ -343,7 +355,7 @@ def _failure(m: MigrationFile, statement: Statement | None, exc: psycopg.Error,
     else:
         offset = statement.offset + (position or 0)
         line, col = line_col(m.text, offset)
-        where = " (while recording it in public.schema_migrations)" if recording else ""
+        where = f" (while recording it in {table})" if recording else ""
     sqlstate = exc.sqlstate or "-----"
     message = (diag.message_primary or str(exc).strip() or type(exc).__name__)
     lines = [f"{display_path(m.path)}:{line}:{col}: migration failed{where}",

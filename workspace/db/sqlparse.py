@@ -19,7 +19,8 @@ from typing import Any
 
 from workspace.errors import MigrationFileError
 
-__all__ = ["Directives", "Statement", "check_text", "line_col", "parse_directives", "parse_tree",
+__all__ = ["Directives", "Note", "Parsed", "Statement", "check_text", "line_col",
+           "parse_directives", "parse_tree", "read_migration", "split_migration",
            "split_statements"]
 
 DIRECTIVE_PREFIX = "-- workspace:"
@@ -75,6 +76,8 @@ def check_text(path: Path, text: str) -> None:
 
 def parse_directives(path: Path, text: str) -> Directives:
     first = _LINE_BREAK.split(text, maxsplit=1)[0].strip()
+    if (dbmate := _DBMATE_UP.match(first)) is not None:  # dbmate's `-- migrate:up` line
+        return Directives(transactional="transaction:false" not in dbmate["options"].split())
     if not first.startswith(DIRECTIVE_PREFIX):
         return Directives()
     values: dict[str, str | bool] = {}
@@ -97,20 +100,195 @@ def parse_directives(path: Path, text: str) -> Directives:
 
 
 def split_statements(path: Path, text: str, *, transactional: bool = True) -> list[Statement]:
-    """Every statement of `text`, in order; raise `MigrationFileError` on a syntax error,
-    an empty file, or (in a transactional file) a statement that must run outside one."""
-    statements = [statement for statement, _ in parse_tree(path, text)]
-    for statement in statements if transactional else ():
+    """Every statement of `text` that runs, in order; raise `MigrationFileError` on a syntax
+    error, an empty file, or (in a transactional file) a statement that must run outside
+    one. See `split_migration` for what is left out."""
+    return list(split_migration(path, text, transactional=transactional).statements)
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something workspace did differently from the file's letter, said once."""
+
+    line: int
+    column: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Parsed:
+    tree: tuple[tuple[Statement, dict[str, Any]], ...]  # what runs, with its parse nodes
+    notes: tuple[Note, ...] = ()
+
+    @property
+    def statements(self) -> tuple[Statement, ...]:
+        return tuple(statement for statement, _ in self.tree)
+
+
+def split_migration(path: Path, text: str, *, transactional: bool = True) -> Parsed:
+    """`read_migration`, then the checks: no statement that cannot run in the file's
+    transaction, at least one statement."""
+    parsed = read_migration(path, text, transactional=transactional)
+    for statement in parsed.statements if transactional else ():
         if statement.outside_transaction:
             raise MigrationFileError(path, statement.outside_transaction, line=statement.line,
                                      column=statement.column, remedy=NO_TRANSACTION_FIX
                                      if statement.kind != "TransactionStmt" else
                                      "Remove it: workspace runs each migration in a "
                                      "transaction of its own.")
-    if not statements:
+    if not parsed.tree:
         raise MigrationFileError(path, "the file contains no SQL statement",
                                  remedy="Add the migration's SQL, or delete the file.")
-    return statements
+    return parsed
+
+
+def read_migration(path: Path, text: str, *, transactional: bool = True) -> Parsed:
+    """The statements of a migration that run, each with its parse node, and notes on
+    what is left out (raises only on a syntax error):
+
+    - another tool's tracking table created by a baseline (a pg_dump of a database run
+      by the guide's original runner, dbmate, golang-migrate, Flyway or workspace
+      itself): its CREATE TABLE, and the statements on it (ALTER ... OWNER, its primary
+      key, the COPY ... FROM stdin block or INSERTs of its rows). workspace keeps its own
+      table; `workspace db adopt` imports the other's rows from the database;
+    - in a transactional file, one outer `BEGIN;` ... `COMMIT;` pair around everything:
+      the runner's own transaction takes its place (not nested in it);
+    - pg_dump's `\\restrict` / `\\unrestrict` lines (psql meta-commands);
+    - dbmate's `-- migrate:down` section (a dbmate file holds both directions; its
+      `-- migrate:up transaction:false` first line is read by `parse_directives`)."""
+    notes: list[Note] = []
+    blanked = _blank_tracking_copy(_blank_restrict(_blank_dbmate_down(text), notes))
+    tree = parse_tree(path, blanked)
+    foreign: dict[str, str] = {}  # table -> whose
+    for statement, node in tree:
+        if statement.kind == "CreateStmt" and (found := _foreign_tracking_table(node)):
+            foreign[found[0]] = found[1]
+    if foreign:
+        kept = []
+        for statement, node in tree:
+            name = _relation_of(statement.kind, node)
+            if name in foreign:
+                if statement.kind == "CreateStmt":
+                    notes.append(Note(statement.line, statement.column,
+                                      f"CREATE TABLE {name} makes {foreign[name]} tracking "
+                                      "table: skipped, with the statements on it (workspace "
+                                      "keeps its own; `workspace db adopt` imports its rows)"))
+                continue
+            kept.append((statement, node))
+        tree = kept
+    control = [i for i, (statement, _) in enumerate(tree) if statement.kind == "TransactionStmt"
+               and statement.outside_transaction]
+    if transactional and len(control) == 2 and control == [0, len(tree) - 1] \
+            and _transaction_kind(tree[0][1]) in ("BEGIN", "START") \
+            and _transaction_kind(tree[-1][1]) == "COMMIT":
+        first, last = tree[0][0], tree[-1][0]
+        notes.append(Note(first.line, first.column,
+                          f"the file's own {first.text.split()[0].upper()} (line {first.line}) "
+                          f"and COMMIT (line {last.line}) are left out: workspace runs it in "
+                          "a transaction of its own, with its tracking row (remove them to "
+                          "silence this note)"))
+        tree = tree[1:-1]
+    return Parsed(tuple(tree), tuple(notes))
+
+
+# Another tool's tracking table, by name and columns (`version` alone is dbmate's and
+# Rails'; the guide's original runner added `filename`, `applied_at`).
+_TRACKING_TABLES = {
+    "schema_migrations": (
+        ({"version", "filename", "applied_at"}, "the guide's original runner's"),
+        ({"version"}, "dbmate's (or Rails')"),
+        ({"version", "dirty"}, "golang-migrate's"),
+        ({"version", "name", "checksum", "applied_at", "execution_ms", "applied_by"},
+         "workspace's"),
+    ),
+    "flyway_schema_history": (
+        ({"installed_rank", "version", "script", "checksum", "installed_on", "success"},
+         "Flyway's"),
+    ),
+}
+_COPY_TRACKING = re.compile(
+    r"^COPY\s+(?:(?:public|\"public\")\.)?\"?(?:schema_migrations|flyway_schema_history)\"?"
+    r"\s*(?:\([^)]*\))?\s+FROM\s+stdin\s*;[^\n]*\n(?P<data>.*?^\\\.[ \t]*\r?$)",
+    re.IGNORECASE | re.MULTILINE | re.DOTALL)
+
+
+_DBMATE_UP = re.compile(r"^--\s*migrate:up\b(?P<options>.*)$")
+_DBMATE_DOWN = re.compile(r"^--\s*migrate:down\b", re.MULTILINE)
+
+
+def _blank_dbmate_down(text: str) -> str:
+    """Everything from dbmate's `-- migrate:down` line on made spaces (line breaks kept):
+    the down migration is dbmate's, never run here."""
+    if "migrate:down" not in text:
+        return text
+    match = _DBMATE_DOWN.search(text)
+    if match is None:
+        return text
+    return text[:match.start()] + re.sub(r"[^\r\n]", " ", text[match.start():])
+
+
+_RESTRICT = re.compile(r"^\\(un)?restrict[ \t]+[A-Za-z0-9]+[ \t]*\r?$", re.MULTILINE)
+
+
+def _blank_restrict(text: str, notes: list[Note]) -> str:
+    """pg_dump's `\\restrict KEY` and `\\unrestrict KEY` lines (since PostgreSQL 17.6, a
+    guard for psql against a dump that smuggles meta-commands) made spaces: the file is
+    sent as SQL, never to psql, so there is nothing to guard."""
+    if "restrict" not in text:
+        return text
+    match = _RESTRICT.search(text)
+    if match is None:
+        return text
+    line, column = line_col(text, match.start())
+    notes.append(Note(line, column, "pg_dump's \\restrict and \\unrestrict lines (psql "
+                                    "meta-commands) are left out: workspace sends SQL only"))
+    return _RESTRICT.sub(lambda m: " " * len(m.group(0)), text)
+
+
+def _blank_tracking_copy(text: str) -> str:
+    """pg_dump's `COPY <tracking table> ... FROM stdin;` rows, up to `\\.`, made spaces:
+    they are data, not SQL, for the parser; offsets and lines stay as in the file."""
+    if "stdin" not in text and "STDIN" not in text:
+        return text
+
+    def blank(match: re.Match[str]) -> str:
+        start, end = match.span("data")
+        inner = re.sub(r"[^\r\n]", " ", text[start:end])
+        return match.group(0)[:start - match.start()] + inner
+    return _COPY_TRACKING.sub(blank, text)
+
+
+def _qualified(relation: dict[str, Any]) -> str | None:
+    name = relation.get("relname")
+    if not name:
+        return None
+    return f"{relation.get('schemaname') or 'public'}.{name}"
+
+
+def _foreign_tracking_table(node: dict[str, Any]) -> tuple[str, str] | None:
+    name = _qualified(node.get("relation", {}))
+    if name is None:
+        return None
+    schema, _, table = name.partition(".")
+    shapes = _TRACKING_TABLES.get(table, ())
+    if table == "schema_migrations" and schema != "public":
+        return None
+    columns = {e["ColumnDef"]["colname"] for e in node.get("tableElts", ()) if "ColumnDef" in e}
+    for wanted, owner in shapes:
+        if wanted <= columns and (owner != "dbmate's (or Rails')" or columns == wanted):
+            return name, owner
+    return None
+
+
+def _relation_of(kind: str, node: dict[str, Any]) -> str | None:
+    """The table a statement is on (CREATE/ALTER TABLE, COPY, INSERT, CREATE INDEX)."""
+    if kind in ("CreateStmt", "AlterTableStmt", "CopyStmt", "InsertStmt", "IndexStmt"):
+        return _qualified(node.get("relation", {}))
+    return None
+
+
+def _transaction_kind(node: dict[str, Any]) -> str:
+    return str(node.get("kind", "")).removeprefix("TRANS_STMT_")
 
 
 def parse_tree(path: Path, text: str) -> list[tuple[Statement, dict[str, Any]]]:

@@ -1,8 +1,14 @@
-"""The tracking table `public.schema_migrations`: its shape, reading and writing rows.
+"""The tracking table (`public.schema_migrations` unless `migrations.table` says
+otherwise): its shape, reading and writing rows.
 
 A table of that name left by another tool is recognised by its columns and reported,
 never read as ours: dbmate and Rails keep `version varchar` only, golang-migrate
-`version bigint, dirty boolean`.
+`version bigint, dirty boolean`, the guide's original runner `version text, filename
+text, applied_at timestamptz` (`workspace db adopt` imports them).
+
+Every function takes the table's name, schema-qualified (`TABLE` by default), as the
+configuration checked it: lower-case identifiers, so it is written into SQL as it is.
+Versions are bigints; a project in Flyway's layout (dotted versions) has a text column.
 """
 
 from __future__ import annotations
@@ -15,10 +21,11 @@ from psycopg import sql
 from workspace.db.plan import AppliedRow
 from workspace.errors import TrackingTableInvalid
 
-__all__ = ["CREATE_TABLE", "START_CLOCK", "TABLE", "check_shape", "literal", "read_rows",
-           "record_sql"]
+__all__ = ["CREATE_TABLE", "START_CLOCK", "TABLE", "check_shape", "create_table_sql", "literal",
+           "read_rows", "record_sql", "version_sql"]
 
 TABLE = "public.schema_migrations"
+TABLE_PATTERN = r"^[a-z_][a-z0-9_]{0,62}\.[a-z_][a-z0-9_]{0,62}$"
 COLUMNS = ("version", "name", "checksum", "applied_at", "execution_ms", "applied_by")
 SELECT_ROWS = (b"SELECT version, name, checksum, applied_at, execution_ms, applied_by, "
                b"repaired_at FROM public.schema_migrations ORDER BY version")
@@ -40,35 +47,63 @@ _CLOCK = "workspace.migration_started"
 # runner sets its timeouts in the same statement.
 START_CLOCK = (f"set_config('{_CLOCK}', extract(epoch FROM clock_timestamp())::text, "
                "true)")
-_FOREIGN_SHAPES = {
+FOREIGN_SHAPES = {
     frozenset({"version"}): "dbmate's or Rails' (a single version column)",
     frozenset({"version", "dirty"}): "golang-migrate's (version, dirty)",
+    frozenset({"version", "filename", "applied_at"}):
+        "the guide's original runner's (version, filename, applied_at)",
 }
 
 
-def read_rows(conn: psycopg.Connection[Any]) -> list[AppliedRow]:
+def create_table_sql(table: str = TABLE, *, text_versions: bool = False) -> bytes:
+    """Our table (and its schema), if missing; versions are text for Flyway's layout."""
+    sql_text = CREATE_TABLE.decode().replace("public.schema_migrations", table)
+    if text_versions:
+        sql_text = sql_text.replace("bigint PRIMARY KEY", "text PRIMARY KEY")
+    schema = table.partition(".")[0]
+    if schema != "public":
+        sql_text = f"CREATE SCHEMA IF NOT EXISTS {schema};{sql_text}"
+    return sql_text.encode()
+
+
+def read_rows(conn: psycopg.Connection[Any], table: str = TABLE) -> list[AppliedRow]:
     """Every tracked migration; raises psycopg's UndefinedTable/UndefinedColumn as is,
     so that the one-round-trip fast path can fall back to `check_shape()`."""
-    return [AppliedRow(*row) for row in conn.execute(SELECT_ROWS).fetchall()]
+    query = SELECT_ROWS if table == TABLE else \
+        SELECT_ROWS.replace(b"public.schema_migrations", table.encode())
+    return [AppliedRow(*row) for row in conn.execute(query).fetchall()]
 
 
-def check_shape(conn: psycopg.Connection[Any]) -> bool:
-    """True when our table exists, False when there is none; raise when another's is there."""
-    columns = {name for (name,) in conn.execute(
+def columns_of(conn: psycopg.Connection[Any], table: str) -> set[str]:
+    schema, _, name = table.partition(".")
+    return {column for (column,) in conn.execute(
         "SELECT column_name FROM information_schema.columns "
-        "WHERE table_schema = 'public' AND table_name = 'schema_migrations'").fetchall()}
+        "WHERE table_schema = %s AND table_name = %s", (schema, name)).fetchall()}
+
+
+def check_shape(conn: psycopg.Connection[Any], table: str = TABLE) -> bool:
+    """True when our table exists, False when there is none; raise when another's is there."""
+    columns = columns_of(conn, table)
     if not columns:
         return False
     if set(COLUMNS) <= columns:
         return True
-    owner = _FOREIGN_SHAPES.get(frozenset(columns), "an unknown tool's")
+    owner = FOREIGN_SHAPES.get(frozenset(columns), "an unknown tool's")
     raise TrackingTableInvalid(
-        f"{TABLE} exists but is {owner} tracking table, not workspace's "
-        f"(columns: {', '.join(sorted(columns))})")
+        f"{table} exists but is {owner} tracking table, not workspace's "
+        f"(columns: {', '.join(sorted(columns))})",
+        remedy=f"Import its history into workspace's table with `workspace db adopt`, or keep "
+               "it for the other tool and give workspace a table of its own "
+               "(migrations.table in config.yaml, e.g. workspace.schema_migrations).")
 
 
-def record_sql(version: int, name: str, checksum: str, applied_by: str,
-               execution_ms: float | None = None) -> str:
+def version_sql(version: int | str) -> str:
+    """A version as a literal: a number, or (Flyway's dotted versions) a string."""
+    return str(int(version)) if isinstance(version, int) else literal(version)
+
+
+def record_sql(version: int | str, name: str, checksum: str, applied_by: str,
+               execution_ms: float | None = None, *, table: str = TABLE) -> str:
     """The INSERT of one tracking row, values inlined, so it travels in the same round
     trip as the migration's last statement and its COMMIT. The execution time is the
     server's own: from START_CLOCK (sent first in the migration's transaction; now() is
@@ -78,9 +113,9 @@ def record_sql(version: int, name: str, checksum: str, applied_by: str,
     elapsed = (f"1000 * (extract(epoch FROM clock_timestamp()) - coalesce(nullif("
                f"current_setting('{_CLOCK}', true), '')::numeric, extract(epoch FROM now())))"
                if execution_ms is None else repr(round(float(execution_ms), 3)))
-    return ("INSERT INTO public.schema_migrations "
+    return (f"INSERT INTO {table} "
             "(version, name, checksum, execution_ms, applied_by) "
-            f"VALUES ({int(version)}, {literal(name)}, {literal(checksum)}, {elapsed}, "
+            f"VALUES ({version_sql(version)}, {literal(name)}, {literal(checksum)}, {elapsed}, "
             f"current_user || ' via ' || {literal(applied_by)})")
 
 
@@ -92,10 +127,11 @@ def literal(text: str) -> str:
     return "E'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def repair_sql(version: int, name: str, checksum: str, repaired_by: str) -> sql.Composed:
+def repair_sql(version: int | str, name: str, checksum: str, repaired_by: str,
+               table: str = TABLE) -> sql.Composed:
     return sql.SQL(
-        "UPDATE public.schema_migrations SET previous_checksum = checksum, checksum = {}, "
+        "UPDATE {} SET previous_checksum = checksum, checksum = {}, "
         "name = {}, repaired_at = now(), repaired_by = current_user || ' via ' || {} "
         "WHERE version = {}"
-    ).format(sql.Literal(checksum), sql.Literal(name), sql.Literal(repaired_by),
-             sql.Literal(version))
+    ).format(sql.Identifier(*table.split(".")), sql.Literal(checksum), sql.Literal(name),
+             sql.Literal(repaired_by), sql.Literal(version))

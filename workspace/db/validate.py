@@ -92,7 +92,7 @@ def validate(url: str, config: Config, migrations: list[MigrationFile]) -> Repor
             major = (conn.info.server_version or 0) // 10000
             search_path = _search_path(conn)
             live = read_catalog(conn)
-            tracking_findings, tracked = _tracking(conn, migrations)
+            tracking_findings, tracked = _tracking(conn, migrations, settings.table)
         expected = expected_catalog(url, migrations, settings, server_major=major,
                                     cache_dir=config.state_dir / "cache",
                                     snapshot=config.path(config.precheck.snapshot))
@@ -190,15 +190,15 @@ def _has_function(live: Catalog, wanted: str) -> bool:
     return any(sig.startswith(wanted + "(") for sig in live.functions)
 
 
-def _tracking(conn: psycopg.Connection[Any],
-              migrations: list[MigrationFile]) -> tuple[list[Finding], int]:
+def _tracking(conn: psycopg.Connection[Any], migrations: list[MigrationFile],
+              table: str = tracking.TABLE) -> tuple[list[Finding], int]:
     try:
-        if not tracking.check_shape(conn):
+        if not tracking.check_shape(conn, table):
             return [Finding("error", TRACKING, "Migration tracking table "
-                            f"{tracking.TABLE} is missing")], 0
+                            f"{table} is missing")], 0
     except TrackingTableInvalid as exc:
         return [Finding("error", TRACKING, exc.message)], 0
-    plan = make_plan(migrations, tracking.read_rows(conn))
+    plan = make_plan(migrations, tracking.read_rows(conn, table))
     out = [Finding("error", TRACKING, f"Migration {m.name} is not tracked (untracked)")
            for m in plan.pending]
     out += [Finding("error", TRACKING, f"Migration {m.name} changed since it was applied "

@@ -72,7 +72,8 @@ class Look:
 
 def wait_for_migrations(url: str, migrations: list[MigrationFile], *, timeout_s: float,
                         poll_s: float = POLL_S, connect_timeout_s: float = 5.0,
-                        report: Callable[[str], None] | None = None) -> Plan:
+                        report: Callable[[str], None] | None = None,
+                        table: str = tracking.TABLE) -> Plan:
     """Block until the database is migrated by someone else, bounded by `timeout_s`.
     `report` gets each new reason to keep waiting (once per change)."""
     said: str | None = None
@@ -81,7 +82,7 @@ def wait_for_migrations(url: str, migrations: list[MigrationFile], *, timeout_s:
     for remaining in polling(timeout_s, interval_s=poll_s):
         try:
             look = look_once(url, migrations,
-                             timeout_s=max(1.0, min(connect_timeout_s, remaining)))
+                             timeout_s=max(1.0, min(connect_timeout_s, remaining)), table=table)
             unreachable = None
         except DatabaseUnreachable as exc:  # not up yet: retried until the deadline
             look, unreachable = None, exc
@@ -99,12 +100,13 @@ def wait_for_migrations(url: str, migrations: list[MigrationFile], *, timeout_s:
                             pending=[m.name for m in look.plan.pending], holder=look.holder)
 
 
-def look_once(url: str, migrations: list[MigrationFile], *, timeout_s: float) -> Look:
+def look_once(url: str, migrations: list[MigrationFile], *, timeout_s: float,
+              table: str = tracking.TABLE) -> Look:
     """The plan and the lock's holder, read in one connection; nothing written."""
     with map_psycopg_errors("waiting for migrations"), \
             connection(url, timeout_s=timeout_s) as conn:
-        exists = tracking.check_shape(conn)
-        plan = make_plan(migrations, tracking.read_rows(conn) if exists else [])
+        exists = tracking.check_shape(conn, table)
+        plan = make_plan(migrations, tracking.read_rows(conn, table) if exists else [])
         if plan.modified:  # no runner applies past a changed file: waiting cannot help
             raise ChecksumMismatch([display_path(m.path) for m, _ in plan.modified])
         return Look(plan, _holder(conn))

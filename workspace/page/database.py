@@ -100,7 +100,7 @@ class LiveDatabase:
     def _files(self) -> list[Any]:
         from workspace.db.files import find_migrations
 
-        return find_migrations(self._config.migrations_dir)
+        return find_migrations(self._config.migrations_dir, layout=self._config.migrations.layout)
 
     def _migrations(self) -> None:
         from workspace.db import runner_settings

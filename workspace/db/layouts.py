@@ -1,0 +1,167 @@
+"""Migration file layouts: which entries of `migrations/` are migrations, and their versions.
+
+    numbered        0001_name.sql                    version 1 (workspace's own)
+    timestamp       20240101120000_name.sql          version 20240101120000 (dbmate, Rails)
+    flyway          V1__name.sql, V1.1__, V2_1__     version "1", "1.1", "2.1": numeric by parts
+    golang-migrate  1_name.up.sql (.down.sql ignored)
+    diesel          2024-01-01-120000_name/up.sql    version 20240101120000 (down.sql ignored)
+
+One layout per project: configured (`migrations.layout`), or detected from the names
+(`auto`); names of two layouts in one directory are an error naming a file of each.
+Versions are integers (the tracking table's bigint, as ever), except Flyway's, which
+are dotted; `order` sorts both as Flyway does (1.2 < 1.10; 1.0 is 1).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from workspace.errors import MigrationFileError
+
+__all__ = ["LAYOUTS", "Entry", "choose_layout", "naming_rule", "order_of", "parse_version",
+           "scan"]
+
+LAYOUTS = ("numbered", "timestamp", "flyway", "golang-migrate", "diesel")
+Version = int | str
+NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)"
+_NUMBERED = re.compile(rf"^(?P<version>\d+)_{NAME}\.sql$", re.ASCII)
+_TIMESTAMP = re.compile(r"^(19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])([01]\d|2[0-3])"
+                        r"[0-5]\d[0-5]\d$", re.ASCII)
+_FLYWAY = re.compile(r"^V(?P<version>\d+(?:[._]\d+)*)__(?P<name>[^/]+)\.sql$", re.ASCII)
+_FLYWAY_OTHER = re.compile(r"^(?P<kind>[UR])(\d+(?:[._]\d+)*)?__[^/]+\.sql$", re.ASCII)
+_GOLANG = re.compile(rf"^(?P<version>\d+)_{NAME}\.(?P<direction>up|down)\.sql$", re.ASCII)
+_DIESEL_DIR = re.compile(r"^(?P<version>\d[\d-]*)_(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)$",
+                         re.ASCII)
+_RULES = {
+    "numbered": "Name migrations NNNN_description.sql (digits, an underscore, then letters, "
+                "digits, _ . or -), e.g. 0005_add_tags.sql.",
+    "timestamp": "Name migrations YYYYMMDDHHMMSS_description.sql (a UTC timestamp, an "
+                 "underscore, then letters, digits, _ . or -), e.g. 20240101120000_add_tags.sql.",
+    "flyway": "Name migrations V<version>__description.sql (Flyway's: V1__init.sql, "
+              "V1.1__add_tags.sql, V2_1__fix.sql).",
+    "golang-migrate": "Name migrations <version>_description.up.sql, with an optional "
+                      "<version>_description.down.sql (golang-migrate's), e.g. "
+                      "000005_add_tags.up.sql.",
+    "diesel": "Put each migration in a directory YYYY-MM-DD-HHMMSS_description/ holding up.sql "
+              "(diesel's; down.sql is ignored), e.g. 2024-01-01-120000_add_tags/up.sql.",
+}
+
+
+def naming_rule(layout: str) -> str:
+    return _RULES.get(layout, _RULES["numbered"])
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry of the migrations directory that looks like a migration of `layout`
+    (None: a `.sql` name no layout accepts). `ignored`: a down migration, kept only
+    because it tells the layout apart."""
+
+    path: Path
+    name: str  # relative to the migrations directory, e.g. "2024-01-01-120000_x/up.sql"
+    layout: str | None
+    ignored: bool = False
+
+
+def scan(directory: Path, paths: list[Path]) -> list[Entry]:
+    """Classify the sorted entries `paths` of `directory` (hidden ones already left out)."""
+    out: list[Entry] = []
+    for path in paths:
+        name = path.name
+        if not name.lower().endswith(".sql"):
+            if _DIESEL_DIR.match(name) and path.is_dir():
+                up = path / "up.sql"
+                out.append(Entry(up, f"{name}/up.sql", "diesel"))
+            continue  # READMEs, editor files, other directories
+        out.append(_classify(path, name))
+    return out
+
+
+def _classify(path: Path, name: str) -> Entry:
+    if match := _GOLANG.match(name):
+        return Entry(path, name, "golang-migrate", ignored=match["direction"] == "down")
+    if _FLYWAY.match(name):
+        return Entry(path, name, "flyway")
+    if match := _FLYWAY_OTHER.match(name):
+        return Entry(path, name, "flyway", ignored=match["kind"] == "U")
+    if match := _NUMBERED.match(name):
+        timestamp = _TIMESTAMP.match(match["version"]) is not None
+        return Entry(path, name, "timestamp" if timestamp else "numbered")
+    return Entry(path, name, None)
+
+
+def choose_layout(directory: Path, entries: list[Entry], configured: str = "auto") -> str:
+    """The project's layout: the configured one, or the one every name follows."""
+    if configured != "auto":
+        return configured
+    seen: dict[str, Entry] = {}
+    for entry in entries:
+        if entry.layout is not None:
+            seen.setdefault(entry.layout, entry)
+    if len(seen) <= 1:
+        return next(iter(seen), "numbered")
+    (one, a), (other, b) = list(seen.items())[:2]
+    raise MigrationFileError(
+        directory, f"mixed migration layouts: {a.name} is {one}, {b.name} is {other}",
+        remedy="Keep one layout per project: rename the files that differ, or set "
+               f"migrations.layout in config.yaml (one of {', '.join(LAYOUTS)}) to say "
+               "which names are migrations.")
+
+
+def parse_version(layout: str, entry: Entry) -> tuple[Version, str]:
+    """(version, description) of a migration named in `layout`; raise when the name
+    does not follow it. Integer range checks are the caller's."""
+    name = entry.name
+    if layout == "diesel":
+        match = _DIESEL_DIR.match(name.removesuffix("/up.sql"))
+        if entry.layout == "diesel" and match:
+            return int(match["version"].replace("-", "")), match["name"]
+    elif layout == "flyway":
+        match = _FLYWAY.match(name)
+        if match:
+            return flyway_version(match["version"]), match["name"]
+        if (other := _FLYWAY_OTHER.match(name)) and other["kind"] == "R":
+            raise MigrationFileError(entry.path, "Flyway repeatable migrations (R__) are not "
+                                     "supported", remedy="Turn it into a versioned migration "
+                                     "(V<n>__...), written to run again safely.")
+    elif layout == "golang-migrate":
+        match = _GOLANG.match(name)
+        if match:
+            return int(match["version"]), match["name"]
+    else:
+        match = _NUMBERED.match(name)
+        if match and (layout == "numbered" or _TIMESTAMP.match(match["version"])):
+            return int(match["version"]), match["name"]
+    raise MigrationFileError(entry.path, "file name does not follow the naming rule"
+                             + ("" if layout == "numbered" else f" of the {layout} layout"),
+                             remedy=naming_rule(layout))
+
+
+def flyway_version(text: str) -> str:
+    """Flyway's version, as compared: parts split at `.` or `_`, as numbers (leading
+    zeros dropped), trailing zero parts dropped (1.0 is 1). Raise ValueError if bad."""
+    parts = [int(p) for p in re.split(r"[._]", text)]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return ".".join(str(p) for p in parts)
+
+
+def order_of(version: Version) -> tuple[int, ...]:
+    """The sort key of a version: Flyway's dotted ones by their numeric parts."""
+    if isinstance(version, int):
+        return (version,)
+    return tuple(int(p) for p in version.split("."))
+
+
+def version_from_text(layout: str, text: str) -> Version | None:
+    """A version as another tool records it (`0001`, `20240101120000`, `1.1`), in this
+    layout's terms; None when it cannot be one."""
+    text = text.strip()
+    try:
+        if layout == "flyway":
+            return flyway_version(text)
+        return int(text.replace("-", "")) if re.fullmatch(r"\d[\d-]*", text) else None
+    except ValueError:
+        return None
