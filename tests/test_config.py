@@ -198,3 +198,18 @@ def test_the_shipped_config_keeps_the_guides_critical_objects() -> None:
     assert pre.critical_functions == GUIDE_CRITICAL_FUNCTIONS == [
         "kb.update_tsv()", "kb.refresh_revision_counts()"]
     assert pre.required_extensions == ["vector", "pgcrypto"]
+
+
+@pytest.mark.parametrize("text, line, first", [
+    ("apps:\n  web:\n    command: [a]\napps:\n  other:\n    command: [b]\n", 4, 1),
+    ("migrations:\n  dir: a\n  lock_wait_s: 5\n  dir: b\n", 4, 2),
+    ("apps:\n  web:\n    command: [a]\n  web:\n    command: [b]\n", 4, 2),
+])
+def test_a_key_given_twice_is_refused_naming_both_lines(tmp_path: Path, text: str, line: int,
+                                                        first: int) -> None:
+    # YAML loaders keep the last one silently: a second `apps:` would drop every app above it
+    (tmp_path / "config.yaml").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, environ={})
+    assert f"config.yaml line {line}:" in info.value.message
+    assert f"given twice (first at line {first})" in info.value.message
