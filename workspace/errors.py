@@ -547,7 +547,9 @@ class SupervisorError(WorkspaceError):
         self.tail = list(tail)
         shown = "".join(f"\n  {app} | {line}" for line in self.tail)
         super().__init__(f"app `{app}` {problem}"
-                         + (f"; last lines:{shown}" if shown else "; it printed nothing"))
+                         + (f"; last lines:{shown}" if shown else "; it printed nothing"),
+                         remedy=self.code_info.remedy.replace("<name>", app)
+                         .replace("<app>", app))
 
 
 class AppStartFailed(SupervisorError):
