@@ -460,9 +460,11 @@ class MigrationIndexInvalid(MigrationError):
 class PortInUse(WorkspaceError):
     code_info = PORT_IN_USE
 
-    def __init__(self, host: str, port: int, holder: str, *, setting: str) -> None:
+    def __init__(self, host: str, port: int, holder: str, *, setting: str,
+                 or_else: str = "") -> None:
         super().__init__(f"{host}:{port} is already in use by {holder}",
-                         remedy=f"Stop {holder}, or set another port in `{setting}`.")
+                         remedy=f"Stop {holder}, or set another port in `{setting}`"
+                         f"{', ' + or_else if or_else else ''}.")
         self.port = port
         self.holder = holder
 
