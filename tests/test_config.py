@@ -213,3 +213,23 @@ def test_a_key_given_twice_is_refused_naming_both_lines(tmp_path: Path, text: st
         load_config(tmp_path, environ={})
     assert f"config.yaml line {line}:" in info.value.message
     assert f"given twice (first at line {first})" in info.value.message
+
+
+@pytest.mark.parametrize("text, says", [
+    ("migrations:\n  dir: [migrations]\n",
+     "config.yaml line 2: migrations.dir: Input should be a path (a string)"),
+    ("apps:\n  web: python app.py\n",
+     "config.yaml line 2: apps.web: Input should be a section (its fields below it, "
+     "`field: value`)"),
+    ("deps:\n  postgres: embedded\n",
+     "config.yaml line 2: deps.postgres: Input should be a section (its fields below it, "
+     "`field: value`)"),
+])
+def test_a_wrong_type_is_said_without_pythons_class_names(tmp_path: Path, text: str,
+                                                           says: str) -> None:
+    (tmp_path / "config.yaml").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, environ={})
+    assert says in info.value.message
+    assert "<class" not in info.value.message and "Config" not in info.value.message
+    assert "DependencyChoice" not in info.value.message

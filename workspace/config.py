@@ -335,6 +335,10 @@ def _describe(exc: ValidationError, origin: Mapping[str, str]) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field" + _suggest(err["loc"])
+        elif err["type"] == "path_type":  # pydantic's names the Python class
+            msg = "Input should be a path (a string)"
+        elif err["type"] == "model_type":  # pydantic's names the model class
+            msg = "Input should be a section (its fields below it, `field: value`)"
         lines.append(f"{source}: {dotted}: {msg}")
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
