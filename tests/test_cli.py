@@ -37,3 +37,10 @@ def test_a_closed_stdout_still_ends_quietly_with_141(project: Path, db_url: str)
         os.close(write)
     assert done.returncode == 141, done.stderr
     assert "Traceback" not in done.stderr and "unexpected error" not in done.stderr
+
+
+def test_the_helps_exit_codes_name_every_command_that_exits_1() -> None:
+    # the README's table: `db status --exit-code`, `status` and `restart` exit 1
+    line = next(row for row in cli._exit_code_help().splitlines() if row.strip().startswith("1 "))
+    for command in ("`db status --exit-code`", "`status`", "`restart`"):
+        assert command in line, command

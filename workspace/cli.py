@@ -33,7 +33,8 @@ EXIT_BROKEN_PIPE = 141
 def _exit_code_help() -> str:
     rows = [f"  {EXIT_OK:>3}  success",
             f"  {EXIT_WORK_PENDING:>3}  `db status --exit-code`: migrations pending (8: one "
-            "applied is modified or missing); `status`: no workspace is running",
+            "applied is modified or missing); `status`: no workspace is running; "
+            "`restart`: none is running, or the app is not ready again in time",
             f"  {EXIT_USAGE:>3}  command-line usage error"]
     rows += [f"  {c.exit_code:>3}  {c.name}" for c in CODES]
     rows += [f"  {EXIT_INTERNAL:>3}  unexpected internal error (traceback in .workspace/logs/crash.log)",
