@@ -9,6 +9,7 @@ re-raised with `--debug`). The entry point is __main__.py.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -17,7 +18,7 @@ from typing import TextIO
 
 from workspace import __version__, redact
 from workspace.console import Console, silence
-from workspace.errors import CODES, WorkspaceError
+from workspace.errors import CODES, ConfigError, WorkspaceError
 from workspace.signals import deferred
 
 __all__ = ["main"]
@@ -77,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     redact.install_excepthooks()  # --debug re-raises: its traceback is masked too
     handler: Callable[[argparse.Namespace, Console], int] = args.handler
     try:
+        _check_project_dir(args)
         return handler(args, console)
     except WorkspaceError as exc:
         if args.debug:
@@ -99,6 +101,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _internal_error(args, console, exc)
     finally:
         redact.on_weak_password(None)  # the console goes with this call
+
+
+def _check_project_dir(args: argparse.Namespace) -> None:
+    """`--project-dir` names a directory (`init` makes a new one): a typo must not become
+    a project, with a database cluster in it."""
+    given: Path | None = args.project_dir
+    if given is None or args.command == "init" or given.is_dir():
+        return
+    problem = "not a directory" if os.path.lexists(given) else "no such directory"
+    raise ConfigError(f"--project-dir {given}: {problem}",
+                      remedy="Name the project's directory (or run the command in it).")
 
 
 def _internal_error(args: argparse.Namespace, console: Console, exc: Exception) -> int:
