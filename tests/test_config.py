@@ -233,3 +233,11 @@ def test_a_wrong_type_is_said_without_pythons_class_names(tmp_path: Path, text: 
     assert says in info.value.message
     assert "<class" not in info.value.message and "Config" not in info.value.message
     assert "DependencyChoice" not in info.value.message
+
+
+def test_invalid_yaml_remedy_is_about_the_yaml_not_a_field(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("migrations:\n\tdir: migrations\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, environ={})
+    assert "config.yaml:2:1: invalid YAML" in info.value.message
+    assert "line and column shown" in info.value.remedy and "spaces, not tabs" in info.value.remedy

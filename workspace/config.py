@@ -380,7 +380,9 @@ def _from_yaml(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+        tabs = " (indent with spaces, not tabs)" if "'\\t'" in problem else ""
+        raise ConfigError(f"{where}: invalid YAML: {problem}",
+                          remedy=f"Fix the YAML at the line and column shown{tabs}.") from None
     if data is None:
         return {}, {}
     if not isinstance(data, dict):
