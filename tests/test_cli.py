@@ -58,3 +58,13 @@ def test_a_project_dir_that_is_not_a_directory_is_exit_3_and_nothing_is_made(
     _, err = capfd.readouterr()
     assert f"--project-dir {missing}: no such directory" in err
     assert f"--project-dir {a_file}: not a directory" in err
+
+
+def test_psql_arguments_without_the_double_dash_are_told_where_they_go(
+        capfd: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["db", "psql", "-c", "SELECT 1"])
+    assert info.value.code == 2
+    _, err = capfd.readouterr()
+    assert "unrecognized arguments: -c" in err
+    assert "psql's own arguments go after `--`: workspace db psql -- -c 'SELECT 1'" in err

@@ -70,7 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     with deferred():  # the parser's imports: not cut short (see __main__.py)
         parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # as parse_args, with where psql's own arguments go
+        hint = (" (psql's own arguments go after `--`: workspace db psql -- -c 'SELECT 1')"
+                if getattr(args, "db_command", None) == "psql" else "")
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
     with deferred():  # what every command loads (the commands import the rest lazily):
         import workspace.config  # noqa: F401  pydantic_core panics if a signal cuts it short
     console = Console(json_mode=getattr(args, "json", False))
