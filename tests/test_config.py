@@ -198,3 +198,46 @@ def test_the_shipped_config_keeps_the_guides_critical_objects() -> None:
     assert pre.critical_functions == GUIDE_CRITICAL_FUNCTIONS == [
         "kb.update_tsv()", "kb.refresh_revision_counts()"]
     assert pre.required_extensions == ["vector", "pgcrypto"]
+
+
+@pytest.mark.parametrize("text, line, first", [
+    ("apps:\n  web:\n    command: [a]\napps:\n  other:\n    command: [b]\n", 4, 1),
+    ("migrations:\n  dir: a\n  lock_wait_s: 5\n  dir: b\n", 4, 2),
+    ("apps:\n  web:\n    command: [a]\n  web:\n    command: [b]\n", 4, 2),
+])
+def test_a_key_given_twice_is_refused_naming_both_lines(tmp_path: Path, text: str, line: int,
+                                                        first: int) -> None:
+    # YAML loaders keep the last one silently: a second `apps:` would drop every app above it
+    (tmp_path / "config.yaml").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, environ={})
+    assert f"config.yaml line {line}:" in info.value.message
+    assert f"given twice (first at line {first})" in info.value.message
+
+
+@pytest.mark.parametrize("text, says", [
+    ("migrations:\n  dir: [migrations]\n",
+     "config.yaml line 2: migrations.dir: Input should be a path (a string)"),
+    ("apps:\n  web: python app.py\n",
+     "config.yaml line 2: apps.web: Input should be a section (its fields below it, "
+     "`field: value`)"),
+    ("deps:\n  postgres: embedded\n",
+     "config.yaml line 2: deps.postgres: Input should be a section (its fields below it, "
+     "`field: value`)"),
+])
+def test_a_wrong_type_is_said_without_pythons_class_names(tmp_path: Path, text: str,
+                                                           says: str) -> None:
+    (tmp_path / "config.yaml").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, environ={})
+    assert says in info.value.message
+    assert "<class" not in info.value.message and "Config" not in info.value.message
+    assert "DependencyChoice" not in info.value.message
+
+
+def test_invalid_yaml_remedy_is_about_the_yaml_not_a_field(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("migrations:\n\tdir: migrations\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, environ={})
+    assert "config.yaml:2:1: invalid YAML" in info.value.message
+    assert "line and column shown" in info.value.remedy and "spaces, not tabs" in info.value.remedy

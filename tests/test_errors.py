@@ -38,3 +38,14 @@ def test_every_code_is_provoked_and_checked_by_some_test() -> None:
     text = "\n".join(p.read_text() for p in tests.rglob("test_*.py") if p.name != "test_errors.py")
     for code in errors.CODES:
         assert code.name in text, f"no test provokes {code.name}"
+
+
+def test_an_apps_remedy_names_that_app_not_a_placeholder() -> None:
+    failures = [errors.AppStartFailed("web", "nosuchcmd: No such file or directory"),
+                errors.AppExited("web", 1, ["boom"]),
+                errors.AppNotReady("web", 30, "connection refused")]
+    for failure in failures:
+        assert "<name>" not in failure.remedy and "<app>" not in failure.remedy, failure.remedy
+    assert "apps.web.command or apps.web.cwd" in failures[0].remedy
+    assert ".workspace/logs/web.log" in failures[1].remedy
+    assert "apps.web.ready_timeout_s" in failures[2].remedy

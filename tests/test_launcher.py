@@ -162,6 +162,23 @@ def test_port_held_by_another_process_is_named(shipped: Path) -> None:
     assert "pid" in out.stderr
 
 
+
+def test_recorded_port_held_by_another_process_says_remove_the_port_file(shipped: Path) -> None:
+    # the port chosen once and recorded in .workspace/postgres.port, taken meanwhile
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        (shipped / ".workspace").mkdir()
+        (shipped / ".workspace" / "postgres.port").write_text(f"{port}\n")
+        (shipped / "config.yaml").write_text("deps:\n  postgres:\n    backend: embedded\n")
+        out = run_cli(shipped, "up")
+    assert out.returncode == 11, out.stdout + out.stderr
+    remedy = out.stderr.split("Remedy: ", 1)[1]
+    port_file = shipped / ".workspace" / "postgres.port"
+    assert "set another port in `embedded.port`" in remedy
+    assert f"or remove {port_file} (a free port is chosen again)" in remedy
+
 def test_docker_backend_without_an_engine(shipped: Path) -> None:
     (shipped / "config.yaml").write_text("deps:\n  postgres:\n    backend: docker\n"
                                          "  zitadel:\n    backend: skip\n")

@@ -9,6 +9,7 @@ re-raised with `--debug`). The entry point is __main__.py.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -17,7 +18,7 @@ from typing import TextIO
 
 from workspace import __version__, redact
 from workspace.console import Console, silence
-from workspace.errors import CODES, WorkspaceError
+from workspace.errors import CODES, ConfigError, WorkspaceError
 from workspace.signals import deferred
 
 __all__ = ["main"]
@@ -33,7 +34,8 @@ EXIT_BROKEN_PIPE = 141
 def _exit_code_help() -> str:
     rows = [f"  {EXIT_OK:>3}  success",
             f"  {EXIT_WORK_PENDING:>3}  `db status --exit-code`: migrations pending (8: one "
-            "applied is modified or missing); `status`: no workspace is running",
+            "applied is modified or missing); `status`: no workspace is running; "
+            "`restart`: none is running, or the app is not ready again in time",
             f"  {EXIT_USAGE:>3}  command-line usage error"]
     rows += [f"  {c.exit_code:>3}  {c.name}" for c in CODES]
     rows += [f"  {EXIT_INTERNAL:>3}  unexpected internal error (traceback in .workspace/logs/crash.log)",
@@ -68,7 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     with deferred():  # the parser's imports: not cut short (see __main__.py)
         parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # as parse_args, with where psql's own arguments go
+        hint = (" (psql's own arguments go after `--`: workspace db psql -- -c 'SELECT 1')"
+                if getattr(args, "db_command", None) == "psql" else "")
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
     with deferred():  # what every command loads (the commands import the rest lazily):
         import workspace.config  # noqa: F401  pydantic_core panics if a signal cuts it short
     console = Console(json_mode=getattr(args, "json", False))
@@ -76,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     redact.install_excepthooks()  # --debug re-raises: its traceback is masked too
     handler: Callable[[argparse.Namespace, Console], int] = args.handler
     try:
+        _check_project_dir(args)
         return handler(args, console)
     except WorkspaceError as exc:
         if args.debug:
@@ -98,6 +105,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _internal_error(args, console, exc)
     finally:
         redact.on_weak_password(None)  # the console goes with this call
+
+
+def _check_project_dir(args: argparse.Namespace) -> None:
+    """`--project-dir` names a directory (`init` makes a new one): a typo must not become
+    a project, with a database cluster in it."""
+    given: Path | None = args.project_dir
+    if given is None or args.command == "init" or given.is_dir():
+        return
+    problem = "not a directory" if os.path.lexists(given) else "no such directory"
+    raise ConfigError(f"--project-dir {given}: {problem}",
+                      remedy="Name the project's directory (or run the command in it).")
 
 
 def _internal_error(args: argparse.Namespace, console: Console, exc: Exception) -> int:

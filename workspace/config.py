@@ -349,6 +349,10 @@ def _describe(exc: ValidationError, origin: Mapping[str, str]) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field" + _suggest(err["loc"])
+        elif err["type"] == "path_type":  # pydantic's names the Python class
+            msg = "Input should be a path (a string)"
+        elif err["type"] == "model_type":  # pydantic's names the model class
+            msg = "Input should be a section (its fields below it, `field: value`)"
         lines.append(f"{source}: {dotted}: {msg}")
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
@@ -390,15 +394,42 @@ def _from_yaml(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+        tabs = " (indent with spaces, not tabs)" if "'\\t'" in problem else ""
+        raise ConfigError(f"{where}: invalid YAML: {problem}",
+                          remedy=f"Fix the YAML at the line and column shown{tabs}.") from None
     if data is None:
         return {}, {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}:1: the top level must be a mapping of sections")
+    _refuse_duplicate_keys(node, "", path.name)
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     _flatten(data, node, "", values, sources, path.name)
     return values, sources
+
+
+def _refuse_duplicate_keys(node: Any, prefix: str, filename: str) -> None:
+    """A key given twice in one mapping is an error: YAML loaders keep the last one
+    silently (a second `apps:` would drop every app above it)."""
+    import yaml
+
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_duplicate_keys(item, prefix, filename)
+    if not isinstance(node, yaml.MappingNode):
+        return
+    seen: dict[str, int] = {}
+    for key_node, value_node in node.value:
+        key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else None
+        line = key_node.start_mark.line + 1
+        if key is not None and key != "<<":
+            if key in seen:
+                raise ConfigError(
+                    f"{filename} line {line}: {prefix}{key}: given twice (first at line "
+                    f"{seen[key]}); only the last would count",
+                    remedy=f"Merge the two `{key}:` entries into one in {filename}.")
+            seen[key] = line
+        _refuse_duplicate_keys(value_node, f"{prefix}{key}." if key else prefix, filename)
 
 
 def _flatten(data: Any, node: Any, prefix: str, values: dict[str, Any],

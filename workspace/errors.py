@@ -498,9 +498,11 @@ class MigrationIndexInvalid(MigrationError):
 class PortInUse(WorkspaceError):
     code_info = PORT_IN_USE
 
-    def __init__(self, host: str, port: int, holder: str, *, setting: str) -> None:
+    def __init__(self, host: str, port: int, holder: str, *, setting: str,
+                 or_else: str = "") -> None:
         super().__init__(f"{host}:{port} is already in use by {holder}",
-                         remedy=f"Stop {holder}, or set another port in `{setting}`.")
+                         remedy=f"Stop {holder}, or set another port in `{setting}`"
+                         f"{', ' + or_else if or_else else ''}.")
         self.port = port
         self.holder = holder
 
@@ -585,7 +587,9 @@ class SupervisorError(WorkspaceError):
         self.tail = list(tail)
         shown = "".join(f"\n  {app} | {line}" for line in self.tail)
         super().__init__(f"app `{app}` {problem}"
-                         + (f"; last lines:{shown}" if shown else "; it printed nothing"))
+                         + (f"; last lines:{shown}" if shown else "; it printed nothing"),
+                         remedy=self.code_info.remedy.replace("<name>", app)
+                         .replace("<app>", app))
 
 
 class AppStartFailed(SupervisorError):

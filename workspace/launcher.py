@@ -193,9 +193,9 @@ def _check_ports(config: Config, backend: Backend, zitadel: str) -> None:
         return  # the first start chooses a free one
     holder = port_holder(server.host, server.port)
     if holder is not None:
-        raise PortInUse(server.host, server.port, holder,
-                        setting="embedded.port" if config.embedded.port is not None
-                        else f"embedded.port (or remove {server.port_file})")
+        raise PortInUse(server.host, server.port, holder, setting="embedded.port",
+                        or_else="" if config.embedded.port is not None
+                        else f"or remove {server.port_file} (a free port is chosen again)")
 
 
 def _check_app_ports(config: Config) -> None:

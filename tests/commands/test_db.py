@@ -86,6 +86,22 @@ def test_checksum_mismatch_exit_code_then_repair(project: Path, db_url: str) -> 
     assert run_cli(project, "db", "migrate", "--database-url", db_url).returncode == 0
 
 
+
+def test_repair_of_a_version_that_did_not_change_is_refused_repairing_nothing(
+        project: Path, db_url: str) -> None:
+    a = write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    write(project, "0002_b.sql", "CREATE TABLE b (id int);")
+    assert run_cli(project, "db", "migrate", "--database-url", db_url).returncode == 0
+    a.write_text("-- reworded\nCREATE TABLE a (id int);")
+    typo = run_cli(project, "db", "repair", "1", "2", "999", "--database-url", db_url)
+    assert typo.returncode == 3, typo.stdout + typo.stderr
+    assert "every applied migration matches" not in typo.stdout  # 0001 does not
+    assert "db repair: 2, 999: not an applied migration whose file changed " \
+        "(changed: 1)" in typo.stderr
+    assert query(db_url, "SELECT count(*) FROM public.schema_migrations "
+                         "WHERE previous_checksum IS NOT NULL") == [(0,)]
+    assert run_cli(project, "db", "repair", "1", "--database-url", db_url).returncode == 0
+
 BAD_FILES = [
     ("bad name", "0003-add-tags.sql", "SELECT 1;", "naming rule", None),
     ("duplicate", "3_again.sql", "SELECT 1;", "duplicate version 3", None),

@@ -101,6 +101,20 @@ def test_running_init_again_changes_nothing_and_says_what_it_kept(tmp_path: Path
     assert "Kept (yours, not changed): config.yaml" in human.stdout
 
 
+
+def test_init_in_a_subdirectory_of_a_project_is_about_that_project(tmp_path: Path) -> None:
+    # as every other command: a nested config.yaml would split src/ off as another project
+    assert run_cli(tmp_path, "init").returncode == 0
+    sub = tmp_path / "src" / "deep"
+    sub.mkdir(parents=True)
+    out = run_cli(sub, "init", "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["project_dir"] == str(tmp_path.resolve()) and report["written"] == []
+    assert list((tmp_path / "src").rglob("*")) == [sub]
+    given = run_cli(sub, "init", ".")  # a DIR given is that directory, as before
+    assert given.returncode == 0 and (sub / "config.yaml").is_file()
+
 def test_an_existing_project_keeps_its_directory_and_gitignore(tmp_path: Path,
                                                                db_url: str) -> None:
     (tmp_path / "db" / "migrations").mkdir(parents=True)

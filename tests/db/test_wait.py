@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import psycopg
+import pytest
 from psycopg import sql
 
 from tests.conftest import run_cli, write
@@ -98,3 +99,14 @@ def test_a_modified_migration_ends_the_wait_at_once(project: Path, db_url: str) 
     out = run_cli(project, "db", "wait", "--timeout", "60", "--database-url", db_url, timeout=30)
     assert out.returncode == 8, out.stderr
     assert "PRECHECK_MIGRATION_CHECKSUM_MISMATCH" in out.stderr and "0001_a.sql" in out.stderr
+
+
+@pytest.mark.parametrize("timeout", ["inf", "nan", "-5", "1e9"])
+def test_a_timeout_that_is_not_a_bounded_number_of_seconds_is_exit_3(project: Path,
+                                                                     timeout: str) -> None:
+    # --timeout inf waited for ever on a pending migration; every wait is bounded
+    out = run_cli(project, "db", "wait", "--timeout", timeout,
+                  "--database-url", "postgresql://app@127.0.0.1:1/app", timeout=30)
+    assert out.returncode == 3, out.stdout + out.stderr
+    assert f"db wait --timeout {float(timeout):g}: must be a number of seconds from 0 to 86400" \
+        in out.stderr

@@ -21,15 +21,18 @@ def register(sub: Any) -> None:
                     "overwrite. With DATABASE_URL set, report the database's migration history "
                     "and the command that adopts it.")
     p.add_argument("dir", nargs="?", type=Path, default=None, metavar="DIR",
-                   help="the project directory (default: the current one; made when missing)")
+                   help="the project directory (default: the project of the current directory, found as every command finds it, else the current one; made when missing)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=_init)
 
 
 def _init(args: argparse.Namespace, console: Console) -> int:
     from workspace.init import init_project
+    from workspace.project_root import find_root
 
-    root = args.dir or args.project_dir or Path.cwd()
+    # no DIR: the project this directory belongs to (as every command finds it), so
+    # `init` in src/ never splits it off as a project of its own
+    root = args.dir or args.project_dir or find_root(Path.cwd())
     report = init_project(root, environ=os.environ)
     db = report.database
     if console.json_mode:

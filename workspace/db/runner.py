@@ -56,6 +56,7 @@ from workspace.db.plan import Plan, make_plan
 from workspace.db.sqlparse import Statement, line_col
 from workspace.errors import (
     ChecksumMismatch,
+    ConfigError,
     MigrationError,
     MigrationIndexInvalid,
     display_path,
@@ -168,6 +169,14 @@ def repair(url: str, migrations: list[MigrationFile], settings: RunnerSettings,
         exists = tracking.check_shape(conn, settings.table)
         plan = make_plan(migrations, tracking.read_rows(conn, settings.table) if exists else [])
         chosen = [m for m, _ in plan.modified if versions is None or _named(m, versions)]
+        unchanged = sorted(v for v in versions or set() if not any(_named(m, {v}) for m in chosen))
+        if unchanged:  # a typo must not pass as "nothing to repair": nothing is repaired
+            changed = ", ".join(str(m.version) for m, _ in plan.modified) or "none"
+            raise ConfigError(
+                f"db repair: {', '.join(unchanged)}: not an applied migration whose "
+                f"file changed (changed: {changed})",
+                remedy="Name the versions `workspace db status` shows as modified, or none "
+                       "for all of them.")
         with conn.transaction():
             for m in chosen:
                 conn.execute(tracking.repair_sql(m.version, m.name, m.checksum, describe(),
