@@ -93,3 +93,14 @@ def test_each_file_starts_from_a_fresh_session_through_the_hook(
     assert result is not None and len(result.applied) == 2
     assert query(db_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
                          "ORDER BY 1") == [("base",), ("schema_migrations",), ("t",)]
+
+
+@pytest.mark.parametrize("timeout", [float("inf"), float("nan"), -5.0, 1e9])
+def test_wait_for_migrations_refuses_an_unbounded_timeout(project: Path, db_url: str,
+                                                          timeout: float) -> None:
+    """Every wait is bounded: inf would wait for ever on a pending migration."""
+    from workspace.errors import ConfigError
+
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    with pytest.raises(ConfigError, match="timeout"):
+        wait_for_migrations(db_url, timeout=timeout, project_dir=project)

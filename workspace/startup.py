@@ -24,6 +24,7 @@ from workspace.db import migrate_project
 from workspace.db.files import MigrationFile, find_migrations
 from workspace.db.plan import Plan
 from workspace.db.runner import MigrateResult
+from workspace.db.wait import check_timeout
 from workspace.db.wait import wait_for_migrations as _wait
 from workspace.deps import database_url
 
@@ -59,6 +60,7 @@ def wait_for_migrations(url: str | None = None, *, timeout: float = 60.0,
     """Return once nothing is pending and no runner holds the migration lock; never
     migrates. Retries a database that is not up yet. Raises `MigrationsPending` (or the
     last `DatabaseUnreachable`) after `timeout` seconds."""
+    check_timeout(timeout, "wait_for_migrations(timeout=...)")
     config = load_config(project_dir, cli={"database.url": url, "migrations.dir": migrations_dir})
     files = find_migrations(config.migrations_dir, layout=config.migrations.layout)
 

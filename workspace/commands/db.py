@@ -151,16 +151,11 @@ def _status(args: argparse.Namespace, console: Console) -> int:
 
 
 def _wait(args: argparse.Namespace, console: Console) -> int:
-    from workspace.config_types import MAX_DURATION_S
     from workspace.db.files import find_migrations
-    from workspace.db.wait import wait_for_migrations
+    from workspace.db.wait import check_timeout, wait_for_migrations
     from workspace.deps import database_url
-    from workspace.errors import ConfigError
 
-    if not 0 <= args.timeout <= MAX_DURATION_S:  # NaN fails too: every wait is bounded
-        raise ConfigError(f"db wait --timeout {args.timeout:g}: must be a number of "
-                          f"seconds from 0 to {MAX_DURATION_S:g} (one day)",
-                          remedy="Give --timeout a number of seconds, e.g. --timeout 60.")
+    check_timeout(args.timeout, "db wait --timeout")
     config = config_from(args)
     files = find_migrations(config.migrations_dir, layout=config.migrations.layout)
     url = database_url(config)

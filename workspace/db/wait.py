@@ -70,6 +70,18 @@ class Look:
         return "; ".join(parts)
 
 
+def check_timeout(timeout_s: float, what: str) -> None:
+    """ConfigError unless `timeout_s` is a number of seconds from 0 to a day (NaN and inf
+    fail too: every wait is bounded). `what` names it: `db wait --timeout`."""
+    from workspace.config_types import MAX_DURATION_S
+    from workspace.errors import ConfigError
+
+    if not 0 <= timeout_s <= MAX_DURATION_S:
+        raise ConfigError(f"{what} {timeout_s:g}: must be a number of seconds from 0 to "
+                          f"{MAX_DURATION_S:g} (one day)",
+                          remedy="Give a number of seconds, e.g. 60.")
+
+
 def wait_for_migrations(url: str, migrations: list[MigrationFile], *, timeout_s: float,
                         poll_s: float = POLL_S, connect_timeout_s: float = 5.0,
                         report: Callable[[str], None] | None = None,
