@@ -264,7 +264,7 @@ def test_docker_zitadel_first_run_makes_the_oauth_client(
     from tests.deps.zitadel_fixture import FakeCompose, FakeZitadel, zitadel_container
     from workspace.config import load_config
     from workspace.deps import docker
-    from workspace.start import app_env
+    from workspace.session import app_env
 
     pat = "pat-Fw8kP2xQ9mZ4rT7vB1nC6yH3jL5sD0gE"
     (shipped / "docker").mkdir()

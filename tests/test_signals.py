@@ -112,7 +112,7 @@ def test_a_sigterm_at_each_mode_switch_still_stops_the_dependencies(
     import yaml
 
     from tests.stack import app
-    from workspace import signals, start
+    from workspace import session, signals
     from workspace.config import load_config
     from workspace.deps.ref import EMBEDDED_POSTGRES, DepRef
     from workspace.launcher import UpResult
@@ -129,7 +129,7 @@ def test_a_sigterm_at_each_mode_switch_still_stops_the_dependencies(
         started.clear()
         return ["embedded PostgreSQL"]
 
-    monkeypatch.setattr(start, "stop_started", stop_started)
+    monkeypatch.setattr(session, "stop_started", stop_started)
     switches = 0
 
     def hook() -> None:
@@ -141,7 +141,7 @@ def test_a_sigterm_at_each_mode_switch_still_stops_the_dependencies(
     result = UpResult(started=[EMBEDDED_POSTGRES])
     with deferred(raise_at_end=False):
         monkeypatch.setattr(signals, "_switch_hooks", [hook])
-        returned = start.supervise(
+        returned = session.supervise(
             config, result, mode="foreground", printer=Printer(["api"], colour=False),
             on_all_ready=lambda apps: os.kill(os.getpid(), signal.SIGINT))
     assert switches >= 4

@@ -263,7 +263,7 @@ def test_a_docker_hiccup_in_the_dependency_watch_does_not_end_the_run(
         project: Path, monkeypatch: pytest.MonkeyPatch, exit_after: int | None) -> None:
     import time
 
-    from workspace import start as start_module
+    from workspace import session as start_module
     from workspace.config import load_config
     from workspace.deps import docker as docker_deps
     from workspace.errors import DependencyExited

@@ -57,7 +57,7 @@ class _Failed(WorkspaceError):
 
 def spawn_supervisor(config: Config, result: UpResult, lock: RunLock, console: Console) -> int:
     """Start the background supervisor; return 0 once every app is ready."""
-    from workspace.start import combined_log
+    from workspace.session import combined_log
 
     log_path = combined_log(config)
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -199,7 +199,7 @@ def main() -> int:
 
 
 def _supervise(handoff: dict[str, Any], progress: _Progress) -> int:
-    from workspace.start import supervise
+    from workspace.session import supervise
     from workspace.supervisor.printer import Printer
 
     result = UpResult.from_json(handoff["result"])

@@ -110,7 +110,8 @@ def _up(config: Config, steps: Steps, result: UpResult,
                               "(set oidc.issuer, or run with Docker)")
     else:
         result.oidc_issuer = _zitadel(config, zitadel, steps, result, on_started)
-    migrations = find_migrations(config.migrations_dir, layout=config.migrations.layout)  # read once, for both steps
+    # read once, for both steps
+    migrations = find_migrations(config.migrations_dir, layout=config.migrations.layout)
     _migrate(config, url, migrations, steps, result)
     result.validation_warnings = _validate(config, url, migrations, steps)
     result.validated = True

@@ -59,7 +59,7 @@ def test_the_page_shows_logs_drift_restarts_and_a_pending_migration(
             conn.execute("DROP TABLE kb.tags CASCADE")
         tab.eval(q("#validate") + ".click()")
         tab.wait_for(q("#validation") + ".dataset.valid === 'false'", 60)
-        drift = tab.eval(f"[...document.querySelectorAll('#drift li')].map(e => e.textContent)")
+        drift = tab.eval("[...document.querySelectorAll('#drift li')].map(e => e.textContent)")
         assert any("kb.tags" in line for line in drift), drift
         shot(tab, "2-drift-after-drop-table.png")
         tab.eval(q("#fix") + ".click()")

@@ -70,7 +70,8 @@ def _migrate(args: argparse.Namespace, console: Console) -> int:
     from workspace.deps import database_url
 
     config = config_from(args)
-    files = find_migrations(config.migrations_dir, layout=config.migrations.layout)  # every file checked before connecting
+    # every file checked before connecting
+    files = find_migrations(config.migrations_dir, layout=config.migrations.layout)
     url = database_url(config)
 
     def report(event: str, m: MigrationFile, elapsed_ms: float | None) -> None:

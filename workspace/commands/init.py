@@ -21,7 +21,9 @@ def register(sub: Any) -> None:
                     "overwrite. With DATABASE_URL set, report the database's migration history "
                     "and the command that adopts it.")
     p.add_argument("dir", nargs="?", type=Path, default=None, metavar="DIR",
-                   help="the project directory (default: the project of the current directory, found as every command finds it, else the current one; made when missing)")
+                   help="the project directory (default: the project of the current "
+                        "directory, found as every command finds it, else the current one; "
+                        "made when missing)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=_init)
 

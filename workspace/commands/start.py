@@ -160,7 +160,7 @@ def _duration(seconds: float | None) -> str:
 def _logs(args: argparse.Namespace, console: Console) -> int:
     from workspace.errors import display_path
     from workspace.runstate import RunLock
-    from workspace.start import combined_log
+    from workspace.session import combined_log
     from workspace.userfile import NotReadable, read_regular
 
     config = config_from(args)

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from workspace.db.layouts import Entry, Version, choose_layout, naming_rule, order_of, \
-    parse_version, scan
+from workspace.db.layouts import Entry, Version, choose_layout, naming_rule, order_of, parse_version, scan
 from workspace.db.sqlparse import (
     Directives,
     Note,

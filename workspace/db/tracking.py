@@ -92,7 +92,7 @@ def check_shape(conn: psycopg.Connection[Any], table: str = TABLE) -> bool:
     raise TrackingTableInvalid(
         f"{table} exists but is {owner} tracking table, not workspace's "
         f"(columns: {', '.join(sorted(columns))})",
-        remedy=f"Import its history into workspace's table with `workspace db adopt`, or keep "
+        remedy="Import its history into workspace's table with `workspace db adopt`, or keep "
                "it for the other tool and give workspace a table of its own "
                "(migrations.table in config.yaml, e.g. workspace.schema_migrations).")
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -187,7 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(out or b": idle\n\n")
                 self.wfile.flush()
                 version, seq = now_version, now_seq
-        except (OSError, socket.timeout):  # the browser went away
+        except (TimeoutError, OSError):  # the browser went away
             pass
         finally:
             self.close_connection = True

@@ -1,4 +1,4 @@
-"""The live side of a running workspace, started and stopped by `start.supervise`: the
+"""The live side of a running workspace, started and stopped by `session.supervise`: the
 page (server.py), the database jobs (database.py), the file watch (supervisor/watch.py).
 
     live = LiveSession(config, result, printer)
@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workspace import redact
-from workspace.deps.ref import DOCKER_ZITADEL
 from workspace.config import Config
+from workspace.deps.ref import DOCKER_ZITADEL
 from workspace.errors import PortInUse
 from workspace.page.database import LiveDatabase
 from workspace.page.server import PageServer

@@ -149,8 +149,8 @@ class Manager:
 
     def restart(self, name: str) -> None:
         """Restart app `name` and the apps depending on it: stop each (if it runs), then
-        start it again once its dependencies are ready. Thread-safe; returns at once, the loop does it. ConfigError for an
-        unknown name."""
+        start it again once its dependencies are ready. Thread-safe; returns at once, the
+        loop does it. ConfigError for an unknown name."""
         if name not in self._apps:
             raise ConfigError(f"no app named `{name}` runs in this workspace (apps: "
                               f"{', '.join(self._apps) or 'none'})")
