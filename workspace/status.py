@@ -145,7 +145,8 @@ def _app(config: Config, name: str, recorded: AppState | None, now: float) -> di
     alive = same_process(recorded.pid, recorded.pid_started)
     shown.update(state=recorded.state, pid=recorded.pid, url=recorded.url,
                  restarts=recorded.restarts, liveness=recorded.health)
-    if recorded.pid is not None and not alive and recorded.state in ("starting", "ready"):
+    if recorded.pid is not None and not alive and recorded.state in ("starting", "ready", "running",
+                                                                    "stopping"):
         shown["state"] = "gone"
     if alive:
         shown["uptime_s"] = round(now - recorded.since, 1)

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import free_port
 from tests.supervisor.conftest import Run, assert_gone, program, wait_for
 from tests.supervisor.test_process import unstamped
-from workspace.errors import AppExited, AppNotReady, AppStartFailed
+from workspace.errors import AppExited, AppNotReady, AppStartFailed, ConfigError
 
 MakeRun = Callable[..., Run]
 
@@ -193,7 +193,8 @@ def test_restart_restarts_the_app_and_its_dependents_and_only_them(make_run: Mak
     started = [p.name for p in run.recorder.made]
     assert sorted(started) == ["api", "api", "other", "web", "web"]
     text = run.out.getvalue()
-    assert text.index("api: restarting") < text.index("web ready", text.index("api: restarting"))
-    with pytest.raises(KeyError):
+    assert text.index("api: restart asked") < text.index("web ready",
+                                                         text.index("api: restart asked"))
+    with pytest.raises(ConfigError):
         run.manager.restart("nope")
     assert_gone(run.recorder.pids)

@@ -120,3 +120,70 @@ def test_restart_of_an_unknown_app_names_the_choices(make_run: MakeRun) -> None:
     run = make_run({"api": {"command": program("sleeper.py")}})
     with pytest.raises(ConfigError, match=r"no app named `nope`.*\(apps: api\)"):
         run.manager.restart("nope")
+
+
+def test_restarts_asked_for_do_not_use_up_the_policys_budget(make_run: MakeRun) -> None:
+    """Saves under `watch` restart an app many times: a later crash is still a crash the
+    policy restarts (max_restarts counts the policy's own restarts)."""
+    import os
+    import signal
+
+    run = make_run({"api": {"command": program("sleeper.py", "api up"), "ready": {"log": "api up"},
+                            "restart": "on-failure", "max_restarts": 1, "backoff_s": 0.05}})
+
+    def drive() -> None:
+        for n in (2, 3):
+            wait_for(lambda: run.ready.count("api") == n - 1, 10, "api ready")
+            run.manager.restart("api")
+        wait_for(lambda: run.ready.count("api") == 3, 10, "api ready after two restarts")
+        os.kill(run.recorder.made[-1].pid, signal.SIGKILL)  # a crash
+        wait_for(lambda: run.ready.count("api") == 4, 10, "api restarted by its policy")
+        run.manager.stop()
+
+    driver = _in_background(drive)
+    assert run.run() == 0
+    driver.join(5)
+    assert "restart 1/1" in run.out.getvalue()
+    assert_gone(run.recorder.pids)
+
+
+def test_a_dependant_in_backoff_waits_for_its_restarted_dependency(make_run: MakeRun) -> None:
+    run = make_run({"api": {"command": program("sleeper.py", "api up"), "ready": {"log": "api up"}},
+                    "web": {"command": program("exit_with.py", 3, "web fails"),
+                            "depends_on": ["api"], "restart": "on-failure", "backoff_s": 30,
+                            "max_restarts": 3, "on_exit": "keep-running"}})
+
+    def drive() -> None:
+        wait_for(lambda: _state(run, "web") == "restarting", 10, "web in its backoff")
+        run.manager.restart("api")
+        wait_for(lambda: len(run.recorder.made) == 4, 10, "api and web started again")
+        run.manager.stop()
+
+    driver = _in_background(drive)
+    assert run.run() == 0
+    driver.join(5)
+    assert [p.name for p in run.recorder.made] == ["api", "web", "api", "web"]
+    out = run.out.getvalue()
+    assert out.index("api ready", out.index("api stopped")) < out.rindex("web started")
+    assert_gone(run.recorder.pids)
+
+
+def test_a_restart_of_a_dependency_restarts_a_dependant_still_starting(make_run: MakeRun) -> None:
+    run = make_run({"api": {"command": program("sleeper.py", "api up"), "ready": {"log": "api up"}},
+                    "web": {"command": program("sleeper.py", "web up", 1.0),
+                            "ready": {"log": "web up"}, "depends_on": ["api"]}})
+
+    def drive() -> None:
+        wait_for(lambda: run.ready == ["api", "web"], 10, "both ready")
+        run.manager.restart("web")
+        wait_for(lambda: _state(run, "web") == "starting", 10, "web starting again")
+        run.manager.restart("api")  # web runs against the old api: it restarts too
+        wait_for(lambda: run.ready.count("web") == 2 and run.ready.count("api") == 2, 15,
+                 "both ready again")
+        run.manager.stop()
+
+    driver = _in_background(drive)
+    assert run.run() == 0
+    driver.join(5)
+    assert [p.name for p in run.recorder.made] == ["api", "web", "web", "api", "web"]
+    assert_gone(run.recorder.pids)

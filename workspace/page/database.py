@@ -108,7 +108,7 @@ class LiveDatabase:
         from workspace.db.lint import load_leniently
         from workspace.db.runner import read_plan
 
-        files, bad = load_leniently(self._config.migrations_dir)
+        files, bad = load_leniently(self._config.migrations_dir, self._config.migrations.layout)
         plan = read_plan(self._url, files, runner_settings(self._config))
         rows: list[dict[str, Any]] = []
 

@@ -108,8 +108,9 @@ class LiveSession:
         self._publish()
 
     def _publish(self) -> None:
-        self.live.update(apps=[{**asdict(a), "health": self._health.get(a.name, "unknown")
-                                if a.state == "ready" else "-"} for a in self._apps])
+        self.live.update(apps=[{**asdict(a), "health": a.health or (  # liveness's verdict first
+            self._health.get(a.name, "unknown") if a.state == "ready" else "-")}
+            for a in self._apps])
 
     # -- actions ----------------------------------------------------------------------
 

@@ -96,7 +96,8 @@ class _App:
     # policy did not restart under on_exit: keep-running; failed: one that stops all
     state: Literal["waiting", "starting", "ready", "running", "completed", "restarting",
                    "stopping", "exited", "failed", "stopped"] = "waiting"
-    restarts: int = 0
+    restarts: int = 0  # shown: every restart, asked for or by the policy
+    policy_restarts: int = 0  # what the policy counts (max_restarts, backoff)
     health: str | None = None  # the liveness verdict: ok, or failing n/m: reason
     launch: Launch | None = None
     liveness: Liveness | None = None
@@ -221,11 +222,11 @@ class Manager:
     def _start_due(self) -> None:
         now = self._clock()
         for app in self._apps.values():
-            waiting = app.state == "waiting" and all(
-                self._apps[d].state == "completed" if how == "completed"
-                else self._apps[d].state in ("ready", "completed")
-                for d, how in app.config.depends_on.items())
-            if (waiting or (app.state == "restarting" and now >= app.due)) and not self._stopping:
+            due = app.state == "waiting" or (app.state == "restarting" and now >= app.due)
+            if due and not self._stopping and all(
+                    self._apps[d].state == "completed" if how == "completed"
+                    else self._apps[d].state in ("ready", "completed")
+                    for d, how in app.config.depends_on.items()):
                 self._start(app)
 
     def _start(self, app: _App) -> None:
@@ -294,13 +295,14 @@ class Manager:
         if event.type == "restart":  # the app and what depends on it (watch, the page)
             configs = {n: a.config for n, a in self._apps.items()}
             for name in (n for n in self._order if n in dependents(configs, app.name)):
-                self._restart(self._apps[name])
+                self._restart(self._apps[name], asked=name == app.name)
         elif event.type == "liveness" and current and app.state == "ready":
             self._liveness(app, event)
         elif event.type == "line":
             app.tail.append(event.text)
             self._printer.line(event.name, event.text, event.time)
-        elif event.type == "ready" and current and app.state == "starting":
+        elif event.type == "ready" and current and app.state == "starting" \
+                and not self._stopping:
             self._ready(app)
         elif event.type == "unready" and current and not self._stopping:
             self._fail(AppNotReady(app.name, app.config.ready_timeout_s, event.text, app.tail))
@@ -337,10 +339,13 @@ class Manager:
             self._terminate(app)
         self._changed()
 
-    def _restart(self, app: _App) -> None:
+    def _restart(self, app: _App, *, asked: bool) -> None:
         """restart(name): stop the app if it runs; it starts again once its dependencies
-        are ready (_start_due)."""
-        if self._stopping or app.restart_open:  # one under way: asked again, the same one
+        are ready (_start_due). Asked again before it is ready, it is the same restart;
+        restarted because a dependency is (`asked` false), it joins only a restart that
+        has not started the new process yet: one started runs against the old dependency."""
+        if self._stopping or (app.restart_open
+                              and (asked or app.state in ("stopping", "waiting"))):
             return
         app.restart_open = True
         self._printer.system(f"{app.name}: restart asked")
@@ -350,7 +355,7 @@ class Manager:
             self._terminate(app)
             self._changed()
             return
-        app.state, app.due = "waiting" if app.state != "restarting" else "restarting", 0.0
+        app.state, app.due = "waiting", 0.0  # starts once what it depends on is ready
         self._changed()
 
     def _terminate(self, app: _App) -> None:
@@ -403,13 +408,14 @@ class Manager:
             if all(a.state == "completed" for a in self._apps.values()):
                 self._printer.system("every app was a task, and each completed")
                 self._stopping = True  # nothing left to supervise: run() returns 0
-        elif should_restart(cfg, returncode=event.returncode, restarts=app.restarts):
+        elif should_restart(cfg, returncode=event.returncode, restarts=app.policy_restarts):
             self._forget(event.pid)  # leftovers would hold the port it needs
             app.restarts += 1
-            delay = cfg.backoff(app.restarts)
+            app.policy_restarts += 1
+            delay = cfg.backoff(app.policy_restarts)
             app.state, app.due = "restarting", self._clock() + delay
             why = f"unhealthy: {app.unhealthy}" if app.unhealthy else how
-            self._printer.system(f"{app.name} exited ({why}); restart {app.restarts}/"
+            self._printer.system(f"{app.name} exited ({why}); restart {app.policy_restarts}/"
                                  f"{cfg.max_restarts} in {delay:g}s")
         elif cfg.kind == "service" and cfg.on_exit == "keep-running":
             self._forget(event.pid)

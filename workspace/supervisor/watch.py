@@ -122,7 +122,8 @@ def watch_rules(config: Config) -> list[Rule]:
             rel = directory.resolve().relative_to(config.project_dir.resolve()).as_posix()
         except ValueError:  # outside the project: watched by its absolute path
             rel = directory.resolve().as_posix()
-        rules.append(Rule(MIGRATIONS, (f"{rel}/*.sql" if rel != "." else "*.sql",)))
+        base = "" if rel == "." else f"{rel}/"  # diesel's layout: <dir>/up.sql
+        rules.append(Rule(MIGRATIONS, (f"{base}*.sql", f"{base}*/up.sql")))
     return rules
 
 
