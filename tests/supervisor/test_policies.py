@@ -133,7 +133,7 @@ def test_restarts_asked_for_do_not_use_up_the_policys_budget(make_run: MakeRun) 
 
     def drive() -> None:
         for n in (2, 3):
-            wait_for(lambda: run.ready.count("api") == n - 1, 10, "api ready")
+            wait_for(lambda n=n: run.ready.count("api") == n - 1, 10, "api ready")
             run.manager.restart("api")
         wait_for(lambda: run.ready.count("api") == 3, 10, "api ready after two restarts")
         os.kill(run.recorder.made[-1].pid, signal.SIGKILL)  # a crash
