@@ -125,7 +125,7 @@ def run_cli(project: Path, *args: str, env: dict[str, str] | None = None,
     full_env = {k: v for k, v in os.environ.items()
                 if k not in ("DATABASE_URL", "SKIP_MIGRATIONS", "MIGRATIONS_DIR")}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "workspace", *args], cwd=project,
+    return subprocess.run([sys.executable, "-P", "-m", "workspace", *args], cwd=project,
                           env=full_env, capture_output=True, text=True, timeout=timeout)
 
 

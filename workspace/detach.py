@@ -69,7 +69,7 @@ def spawn_supervisor(config: Config, result: UpResult, lock: RunLock, console: C
     try:
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "workspace.detached"], stdin=subprocess.PIPE,
+                [sys.executable, "-P", "-m", "workspace.detached"], stdin=subprocess.PIPE,
                 stdout=log, stderr=subprocess.STDOUT, cwd=config.project_dir,
                 start_new_session=True, pass_fds=(write_fd, lock.fd))
     except OSError:

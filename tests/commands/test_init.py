@@ -208,3 +208,26 @@ def test_a_path_taken_by_something_else_is_named_not_a_crash(tmp_path: Path) -> 
     assert again.returncode == 0, again.stdout + again.stderr
     assert (tmp_path / "docker" / "docker-compose.yml").is_file()
     assert "config.yaml" in again.stdout and ".gitignore" in again.stdout  # kept: theirs
+
+
+def test_a_project_with_its_own_workspace_package_starts_detached(outside_tmp: Path) -> None:
+    """The detached supervisor and the watchdog run as `python -m workspace...` in the
+    project: a `workspace/` package of the project must not stand in for ours."""
+    root = outside_tmp / "shadow"
+    (root / "workspace").mkdir(parents=True)
+    (root / "workspace" / "__init__.py").write_text("raise SystemExit('the project’s own')\n")
+    (root / "migrations").mkdir()
+    (root / "migrations" / "0001_t.sql").write_text("CREATE TABLE IF NOT EXISTS t (id int);\n")
+    (root / "config.yaml").write_text(
+        "apps:\n  web:\n    command: python3 -c \"print('web up', flush=True); "
+        "import time; time.sleep(60)\"\n    ready: {log: web up}\n")
+    try:
+        started = run_cli(root, "start", "--detach", timeout=120)
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert "web ready" in started.stdout
+        stopped = run_cli(root, "stop")
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        assert_nothing_left(root)
+    finally:
+        run_cli(root, "stop", timeout=60)
+        run_cli(root, "down", timeout=60)

@@ -33,7 +33,7 @@ class Watchdog:
     @classmethod
     def start(cls, *, grace_s: float) -> Watchdog:
         popen = subprocess.Popen(
-            [sys.executable, "-m", "workspace.supervisor.watchdog", str(grace_s)],
+            [sys.executable, "-P", "-m", "workspace.supervisor.watchdog", str(grace_s)],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             # its own session: Ctrl-C or a signal to the launcher's group must not end it
             start_new_session=True, close_fds=True)
