@@ -30,7 +30,7 @@ from workspace.config import Config, load_config
 from workspace.console import Console
 from workspace.errors import AppStartFailed, WorkspaceError
 from workspace.launcher import UpResult
-from workspace.runstate import AppState, RunLock
+from workspace.runstate import AppState, RunLock, StateStore
 from workspace.signals import interruptible
 from workspace.waits import polling
 
@@ -93,6 +93,9 @@ def spawn_supervisor(config: Config, result: UpResult, lock: RunLock, console: C
         console.warn("The workspace was stopped before every app was ready")
         return stopped
     if not console.json_mode:
+        state = StateStore(config.state_dir).read()
+        if state is not None and state.page:  # as the foreground run shows it: to be used
+            console.ok(f"Workspace page: {state.page['url']}#key={state.page['token']}")
         console.info(f"Workspace running in the background (supervisor pid {proc.pid}); "
                      "`workspace status`, `workspace logs -f`, `workspace stop`")
     return 0

@@ -5,6 +5,7 @@ directory to a running workspace with no edits."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -64,6 +65,7 @@ def test_an_empty_directory_to_a_running_workspace_with_no_edits(outside_tmp: Pa
         assert started.returncode == 0, started.stdout + started.stderr
         assert "Migrations applied (1 applied)" in started.stdout
         assert "web ready" in started.stdout
+        assert re.search(r"Workspace page: http://127\.0\.0\.1:\d+/#key=\S{20,}", started.stdout)
 
         status = run_cli(sub, "status", "--json")
         assert status.returncode == 0, status.stdout + status.stderr
