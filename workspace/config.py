@@ -408,14 +408,20 @@ def _from_yaml(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     return values, sources
 
 
-def _refuse_duplicate_keys(node: Any, prefix: str, filename: str) -> None:
+def _refuse_duplicate_keys(node: Any, prefix: str, filename: str,
+                           seen_nodes: set[int] | None = None) -> None:
     """A key given twice in one mapping is an error: YAML loaders keep the last one
-    silently (a second `apps:` would drop every app above it)."""
+    silently (a second `apps:` would drop every app above it). Each node is looked at
+    once: an alias makes the node graph a cycle (`a: &x [*x]`)."""
     import yaml
 
+    seen_nodes = set() if seen_nodes is None else seen_nodes
+    if id(node) in seen_nodes:
+        return
+    seen_nodes.add(id(node))
     if isinstance(node, yaml.SequenceNode):
         for item in node.value:
-            _refuse_duplicate_keys(item, prefix, filename)
+            _refuse_duplicate_keys(item, prefix, filename, seen_nodes)
     if not isinstance(node, yaml.MappingNode):
         return
     seen: dict[str, int] = {}
@@ -429,7 +435,8 @@ def _refuse_duplicate_keys(node: Any, prefix: str, filename: str) -> None:
                     f"{seen[key]}); only the last would count",
                     remedy=f"Merge the two `{key}:` entries into one in {filename}.")
             seen[key] = line
-        _refuse_duplicate_keys(value_node, f"{prefix}{key}." if key else prefix, filename)
+        _refuse_duplicate_keys(value_node, f"{prefix}{key}." if key else prefix, filename,
+                               seen_nodes)
 
 
 def _flatten(data: Any, node: Any, prefix: str, values: dict[str, Any],
