@@ -4,6 +4,7 @@ a database with no history baselined, the next migration file written."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from workspace.commands.common import add_common, config_from
@@ -49,31 +50,32 @@ def register(dbsub: Any) -> None:
 
 
 def _adopt(args: argparse.Namespace, console: Console) -> int:
-    from workspace.db import runner_settings
     from workspace.db.adopt import adopt
-    from workspace.db.files import detect_layout, find_migrations
-    from workspace.deps import database_url
 
-    config = config_from(args)
-    layout = detect_layout(config.migrations_dir, config.migrations.layout)
-    files = find_migrations(config.migrations_dir, layout=layout)
-    result = adopt(database_url(config), files, runner_settings(config), layout=layout,
-                   source=args.source)
-    return _report(args, console, result, config.migrations.table, "adopted")
+    return _take_over(args, console, "adopted",
+                      lambda *common, **kw: adopt(*common, **kw, source=args.source))
 
 
 def _baseline(args: argparse.Namespace, console: Console) -> int:
-    from workspace.db import runner_settings
     from workspace.db.adopt import baseline
+
+    return _take_over(args, console, "baselined",
+                      lambda *common, **kw: baseline(*common, **kw, version=args.version))
+
+
+def _take_over(args: argparse.Namespace, console: Console, done: str,
+               record: Callable[..., AdoptResult]) -> int:
+    """What adopt and baseline share: the project's files in its layout, the database,
+    the runner's settings; `record(url, files, settings, layout=...)` does the work."""
+    from workspace.db import runner_settings
     from workspace.db.files import detect_layout, find_migrations
     from workspace.deps import database_url
 
     config = config_from(args)
     layout = detect_layout(config.migrations_dir, config.migrations.layout)
     files = find_migrations(config.migrations_dir, layout=layout)
-    result = baseline(database_url(config), files, runner_settings(config), layout=layout,
-                      version=args.version)
-    return _report(args, console, result, config.migrations.table, "baselined")
+    result = record(database_url(config), files, runner_settings(config), layout=layout)
+    return _report(args, console, result, config.migrations.table, done)
 
 
 def _report(args: argparse.Namespace, console: Console, result: AdoptResult, table: str,
