@@ -21,8 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from workspace import redact, urls
 from workspace.apps_config import APP_NAME, APP_NAME_RULE, AppConfig, SupervisorConfig, check_apps
+from workspace.config_paths import ProjectPaths
 from workspace.config_sources import (
+    CONFIG_FILE,
     ENV_ALIASES,
+    ENV_FILE,
     ENV_PREFIX,
     check_utf8,
     from_env,
@@ -37,8 +40,6 @@ __all__ = ["ENV_ALIASES", "ENV_PREFIX", "Config", "DatabaseConfig", "DepsConfig"
            "EmbeddedConfig", "MigrationsConfig", "OidcConfig", "PrecheckConfig", "ReadinessConfig",
            "load_config"]
 
-CONFIG_FILE = "config.yaml"
-ENV_FILE = ".env"
 
 
 class _Section(BaseModel):
@@ -174,7 +175,7 @@ class PrecheckConfig(_Section):
                            description="expected schema, for roles that may not CREATE DATABASE")
 
 
-class Config(_Section):
+class Config(ProjectPaths, _Section):
     project_dir: Path = Field(default_factory=Path.cwd)
     config_file: Path | None = Field(default=None, description="Set by load_config: the "
                                      "file read, for processes that load it again.")
@@ -203,10 +204,6 @@ class Config(_Section):
     def app_order(self) -> list[str]:
         """The apps in start order: dependencies first, else as configured."""
         return check_apps(self.apps)
-
-    def path(self, relative: Path) -> Path:
-        """Resolve a configured path against the project directory."""
-        return relative if relative.is_absolute() else self.project_dir / relative
 
     @property
     def migrations_dir(self) -> Path:

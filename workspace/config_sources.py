@@ -19,9 +19,11 @@ from typing import Any
 from workspace.errors import ConfigError
 from workspace.userfile import NotReadable, read_regular
 
-__all__ = ["ENV_ALIASES", "ENV_PREFIX", "MAX_FILE_BYTES", "check_utf8", "from_env", "has_nul",
-           "read_dotenv", "read_text"]
+__all__ = ["CONFIG_FILE", "ENV_ALIASES", "ENV_FILE", "ENV_PREFIX", "MAX_FILE_BYTES", "check_utf8",
+           "from_env", "has_nul", "read_dotenv", "read_text"]
 
+CONFIG_FILE = "config.yaml"  # in the project directory, as ENV_FILE
+ENV_FILE = ".env"
 ENV_PREFIX = "WORKSPACE_"
 MAX_FILE_BYTES = 16 * 2**20  # config.yaml, .env: far more than any real one
 # Well-known names, as twelve-factor apps and the guide use them.

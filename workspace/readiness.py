@@ -31,10 +31,10 @@ import psycopg
 import tenacity
 
 from workspace import redact
-from workspace.config import ReadinessConfig
 from workspace.errors import DatabaseUnreachable, WorkspaceError, ZitadelUnreachable
 
 if TYPE_CHECKING:
+    from workspace.config import ReadinessConfig
     import httpx  # imported by deps/oidc.py, only when Zitadel is waited for
 
 __all__ = ["DatabaseNotReady", "FailFast", "Probe", "Progress", "Ready", "ReadinessTimeout",

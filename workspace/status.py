@@ -12,11 +12,13 @@ shown as `gone`; health is one probe per app (HTTP or TCP, one second at most), 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from workspace.config import Config
 from workspace.runstate import AppState, RunLock, RunState, StateStore, same_process
+
+if TYPE_CHECKING:
+    from workspace.config import Config
 
 __all__ = ["collect"]
 

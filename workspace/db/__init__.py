@@ -6,9 +6,13 @@ apps' startup hook (`workspace.startup.migrate_on_startup`) all call.
 
 from __future__ import annotations
 
-from workspace.config import Config
+from typing import TYPE_CHECKING
+
 from workspace.db.files import MigrationFile, find_migrations
 from workspace.db.runner import MigrateResult, Reporter, RunnerSettings, migrate
+
+if TYPE_CHECKING:
+    from workspace.config import Config
 
 __all__ = ["migrate_project", "runner_settings"]
 

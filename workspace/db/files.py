@@ -9,6 +9,7 @@ the run with a `MigrationFileError` naming the file and, where there is one, the
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -75,14 +76,15 @@ def find_migrations(directory: Path, *,
         raise MigrationFileError(directory, "migrations path is not a directory: it "
                                  f"{problem or 'is a regular file'}", remedy=remedy)
     try:
-        paths = sorted(directory.iterdir())
+        names = sorted(os.listdir(directory))  # as sorted(iterdir()): one directory's names
     except OSError as exc:
         raise MigrationFileError(directory, f"cannot be read: {exc.strerror or exc}",
                                  remedy=remedy) from None
     by_version: dict[int, MigrationFile] = {}
-    for path in paths:
-        if path.name.startswith(".") or not path.name.lower().endswith(".sql"):
+    for name in names:
+        if name.startswith(".") or not name.lower().endswith(".sql"):
             continue  # READMEs, editor files and the like
+        path = directory / name
         try:
             migration = load_migration(path)
             other = by_version.get(migration.version)
@@ -100,7 +102,8 @@ def find_migrations(directory: Path, *,
 
 
 def load_migration(path: Path) -> MigrationFile:
-    match = FILENAME.match(path.name)
+    name = path.name
+    match = FILENAME.match(name)
     if not match:
         raise MigrationFileError(path, "file name does not follow the naming rule",
                                  remedy=NAMING_RULE)
@@ -129,7 +132,7 @@ def load_migration(path: Path) -> MigrationFile:
     if not text.strip():
         raise MigrationFileError(path, "the file is empty",
                                  remedy="Add the migration's SQL, or delete the file.")
-    return MigrationFile(version, path.name, path, text, checksum(text),
+    return MigrationFile(version, name, path, text, checksum(text),
                          parse_directives(path, text))
 
 

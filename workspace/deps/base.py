@@ -12,9 +12,10 @@ and pytest-postgresql's executor/no-op executor pair (external.py).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from workspace.config import Config
+if TYPE_CHECKING:
+    from workspace.config import Config
 
 __all__ = ["Backend", "BackendFactory"]
 
@@ -30,4 +31,4 @@ class Backend(Protocol):
     def stop(self) -> None: ...
 
 
-BackendFactory = Callable[[Config], Backend]
+BackendFactory = Callable[["Config"], Backend]
