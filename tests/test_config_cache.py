@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 import workspace.config
 from workspace import config_cache
-from workspace.config_cache import CACHE_FILE, load_config
+from workspace.config_cache import load_config
 from workspace.errors import ConfigError
 
 PASSWORD = "Zq8-very-long-password-x7"
@@ -41,6 +41,13 @@ ENV = {"WORKSPACE_MIGRATIONS__LOCK_TIMEOUT_S": "3", "HOME": "/root"}
 def cached(project: Path, env: dict[str, str] | None = None,
            cli: dict[str, Any] | None = None) -> Any:
     return load_config(project, cli=cli, environ=ENV if env is None else env)
+
+
+def entry_of(project: Path) -> Path:
+    """The one entry written (each test's inputs are one set at a time)."""
+    entries = list((project / ".workspace" / "cache").glob("config-*.json"))
+    assert len(entries) == 1, entries
+    return entries[0]
 
 
 def is_view(config: Any) -> bool:
@@ -75,7 +82,7 @@ def configured(project: Path) -> Path:
 
 def test_a_hit_answers_as_the_models_do(configured: Path) -> None:
     first = cached(configured, cli={"database.url": URL})
-    assert not is_view(first) and (configured / CACHE_FILE).is_file()
+    assert not is_view(first) and entry_of(configured).is_file()
     second = cached(configured, cli={"database.url": URL})
     assert is_view(second)
     assert shape(second) == shape(first)
@@ -93,9 +100,9 @@ def test_a_hit_answers_as_the_models_do(configured: Path) -> None:
 
 def test_the_secret_is_never_written(configured: Path) -> None:
     cached(configured, cli={"database.url": URL})
-    text = (configured / CACHE_FILE).read_text()
+    text = entry_of(configured).read_text()
     assert PASSWORD not in text and "app:" not in text
-    assert oct((configured / CACHE_FILE).stat().st_mode & 0o777) == "0o600"
+    assert oct(entry_of(configured).stat().st_mode & 0o777) == "0o600"
 
 
 def test_a_secret_from_config_yaml_or_dotenv_is_read_again(configured: Path) -> None:
@@ -107,7 +114,8 @@ def test_a_secret_from_config_yaml_or_dotenv_is_read_again(configured: Path) -> 
     cached(configured)
     view = cached(configured)
     assert is_view(view) and view.database.url.get_secret_value() == URL
-    assert PASSWORD not in (configured / CACHE_FILE).read_text()
+    for entry in (configured / ".workspace" / "cache").iterdir():
+        assert PASSWORD not in entry.read_text()
 
 
 def test_editing_config_yaml_misses(configured: Path) -> None:
@@ -158,7 +166,7 @@ def test_a_mistake_is_reported_as_without_the_cache(configured: Path) -> None:
                                     "directory", "fifo"])
 def test_a_damaged_or_foreign_cache_file_is_ignored(configured: Path, damage: str) -> None:
     good = cached(configured)
-    path = configured / CACHE_FILE
+    path = entry_of(configured)
     entry = json.loads(path.read_text())
     model = entry["config"]["$model"]
     if damage == "garbage":
@@ -189,7 +197,7 @@ def test_a_damaged_or_foreign_cache_file_is_ignored(configured: Path, damage: st
 
 def test_a_changed_model_source_misses(configured: Path) -> None:
     cached(configured)
-    path = configured / CACHE_FILE
+    path = entry_of(configured)
     entry = json.loads(path.read_text())
     sources = entry["sources"]
     assert any(name.endswith("workspace/config.py") for name in sources)
@@ -217,3 +225,14 @@ def test_an_unwritable_cache_directory_is_not_an_error(configured: Path) -> None
     config = cached(configured)
     assert config.migrations.lock_wait_s == 12.0
     assert not is_view(cached(configured))
+
+
+def test_alternating_inputs_stay_warm_and_old_entries_go(configured: Path) -> None:
+    other = {**ENV, "DATABASE_URL": URL}
+    for env in (ENV, other):
+        cached(configured, env=env)
+    assert is_view(cached(configured, env=ENV)) and is_view(cached(configured, env=other))
+    for n in range(config_cache.KEEP + 3):
+        cached(configured, env={**ENV, "N": str(n)})
+    entries = list((configured / ".workspace" / "cache").glob("config-*"))
+    assert len(entries) == config_cache.KEEP

@@ -5,8 +5,8 @@
 
 It takes the arguments of `workspace.config.load_config` and returns what that returns.
 A miss loads the configuration with it (a mistake is reported as ever, and nothing is
-cached unless it validated), then writes `.workspace/cache/config.json` (JSON, never
-pickle; a temporary file per process, then a rename). A hit, when every input is
+cached unless it validated), then writes `.workspace/cache/config-<key>.json` (JSON,
+never pickle; a temporary file per process, then a rename; the 8 newest kept). A hit, when every input is
 byte-identical, reads it back as a read-only view of the same values.
 
 The key (sha256) covers: this format, workspace's and Python's versions, the project
@@ -53,9 +53,10 @@ from workspace.userfile import NotReadable, read_regular
 if TYPE_CHECKING:
     from workspace.config import Config
 
-__all__ = ["CACHE_FILE", "Secret", "load_config"]
+__all__ = ["CACHE_DIR", "Secret", "cache_file", "load_config"]
 
-CACHE_FILE = Path(".workspace") / "cache" / "config.json"
+CACHE_DIR = Path(".workspace") / "cache"
+KEEP = 8  # entries: one per set of inputs (`db migrate --database-url X`, `status`, ...)
 FORMAT = 1
 _SHELL_BOOKKEEPING = frozenset({"_", "OLDPWD", "SHLVL"})
 # where the modules that loading the configuration imports are found from
@@ -161,6 +162,11 @@ class _Inputs:
         raise _Uncacheable(dotted)
 
 
+def cache_file(project: Path, key: str) -> Path:
+    """Where the entry for the inputs of `key` is kept."""
+    return project / CACHE_DIR / f"config-{key[:32]}.json"
+
+
 def _digest(data: bytes | None) -> str | None:
     return hashlib.sha256(data).hexdigest() if data is not None else None
 
@@ -247,7 +253,7 @@ def _store(inputs: _Inputs, config: Config) -> None:
                  "config": _encode(config, (), inputs)}
     except (_Uncacheable, OSError):
         return
-    path = inputs.project / CACHE_FILE
+    path = cache_file(inputs.project, inputs.key)
     temp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -256,9 +262,21 @@ def _store(inputs: _Inputs, config: Config) -> None:
         with os.fdopen(fd, "w", encoding="ascii") as fh:
             json.dump(entry, fh, ensure_ascii=True)
         os.replace(temp, path)
+        _prune(path.parent)
     except OSError:
         with suppress(OSError):
             temp.unlink()
+
+
+def _prune(directory: Path) -> None:
+    """Keep the KEEP newest entries (the others were for inputs since changed)."""
+    entries = []
+    for path in directory.glob("config-*.json"):
+        with suppress(OSError):
+            entries.append((path.stat().st_mtime_ns, path))
+    for _, path in sorted(entries, reverse=True)[KEEP:]:
+        with suppress(OSError):
+            path.unlink()
 
 
 def _encode(value: Any, parts: tuple[str, ...], inputs: _Inputs) -> Any:
@@ -327,7 +345,8 @@ def _encode_model(model: Any, parts: tuple[str, ...], inputs: _Inputs) -> dict[s
 
 def _load(inputs: _Inputs) -> _View | None:
     try:
-        entry = json.loads(read_regular(inputs.project / CACHE_FILE, max_bytes=MAX_FILE_BYTES))
+        entry = json.loads(read_regular(cache_file(inputs.project, inputs.key),
+                                        max_bytes=MAX_FILE_BYTES))
         if (not isinstance(entry, dict) or entry.get("format") != FORMAT
                 or entry.get("key") != inputs.key or not _sources_match(entry.get("sources"))):
             return None
