@@ -346,8 +346,8 @@ def print_report(variants: dict[str, Variant], trips: list[tuple[int, int]],
     print()
     print("Where the time goes (medians, s)")
     pieces = [
-        ("interpreter + imports (python -c \"import workspace.cli, .config, .db, .deps; "
-         "build_parser()\")", imports),
+        ("interpreter + imports (python -c \"import workspace.cli, .config_cache, "
+         ".db.runner, .deps; build_parser()\")", imports),
         (f"find_migrations() of {count} files (read + checksum; SQL is parsed only "
          "before applying), in-process", find),
         ("apply loop, as the runner reports it in (a) (\"N migrations applied in\")", applied),
