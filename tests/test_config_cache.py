@@ -163,7 +163,7 @@ def test_a_mistake_is_reported_as_without_the_cache(configured: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", ["garbage", "list", "tag", "mixin", "class", "truncated",
-                                    "directory", "fifo"])
+                                    "directory", "fifo", "source_fifo"])
 def test_a_damaged_or_foreign_cache_file_is_ignored(configured: Path, damage: str) -> None:
     good = cached(configured)
     path = entry_of(configured)
@@ -184,6 +184,10 @@ def test_a_damaged_or_foreign_cache_file_is_ignored(configured: Path, damage: st
         path.write_text(json.dumps(entry))
     elif damage == "truncated":
         path.write_text(path.read_text()[:100])
+    elif damage == "source_fifo":  # reading it would wait for a writer forever
+        os.mkfifo(configured / "fifo")
+        entry["sources"] = {str(configured / "fifo"): "0" * 64}
+        path.write_text(json.dumps(entry))
     elif damage == "directory":
         path.unlink()
         path.mkdir()
