@@ -15,6 +15,7 @@ fresh databases, times as whole commands (wall clock):
      an app takes at every start), median of a few calls, plus the queries and
      connections it uses (counted by wrapping psycopg.connect / Connection.execute)
   f. floor for (b): `python -c` importing psycopg, connecting and running SELECT 1
+  g. `workspace status` in the project (no workspace running: it exits 1 and says so)
 
 The commands' bytecode is cached in the temp directory and warmed up first, as on an
 installed workspace (--no-bytecode-cache: as the environment has it).
@@ -69,14 +70,16 @@ from workspace import redact
 from workspace.deps.embedded import EmbeddedPostgres, bin_dir
 
 NOOP_AIM_S = 0.3  # `workspace db migrate` with nothing pending
+STARTUP_AIM_X = 1.2  # no-op migrate (b) and status (g) vs. the bare psycopg script (f), issue 13
 FULL_APPLY_AIM_X = 1.3  # full apply vs. the one-transaction psql floor (issue 11)
 UP_TO_DATE = "All migrations up to date"
 APPLIED_TOTAL = re.compile(r"(\d+) migrations? applied in ([\d.]+)(ms|s)\b")
-# What `db migrate` loads before it reads a file: the parser (the command modules import
-# their work only when chosen), then the config models, the runner and psycopg, the
-# backends' chooser. pglast comes later, and only when files are pending.
+# What a warm `db migrate` loads before it reads a file: the parser (the command modules
+# import their work only when chosen), the cached configuration (no pydantic: see
+# workspace/config_cache.py), the runner and psycopg, the backends' chooser. pglast comes
+# later, and only when files are pending; pydantic only when the configuration changed.
 IMPORT_PROBE = ("import workspace.cli as c; c.build_parser(); "
-                "import workspace.config, workspace.db, workspace.deps")
+                "import workspace.config_cache, workspace.db.runner, workspace.deps")
 # floor for (b): a bare script that connects and asks one thing
 BARE_PSYCOPG = ("import sys, psycopg\n"
                 "with psycopg.connect(sys.argv[1]) as conn:\n"
@@ -208,6 +211,13 @@ def one_run(i: int, *, admin: Admin, project: Path, files: list[Path], all_sql: 
         require_ok(proc, "python -c 'import psycopg; ... SELECT 1'")
         v["f"].samples.append(elapsed)
 
+        # g. `workspace status`: nothing running here, so it checks the embedded server
+        elapsed, proc = run_timed([*workspace_command(), "status"], cwd=project, env=env)
+        if proc.returncode != 1 or "No workspace is running" not in proc.stdout:
+            raise BenchError(f"workspace status exited {proc.returncode}:\n"
+                             f"{redact.redact(proc.stdout + proc.stderr)[-2000:]}")
+        v["g"].samples.append(elapsed)
+
         # c. floor 1: psql, everything in one transaction
         url_c = admin.create(names["one_tx"])
         elapsed, proc = run_timed(psql_command(url_c, all_sql), env=env)
@@ -254,7 +264,10 @@ def one_run(i: int, *, admin: Admin, project: Path, files: list[Path], all_sql: 
 
 def warm_up(admin: Admin, project: Path, env: dict[str, str]) -> None:
     """One untimed dry run (it parses every file, so it loads what a full apply loads):
-    the bytecode cache is filled before the first timed command."""
+    the bytecode cache is filled before the first timed command. `status` fills its
+    configuration cache (a user's second run). Each run's (a) has a new database URL,
+    so a new configuration: it validates with pydantic and writes the cache, which (b)
+    then reads."""
     try:
         url = admin.create("bench_warm_up")
         proc = subprocess.run([*workspace_command(), "db", "migrate", "--dry-run",
@@ -262,6 +275,9 @@ def warm_up(admin: Admin, project: Path, env: dict[str, str]) -> None:
                               capture_output=True, text=True, stdin=subprocess.DEVNULL,
                               timeout=COMMAND_TIMEOUT_S, check=False)
         require_ok(proc, "workspace db migrate --dry-run (warm-up)")
+        subprocess.run([*workspace_command(), "status"], cwd=project, env=env,
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                       timeout=COMMAND_TIMEOUT_S, check=False)
     finally:
         with contextlib.suppress(psycopg.Error):
             admin.drop("bench_warm_up")
@@ -311,6 +327,10 @@ def print_report(variants: dict[str, Variant], trips: list[tuple[int, int]],
     print(f"no-op `workspace db migrate` (b): median {noop:.3f} s vs aim <= {NOOP_AIM_S} s: "
           f"{'aim met' if noop <= NOOP_AIM_S else 'aim missed'}; "
           f"{noop / variants['f'].median:.2f}x a bare psycopg script (f)")
+    for key, what in (("b", "no-op `workspace db migrate`"), ("g", "`workspace status`")):
+        x = variants[key].median / variants["f"].median
+        print(f"{what} ({key}) / bare psycopg script (f): {x:.2f}x vs aim <= "
+              f"{STARTUP_AIM_X:g}x: {'aim met' if x <= STARTUP_AIM_X else 'aim missed'}")
     ratio = variants["a"].median / floor
     print(f"full apply (a) / psql one transaction (c): {ratio:.2f}x vs aim <= "
           f"{FULL_APPLY_AIM_X:g}x: {'aim met' if ratio <= FULL_APPLY_AIM_X else 'aim missed'}")
@@ -326,8 +346,8 @@ def print_report(variants: dict[str, Variant], trips: list[tuple[int, int]],
     print()
     print("Where the time goes (medians, s)")
     pieces = [
-        ("interpreter + imports (python -c \"import workspace.cli, .config, .db, .deps; "
-         "build_parser()\")", imports),
+        ("interpreter + imports (python -c \"import workspace.cli, .config_cache, "
+         ".db.runner, .deps; build_parser()\")", imports),
         (f"find_migrations() of {count} files (read + checksum; SQL is parsed only "
          "before applying), in-process", find),
         ("apply loop, as the runner reports it in (a) (\"N migrations applied in\")", applied),
@@ -399,6 +419,7 @@ def main(argv: list[str] | None) -> int:
             ("d", "psql -1 per file (floor 2)"),
             ("e", "migrate_on_startup no-op, in-process"),
             ("f", "python: import psycopg, SELECT 1"),
+            ("g", "workspace status (none running)"),
         )}
         trips: list[tuple[int, int]] = []
         parts = Breakdown()

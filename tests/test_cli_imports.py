@@ -80,3 +80,34 @@ def test_full_apply_loads_the_sql_parser_only(project: Path, db_url: str) -> Non
     assert "Applied: 0001_init.sql" in output
     assert "pglast" in modules  # the guard above would notice a parser that never loads
     assert top_level(modules, ("rich", "httpx", "docker")) == set()
+
+
+# A project with a config file: its YAML is read on a miss only (config_cache.py).
+LIGHT_CONFIG = ("migrations:\n  lock_wait_s: 30\nprecheck:\n  critical_tables: {}\n"
+                "  critical_functions: []\n  required_extensions: []\n")
+MODELS = ("pydantic", "pydantic_core", "yaml", "workspace.config", "workspace.apps_config")
+
+
+def test_warm_noop_migrate_and_validate_load_neither_pydantic_nor_yaml(
+        project: Path, db_url: str) -> None:
+    (project / "config.yaml").write_text(LIGHT_CONFIG)
+    (project / "migrations" / "0001_init.sql").write_text(
+        "CREATE TABLE t (id int PRIMARY KEY);\n")
+    code, modules, output = loaded(project, "db", "migrate", "--database-url", db_url)
+    assert code == 0, output
+    assert "pydantic" in modules  # the first run validates the configuration
+    for command in (["db", "migrate"], ["db", "validate"]):
+        code, modules, output = loaded(project, *command, "--database-url", db_url)
+        assert code == 0, output
+        assert top_level(modules, MODELS) == set(), command
+    assert "All migrations up to date" in loaded(project, "db", "migrate", "--database-url",
+                                                 db_url)[2]
+
+
+def test_warm_status_loads_no_pydantic(project: Path) -> None:
+    (project / "config.yaml").write_text(LIGHT_CONFIG)
+    loaded(project, "status")
+    code, modules, output = loaded(project, "status")
+    assert code == 1, output  # no workspace running
+    assert "No workspace is running" in output
+    assert top_level(modules, MODELS) == set()

@@ -76,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if getattr(args, "db_command", None) == "psql" else "")
         parser.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
     with deferred():  # what every command loads (the commands import the rest lazily):
-        import workspace.config  # noqa: F401  pydantic_core panics if a signal cuts it short
+        if getattr(args, "models", True):  # not those that run without (config_cache.py)
+            import workspace.config  # noqa: F401  pydantic_core panics if a signal cuts it short
     console = Console(json_mode=getattr(args, "json", False))
     redact.on_weak_password(console.warn)
     redact.install_excepthooks()  # --debug re-raises: its traceback is masked too

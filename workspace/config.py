@@ -22,8 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from workspace import redact, urls
 from workspace.apps_config import APP_NAME, APP_NAME_RULE, AppConfig, SupervisorConfig, check_apps
+from workspace.config_paths import ProjectPaths
 from workspace.config_sources import (
+    CLIENT_FILE,
+    CONFIG_FILE,
     ENV_ALIASES,
+    ENV_FILE,
     ENV_PREFIX,
     check_utf8,
     from_env,
@@ -33,16 +37,12 @@ from workspace.config_sources import (
 )
 from workspace.config_types import MAX_ATTEMPTS, HostName, HttpUrl, Seconds
 from workspace.errors import ConfigError
-from workspace.project_root import CONFIG_FILE, find_root
+from workspace.project_root import find_root
 
 __all__ = ["CLIENT_FILE", "ENV_ALIASES", "ENV_PREFIX", "Config", "DatabaseConfig", "DepsConfig",
            "DockerConfig", "EmbeddedConfig", "MigrationsConfig", "OidcConfig", "PageConfig",
            "PrecheckConfig", "ReadinessConfig", "load_config", "read_client_file"]
 
-ENV_FILE = ".env"
-# What the Zitadel bootstrap (deps/zitadel_bootstrap.py) created: read for oidc.client_id
-# and oidc.project_id when no source sets them.
-CLIENT_FILE = Path(".workspace/zitadel/client.json")
 
 
 class _Section(BaseModel):
@@ -206,7 +206,7 @@ class PageConfig(_Section):
     port: int | None = Field(default=None, ge=1, le=65535, description="unset: a free one")
 
 
-class Config(_Section):
+class Config(ProjectPaths, _Section):
     project_dir: Path = Field(default_factory=Path.cwd)
     config_file: Path | None = Field(default=None, description="Set by load_config: the "
                                      "file read, for processes that load it again.")
@@ -236,10 +236,6 @@ class Config(_Section):
     def app_order(self) -> list[str]:
         """The apps in start order: dependencies first, else as configured."""
         return check_apps(self.apps)
-
-    def path(self, relative: Path) -> Path:
-        """Resolve a configured path against the project directory."""
-        return relative if relative.is_absolute() else self.project_dir / relative
 
     @property
     def migrations_dir(self) -> Path:

@@ -17,11 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from workspace.errors import ConfigError
+from workspace.project_root import CONFIG_FILE
 from workspace.userfile import NotReadable, read_regular
 
-__all__ = ["ENV_ALIASES", "ENV_PREFIX", "MAX_FILE_BYTES", "check_utf8", "from_env", "has_nul",
-           "read_dotenv", "read_text"]
+__all__ = ["CLIENT_FILE", "CONFIG_FILE", "ENV_ALIASES", "ENV_FILE", "ENV_PREFIX", "MAX_FILE_BYTES",
+           "check_utf8", "from_env", "has_nul", "read_dotenv", "read_text"]
 
+ENV_FILE = ".env"
+# What the Zitadel bootstrap (deps/zitadel_bootstrap.py) created: config.py reads it for
+# oidc.client_id and oidc.project_id when no source sets them.
+CLIENT_FILE = Path(".workspace/zitadel/client.json")
 ENV_PREFIX = "WORKSPACE_"
 MAX_FILE_BYTES = 16 * 2**20  # config.yaml, .env: far more than any real one
 # Well-known names, as twelve-factor apps and the guide use them.

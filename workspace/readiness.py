@@ -32,7 +32,6 @@ import psycopg
 import tenacity
 
 from workspace import redact
-from workspace.config import ReadinessConfig
 from workspace.db.connect import connect, not_up_yet
 from workspace.errors import (
     DatabaseNotUp,
@@ -43,6 +42,8 @@ from workspace.errors import (
 
 if TYPE_CHECKING:
     import httpx  # imported by deps/oidc.py, only when Zitadel is waited for
+
+    from workspace.config import ReadinessConfig
 
 __all__ = ["DatabaseNotReady", "FailFast", "Probe", "Progress", "Ready", "ReadinessTimeout",
            "ZitadelNotReady", "database_probe", "tcp_probe", "wait_for_database", "wait_for_zitadel",

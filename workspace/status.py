@@ -14,11 +14,13 @@ from __future__ import annotations
 import socket
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from workspace.config import Config
 from workspace.deps.ref import DOCKER_ZITADEL
 from workspace.runstate import AppState, RunLock, RunState, StateStore, same_process
+
+if TYPE_CHECKING:
+    from workspace.config import Config
 
 __all__ = ["collect"]
 

@@ -20,7 +20,8 @@ def add_common(p: argparse.ArgumentParser, *, url: bool = True) -> None:
 
 
 def config_from(args: argparse.Namespace) -> Config:
-    from workspace.config import load_config  # pydantic: only for the command chosen
+    # validated by pydantic on a miss only: a warm command does not import it
+    from workspace.config_cache import load_config
 
     cli = {"database.url": getattr(args, "database_url", None)}
     return load_config(args.project_dir, config_file=args.config, cli=cli)

@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
     def command(name: str, help_text: str, handler: Any, *, url: bool = True) -> Any:
         p = dbsub.add_parser(name, help=help_text, description=help_text)
         add_common(p, url=url)
-        p.set_defaults(handler=handler)
+        p.set_defaults(handler=handler, models=False)  # pydantic only on a config cache miss
         return p
 
     p = command("migrate", "apply pending migrations", _migrate)

@@ -28,7 +28,7 @@ def register(dbsub: Any) -> None:
                          description="Check critical objects, tracking and drift. Exit 0 "
                                      "when valid, 12 when invalid, 13 when it could not check.")
     add_common(p)
-    p.set_defaults(handler=_validate)
+    p.set_defaults(handler=_validate, models=False)  # pydantic only on a config cache miss
     p = dbsub.add_parser("fix", help="recreate missing objects (never drops or rewrites)")
     add_common(p)
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")

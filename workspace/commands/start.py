@@ -44,7 +44,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("status", help="the launcher, dependencies and apps, checked now",
                        description=f"Exits {EXIT_NOT_RUNNING} when no workspace is running.")
     add_common(p, url=False)
-    p.set_defaults(handler=_status)
+    p.set_defaults(handler=_status, models=False)  # pydantic only on a config cache miss
     p = sub.add_parser("logs", help="the apps' output (.workspace/logs)")
     p.add_argument("app", nargs="?", help="one app's own log (default: all of them, prefixed)")
     p.add_argument("-f", "--follow", action="store_true",

@@ -8,7 +8,6 @@ from typing import Any
 
 from workspace.commands.common import add_common, config_from
 from workspace.console import Console
-from workspace.events import Steps
 
 __all__ = ["register"]
 
@@ -27,6 +26,7 @@ def register(sub: Any) -> None:
 
 
 def _up(args: argparse.Namespace, console: Console) -> int:
+    from workspace.events import Steps  # not loaded by the parser: a dataclass costs
     from workspace.launcher import up
 
     config = config_from(args)

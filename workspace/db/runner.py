@@ -41,7 +41,7 @@ import psycopg
 from psycopg import pq
 
 from workspace import redact
-from workspace.db import roles, tracking
+from workspace.db import tracking
 from workspace.db.batch import batches, recorded_versions, report_recorded
 from workspace.db.connect import (
     RESET_ROLES,
@@ -121,6 +121,8 @@ def migrate(url: str, migrations: list[MigrationFile], settings: RunnerSettings,
             plan = make_plan(migrations, tracking.read_rows(conn, settings.table))
             _refuse_modified(plan)
             check_sql(plan.pending)
+            from workspace.db import roles  # only when there is something to apply
+
             roles.check_roles(conn, plan.pending)  # before anything is applied
             result = MigrateResult(plan)
 

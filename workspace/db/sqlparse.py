@@ -49,6 +49,8 @@ class Directives:
     statement_timeout: str | None = None
 
 
+_NO_DIRECTIVES = Directives()  # frozen: one for every file without a directive line
+
 def line_col(text: str, offset: int) -> tuple[int, int]:
     """1-based line and column of a character offset. Lines end at `\\r\\n`, `\\n` or a
     lone `\\r` (old Mac files): as PostgreSQL's scanner ends a `--` comment, and as
@@ -75,6 +77,8 @@ def check_text(path: Path, text: str) -> None:
 
 
 def parse_directives(path: Path, text: str) -> Directives:
+    if not text.lstrip().startswith(DIRECTIVE_PREFIX):  # most files: no directive line
+        return _NO_DIRECTIVES
     first = _LINE_BREAK.split(text, maxsplit=1)[0].strip()
     if (dbmate := _DBMATE_UP.match(first)) is not None:  # dbmate's `-- migrate:up` line
         return Directives(transactional="transaction:false" not in dbmate["options"].split())

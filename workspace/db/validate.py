@@ -13,11 +13,10 @@ config lowers them to warnings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import psycopg
 
-from workspace.config import Config, PrecheckConfig
 from workspace.db import runner_settings, tracking
 from workspace.db.catalog import Catalog, read_catalog
 from workspace.db.connect import connection, map_psycopg_errors
@@ -26,6 +25,9 @@ from workspace.db.expected import Expected, expected_catalog
 from workspace.db.files import MigrationFile
 from workspace.db.plan import make_plan
 from workspace.errors import TrackingTableInvalid
+
+if TYPE_CHECKING:
+    from workspace.config import Config, PrecheckConfig
 
 __all__ = ["Finding", "Report", "validate"]
 

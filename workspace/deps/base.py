@@ -13,9 +13,10 @@ and pytest-postgresql's executor/no-op executor pair (external.py).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from workspace.config import Config
+if TYPE_CHECKING:
+    from workspace.config import Config
 
 __all__ = ["Backend", "BackendFactory"]
 
@@ -31,4 +32,4 @@ class Backend(Protocol):
     def stop(self) -> list[str]: ...
 
 
-BackendFactory = Callable[[Config, str], Backend]  # (config, service)
+BackendFactory = Callable[["Config", str], Backend]  # (config, service)

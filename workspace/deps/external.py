@@ -3,8 +3,12 @@ NoopExecutor does; start and stop do nothing."""
 
 from __future__ import annotations
 
-from workspace.config import Config
+from typing import TYPE_CHECKING
+
 from workspace.errors import ConfigError
+
+if TYPE_CHECKING:
+    from workspace.config import Config
 
 __all__ = ["ExternalPostgres"]
 
