@@ -240,3 +240,32 @@ def test_alternating_inputs_stay_warm_and_old_entries_go(configured: Path) -> No
         cached(configured, env={**ENV, "N": str(n)})
     entries = list((configured / ".workspace" / "cache").glob("config-*"))
     assert len(entries) == config_cache.KEEP
+
+
+def test_the_zitadel_client_file_is_an_input(configured: Path) -> None:
+    """config.py reads the bootstrap's client file when no source sets oidc.client_id: a
+    cached entry must not hand out the client ID of before it was (re)written."""
+    assert cached(configured).oidc.client_id is None
+    assert is_view(cached(configured))
+    client = configured / ".workspace" / "zitadel" / "client.json"
+    client.parent.mkdir(parents=True)
+    client.write_text(json.dumps({"client_id": "first-client", "project_id": "p1"}))
+    assert cached(configured).oidc.client_id == "first-client"
+    client.write_text(json.dumps({"client_id": "second-client", "project_id": "p1"}))
+    config = cached(configured)
+    assert config.oidc.client_id == "second-client"
+    assert config.oidc.project_id == "p1"
+
+
+def test_from_a_subdirectory_the_projects_files_are_the_inputs(
+        configured: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no project directory given, load_config walks up to config.yaml: the key must
+    cover that file, not the (absent) one in the working directory."""
+    sub = configured / "src" / "deep"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    first = load_config(None, environ=ENV)
+    assert first.migrations.lock_wait_s == 12
+    assert first.project_dir == configured.resolve()
+    (configured / "config.yaml").write_text(CONFIG.replace("lock_wait_s: 12", "lock_wait_s: 7"))
+    assert load_config(None, environ=ENV).migrations.lock_wait_s == 7
