@@ -29,8 +29,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from workspace import redact
 from workspace.deps.embedded import EmbeddedPostgres
+from workspace.output import redact
 
 COMMAND_TIMEOUT_S = 900
 

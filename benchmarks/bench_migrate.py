@@ -66,8 +66,8 @@ from _common import (  # noqa: E402 - needs the path above
     workspace_command,
 )
 
-from workspace import redact
 from workspace.deps.embedded import EmbeddedPostgres, bin_dir
+from workspace.output import redact
 
 NOOP_AIM_S = 0.3  # `workspace db migrate` with nothing pending
 STARTUP_AIM_X = 1.2  # no-op migrate (b) and status (g) vs. the bare psycopg script (f), issue 13
@@ -76,10 +76,10 @@ UP_TO_DATE = "All migrations up to date"
 APPLIED_TOTAL = re.compile(r"(\d+) migrations? applied in ([\d.]+)(ms|s)\b")
 # What a warm `db migrate` loads before it reads a file: the parser (the command modules
 # import their work only when chosen), the cached configuration (no pydantic: see
-# workspace/config_cache.py), the runner and psycopg, the backends' chooser. pglast comes
+# workspace/config/cache.py), the runner and psycopg, the backends' chooser. pglast comes
 # later, and only when files are pending; pydantic only when the configuration changed.
 IMPORT_PROBE = ("import workspace.cli as c; c.build_parser(); "
-                "import workspace.config_cache, workspace.db.runner, workspace.deps")
+                "import workspace.config.cache, workspace.db.runner, workspace.deps")
 # floor for (b): a bare script that connects and asks one thing
 BARE_PSYCOPG = ("import sys, psycopg\n"
                 "with psycopg.connect(sys.argv[1]) as conn:\n"

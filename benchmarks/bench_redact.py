@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark `workspace.redact.redact` on long lines: linear, also on hostile input.
+"""Benchmark `workspace.output.redact.redact` on long lines: linear, also on hostile input.
 
     python benchmarks/bench_redact.py [--runs 7] [--size 1048576]
 
@@ -25,7 +25,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from workspace import redact
+from workspace.output import redact
 
 SECRET = "Str0ng-Secret-77"
 

@@ -33,7 +33,7 @@ _AIM_PERCENT = 1.0
 _SUPERVISOR = """
 import json, sys
 from pathlib import Path
-from workspace.apps_config import AppConfig, SupervisorConfig
+from workspace.config.apps import AppConfig, SupervisorConfig
 from workspace.supervisor.manager import Manager
 spec = json.loads(sys.argv[1])
 apps = {n: AppConfig.model_validate(a) for n, a in spec["apps"].items()}

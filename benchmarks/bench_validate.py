@@ -69,9 +69,9 @@ from _common import (  # noqa: E402 - needs the path above
     workspace_command,
 )
 
-from workspace import redact
-from workspace.config import PrecheckConfig
+from workspace.config.models import PrecheckConfig
 from workspace.deps.embedded import EmbeddedPostgres, bin_dir
+from workspace.output import redact
 
 REPO = Path(__file__).resolve().parent.parent
 WARM_AIM_S = 0.5  # warm `workspace db validate` of the shipped schema
@@ -343,7 +343,7 @@ PIECES = (
 
 def in_process_pieces(project: Path, url: str) -> dict[str, float]:
     """The steps `workspace db validate` takes (validate.py), timed one by one, warm."""
-    from workspace.config import load_config
+    from workspace.config.models import load_config
     from workspace.db import runner_settings
     from workspace.db.catalog import read_catalog
     from workspace.db.connect import connection

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import free_port
-from workspace.config import Config, DockerConfig
+from workspace.config.models import Config, DockerConfig
 from workspace.deps.compose import MANAGED_LABEL, PROJECT_LABEL, ComposeProject
 from workspace.deps.docker_engine import connect, engine_problem
 from workspace.errors import WorkspaceError

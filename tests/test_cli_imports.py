@@ -31,7 +31,7 @@ with open(out, "w") as fh:
 # the SQL parser (only for files about to be applied), HTTP probes, the Docker SDK.
 NEVER = ("rich", "pglast", "httpx", "docker")
 # Not needed to print help or the version: configuration, the database driver.
-HEAVY = ("pydantic", "psycopg", "yaml", "workspace.config", "workspace.db")
+HEAVY = ("pydantic", "psycopg", "yaml", "workspace.config.models", "workspace.db")
 
 
 def loaded(project: Path, *args: str) -> tuple[int, set[str], str]:
@@ -85,7 +85,7 @@ def test_full_apply_loads_the_sql_parser_only(project: Path, db_url: str) -> Non
 # A project with a config file: its YAML is read on a miss only (config_cache.py).
 LIGHT_CONFIG = ("migrations:\n  lock_wait_s: 30\nprecheck:\n  critical_tables: {}\n"
                 "  critical_functions: []\n  required_extensions: []\n")
-MODELS = ("pydantic", "pydantic_core", "yaml", "workspace.config", "workspace.apps_config")
+MODELS = ("pydantic", "pydantic_core", "yaml", "workspace.config.models", "workspace.config.apps")
 
 
 def test_warm_noop_migrate_and_validate_load_neither_pydantic_nor_yaml(

@@ -2,13 +2,13 @@
 
 Tiny on purpose: the signal handlers go in first, before the heavy imports, so a Ctrl-C
 at any moment exits 130 (SIGTERM 143, SIGHUP 129) without a traceback; see signals.py.
-The detached supervisor's process (`python -m workspace.detached`) comes in through the
+The detached supervisor's process (`python -m workspace.run.detached`) comes in through the
 same `entry`.
 """
 
 from __future__ import annotations
 
-from workspace import signals
+from workspace.run import signals
 
 __all__ = ["entry", "main"]
 

@@ -16,10 +16,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from workspace import __version__, redact
-from workspace.console import Console, silence
+from workspace import __version__
 from workspace.errors import CODES, ConfigError, WorkspaceError
-from workspace.signals import deferred
+from workspace.output import redact
+from workspace.output.console import Console, silence
+from workspace.run.signals import deferred
 
 __all__ = ["main"]
 
@@ -77,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
     with deferred():  # what every command loads (the commands import the rest lazily):
         if getattr(args, "models", True):  # not those that run without (config_cache.py)
-            import workspace.config  # noqa: F401  pydantic_core panics if a signal cuts it short
+            import workspace.config.models  # noqa: F401  pydantic_core panics if a signal cuts it short
     console = Console(json_mode=getattr(args, "json", False))
     redact.on_weak_password(console.warn)
     redact.install_excepthooks()  # --debug re-raises: its traceback is masked too
@@ -144,7 +145,7 @@ def _reader_gone(stream: TextIO) -> bool:
 
 
 def _crash_log(project_dir: Path | None) -> Path:
-    from workspace.project_root import find_root
+    from workspace.project.root import find_root
 
     path = (project_dir or find_root(Path.cwd())) / ".workspace" / "logs" / "crash.log"
     try:

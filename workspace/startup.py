@@ -18,8 +18,7 @@ import logging
 import sys
 from pathlib import Path
 
-from workspace import redact
-from workspace.config import load_config
+from workspace.config.models import load_config
 from workspace.db import migrate_project
 from workspace.db.files import MigrationFile, find_migrations
 from workspace.db.plan import Plan
@@ -27,6 +26,7 @@ from workspace.db.runner import MigrateResult
 from workspace.db.wait import check_timeout
 from workspace.db.wait import wait_for_migrations as _wait
 from workspace.deps import database_url
+from workspace.output import redact
 
 __all__ = ["migrate_on_startup", "wait_for_migrations"]
 

@@ -38,8 +38,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 
-from workspace import redact, status
-from workspace.config import load_config
+from workspace.output import redact
+from workspace.run import status
+from workspace.config.models import load_config
 from workspace.errors import PortInUse, WorkspaceError
 from workspace.startup import migrate_on_startup
 

@@ -1,5 +1,5 @@
 """`workspace logs` and `workspace status` as commands (the launcher itself runs in
-tests/test_start.py, test_detach.py, test_stop.py)."""
+tests/run/test_start.py, test_detach.py, test_stop.py)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from workspace.config import Config, load_config
+from workspace.config.models import Config, load_config
 from workspace.db.catalog import Catalog, read_catalog
 from workspace.db.files import find_migrations
 from workspace.db.fix import Step, apply_fix, plan_fix

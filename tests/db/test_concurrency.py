@@ -32,7 +32,7 @@ AT_THE_SAME_MOMENT = (
 ON_A_LINE = (
     "import sys\n"
     "from workspace.cli import build_parser, main\n"
-    "import workspace.db.runner, workspace.config, pglast.parser\n"
+    "import workspace.db.runner, workspace.config.models, pglast.parser\n"
     "build_parser()\n"
     "sys.stdin.readline()\n"
     "sys.exit(main(['db', 'migrate', '--database-url', sys.argv[1]]))\n"

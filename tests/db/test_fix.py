@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import query, write
 from tests.db.test_validate import check, config_for
-from workspace.config import Config
+from workspace.config.models import Config
 from workspace.db.files import find_migrations
 from workspace.db.fix import apply_fix, plan_fix
 from workspace.db.runner import RunnerSettings, migrate

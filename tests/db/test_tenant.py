@@ -29,7 +29,7 @@ from tests.db.tenant import (
     row_counts,
     run,
 )
-from workspace.config import Config
+from workspace.config.models import Config
 from workspace.db.reconcile import reconcile_sql
 from workspace.db.validate import MISSING
 from workspace.deps.embedded import bin_dir

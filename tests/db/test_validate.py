@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from tests.conftest import query, write
-from workspace.config import Config, load_config
+from workspace.config.models import Config, load_config
 from workspace.db.expected import write_snapshot
 from workspace.db.files import find_migrations
 from workspace.db.runner import RunnerSettings, migrate

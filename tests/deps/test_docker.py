@@ -19,8 +19,7 @@ import psycopg
 import pytest
 
 from tests.deps.zitadel_fixture import FakeCompose, zitadel_container
-from workspace import redact
-from workspace.config import Config, DockerConfig, load_config
+from workspace.config.models import Config, DockerConfig, load_config
 from workspace.deps.compose import MANAGED_LABEL, ComposeProject, ContainerInfo
 from workspace.deps.docker import (
     DockerPostgres,
@@ -30,6 +29,7 @@ from workspace.deps.docker import (
     postgres_url,
 )
 from workspace.errors import ConfigError, DependencyExited, DockerUnavailable, PortInUse
+from workspace.output import redact
 
 MakeConfig = Callable[..., Config]
 docker = pytest.mark.docker

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from workspace.config import Config
+from workspace.config.models import Config
 from workspace.deps import BACKENDS, backend_for
 from workspace.deps.ref import DOCKER_ZITADEL, EMBEDDED_POSTGRES, DepRef
-from workspace.launcher import UpResult
-from workspace.runstate import RunState, StateStore
+from workspace.run.launcher import UpResult
+from workspace.run.state import RunState, StateStore
 
 
 def test_a_state_file_of_the_old_format_still_reads(tmp_path: Path) -> None:

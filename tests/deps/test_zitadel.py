@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from workspace.config import Config, OidcConfig
+from workspace.config.models import Config, OidcConfig
 from workspace.deps.zitadel import PAGE_SIZE, check_oauth_app
 from workspace.errors import WorkspaceError
 

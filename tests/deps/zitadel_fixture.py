@@ -30,7 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from workspace.config import Config
+from workspace.config.models import Config
 from workspace.deps.compose import ContainerInfo
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "zitadel"

@@ -14,7 +14,7 @@ from typing import Any
 import psutil
 import pytest
 
-from workspace.apps_config import AppConfig, SupervisorConfig
+from workspace.config.apps import AppConfig, SupervisorConfig
 from workspace.supervisor.manager import Manager
 from workspace.supervisor.printer import Printer
 from workspace.supervisor.process import Process, live_groups

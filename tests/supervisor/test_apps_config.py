@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from workspace.apps_config import AppConfig, ReadyProbe, check_apps
+from workspace.config.apps import AppConfig, ReadyProbe, check_apps
 from workspace.errors import ConfigError
 
 

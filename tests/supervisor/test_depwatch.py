@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.supervisor.conftest import program, wait_for
-from workspace.apps_config import AppConfig, SupervisorConfig
+from workspace.config.apps import AppConfig, SupervisorConfig
 from workspace.errors import DependencyExited, DockerUnavailable
 from workspace.supervisor.depwatch import DependencyWatch
 from workspace.supervisor.manager import Manager

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.supervisor.conftest import PROGRAMS, Run, assert_gone
-from workspace.apps_config import AppConfig
+from workspace.config.apps import AppConfig
 from workspace.errors import ConfigError
 from workspace.supervisor.environment import app_launch, base_variables, check_apps_env
 

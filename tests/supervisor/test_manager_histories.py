@@ -12,7 +12,7 @@ from typing import Any, cast
 
 import pytest
 
-from workspace.apps_config import AppConfig
+from workspace.config.apps import AppConfig
 from workspace.errors import AppExited
 from workspace.supervisor.manager import Manager
 from workspace.supervisor.printer import Printer

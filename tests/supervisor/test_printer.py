@@ -6,7 +6,7 @@ import io
 import re
 import time
 
-from workspace import redact
+from workspace.output import redact
 from workspace.supervisor.logtime import stamp
 from workspace.supervisor.printer import Printer
 

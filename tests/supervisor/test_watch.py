@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.supervisor.conftest import wait_for
-from workspace.config import load_config
+from workspace.config.models import load_config
 from workspace.supervisor.watch import MIGRATIONS, Rule, Watcher, glob_regex, watch_rules
 
 

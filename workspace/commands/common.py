@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from workspace.config import Config
+    from workspace.config.models import Config
 
 __all__ = ["add_common", "config_from"]
 
@@ -21,7 +21,7 @@ def add_common(p: argparse.ArgumentParser, *, url: bool = True) -> None:
 
 def config_from(args: argparse.Namespace) -> Config:
     # validated by pydantic on a miss only: a warm command does not import it
-    from workspace.config_cache import load_config
+    from workspace.config.cache import load_config
 
     cli = {"database.url": getattr(args, "database_url", None)}
     return load_config(args.project_dir, config_file=args.config, cli=cli)

@@ -6,16 +6,16 @@ import argparse
 import time
 from typing import TYPE_CHECKING, Any
 
-from workspace import redact
 from workspace.commands import history, lint, schema
 from workspace.commands.common import add_common, config_from
 from workspace.errors import CHECKSUM_MISMATCH, MIGRATIONS_PENDING
+from workspace.output import redact
 
 if TYPE_CHECKING:
-    from workspace.config import Config
-    from workspace.console import Console
+    from workspace.config.models import Config
     from workspace.db.files import MigrationFile
     from workspace.db.plan import Plan
+    from workspace.output.console import Console
 
 # The database side (psycopg, the runner, the backends) is imported by each handler, so
 # that `--help`, `--version` and the other commands do not pay for it.
@@ -222,7 +222,7 @@ def _server(args: argparse.Namespace, console: Console) -> int:
         url = server.start(ensure_database=True)
         message = f"Embedded PostgreSQL running at {redact.mask_url(url)}"
     elif args.action == "stop":
-        from workspace.runstate import RunLock
+        from workspace.run.state import RunLock
 
         lock = RunLock(config.state_dir)  # held throughout, as `down`: no `start` meanwhile
         if not lock.acquire():
@@ -263,7 +263,7 @@ def _refuse_under_running_apps(config: Config) -> None:
     """A workspace runs (it holds the run lock): its apps use the embedded server unless
     it runs on another backend."""
     from workspace.errors import AlreadyRunning
-    from workspace.runstate import StateStore
+    from workspace.run.state import StateStore
 
     state = StateStore(config.state_dir).read()
     if state is None or state.backend in ("", "embedded"):

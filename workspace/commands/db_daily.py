@@ -8,10 +8,10 @@ import os
 import sys
 from typing import Any
 
-from workspace import redact
 from workspace.commands.common import add_common, config_from
-from workspace.console import Console
 from workspace.errors import ConfigError
+from workspace.output import redact
+from workspace.output.console import Console
 
 __all__ = ["register"]
 

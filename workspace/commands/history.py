@@ -11,8 +11,8 @@ from workspace.commands.common import add_common, config_from
 from workspace.errors import display_path
 
 if TYPE_CHECKING:
-    from workspace.console import Console
     from workspace.db.adopt import AdoptResult
+    from workspace.output.console import Console
 
 __all__ = ["register"]
 

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from workspace.console import Console
+from workspace.output.console import Console
 
 __all__ = ["register"]
 
@@ -29,8 +29,8 @@ def register(sub: Any) -> None:
 
 
 def _init(args: argparse.Namespace, console: Console) -> int:
-    from workspace.init import init_project
-    from workspace.project_root import find_root
+    from workspace.project.init import init_project
+    from workspace.project.root import find_root
 
     # no DIR: the project this directory belongs to (as every command finds it), so
     # `init` in src/ never splits it off as a project of its own

@@ -6,8 +6,8 @@ import argparse
 from typing import Any
 
 from workspace.commands.common import add_common, config_from
-from workspace.console import Console
 from workspace.errors import LintFailed
+from workspace.output.console import Console
 
 __all__ = ["register"]
 

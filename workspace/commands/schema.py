@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from workspace import redact
 from workspace.commands.common import add_common, config_from
 from workspace.errors import (
     DatabaseUnreachable,
@@ -14,11 +13,12 @@ from workspace.errors import (
     ValidationUnavailable,
     display_path,
 )
+from workspace.output import redact
 
 if TYPE_CHECKING:
-    from workspace.config import Config
-    from workspace.console import Console
+    from workspace.config.models import Config
     from workspace.db.validate import Report
+    from workspace.output.console import Console
 
 __all__ = ["register"]
 
@@ -61,7 +61,7 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         console.json(_report_json(report, url))
         return 0 if report.valid else SchemaInvalid.code_info.exit_code
-    from workspace.validation_view import show_report
+    from workspace.output.validation import show_report
 
     show_report(console, report)
     if not report.valid:

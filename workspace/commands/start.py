@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workspace.commands.common import add_common, config_from
-from workspace.console import Console
 from workspace.errors import ConfigError
+from workspace.output.console import Console
 
 if TYPE_CHECKING:
-    from workspace.config import Config
+    from workspace.config.models import Config
 
 __all__ = ["register"]
 
@@ -83,20 +83,20 @@ def _pattern(text: str) -> re.Pattern[str]:
 
 
 def _start(args: argparse.Namespace, console: Console) -> int:
-    from workspace.start import start
+    from workspace.run.start import start
 
     return start(config_from(args), console, detach=args.detach, apps=args.apps,
                  profiles=args.profile)
 
 
 def _restart(args: argparse.Namespace, console: Console) -> int:
-    from workspace.restart import restart
+    from workspace.run.restart import restart
 
     return restart(config_from(args), console, args.app)
 
 
 def _stop(args: argparse.Namespace, console: Console) -> int:
-    from workspace.stop import stop
+    from workspace.run.stop import stop
 
     try:
         config = config_from(args)
@@ -104,7 +104,7 @@ def _stop(args: argparse.Namespace, console: Console) -> int:
         # A workspace must stay stoppable after its config.yaml was damaged: the running
         # launcher is found from its state in .workspace/ (it has its configuration in
         # memory), and what a dead one left is only stopped when its identity matches.
-        from workspace.config import Config
+        from workspace.config.models import Config
 
         project = (args.project_dir or Path.cwd()).resolve()
         console.warn(f"{exc.code}: {exc.message}\n  Stopping with the defaults: the "
@@ -114,7 +114,7 @@ def _stop(args: argparse.Namespace, console: Console) -> int:
 
 
 def _status(args: argparse.Namespace, console: Console) -> int:
-    from workspace.status import collect
+    from workspace.run.status import collect
 
     report = collect(config_from(args))
     if console.json_mode:
@@ -159,8 +159,8 @@ def _duration(seconds: float | None) -> str:
 
 def _logs(args: argparse.Namespace, console: Console) -> int:
     from workspace.errors import display_path
-    from workspace.runstate import RunLock
-    from workspace.session import combined_log
+    from workspace.run.session import combined_log
+    from workspace.run.state import RunLock
     from workspace.userfile import NotReadable, read_regular
 
     config = config_from(args)

@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from workspace.commands.common import add_common, config_from
-from workspace.console import Console
+from workspace.output.console import Console
 
 __all__ = ["register"]
 
@@ -26,8 +26,8 @@ def register(sub: Any) -> None:
 
 
 def _up(args: argparse.Namespace, console: Console) -> int:
-    from workspace.events import Steps  # not loaded by the parser: a dataclass costs
-    from workspace.launcher import up
+    from workspace.output.events import Steps  # not loaded by the parser: a dataclass costs
+    from workspace.run.launcher import up
 
     config = config_from(args)
     steps = Steps(console)
@@ -48,8 +48,8 @@ def _up(args: argparse.Namespace, console: Console) -> int:
 
 def _down(args: argparse.Namespace, console: Console) -> int:
     from workspace.errors import AlreadyRunning
-    from workspace.launcher import down
-    from workspace.runstate import RunLock
+    from workspace.run.launcher import down
+    from workspace.run.state import RunLock
 
     config = config_from(args)
     lock = RunLock(config.state_dir)  # held throughout: no `start` begins meanwhile

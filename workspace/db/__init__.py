@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported where used: `workspace.db.connect` alone loads no runner
-    from workspace.config import Config
+    from workspace.config.models import Config
     from workspace.db.files import MigrationFile
     from workspace.db.runner import MigrateResult, Reporter, RunnerSettings
 

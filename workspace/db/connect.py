@@ -20,8 +20,9 @@ from typing import Any, Protocol
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from workspace import __version__, redact
+from workspace import __version__
 from workspace.errors import DatabaseNotUp, DatabaseUnreachable, DiskFull, WorkspaceError
+from workspace.output import redact
 
 __all__ = ["APPLICATION", "RESET_ROLES", "RESET_SESSION", "LocalServer", "connect", "describe",
            "map_psycopg_errors", "not_up_yet", "register_local_server"]

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 
 import psycopg
 
-from workspace import redact
 from workspace.db.catalog import Catalog, Column, Item
 from workspace.db.connect import connection, map_psycopg_errors
 from workspace.db.drift import TYPE_KINDS, Drift, kind_rank
+from workspace.output import redact
 
 __all__ = ["Step", "apply_fix", "plan_fix"]
 

@@ -26,13 +26,13 @@ from typing import Any
 
 import psycopg
 
-from workspace import redact
 from workspace.db.connect import RESET_SESSION, connection, map_psycopg_errors
 from workspace.db.files import MigrationFile, find_migrations
 from workspace.db.runner import RunnerSettings, migrate
 from workspace.db.scratch import scratch_database
 from workspace.db.sqlparse import NO_TRANSACTION_FIX, line_col, read_migration
 from workspace.errors import MigrationFileError, display_path
+from workspace.output import redact
 
 __all__ = ["Finding", "lint_files", "lint_notes", "lint_statement", "load_leniently",
            "prove_rerunnable"]

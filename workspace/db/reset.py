@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from workspace import redact
-from workspace.config import Config
+from workspace.config.models import Config
 from workspace.db.connect import connection, map_psycopg_errors
 from workspace.errors import AlreadyRunning, DatabaseNotOurs
+from workspace.output import redact
 
 __all__ = ["own_database", "reset"]
 
@@ -31,7 +31,7 @@ def own_database(config: Config) -> tuple[str, str]:
         raise DatabaseNotOurs(f"{masked} is a database workspace was given, not one it "
                               "created (database.url: a flag, DATABASE_URL, .env or "
                               "config.yaml); nothing was dropped")
-    from workspace.running_db import running_state
+    from workspace.run.running_db import running_state
 
     state = running_state(config)
     if state is not None:

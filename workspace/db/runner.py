@@ -40,7 +40,6 @@ from typing import Any
 import psycopg
 from psycopg import pq
 
-from workspace import redact
 from workspace.db import tracking
 from workspace.db.batch import batches, recorded_versions, report_recorded
 from workspace.db.connect import (
@@ -61,6 +60,7 @@ from workspace.errors import (
     MigrationIndexInvalid,
     display_path,
 )
+from workspace.output import redact
 
 __all__ = ["AppliedNow", "MigrateResult", "RunnerSettings", "migrate", "read_plan"]
 

@@ -17,9 +17,9 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from workspace import redact
 from workspace.db.connect import connect
 from workspace.errors import ValidationUnavailable
+from workspace.output import redact
 
 __all__ = ["database_url_for", "scratch_database"]
 

@@ -27,7 +27,7 @@ from workspace.db.plan import make_plan
 from workspace.errors import TrackingTableInvalid
 
 if TYPE_CHECKING:
-    from workspace.config import Config, PrecheckConfig
+    from workspace.config.models import Config, PrecheckConfig
 
 __all__ = ["Finding", "Report", "validate"]
 

@@ -73,7 +73,7 @@ class Look:
 def check_timeout(timeout_s: float, what: str) -> None:
     """ConfigError unless `timeout_s` is a number of seconds from 0 to a day (NaN and inf
     fail too: every wait is bounded). `what` names it: `db wait --timeout`."""
-    from workspace.config_types import MAX_DURATION_S
+    from workspace.config.types import MAX_DURATION_S
     from workspace.errors import ConfigError
 
     if not 0 <= timeout_s <= MAX_DURATION_S:

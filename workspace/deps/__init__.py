@@ -14,7 +14,7 @@ from workspace.errors import DockerUnavailable
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from workspace.config import Config
+    from workspace.config.models import Config
     from workspace.deps.base import Backend
     from workspace.deps.embedded import EmbeddedPostgres
     from workspace.deps.ref import DepRef
@@ -99,7 +99,7 @@ def database_url(config: Config) -> str:
     backend `workspace up` would use, started on demand and left running."""
     if config.database.url is not None:
         return config.database.url.get_secret_value()
-    from workspace.running_db import running_database_url
+    from workspace.run.running_db import running_database_url
 
     running = running_database_url(config)
     if running is not None:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from workspace.config import Config
+    from workspace.config.models import Config
 
 __all__ = ["Backend", "BackendFactory"]
 

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workspace import redact
-from workspace.config import Config
+from workspace.config.models import Config
 from workspace.deps.docker_engine import connect, docker, map_docker_errors, reason
 from workspace.deps.embedded import port_holder
 from workspace.errors import (
@@ -36,6 +35,7 @@ from workspace.errors import (
     PortInUse,
     display_path,
 )
+from workspace.output import redact
 
 __all__ = ["EXITED", "HOST", "MANAGED_LABEL", "PROJECT_LABEL", "SERVICE_LABEL", "ComposeProject",
            "ContainerInfo"]

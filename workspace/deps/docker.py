@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import quote
 
-from workspace import redact
-from workspace.config import Config
+from workspace.config.models import Config
 from workspace.deps.compose import EXITED, HOST, ComposeProject, ContainerInfo
 from workspace.deps.docker_engine import engine_problem, engine_url
 from workspace.errors import DependencyExited
+from workspace.output import redact
 
 __all__ = ["ComposeProject", "ContainerInfo", "DockerPostgres", "DockerZitadel",
            "engine_problem", "engine_url", "postgres_url"]

@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from workspace import redact
 from workspace.errors import DockerUnavailable
+from workspace.output import redact
 
 __all__ = ["DEFAULT_ENGINE", "connect", "docker", "engine_problem", "engine_url",
            "map_docker_errors", "reason"]

@@ -54,11 +54,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from workspace import redact
 from workspace.db.connect import DISK_FULL_SQLSTATE, register_local_server
 from workspace.deps import pg_extensions, server_log
 from workspace.deps.pg_processes import is_postgres, processes_on
 from workspace.errors import DependencyExited, DiskFull, EmbeddedPostgresError, PortInUse, WorkspaceError
+from workspace.output import redact
 from workspace.waits import polling
 
 __all__ = ["PG_MAJOR", "EmbeddedBackend", "EmbeddedPostgres", "EmbeddedStatus", "bin_dir",

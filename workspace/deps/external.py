@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from workspace.errors import ConfigError
 
 if TYPE_CHECKING:
-    from workspace.config import Config
+    from workspace.config.models import Config
 
 __all__ = ["ExternalPostgres"]
 

@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from workspace import redact
 from workspace.errors import OidcIssuerMismatch, ZitadelInstanceNotFound
+from workspace.output import redact
 
 __all__ = ["DISCOVERY_PATH", "READY_PATH", "http_client", "oidc_probe", "zitadel_instance_missing"]
 

@@ -28,10 +28,10 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from workspace import redact
 from workspace.deps import pg_extensions, wheels
 from workspace.deps.embedded import PG_MAJOR, SUPERUSER, EmbeddedPostgres, bin_dir, cluster_major
 from workspace.errors import EmbeddedPostgresError
+from workspace.output import redact
 
 __all__ = ["OLD_PGSERVER", "old_bin_dir", "upgrade"]
 

@@ -35,9 +35,9 @@ from typing import Any
 
 import httpx
 
-from workspace import redact
-from workspace.config import Config
+from workspace.config.models import Config
 from workspace.errors import OAuthClientMissing, ZitadelTokenInvalid, display_path
+from workspace.output import redact
 from workspace.userfile import NotReadable, read_regular
 
 __all__ = ["PAGE_SIZE", "check_oauth_app", "list_apps_url", "read_pat", "zitadel_first_boot"]

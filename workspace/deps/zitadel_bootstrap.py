@@ -38,8 +38,7 @@ from typing import Any
 
 import httpx
 
-from workspace import redact
-from workspace.config import CLIENT_FILE, Config, read_client_file
+from workspace.config.models import CLIENT_FILE, Config, read_client_file
 from workspace.deps.oidc import zitadel_instance_missing
 from workspace.deps.zitadel import read_pat
 from workspace.errors import (
@@ -48,6 +47,7 @@ from workspace.errors import (
     ZitadelTokenInvalid,
     display_path,
 )
+from workspace.output import redact
 from workspace.userfile import NotReadable, read_regular
 
 __all__ = ["MASTERKEY_LENGTH", "OidcClient", "check_masterkey", "ensure_oidc_client",

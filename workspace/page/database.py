@@ -22,9 +22,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from workspace import redact
-from workspace.config import Config
+from workspace.config.models import Config
 from workspace.errors import WorkspaceError
+from workspace.output import redact
 from workspace.page.state import LiveState
 
 __all__ = ["JOBS", "LiveDatabase"]

@@ -22,21 +22,21 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workspace import redact
-from workspace.config import Config
+from workspace.config.models import Config
 from workspace.deps.ref import DOCKER_ZITADEL
 from workspace.errors import PortInUse
+from workspace.output import redact
 from workspace.page.database import LiveDatabase
 from workspace.page.server import PageServer
 from workspace.page.state import LiveState
-from workspace.runstate import AppState
+from workspace.run.state import AppState
 from workspace.supervisor.printer import Printer
 from workspace.supervisor.watch import MIGRATIONS, Watcher, watch_rules
 
 if TYPE_CHECKING:
     import httpx
 
-    from workspace.launcher import UpResult
+    from workspace.run.launcher import UpResult
     from workspace.supervisor.manager import Manager
 
 __all__ = ["LiveSession"]
@@ -175,7 +175,7 @@ def _relative(path: Path, project: Path) -> str:
 
 def _health(config: Config, name: str, client: httpx.Client) -> str:
     """The app's readiness probe now (its port when it has a log probe)."""
-    from workspace.readiness import tcp_probe
+    from workspace.deps.readiness import tcp_probe
     from workspace.supervisor.probes import http_probe
 
     app = config.apps[name]

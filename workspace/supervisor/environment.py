@@ -20,11 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from workspace import redact
-from workspace.apps_config import AppConfig
-from workspace.config_sources import read_dotenv, read_text
+from workspace.config.apps import AppConfig
+from workspace.config.interpolate import Undefined, interpolate
+from workspace.config.sources import read_dotenv, read_text
 from workspace.errors import ConfigError
-from workspace.interpolate import Undefined, interpolate
+from workspace.output import redact
 
 __all__ = ["DOTENV_FILES", "INJECTED", "Launch", "app_launch", "base_variables", "check_apps_env"]
 

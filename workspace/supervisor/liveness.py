@@ -19,8 +19,8 @@ import subprocess
 import threading
 from urllib.parse import urlsplit
 
-from workspace.apps_config import LivenessProbe
-from workspace.readiness import Probe, tcp_probe
+from workspace.config.apps import LivenessProbe
+from workspace.deps.readiness import Probe, tcp_probe
 from workspace.supervisor.environment import Launch
 from workspace.supervisor.probes import PROBE_HEADERS
 from workspace.supervisor.process import Event

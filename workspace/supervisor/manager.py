@@ -46,7 +46,8 @@ from typing import Literal
 
 import httpx
 
-from workspace.apps_config import AppConfig, SupervisorConfig, check_apps, dependents
+from workspace.config.apps import AppConfig, SupervisorConfig, check_apps, dependents
+from workspace.deps.readiness import ReadinessTimeout, wait_until_ready
 from workspace.errors import (
     AppExited,
     AppNotReady,
@@ -58,9 +59,8 @@ from workspace.errors import (
     WorkspaceError,
     describe_returncode,
 )
-from workspace.readiness import ReadinessTimeout, wait_until_ready
-from workspace.runstate import AppState, Identity, process_started
-from workspace.signals import signals_handled
+from workspace.run.signals import signals_handled
+from workspace.run.state import AppState, Identity, process_started
 from workspace.supervisor.environment import Launch, app_launch, base_variables
 from workspace.supervisor.groups import kill_after
 from workspace.supervisor.liveness import Liveness

@@ -11,7 +11,7 @@ that exits 0 has completed and is never restarted.
 
 from __future__ import annotations
 
-from workspace.apps_config import AppConfig
+from workspace.config.apps import AppConfig
 
 __all__ = ["should_restart"]
 

@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from workspace import redact
-from workspace.console import rich_console, silence
+from workspace.output import redact
+from workspace.output.console import rich_console, silence
 from workspace.supervisor import logtime
 
 __all__ = ["SYSTEM", "Printer"]

@@ -7,8 +7,8 @@ import threading
 import httpx
 
 from workspace import __version__
-from workspace.apps_config import AppConfig, ReadyProbe
-from workspace.readiness import Probe, tcp_probe
+from workspace.config.apps import AppConfig, ReadyProbe
+from workspace.deps.readiness import Probe, tcp_probe
 
 __all__ = ["PROBE_HEADERS", "app_probe", "app_url", "http_probe"]
 

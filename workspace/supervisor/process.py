@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from workspace import redact
+from workspace.output import redact
 from workspace.supervisor import logtime
 from workspace.supervisor.deathsig import spawn_args
 from workspace.supervisor.groups import kill_group, live_groups

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workspace.config import Config
+from workspace.config.models import Config
 
 __all__ = ["MIGRATIONS", "Rule", "Watcher", "glob_regex", "watch_rules"]
 

@@ -5,7 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-from workspace.apps_config import AppConfig, SupervisorConfig
+from workspace.config.apps import AppConfig, SupervisorConfig
 from workspace.errors import SupervisorError
 from workspace.supervisor.manager import Manager
 
