@@ -346,7 +346,7 @@ def print_report(variants: dict[str, Variant], trips: list[tuple[int, int]],
     print()
     print("Where the time goes (medians, s)")
     pieces = [
-        ("interpreter + imports (python -c \"import workspace.cli, .config_cache, "
+        ("interpreter + imports (python -c \"import workspace.cli, .config.cache, "
          ".db.runner, .deps; build_parser()\")", imports),
         (f"find_migrations() of {count} files (read + checksum; SQL is parsed only "
          "before applying), in-process", find),

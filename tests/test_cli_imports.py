@@ -82,7 +82,7 @@ def test_full_apply_loads_the_sql_parser_only(project: Path, db_url: str) -> Non
     assert top_level(modules, ("rich", "httpx", "docker")) == set()
 
 
-# A project with a config file: its YAML is read on a miss only (config_cache.py).
+# A project with a config file: its YAML is read on a miss only (config/cache.py).
 LIGHT_CONFIG = ("migrations:\n  lock_wait_s: 30\nprecheck:\n  critical_tables: {}\n"
                 "  critical_functions: []\n  required_extensions: []\n")
 MODELS = ("pydantic", "pydantic_core", "yaml", "workspace.config.models", "workspace.config.apps")

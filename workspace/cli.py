@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if getattr(args, "db_command", None) == "psql" else "")
         parser.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
     with deferred():  # what every command loads (the commands import the rest lazily):
-        if getattr(args, "models", True):  # not those that run without (config_cache.py)
+        if getattr(args, "models", True):  # not those that run without (config/cache.py)
             import workspace.config.models  # noqa: F401  pydantic_core panics if a signal cuts it short
     console = Console(json_mode=getattr(args, "json", False))
     redact.on_weak_password(console.warn)

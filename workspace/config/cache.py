@@ -14,7 +14,7 @@ directory (found as load_config finds it), the config file's name, real path and
 `.env`'s bytes, the Zitadel client file's bytes (config.CLIENT_FILE), the environment
 (less the shell's bookkeeping: `_`, `OLDPWD`, `SHLVL`) and the command-line values. The
 entry also holds the digest of every source it depends on: the modules of workspace that
-loading the configuration imports (config.py, apps_config.py and what they import, found
+loading the configuration imports (models.py, apps.py and what they import, found
 by reading their imports, so a field added to a model or any change to a validator
 misses) and pydantic's version; a hit re-reads and compares them.
 

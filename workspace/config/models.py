@@ -252,7 +252,7 @@ def load_config(project_dir: Path | None = None, *, config_file: Path | None = N
                 environ: Mapping[str, str] | None = None) -> Config:
     """Merge every source into one validated `Config`, or raise `ConfigError`. Without a
     project directory (nor a config file), the project is found from the working directory
-    up (project_root.py)."""
+    up (project/root.py)."""
     if project_dir is None and config_file is None:
         project_dir = find_root(Path.cwd())
     project = (project_dir or Path.cwd()).resolve()

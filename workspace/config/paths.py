@@ -1,5 +1,5 @@
 """What the configuration computes from its project directory, without pydantic: a base
-of `Config` (config.py) that the cached configuration (config_cache.py) shares, so a warm
+of `Config` (models.py) that the cached configuration (cache.py) shares, so a warm
 command resolves paths without importing the models.
 
     config.path(Path("docker/.env"))   # <project>/docker/.env; an absolute path as it is

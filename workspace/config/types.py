@@ -1,4 +1,4 @@
-"""Field types shared by the config models (config.py, apps_config.py): bounded
+"""Field types shared by the config models (models.py, apps.py): bounded
 durations, and HTTP URLs checked for form (`workspace.urls`).
 
 Every duration is a finite number of seconds, at most a day: an infinite or huge value

@@ -1,5 +1,5 @@
 """`workspace start`: the dependencies up and prechecked (launcher.py), then the apps
-supervised (supervisor/manager.py), the run recorded all along (runstate.py).
+supervised (supervisor/manager.py), the run recorded all along (state.py).
 
     code = start(config, console)                 # foreground: until Ctrl-C or a failure
     code = start(config, console, detach=True)    # returns once every app is ready
@@ -37,7 +37,7 @@ __all__ = ["start"]
 def start(config: Config, console: Console, *, detach: bool = False,
           apps: Sequence[str] = (), profiles: Sequence[str] = ()) -> int:
     """`apps`, `profiles`: `workspace start [APP ...] [--profile NAME ...]`
-    (app_selection.py); ConfigError for an unknown name, before anything starts."""
+    (selection.py); ConfigError for an unknown name, before anything starts."""
     from workspace.run.selection import select_apps
 
     config = config.model_copy(update={"apps": select_apps(config.apps, apps, profiles)})

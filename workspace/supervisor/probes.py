@@ -1,4 +1,4 @@
-"""Readiness probes for apps, in readiness.py's shape: None when ready, else the reason."""
+"""Readiness probes for apps, in deps/readiness.py's shape: None when ready, else the reason."""
 
 from __future__ import annotations
 
