@@ -103,3 +103,47 @@ def test_the_database_layer_does_not_import_the_configuration_more_than_it_did()
               if (m == "workspace.db" or m.startswith("workspace.db."))
               and "workspace.config.models" in targets}
     assert taking <= DB_TAKING_CONFIG, f"new db/ modules importing config: {taking - DB_TAKING_CONFIG}"
+
+
+# Data flows down: a module imports only from its own layer or the ones below it.
+# Each module's layer is that of its longest matching prefix.
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("foundation", ("workspace", "workspace.errors", "workspace.waits", "workspace.urls",
+                    "workspace.userfile", "workspace.run.signals", "workspace.output",
+                    "workspace.output.redact", "workspace.output.console")),
+    ("configuration", ("workspace.config.models", "workspace.project", "workspace.project.root")),
+    ("parts", ("workspace.db", "workspace.deps", "workspace.supervisor")),
+    ("lifecycle", ("workspace.run", "workspace.page", "workspace.startup", "workspace.psql",
+                   "workspace.project.init", "workspace.project.detect",
+                   "workspace.output.events", "workspace.output.validation")),
+    ("commands", ("workspace.commands", "workspace.cli", "workspace.__main__")),
+]
+# Known upward imports, to be removed (issue 13). This set may only shrink.
+UPWARD_ALLOWED = {("workspace.db.reset", "workspace.run.running_db")}
+
+
+def layer_of(module: str) -> int:
+    matches = [(len(prefix), rank) for rank, (_, prefixes) in enumerate(LAYERS)
+               for prefix in prefixes if module == prefix or module.startswith(prefix + ".")]
+    assert matches, f"{module} is in no layer: add it to LAYERS"
+    return max(matches)[1]
+
+
+def upward(graph: dict[str, set[str]]) -> set[tuple[str, str]]:
+    return {(m, t) for m, targets in graph.items() for t in targets
+            if layer_of(t) > layer_of(m)}
+
+
+def test_imports_go_down_the_layers() -> None:
+    found = upward(import_graph())
+    assert found <= UPWARD_ALLOWED, "imports up the layers (config in, events out): " + \
+        ", ".join(f"{m} -> {t} ({LAYERS[layer_of(m)][0]} -> {LAYERS[layer_of(t)][0]})"
+                  for m, t in sorted(found - UPWARD_ALLOWED))
+
+
+def test_an_upward_import_is_found() -> None:
+    """The check can fail: the supervisor reaching up to the run's state, as it once did."""
+    graph = {"workspace.supervisor.manager": {"workspace.run.state", "workspace.errors"},
+             "workspace.run.state": {"workspace.supervisor.identity"}}
+    graph.update({t: set() for targets in list(graph.values()) for t in targets})
+    assert upward(graph) == {("workspace.supervisor.manager", "workspace.run.state")}

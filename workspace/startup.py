@@ -25,8 +25,8 @@ from workspace.db.plan import Plan
 from workspace.db.runner import MigrateResult
 from workspace.db.wait import check_timeout
 from workspace.db.wait import wait_for_migrations as _wait
-from workspace.deps import database_url
 from workspace.output import redact
+from workspace.run.running_db import database_url
 
 __all__ = ["migrate_on_startup", "wait_for_migrations"]
 

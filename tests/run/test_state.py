@@ -11,15 +11,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from workspace.run import state as runstate
-from workspace.run.state import (
-    AppState,
-    RunLock,
-    RunState,
-    StateStore,
-    process_started,
-    same_process,
-)
+from workspace.run.state import RunLock, RunState, StateStore
+from workspace.supervisor.identity import same_process
+from workspace.supervisor.snapshot import AppState
 
 
 def test_the_lock_is_exclusive_and_goes_with_its_holder(tmp_path: Path) -> None:
@@ -92,13 +86,6 @@ def test_a_pid_is_the_same_process_only_with_its_start_time() -> None:
     assert not same_process(None, time.time()) and not same_process(os.getpid(), None)
 
 
-def test_identity_is_boot_id_and_start_ticks_from_proc() -> None:
-    boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    stat = Path(f"/proc/{os.getpid()}/stat").read_text()
-    ticks = stat[stat.rindex(")") + 2:].split()[19]  # field 22, starttime
-    assert process_started(os.getpid()) == f"{boot}:{ticks}"
-
-
 def test_a_live_launcher_stays_alive_when_the_wall_clock_steps(tmp_path: Path) -> None:
     store = StateStore(tmp_path)
     store.write(RunState.mine("foreground"))
@@ -109,18 +96,3 @@ def test_a_live_launcher_stays_alive_when_the_wall_clock_steps(tmp_path: Path) -
         patch.setattr(psutil.Process, "create_time", lambda self: real(self) + 300.0)
         state = store.read()
         assert state is not None and state.alive()
-
-
-def test_a_record_written_before_identities_is_still_understood() -> None:
-    created = psutil.Process(os.getpid()).create_time()
-    assert same_process(os.getpid(), created)  # a float: psutil's create time, as before
-    assert not same_process(os.getpid(), created - 3600)
-
-
-def test_without_proc_the_create_time_is_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runstate, "_boot_id", lambda: None)
-    me = process_started(os.getpid())
-    assert isinstance(me, str) and not me.startswith(Path(
-        "/proc/sys/kernel/random/boot_id").read_text().strip())
-    assert same_process(os.getpid(), me)
-    assert not same_process(os.getpid(), "create:12.5")

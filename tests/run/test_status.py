@@ -19,8 +19,10 @@ from pydantic import SecretStr
 from tests.conftest import free_port, run_cli
 from workspace.config.apps import AppConfig, ReadyProbe
 from workspace.config.models import Config, DatabaseConfig, EmbeddedConfig
-from workspace.run.state import AppState, RunLock, RunState, StateStore, process_started
+from workspace.run.state import RunLock, RunState, StateStore
 from workspace.run.status import collect
+from workspace.supervisor.identity import process_started
+from workspace.supervisor.snapshot import AppState
 
 
 @pytest.fixture

@@ -67,7 +67,7 @@ def register(sub: Any) -> None:
 def _migrate(args: argparse.Namespace, console: Console) -> int:
     from workspace.db import migrate_project
     from workspace.db.files import find_migrations
-    from workspace.deps import database_url
+    from workspace.run.running_db import database_url
 
     config = config_from(args)
     # every file checked before connecting
@@ -118,7 +118,7 @@ def _status(args: argparse.Namespace, console: Console) -> int:
     from workspace.db import runner_settings
     from workspace.db.files import find_migrations
     from workspace.db.runner import read_plan
-    from workspace.deps import database_url
+    from workspace.run.running_db import database_url
 
     config = config_from(args)
     files = find_migrations(config.migrations_dir, layout=config.migrations.layout)
@@ -154,7 +154,7 @@ def _status(args: argparse.Namespace, console: Console) -> int:
 def _wait(args: argparse.Namespace, console: Console) -> int:
     from workspace.db.files import find_migrations
     from workspace.db.wait import check_timeout, wait_for_migrations
-    from workspace.deps import database_url
+    from workspace.run.running_db import database_url
 
     check_timeout(args.timeout, "db wait --timeout")
     config = config_from(args)
@@ -196,7 +196,7 @@ def _repair(args: argparse.Namespace, console: Console) -> int:
     from workspace.db import runner_settings
     from workspace.db.files import find_migrations
     from workspace.db.runner import repair
-    from workspace.deps import database_url
+    from workspace.run.running_db import database_url
 
     config = config_from(args)
     files = find_migrations(config.migrations_dir, layout=config.migrations.layout)

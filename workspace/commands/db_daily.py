@@ -42,8 +42,8 @@ def register(dbsub: Any) -> None:
 
 
 def _psql(args: argparse.Namespace, console: Console) -> int:
-    from workspace.deps import database_url
     from workspace.psql import psql_command
+    from workspace.run.running_db import database_url
 
     extra = list(args.psql_args)
     if extra[:1] == ["--"]:
@@ -56,7 +56,7 @@ def _psql(args: argparse.Namespace, console: Console) -> int:
 
 
 def _url(args: argparse.Namespace, console: Console) -> int:
-    from workspace.deps import database_url
+    from workspace.run.running_db import database_url
 
     url = database_url(config_from(args))
     shown = url if args.show_password else redact.mask_url(url)

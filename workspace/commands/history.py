@@ -69,7 +69,7 @@ def _take_over(args: argparse.Namespace, console: Console, done: str,
     the runner's settings; `record(url, files, settings, layout=...)` does the work."""
     from workspace.db import runner_settings
     from workspace.db.files import detect_layout, find_migrations
-    from workspace.deps import database_url
+    from workspace.run.running_db import database_url
 
     config = config_from(args)
     layout = detect_layout(config.migrations_dir, config.migrations.layout)

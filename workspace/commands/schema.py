@@ -53,7 +53,7 @@ def _checked(config: Config, url: str) -> Report:
 
 
 def _validate(args: argparse.Namespace, console: Console) -> int:
-    from workspace.deps import database_url
+    from workspace.run.running_db import database_url
 
     config = config_from(args)
     url = database_url(config)
@@ -90,7 +90,7 @@ def _report_json(report: Report, url: str) -> dict[str, Any]:
 
 def _fix(args: argparse.Namespace, console: Console) -> int:
     from workspace.db import runner_settings
-    from workspace.deps import database_url
+    from workspace.run.running_db import database_url
 
     config = config_from(args)
     url = database_url(config)
@@ -172,7 +172,7 @@ def _show_left_alone(console: Console, report: Report) -> None:
 def _snapshot(args: argparse.Namespace, console: Console) -> int:
     from workspace.db import runner_settings
     from workspace.db.files import find_migrations
-    from workspace.deps import database_url
+    from workspace.run.running_db import database_url
 
     config = config_from(args)
     url = database_url(config)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 # Each backend is imported when chosen: a configured URL needs none of them.
 
-__all__ = ["BACKENDS", "backend_for", "choose_backend", "database_url", "embedded_server"]
+__all__ = ["BACKENDS", "backend_for", "choose_backend", "embedded_server"]
 
 
 def embedded_server(config: Config) -> EmbeddedPostgres:
@@ -91,18 +91,3 @@ def choose_backend(config: Config) -> tuple[Backend, str]:
     if engine_problem() is None:
         return BACKENDS["docker"](config, "postgres"), "a Docker engine answers"
     return BACKENDS["embedded"](config, "postgres"), "no Docker engine answers"
-
-
-def database_url(config: Config) -> str:
-    """The configured URL (flag, DATABASE_URL, .env, config.yaml), else the database of
-    the workspace running for this project (running_db.py), else the database of the
-    backend `workspace up` would use, started on demand and left running."""
-    if config.database.url is not None:
-        return config.database.url.get_secret_value()
-    from workspace.run.running_db import running_database_url
-
-    running = running_database_url(config)
-    if running is not None:
-        return running
-    backend, _ = choose_backend(config)
-    return backend.start()

@@ -29,8 +29,8 @@ from workspace.output import redact
 from workspace.page.database import LiveDatabase
 from workspace.page.server import PageServer
 from workspace.page.state import LiveState
-from workspace.run.state import AppState
 from workspace.supervisor.printer import Printer
+from workspace.supervisor.snapshot import AppState
 from workspace.supervisor.watch import MIGRATIONS, Watcher, watch_rules
 
 if TYPE_CHECKING:

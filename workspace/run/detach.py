@@ -30,8 +30,9 @@ from workspace.config.models import Config, load_config
 from workspace.errors import AppStartFailed, WorkspaceError
 from workspace.output.console import Console
 from workspace.run.launcher import UpResult
+from workspace.run.state import RunLock, StateStore
 from workspace.run.signals import interruptible
-from workspace.run.state import AppState, RunLock, StateStore
+from workspace.supervisor.snapshot import AppState
 from workspace.waits import polling
 
 __all__ = ["main", "spawn_supervisor"]

@@ -1,10 +1,10 @@
 """`python -m workspace.run.detached`: the process of the detached supervisor (detach.py
 starts it), entered as `workspace` itself is: the signal handler first, then the imports
-(__main__.py's `entry`), so a SIGTERM at any moment of its start stops it cleanly."""
+(signals.py's `entry`), so a SIGTERM at any moment of its start stops it cleanly."""
 
 from __future__ import annotations
 
-from workspace.__main__ import entry
+from workspace.run.signals import entry
 
 if __name__ == "__main__":
     raise SystemExit(entry("workspace.run.detach", interruptible=False))

@@ -1,6 +1,7 @@
 """The database of the workspace that runs for this project, for the `db` commands.
 
     url = running_database_url(config)   # None when no workspace runs (or not yet up)
+    url = database_url(config)           # configured, else running, else the backend's
 
 The launcher records the URL it used in `.workspace/run/state.json`, masked (no password
 ever lands in a file). The password is found again where the backend keeps it: the
@@ -15,18 +16,23 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from workspace.config.models import Config
 from workspace.errors import DatabaseUnreachable
 from workspace.output import redact
-from workspace.run.state import RunLock, RunState, StateStore
 
-__all__ = ["running_database_url", "running_state"]
+if TYPE_CHECKING:
+    from workspace.config.models import Config
+    from workspace.run.state import RunState
+
+__all__ = ["database_url", "running_database_url", "running_state"]
 
 
 def running_state(config: Config) -> RunState | None:
     """The record of the launcher running for this project, None when none runs."""
+    from workspace.run.state import RunLock, StateStore  # psutil: only for this question
+
     state = StateStore(config.state_dir).read()
     if state is None or not state.alive() or not RunLock(config.state_dir).held():
         return None
@@ -80,3 +86,18 @@ def _candidates(config: Config, state: RunState) -> Iterator[Callable[[], str | 
 
         return psutil.Process(state.pid).environ().get("DATABASE_URL")
     yield launchers_environment
+
+
+def database_url(config: Config) -> str:
+    """The configured URL (flag, DATABASE_URL, .env, config.yaml), else the database of
+    the workspace running for this project, else the database of the
+    backend `workspace up` would use, started on demand and left running."""
+    if config.database.url is not None:
+        return config.database.url.get_secret_value()
+    running = running_database_url(config)
+    if running is not None:
+        return running
+    from workspace.deps import choose_backend  # the backends only when no URL is known
+
+    backend, _ = choose_backend(config)
+    return backend.start()

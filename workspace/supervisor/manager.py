@@ -60,14 +60,15 @@ from workspace.errors import (
     describe_returncode,
 )
 from workspace.run.signals import signals_handled
-from workspace.run.state import AppState, Identity, process_started
 from workspace.supervisor.environment import Launch, app_launch, base_variables
 from workspace.supervisor.groups import kill_after
+from workspace.supervisor.identity import Identity, process_started
 from workspace.supervisor.liveness import Liveness
 from workspace.supervisor.policy import should_restart
 from workspace.supervisor.printer import Printer
 from workspace.supervisor.probes import app_probe, app_url
 from workspace.supervisor.process import Event, Process, kill_group, live_groups
+from workspace.supervisor.snapshot import AppState
 from workspace.supervisor.watchdog import Watchdog
 from workspace.waits import polling
 

@@ -19,6 +19,7 @@ import pytest
 
 from tests.lines import LineProcess
 from tests.stack import FORBIDDEN, Stack, assert_nothing_left, sleeper_apps
+from workspace.run.state import RunLock
 from workspace.run.signals import (
     deferred,
     interruptible,
@@ -26,7 +27,6 @@ from workspace.run.signals import (
     signals_ignored,
     terminate_as_exit,
 )
-from workspace.run.state import RunLock
 
 
 def deliver(sig: int) -> None:
@@ -112,9 +112,10 @@ def test_a_sigterm_at_each_mode_switch_still_stops_the_dependencies(
     import yaml
 
     from tests.stack import app
+    from workspace.run import signals
     from workspace.config.models import load_config
     from workspace.deps.ref import EMBEDDED_POSTGRES, DepRef
-    from workspace.run import session, signals
+    from workspace.run import session
     from workspace.run.launcher import UpResult
     from workspace.supervisor.printer import Printer
 

@@ -1,7 +1,7 @@
 """Signals of a `workspace` process, from its first instruction to its exit.
 
-The entry points (`workspace`, and the detached supervisor's process: __main__.py's
-`entry`) install one handler for SIGINT, SIGTERM and SIGHUP before anything else is
+The entry points (`workspace`, and the detached supervisor's process, both through
+`entry` below) install one handler for SIGINT, SIGTERM and SIGHUP before anything else is
 imported, and it stays the only one for the life of the process: the blocks below switch
 its mode, in one store, so no moment exists where another handler (or the default
 action) is in place. A signal then
@@ -41,8 +41,8 @@ if TYPE_CHECKING:
     from types import FrameType
     from typing import Any
 
-__all__ = ["Interrupted", "deferred", "finish", "install", "interruptible", "signals_deferred",
-           "signals_handled", "signals_ignored", "terminate_as_exit"]
+__all__ = ["Interrupted", "deferred", "entry", "finish", "install", "interruptible",
+           "signals_deferred", "signals_handled", "signals_ignored", "terminate_as_exit"]
 
 HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -262,3 +262,25 @@ def signals_handled(handler: Callable[[int, FrameType | None], Any],
             yield
         finally:
             _switch(was)
+
+
+def entry(module: str, *, interruptible: bool = True) -> int:
+    """A process's entry point: install the signal handler, then import `module` and
+    return its `main()`, which may be cut short by a signal (one that came during the
+    imports: as it begins). With `interruptible=False`, `main()` says itself where it may
+    be cut short. `workspace` (__main__.py) and the detached supervisor
+    (run/detached.py) both come in here."""
+    try:
+        install()  # from here on a signal waits, until the command may be cut short
+        try:
+            run = __import__(module, fromlist=["main"]).main
+
+            if not interruptible:
+                return int(run())
+            with _mode(True, raise_at_end=False):  # interruptible(): one that waited is raised
+                return int(run())
+        finally:
+            finish()  # from here on a signal is ignored: the command is over
+    except KeyboardInterrupt:
+        finish()
+        return 130
