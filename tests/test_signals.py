@@ -20,7 +20,7 @@ import pytest
 from tests.lines import LineProcess
 from tests.stack import FORBIDDEN, Stack, assert_nothing_left, sleeper_apps
 from workspace.run.state import RunLock
-from workspace.run.signals import (
+from workspace.signals import (
     deferred,
     interruptible,
     signals_deferred,
@@ -112,7 +112,7 @@ def test_a_sigterm_at_each_mode_switch_still_stops_the_dependencies(
     import yaml
 
     from tests.stack import app
-    from workspace.run import signals
+    from workspace import signals
     from workspace.config.models import load_config
     from workspace.deps.ref import EMBEDDED_POSTGRES, DepRef
     from workspace.run import session

@@ -8,7 +8,7 @@ workspace.run.detached`) comes in too.
 
 from __future__ import annotations
 
-from workspace.run.signals import entry
+from workspace.signals import entry
 
 __all__ = ["main"]
 

@@ -20,7 +20,7 @@ from workspace import __version__
 from workspace.errors import CODES, ConfigError, WorkspaceError
 from workspace.output import redact
 from workspace.output.console import Console, silence
-from workspace.run.signals import deferred
+from workspace.signals import deferred
 
 __all__ = ["main"]
 

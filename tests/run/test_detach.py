@@ -164,7 +164,7 @@ def test_sigterm_to_the_supervisor_as_it_starts_stops_the_run_cleanly(stack: Sta
     """The detached supervisor enters as `workspace` does (signal handler first, then the
     imports): a SIGTERM at its first instruction is a clean stop (143, reported to the
     launcher, which stops the database), not a silent death by the default action."""
-    from tests.run.test_signals import caught, loads_dependencies
+    from tests.test_signals import caught, loads_dependencies
 
     stack.configure({"api": app("sleeper.py", "api up", 30, ready={"log": "api up"})})
     env = {k: v for k, v in os.environ.items() if k not in FORBIDDEN}

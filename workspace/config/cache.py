@@ -89,7 +89,7 @@ def load_config(project_dir: Path | None = None, *, config_file: Path | None = N
 
 def _validate(project_dir: Path | None, config_file: Path | None,
               cli: Mapping[str, Any] | None, environ: Mapping[str, str] | None) -> Config:
-    from workspace.run.signals import deferred
+    from workspace.signals import deferred
 
     with deferred():  # pydantic_core panics if a signal cuts its import short
         from workspace.config.models import load_config as validated

@@ -31,7 +31,7 @@ from workspace.errors import AppStartFailed, WorkspaceError
 from workspace.output.console import Console
 from workspace.run.launcher import UpResult
 from workspace.run.state import RunLock, StateStore
-from workspace.run.signals import interruptible
+from workspace.signals import interruptible
 from workspace.supervisor.snapshot import AppState
 from workspace.waits import polling
 

@@ -4,7 +4,7 @@ starts it), entered as `workspace` itself is: the signal handler first, then the
 
 from __future__ import annotations
 
-from workspace.run.signals import entry
+from workspace.signals import entry
 
 if __name__ == "__main__":
     raise SystemExit(entry("workspace.run.detach", interruptible=False))

@@ -34,7 +34,7 @@ from workspace.errors import (
 )
 from workspace.output import redact
 from workspace.output.events import Steps
-from workspace.run.signals import deferred, interruptible
+from workspace.signals import deferred, interruptible
 
 __all__ = ["UpResult", "down", "stop_started", "up"]
 

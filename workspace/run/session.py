@@ -25,7 +25,7 @@ from workspace.deps.ref import DOCKER_ZITADEL, EMBEDDED_POSTGRES, DepRef
 from workspace.output import redact
 from workspace.run.launcher import UpResult, stop_started
 from workspace.run.state import RunState, StateStore
-from workspace.run.signals import signals_deferred
+from workspace.signals import signals_deferred
 from workspace.supervisor.depwatch import DependencyWatch
 from workspace.supervisor.identity import process_started
 from workspace.supervisor.printer import Printer

@@ -29,7 +29,7 @@ from workspace.run.launcher import UpResult, stop_started, up
 from workspace.run.session import combined_log, describe_run, supervise
 from workspace.run.state import RunLock, RunState, StateStore
 from workspace.run.stop import already_running, cleanup_stale
-from workspace.run.signals import deferred, interruptible
+from workspace.signals import deferred, interruptible
 from workspace.supervisor.printer import Printer
 from workspace.supervisor.snapshot import AppState
 

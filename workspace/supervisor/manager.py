@@ -59,7 +59,7 @@ from workspace.errors import (
     WorkspaceError,
     describe_returncode,
 )
-from workspace.run.signals import signals_handled
+from workspace.signals import signals_handled
 from workspace.supervisor.environment import Launch, app_launch, base_variables
 from workspace.supervisor.groups import kill_after
 from workspace.supervisor.identity import Identity, process_started
