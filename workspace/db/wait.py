@@ -73,8 +73,8 @@ class Look:
 def check_timeout(timeout_s: float, what: str) -> None:
     """ConfigError unless `timeout_s` is a number of seconds from 0 to a day (NaN and inf
     fail too: every wait is bounded). `what` names it: `db wait --timeout`."""
-    from workspace.config.types import MAX_DURATION_S
     from workspace.errors import ConfigError
+    from workspace.waits import MAX_DURATION_S
 
     if not 0 <= timeout_s <= MAX_DURATION_S:
         raise ConfigError(f"{what} {timeout_s:g}: must be a number of seconds from 0 to "
