@@ -325,3 +325,22 @@ def test_a_bad_zitadel_masterkey_stops_before_anything_starts(shipped: Path) -> 
     error = events(out.stdout)[-1]["error"]
     assert error["code"] == "PRECHECK_ZITADEL_MASTERKEY_INVALID"  # type: ignore[index]
     assert "31 characters" in out.stderr and masterkey not in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("breakage", ["missing", "bad name", "nul byte"])
+def test_a_migrations_problem_stops_before_postgresql_starts(shipped: Path,
+                                                              breakage: str) -> None:
+    """The files are read with the configuration: a missing directory or a bad file is
+    exit 6 at the first step, and no server was started (nothing to tear down)."""
+    (shipped / "config.yaml").write_text(f"embedded:\n  port: {free_port()}\n")
+    migrations = shipped / "migrations"
+    if breakage == "missing":
+        shutil.rmtree(migrations)
+    elif breakage == "bad name":
+        (migrations / "0004 oops.sql").write_text("SELECT 1;\n")
+    else:
+        (migrations / "0004_nul.sql").write_bytes(b"SELECT 1;\x00\n")
+    out = run_cli(shipped, "up", "--json")
+    assert out.returncode == 6, out.stdout + out.stderr
+    assert step_names(out.stdout) == ["config"]
+    assert not (shipped / ".workspace" / "postgres").exists()

@@ -1,6 +1,6 @@
 """`workspace up`: the first half of `workspace start`, as a named sequence.
 
-    config valid -> backend chosen -> ports free -> PostgreSQL up -> database ready
+    config valid (migration files read) -> backend chosen -> ports free -> PostgreSQL up -> database ready
     -> Zitadel up and ready -> OAuth configuration -> migrations -> validation
 
 Each step is reported as it ends (events.py). Any failure (Ctrl-C included) raises
@@ -86,6 +86,8 @@ def _up(config: Config, steps: Steps, result: UpResult,
             from workspace.supervisor.environment import check_apps_env
 
             check_apps_env(config.apps, config.project_dir)
+        # read once, for migrations and validation, and before anything starts
+        migrations = find_migrations(config.migrations_dir, layout=config.migrations.layout)
         step.detail = f"zitadel: {zitadel}"
     with steps.step("backend", "Backend chosen") as step:
         backend, why = choose_backend(config)
@@ -110,8 +112,6 @@ def _up(config: Config, steps: Steps, result: UpResult,
                               "(set oidc.issuer, or run with Docker)")
     else:
         result.oidc_issuer = _zitadel(config, zitadel, steps, result, on_started)
-    # read once, for both steps
-    migrations = find_migrations(config.migrations_dir, layout=config.migrations.layout)
     _migrate(config, url, migrations, steps, result)
     result.validation_warnings = _validate(config, url, migrations, steps)
     result.validated = True
