@@ -119,6 +119,7 @@ class _App:
     started_at: float = 0.0
     since: float = 0.0  # wall clock, for uptimes shown by `workspace status`
     pid_started: Identity | None = None
+    blocked_by: str | None = None  # a dependency that exited under keep-running, said once
 
 
 class Manager:
@@ -246,6 +247,17 @@ class Manager:
                     else self._apps[d].state in ("ready", "completed")
                     for d, how in app.config.depends_on.items()):
                 self._start(app)
+            elif due and not self._stopping:
+                self._say_blocked(app)
+
+    def _say_blocked(self, app: _App) -> None:
+        """Once: `app` waits for a dependency that exited under keep-running, which only
+        a restart brings back (else the run would look as if it had started it)."""
+        gone = next((d for d in app.config.depends_on if self._apps[d].state == "exited"), None)
+        if gone is not None and app.blocked_by != gone:
+            self._printer.system(f"{app.name} waits for {gone}, which exited: it starts once "
+                                 f"{gone} is ready again (`workspace restart {gone}`)")
+        app.blocked_by = gone
 
     def _start(self, app: _App) -> None:
         cfg = app.config
