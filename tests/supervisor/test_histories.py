@@ -23,7 +23,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,8 @@ class History:
     said: list[str]
     exit: int  # the command's exit code: run()'s return, or its error's exit code
     error: str | None = None  # the error's code, when it raises one
+    message: str | None = None  # and its message (checked when given)
+    states: list[list[str]] | None = None  # each app's state at each change (when given)
     actions: tuple[tuple[float, Action], ...] = ()  # (fake time, what happens)
     dependency_dies_at: float | None = None  # the watch raises DependencyExited from then
     grace_s: float = 5.0  # supervisor.stop_grace_s
@@ -251,21 +253,32 @@ class Transcript(io.StringIO):
         return len(text)
 
 
-def play(history: History) -> tuple[World, Manager, int, str | None]:
+@dataclass
+class Played:
+    world: World
+    manager: Manager
+    exit: int
+    error: WorkspaceError | None = None
+    states: list[list[str]] = field(default_factory=list)  # each app's state, at each change
+
+
+def play(history: History) -> Played:
     world = World(history)
+    states: list[list[str]] = []
     apps = {name: AppConfig.model_validate(app) for name, app in history.apps.items()}
     manager = Manager(apps, project_dir=Path("/nonexistent"),
                       supervisor=SupervisorConfig(stop_grace_s=history.grace_s),
                       printer=Printer(list(apps), out=Transcript(world), colour=False),
                       watch=world.watch, watch_every_s=1.0, clock=world.clock,
                       process_ctor=world.process, watchdog=False, events=world.events,
-                      kill=world.kill, live=world.live, spawn=world.spawn)
+                      kill=world.kill, live=world.live, spawn=world.spawn,
+                      on_change=lambda apps: states.append([a.state for a in apps]))
     for when, action in history.actions:
         world.at(when, functools.partial(action, manager))
     try:
-        return world, manager, manager.run(), None
+        return Played(world, manager, manager.run(), states=states)
     except WorkspaceError as exc:
-        return world, manager, exc.exit_code, exc.code
+        return Played(world, manager, exc.exit_code, exc, states)
 
 
 UP = {"ready": {"log": "up"}}  # ready once its probe says so (a scripted `ready` step)
@@ -289,7 +302,8 @@ HISTORIES: dict[str, History] = {
             '1.2 db (pid 101) stopped (killed by SIGTERM)'],
         exit=21, error="PRECHECK_APP_EXITED"),
     "a service exiting 0 under `no` stops every app too": History(
-        apps={"db": {"command": "db"}, "api": {"command": "api", "depends_on": ["db"]}},
+        apps={"db": {"command": "db"},  # `restart: no` in YAML reads as false
+              "api": {"command": "api", "depends_on": ["db"], "restart": False}},
         starts={"db": [start()], "api": [start(exits(1, 0))]},
         said=[
             '0 db started (pid 101): db',
@@ -336,7 +350,9 @@ HISTORIES: dict[str, History] = {
             '14.5 api | crash 4',
             '14.5 PRECHECK_APP_EXITED: api failed: stopping',
             '14.5 stopping apps (SIGTERM, SIGKILL after 5s)'],
-        exit=21, error="PRECHECK_APP_EXITED"),
+        exit=21, error="PRECHECK_APP_EXITED",
+        message="app `api` exited (exit code 3) after 4 restarts; last lines:\n  api | crash 0"
+                "\n  api | crash 1\n  api | crash 2\n  api | crash 3\n  api | crash 4"),
     "on-failure: an app that recovers keeps running": History(
         apps={"api": {"command": "api", "restart": "on-failure", **UP}},
         starts={"api": [start(exits(0.3, 1)), start(ready(0.4))]},
@@ -381,7 +397,9 @@ HISTORIES: dict[str, History] = {
             '10 -> web SIGTERM',
             '10 stopping apps (SIGTERM, SIGKILL after 5s)',
             '10 web (pid 102) stopped (killed by SIGTERM)'],
-        exit=0),
+        exit=0,
+        states=[["ready", "waiting"], ["ready", "ready"], ["restarting", "ready"],
+                ["ready", "ready"], ["exited", "ready"], ["stopped", "stopped"]]),
     "keep-running: the others keep running until stopped": History(
         apps={"db": {"command": "db", **UP},
               "job": {"command": "job", "on_exit": "keep-running", "depends_on": ["db"]}},
@@ -505,7 +523,9 @@ HISTORIES: dict[str, History] = {
             '2 stopping apps (SIGTERM, SIGKILL after 5s)',
             '2 api (pid 102) stopped (killed by SIGTERM)',
             '2 db (pid 101) stopped (killed by SIGTERM)'],
-        exit=22, error="PRECHECK_APP_NOT_READY"),
+        exit=22, error="PRECHECK_APP_NOT_READY",
+        message="app `api` not ready after 2s (last reason: no line matched `up`); last lines:"
+                "\n  api | starting"),
     "a command that cannot start stops the others": History(
         apps={"db": {"command": "db"}, "api": {"command": "no-such-cmd", "depends_on": ["db"]}},
         starts={"db": [start()], "api": [start(missing=True)]},
@@ -516,7 +536,9 @@ HISTORIES: dict[str, History] = {
             '0.1 -> db SIGTERM',
             '0.1 stopping apps (SIGTERM, SIGKILL after 5s)',
             '0.1 db (pid 101) stopped (killed by SIGTERM)'],
-        exit=20, error="PRECHECK_APP_START_FAILED"),
+        exit=20, error="PRECHECK_APP_START_FAILED",
+        message="app `api` could not start: no-such-cmd in /nonexistent: No such file or "
+                "directory; it printed nothing"),
     "liveness failures kill the app; its policy restarts it": History(
         apps={"api": {"command": "api", "restart": "on-failure", **UP,
                       "liveness": {"http": "http://127.0.0.1:9/health", "failures": 2}}},
@@ -550,7 +572,9 @@ HISTORIES: dict[str, History] = {
             '3 -> api SIGTERM',
             '3 PRECHECK_APP_UNHEALTHY: api failed: stopping',
             '3 stopping apps (SIGTERM, SIGKILL after 5s)'],
-        exit=37, error="PRECHECK_APP_UNHEALTHY"),
+        exit=37, error="PRECHECK_APP_UNHEALTHY",
+        message="app `api` failed its liveness probe and was killed (last reason: connection "
+                "refused); it printed nothing"),
     "a hung app ignoring its stop signal gets SIGKILL after its grace": History(
         apps={"api": {"command": "api", "restart": "always", "stop_grace_s": 2, **UP,
                       "liveness": {"tcp": 9, "failures": 1}}},
@@ -683,7 +707,10 @@ HISTORIES: dict[str, History] = {
             '1 -> db SIGTERM',
             '1 stopping apps (SIGTERM, SIGKILL after 5s)',
             '1 db (pid 101) stopped (killed by SIGTERM)'],
-        exit=36, error="PRECHECK_TASK_FAILED"),
+        exit=36, error="PRECHECK_TASK_FAILED",
+        message="app `seed` (a task) failed (exit code 4); last lines:\n  seed | duplicate key",
+        states=[["ready", "waiting", "waiting"], ["ready", "running", "waiting"],
+                ["ready", "failed", "waiting"], ["stopped", "stopped", "waiting"]]),
     "a failed task restarted by on-failure, then completing": History(
         apps={"seed": {"command": "seed", "kind": "task", "restart": "on-failure",
                        "backoff_s": 2},
@@ -738,6 +765,84 @@ HISTORIES: dict[str, History] = {
             '6 web (pid 105) stopped (killed by SIGTERM)',
             '6 db (pid 101) stopped (killed by SIGTERM)'],
         exit=0),
+    "a task gates its dependant until it completed, other dependencies until ready": History(
+        apps={"server": {"command": "server", "depends_on": {"seed": "completed", "db": "ready"}},
+              "db": {"command": "db", **UP},
+              "seed": {"command": "seed", "kind": "task", "depends_on": ["db"]}},
+        starts={"db": [start(ready(0.5))], "seed": [start(exits(1, 0))], "server": [start()]},
+        actions=((3, stop),),
+        said=[
+            '0 db started (pid 101): db',
+            '0.5 db ready in 0.5s',
+            '0.5 seed started (pid 102): seed',
+            '1.5 seed completed in 1.0s',
+            '1.5 server started (pid 103): server',
+            '1.5 server ready in 0.0s',
+            '3 -> server SIGTERM',
+            '3 -> db SIGTERM',
+            '3 stopping apps (SIGTERM, SIGKILL after 5s)',
+            '3 server (pid 103) stopped (killed by SIGTERM)',
+            '3 db (pid 101) stopped (killed by SIGTERM)'],
+        exit=0),
+    "a dependant in its backoff starts once its restarted dependency is ready": History(
+        apps={"api": {"command": "api", **UP},
+              "web": {"command": "web", "depends_on": ["api"], "restart": "on-failure",
+                      "backoff_s": 30, "on_exit": "keep-running"}},
+        starts={"api": [start(ready(0.5)), start(ready(0.5))],
+                "web": [start(line(0.5, "web fails"), exits(0.5, 3)), start()]},
+        actions=((2, restart("api")), (5, stop)),
+        said=[
+            '0 api started (pid 101): api',
+            '0.5 api ready in 0.5s',
+            '0.5 web started (pid 102): web',
+            '0.5 web ready in 0.0s',
+            '1 web | web fails',
+            '1 web exited (exit code 3); restart 1/5 in 30s',
+            '2 api: restart asked',
+            '2 -> api SIGTERM',
+            '2 web: restart asked',
+            '2 api stopped (killed by SIGTERM); starting it again',
+            '2 api started (pid 103): api',
+            '2.5 api ready in 0.5s',
+            '2.5 web started (pid 104): web',
+            '2.5 web ready in 0.0s',
+            '5 -> web SIGTERM',
+            '5 -> api SIGTERM',
+            '5 stopping apps (SIGTERM, SIGKILL after 5s)',
+            '5 web (pid 104) stopped (killed by SIGTERM)',
+            '5 api (pid 103) stopped (killed by SIGTERM)'],
+        exit=0),
+    "a dependant restarted and still starting restarts again with its dependency": History(
+        apps={"api": {"command": "api", **UP},
+              "web": {"command": "web", "depends_on": ["api"], **UP}},
+        starts={"api": [start(ready(0.5)), start(ready(0.5))],
+                "web": [start(ready(1)), start(ready(1)), start(ready(1))]},
+        actions=((2, restart("web")), (2.5, restart("api")), (6, stop)),
+        said=[
+            '0 api started (pid 101): api',
+            '0.5 api ready in 0.5s',
+            '0.5 web started (pid 102): web',
+            '1.5 web ready in 1.0s',
+            '2 web: restart asked',
+            '2 -> web SIGTERM',
+            '2 web stopped (killed by SIGTERM); starting it again',
+            '2 web started (pid 103): web',
+            '2.5 api: restart asked',
+            '2.5 -> api SIGTERM',
+            '2.5 web: restart asked',
+            '2.5 -> web SIGTERM',
+            '2.5 api stopped (killed by SIGTERM); starting it again',
+            '2.5 api started (pid 104): api',
+            '2.5 web stopped (killed by SIGTERM); starting it again',
+            '3 api ready in 0.5s',
+            '3 web started (pid 105): web',
+            '4 web ready in 1.0s',
+            '6 -> web SIGTERM',
+            '6 -> api SIGTERM',
+            '6 stopping apps (SIGTERM, SIGKILL after 5s)',
+            '6 web (pid 105) stopped (killed by SIGTERM)',
+            '6 api (pid 104) stopped (killed by SIGTERM)'],
+        exit=0),
     "workers an app leaves behind are killed before it starts again": History(
         apps={"api": {"command": "api", "restart": "on-failure", "backoff_s": 1}},
         starts={"api": [start(exits(1, 1), workers=True), start()]},
@@ -787,7 +892,13 @@ def nothing_real(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("name", HISTORIES)
 def test_history(name: str, nothing_real: None) -> None:
     history = HISTORIES[name]
-    world, _, code, error = play(history)
-    assert world.said == history.said
-    assert (code, error) == (history.exit, history.error)
-    assert {app: left for app, left in world.left.items() if left} == {}, "starts not made"
+    played = play(history)
+    assert played.world.said == history.said
+    assert played.exit == history.exit
+    assert (played.error.code if played.error else None) == history.error
+    if history.message is not None:
+        assert played.error is not None and played.error.message == history.message
+    if history.states is not None:
+        assert played.states == history.states
+    left = {app: starts for app, starts in played.world.left.items() if starts}
+    assert left == {}, "scripted starts that never happened"
