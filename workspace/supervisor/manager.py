@@ -455,7 +455,8 @@ class Manager:
         elif cfg.kind == "service" and cfg.on_exit == "keep-running":
             self._forget(event.pid)
             app.state = "exited"
-            self._printer.system(f"{app.name} exited ({how}); the other apps keep running "
+            why = f"unhealthy: {app.unhealthy}" if app.unhealthy else how
+            self._printer.system(f"{app.name} exited ({why}); the other apps keep running "
                                  "(on_exit: keep-running)")
         else:
             app.state = "failed"
