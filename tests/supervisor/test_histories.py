@@ -484,6 +484,22 @@ HISTORIES: dict[str, History] = {
             '5 api (pid 103) stopped (killed by SIGTERM)',
             '5 db (pid 102) stopped (killed by SIGTERM)'],
         exit=0),
+    "a dependant due to restart waits for a dependency that exited under keep-running": History(
+        apps={"db": {"command": "db", "on_exit": "keep-running"},
+              "api": {"command": "api", "depends_on": ["db"], "restart": "on-failure",
+                      "backoff_s": 1}},
+        starts={"db": [start(exits(1, 2))], "api": [start(exits(1.5, 1))]},
+        actions=((5, stop),),
+        said=[
+            '0 db started (pid 101): db',
+            '0 db ready in 0.0s',
+            '0 api started (pid 102): api',
+            '0 api ready in 0.0s',
+            '1 db exited (exit code 2); the other apps keep running (on_exit: keep-running)',
+            '1.5 api exited (exit code 1); restart 1/5 in 1s',
+            '2.5 api waits for db, which exited: it starts once db is ready again '
+            '(`workspace restart db`)'],
+        exit=0),
     "readiness gates the dependants; start order follows depends_on": History(
         apps={"web": {"command": "web", "depends_on": ["api"]},
               "api": {"command": "api", "depends_on": ["db"], **UP},
