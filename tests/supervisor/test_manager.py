@@ -6,7 +6,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -54,28 +53,17 @@ def test_an_exit_stops_everything_naming_app_code_and_last_lines(make_run: MakeR
     assert_gone(run.recorder.pids)
 
 
-def test_a_crash_loop_is_restarted_with_backoff_up_to_the_limit(make_run: MakeRun) -> None:
+def test_a_crash_loop_on_real_processes_keeps_every_runs_lines_in_the_log(
+        make_run: MakeRun) -> None:
+    """The backoff and the limit are histories (test_histories.py); here the real children
+    are each started, logged and gone."""
     run = make_run({"crashy": {"command": program("exit_with.py", 3, "crash"),
                                "restart": "on-failure", "backoff_s": 0.05, "backoff_max_s": 0.1,
                                "max_restarts": 3}})
-    began = time.monotonic()
     with pytest.raises(AppExited) as caught:
         run.run()
     assert caught.value.restarts == 3 and caught.value.returncode == 3
-    assert "after 3 restarts" in str(caught.value)
     assert len(run.recorder.made) == 4 and unstamped(run.log("crashy")) == b"crash\n" * 4
-    assert "restart 1/3 in 0.05s" in run.out.getvalue()
-    assert "restart 3/3 in 0.1s" in run.out.getvalue()  # capped
-    assert time.monotonic() - began >= 0.25
-    assert_gone(run.recorder.pids)
-
-
-def test_a_failing_app_recovers_after_restarts(make_run: MakeRun, tmp_path: Path) -> None:
-    run = make_run({"flaky": {"command": program("flaky.py", tmp_path / "n", 2),
-                              "restart": "on-failure", "backoff_s": 0.05, "ready": {"log": "^up$"}}},
-                   stop_when_ready=("flaky",))
-    assert run.run() == 0
-    assert len(run.recorder.made) == 3 and run.ready == ["flaky"]
     assert_gone(run.recorder.pids)
 
 

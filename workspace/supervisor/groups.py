@@ -60,21 +60,24 @@ def kill_after(deadlines: Mapping[int, float], *,
                clock: Callable[[], float] = time.monotonic,
                wait: Callable[[float], object] = time.sleep,
                on_kill: Callable[[set[int]], object] = lambda late: None,
-               abandon: Callable[[], bool] = lambda: False) -> set[int]:
+               abandon: Callable[[], bool] = lambda: False,
+               kill: Callable[[int, int], object] = kill_group,
+               live: Callable[[Iterable[int]], set[int]] = live_groups) -> set[int]:
     """The groups of `deadlines` were signalled: SIGKILL each one still running at its
     deadline (`on_kill` told first). Returns the groups killed, once none runs but those
     (a SIGKILLed group is reaped by its parent), or at once when `abandon()` says so.
-    Bounded by the latest deadline; `wait(s)` passes the time between two looks."""
+    Bounded by the latest deadline; `wait(s)` passes the time between two looks.
+    `kill` and `live` are the seams a test swaps for fake groups."""
     killed: set[int] = set()
     while not abandon():
-        live = live_groups(deadlines)  # one scan of the process table a tick
-        if live <= killed:
+        alive = live(deadlines)  # one scan of the process table a tick
+        if alive <= killed:
             break
-        late = {g for g in live - killed if clock() >= deadlines[g]}
+        late = {g for g in alive - killed if clock() >= deadlines[g]}
         if late:
             on_kill(late)
             for pgid in late:
-                kill_group(pgid, signal.SIGKILL)
+                kill(pgid, signal.SIGKILL)
             killed |= late
         wait(TICK_S)
     return killed

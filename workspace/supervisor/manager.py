@@ -25,6 +25,13 @@ died) stops everything the same way, and `run()` raises that error.
 Stopping: SIGTERM to every app group in reverse start order, SIGKILL to whatever is
 left after stop_grace_s; a second signal kills at once. A watchdog process does the
 same if this process dies without stopping them (watchdog.py).
+
+Seams (honcho's `_clock`, `_process_ctor`), constructor parameters with the real thing
+as default, so tests/supervisor/test_histories.py drives the loop through scripted
+histories on a fake clock, with no process and no sleep: `clock` (every deadline,
+backoff and grace), `events` (the queue the loop waits on: a fake one passes fake time
+instead of blocking), `process_ctor` (the children), `kill` and `live` (signals to the
+apps' groups, and which still run), `spawn` (the probe threads).
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -67,7 +74,7 @@ from workspace.supervisor.liveness import Liveness
 from workspace.supervisor.policy import should_restart
 from workspace.supervisor.printer import Printer
 from workspace.supervisor.probes import app_probe, app_url
-from workspace.supervisor.process import Event, Process, kill_group, live_groups
+from workspace.supervisor.process import Child, Event, Process, kill_group, live_groups
 from workspace.supervisor.snapshot import AppState
 from workspace.supervisor.watchdog import Watchdog
 from workspace.waits import polling
@@ -83,6 +90,10 @@ _POLL_S = 0.05  # readiness probes: an app's dependants start this soon after it
 _REAP_WAIT_S = 5.0  # after SIGKILL: the kernel needs a moment, never more than this
 
 
+def _in_thread(name: str, target: Callable[[], object]) -> None:
+    threading.Thread(target=target, daemon=True, name=name).start()
+
+
 class _Abandoned(Exception):
     """The probe is moot: the app exited or everything is stopping."""
 
@@ -92,7 +103,7 @@ class _App:
     name: str
     config: AppConfig
     tail: deque[str]
-    proc: Process | None = None
+    proc: Child | None = None
     # running: a task under way; completed: a task that exited 0; exited: an exit the
     # policy did not restart under on_exit: keep-running; failed: one that stops all
     state: Literal["waiting", "starting", "ready", "running", "completed", "restarting",
@@ -109,6 +120,7 @@ class _App:
     started_at: float = 0.0
     since: float = 0.0  # wall clock, for uptimes shown by `workspace status`
     pid_started: Identity | None = None
+    blocked_by: str | None = None  # a dependency that exited under keep-running, said once
 
 
 class Manager:
@@ -119,7 +131,11 @@ class Manager:
                  on_change: Callable[[list[AppState]], object] | None = None,
                  watch: Callable[[], object] | None = None, watch_every_s: float = 2.0,
                  clock: Callable[[], float] = time.monotonic,
-                 process_ctor: Callable[..., Process] = Process, watchdog: bool = True) -> None:
+                 process_ctor: Callable[..., Child] = Process, watchdog: bool = True,
+                 events: queue.Queue[Event] | None = None,
+                 kill: Callable[[int, int], bool] = kill_group,
+                 live: Callable[[Iterable[int]], set[int]] = live_groups,
+                 spawn: Callable[[str, Callable[[], object]], object] = _in_thread) -> None:
         self._order = check_apps(apps)
         self._settings = supervisor or SupervisorConfig()
         self._apps = {n: _App(n, apps[n], deque(maxlen=self._settings.tail_lines))
@@ -133,9 +149,11 @@ class Manager:
         self._watch, self._watch_every_s, self._watch_due = watch, watch_every_s, 0.0
         self._clock = clock
         self._process_ctor = process_ctor
+        self._kill, self._live, self._spawn = kill, live, spawn
         self._use_watchdog = watchdog
         self._watchdog: Watchdog | None = None
-        self._events: queue.Queue[Event] = queue.Queue()
+        self._events: queue.Queue[Event] = queue.Queue() if events is None else events
+        self._kill_due: dict[int, tuple[float, Child]] = {}  # _terminate's SIGKILL, by group
         self._groups: list[int] = []  # every group started, in start order
         self._exit_seen: set[int] = set()  # children whose exit event was handled
         self._stopping = False
@@ -171,6 +189,7 @@ class Manager:
                 while not self._stopping:
                     self._start_due()
                     self._pump(_TICK_S)
+                    self._kill_late()
                     self._check_dependencies()
             finally:
                 for app in self._apps.values():  # their probes are moot now
@@ -180,7 +199,7 @@ class Manager:
                     self._shutdown()
                 except BaseException:  # a second Ctrl-C as KeyboardInterrupt, a bug: no survivors
                     for pgid in self._groups:
-                        kill_group(pgid, signal.SIGKILL)
+                        self._kill(pgid, signal.SIGKILL)
                     raise
                 if self._watchdog is not None:
                     self._watchdog.close()
@@ -193,7 +212,7 @@ class Manager:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # Only record and ask to stop: the loop does the work, between two events.
         name, code = SIGNALS[signal.Signals(signum)]
-        now = time.monotonic()
+        now = self._clock()
         if self.returncode is not None and now - self._signalled_at < _SAME_SIGNAL_S:
             return  # the same Ctrl-C delivered twice (a wrapper such as `timeout` forwards it)
         if self.returncode is not None:
@@ -229,6 +248,17 @@ class Manager:
                     else self._apps[d].state in ("ready", "completed")
                     for d, how in app.config.depends_on.items()):
                 self._start(app)
+            elif due and not self._stopping:
+                self._say_blocked(app)
+
+    def _say_blocked(self, app: _App) -> None:
+        """Once: `app` waits for a dependency that exited under keep-running, which only
+        a restart brings back (else the run would look as if it had started it)."""
+        gone = next((d for d in app.config.depends_on if self._apps[d].state == "exited"), None)
+        if gone is not None and app.blocked_by != gone:
+            self._printer.system(f"{app.name} waits for {gone}, which exited: it starts once "
+                                 f"{gone} is ready again (`workspace restart {gone}`)")
+        app.blocked_by = gone
 
     def _start(self, app: _App) -> None:
         cfg = app.config
@@ -265,10 +295,9 @@ class Manager:
             self._ready(app)
         else:
             self._changed()
-            threading.Thread(target=self._probe, args=(app, proc), daemon=True,
-                             name=f"probe-{app.name}").start()
+            self._spawn(f"probe-{app.name}", lambda: self._probe(app, proc))
 
-    def _probe(self, app: _App, proc: Process) -> None:
+    def _probe(self, app: _App, proc: Child) -> None:
         """In a thread: wait for readiness, report it as an event."""
         cfg = app.config
         assert cfg.ready is not None
@@ -318,8 +347,7 @@ class Manager:
         probe = app.config.liveness
         if probe is not None and app.proc is not None and app.launch is not None:
             app.liveness = Liveness(app.name, app.proc.pid, probe, app.launch, self._events)
-            threading.Thread(target=app.liveness.run, daemon=True,
-                             name=f"liveness-{app.name}").start()
+            self._spawn(f"liveness-{app.name}", app.liveness.run)
         if self._on_ready is not None:
             self._on_ready(app.name, url)
         self._changed()
@@ -366,13 +394,20 @@ class Manager:
         assert proc is not None
         if app.liveness is not None:
             app.liveness.stop()
-        kill_group(proc.pid, signal.Signals[app.config.stop_signal])
+        self._kill(proc.pid, signal.Signals[app.config.stop_signal])
         grace = app.config.stop_grace_s
-        timer = threading.Timer(self._settings.stop_grace_s if grace is None else grace,
-                                lambda: proc.returncode is None and kill_group(
-                                    proc.pid, signal.SIGKILL))
-        timer.daemon = True
-        timer.start()
+        grace_s = self._settings.stop_grace_s if grace is None else grace
+        self._kill_due[proc.pid] = (self._clock() + grace_s, proc)
+
+    def _kill_late(self) -> None:
+        """SIGKILL to each app _terminate stopped that is still there after its grace."""
+        now = self._clock()
+        for pgid, (due, proc) in list(self._kill_due.items()):
+            if proc.returncode is None and now < due:
+                continue
+            del self._kill_due[pgid]
+            if proc.returncode is None:
+                self._kill(pgid, signal.SIGKILL)
 
     def snapshot(self) -> list[AppState]:
         """Every app as `workspace status` shows it, in start order."""
@@ -421,7 +456,8 @@ class Manager:
         elif cfg.kind == "service" and cfg.on_exit == "keep-running":
             self._forget(event.pid)
             app.state = "exited"
-            self._printer.system(f"{app.name} exited ({how}); the other apps keep running "
+            why = f"unhealthy: {app.unhealthy}" if app.unhealthy else how
+            self._printer.system(f"{app.name} exited ({why}); the other apps keep running "
                                  "(on_exit: keep-running)")
         else:
             app.state = "failed"
@@ -441,7 +477,7 @@ class Manager:
     def _forget(self, pid: int) -> None:
         """The app's group is done with: what it left is killed, and its id (free for
         anyone to reuse) is no longer ours to signal."""
-        kill_group(pid, signal.SIGKILL)
+        self._kill(pid, signal.SIGKILL)
         if pid in self._groups:
             self._groups.remove(pid)
         if self._watchdog is not None:
@@ -475,19 +511,19 @@ class Manager:
         if not self._groups:
             return
         kill_after(self._stop_groups(), clock=self._clock, wait=self._pump,  # bounded
-                   abandon=lambda: self._kill_now,
+                   abandon=lambda: self._kill_now, kill=self._kill, live=self._live,
                    on_kill=lambda late: self._printer.system(
                        "killing what is left (SIGKILL): "
                        + ", ".join(self._group_name(g) for g in sorted(late))))
         if self._kill_now:
             for pgid in reversed(self._groups):
-                kill_group(pgid, signal.SIGKILL)
+                self._kill(pgid, signal.SIGKILL)
         for _ in polling(_REAP_WAIT_S, clock=self._clock, sleep=self._pump):
             if not self._alive():
                 break
         self._pump(0)  # the last lines and exits already queued
         if self._watchdog is not None:
-            for pgid in set(self._groups) - live_groups(self._groups):
+            for pgid in set(self._groups) - self._live(self._groups):
                 self._watchdog.remove(pgid)
         for app in self._apps.values():
             app.state = "stopped" if app.proc is not None else app.state
@@ -505,7 +541,7 @@ class Manager:
             grace = (cfg.stop_grace_s if cfg and cfg.stop_grace_s is not None
                      else self._settings.stop_grace_s)
             how.add(f"{sig.name}, SIGKILL after {grace:g}s")
-            kill_group(pgid, sig)
+            self._kill(pgid, sig)
             deadlines[pgid] = self._clock() + grace
         self._printer.system(f"stopping apps ({'; '.join(sorted(how))})")
         return deadlines
@@ -519,4 +555,4 @@ class Manager:
         group has a running member left (workers the app started)."""
         if any(pid not in self._exit_seen for pid in self._groups):
             return True
-        return bool(live_groups(self._groups))
+        return bool(self._live(self._groups))

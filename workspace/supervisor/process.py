@@ -25,14 +25,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from workspace.output import redact
 from workspace.supervisor import logtime
 from workspace.supervisor.deathsig import spawn_args
 from workspace.supervisor.groups import kill_group, live_groups
 
-__all__ = ["LINE_LIMIT", "Event", "Process", "kill_group", "live_groups"]
+__all__ = ["LINE_LIMIT", "Child", "Event", "Process", "kill_group", "live_groups"]
 
 LINE_LIMIT = 64 * 1024
 # A grandchild may keep the pipe open after the app itself exited: report the exit anyway.
@@ -51,6 +51,21 @@ class Event:
     text: str = ""
     returncode: int | None = None
     time: float = 0.0
+
+
+class Child(Protocol):
+    """What the manager uses of a child: `Process`, or a test's scripted fake."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    @property
+    def matched(self) -> threading.Event: ...
+
+    def start(self) -> None: ...
 
 
 class Process:
