@@ -4,7 +4,7 @@
     python benchmarks/bench_readiness.py [--runs 7]
 
 Starts its own embedded PostgreSQL (temp directory, free port) and times, in-process
-(time.perf_counter), the median of --runs calls of `workspace.readiness.wait_for_database`
+(time.perf_counter), the median of --runs calls of `workspace.deps.readiness.wait_for_database`
 with the default budget (the guide's 5 x 5 s) per variant:
 
   baseline          a ready database (one probe)
@@ -34,7 +34,7 @@ from _common import BenchError, bench_main, finish, free_port, print_table  # no
 from workspace.config import ReadinessConfig  # noqa: E402
 from workspace.deps.embedded import EmbeddedPostgres  # noqa: E402
 from workspace.errors import DatabaseUnreachable  # noqa: E402
-from workspace.readiness import wait_for_database  # noqa: E402
+from workspace.deps.readiness import wait_for_database  # noqa: E402
 
 
 def _variants(url: str, password: str) -> dict[str, str]:

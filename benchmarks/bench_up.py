@@ -19,7 +19,7 @@ start -w` + first connection in a scratch data directory (a), `pg_ctl start -w` 
 connection on the project's stopped cluster (b), a first connection to the running
 server (c). The launcher's overhead is wall time - that baseline - the migration SQL
 time. Separately, the readiness loop's lag: how long after a TCP listener appears
-`workspace.readiness.wait_until_ready` notices it.
+`workspace.deps.readiness.wait_until_ready` notices it.
 
 Aims are reported ("aim met"/"aim missed"), never enforced: the exit status is non-zero
 only when a command fails or its result is wrong. `--profile` adds a cProfile of an
@@ -79,7 +79,7 @@ PG_START_TIMEOUT_S = 60
 # Interpreter start plus what `workspace --help` needs, as the brief of the other
 # benchmarks has it; and what `workspace up` imports on top (lazily, in its steps).
 IMPORT_PROBE = "import workspace.cli; workspace.cli.build_parser()"
-UP_IMPORT_PROBE = (IMPORT_PROBE + "; import workspace.launcher, workspace.readiness, "
+UP_IMPORT_PROBE = (IMPORT_PROBE + "; import workspace.launcher, workspace.deps.readiness, "
                    "workspace.db.validate, workspace.commands.schema, workspace.deps.docker, "
                    "psutil")
 # What EmbeddedPostgres._pg_ctl_start passes, so the baseline server is the same server.
@@ -388,7 +388,7 @@ class Trial:
 def readiness_trial(delay_s: float, poll_s: float) -> Trial:
     """A TCP listener appears after `delay_s` in a thread while wait_until_ready polls
     tcp_probe in this one; the lag is when the wait returned - when listen() returned."""
-    from workspace.readiness import DatabaseNotReady, tcp_probe, wait_until_ready
+    from workspace.deps.readiness import DatabaseNotReady, tcp_probe, wait_until_ready
 
     port = free_port()
     became_ready: list[float] = []

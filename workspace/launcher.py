@@ -214,7 +214,7 @@ def _check_app_ports(config: Config) -> None:
 
 
 def _wait_database(config: Config, url: str, backend: Backend, steps: Steps) -> float:
-    from workspace.readiness import wait_for_database
+    from workspace.deps.readiness import wait_for_database
 
     ready = wait_for_database(url, config.readiness, config.precheck.required_extensions,
                               alive=backend.check_alive,
@@ -228,7 +228,7 @@ def _zitadel(config: Config, mode: str, steps: Steps, result: UpResult,
              on_started: Callable[[UpResult], object]) -> str:
     from workspace.deps.zitadel import check_oauth_app
     from workspace.deps.zitadel_bootstrap import ensure_oidc_client, needs_bootstrap
-    from workspace.readiness import wait_for_zitadel
+    from workspace.deps.readiness import wait_for_zitadel
 
     alive = None
     with steps.step("zitadel", "Zitadel is reachable and ready") as step:

@@ -86,7 +86,7 @@ def _postgres_at_rest(config: Config) -> dict[str, Any]:
 def _server_state(url: str) -> str:
     """Whether any of the database URL's hosts accepts a connection: a TCP host on its
     port, a socket directory (`?host=/path`) on its `.s.PGSQL.<port>` socket."""
-    from workspace.readiness import tcp_probe
+    from workspace.deps.readiness import tcp_probe
 
     for host, port in _addresses(url):
         if host.startswith("/"):
@@ -157,7 +157,7 @@ def _app(config: Config, name: str, recorded: AppState | None, now: float) -> di
 
 
 def _health(config: Config, name: str) -> str:
-    from workspace.readiness import tcp_probe
+    from workspace.deps.readiness import tcp_probe
     from workspace.supervisor.probes import http_probe
 
     app = config.apps[name]

@@ -12,7 +12,7 @@ left (never negative). The loop ends by itself after that last attempt, so `for 
 is the timeout branch. `clock` and `sleep` are injectable: tests drive it with a fake
 clock, the supervisor sleeps by handling its events.
 
-A small loop rather than tenacity (which readiness.py uses for its probes): the waits
+A small loop rather than tenacity (which deps/readiness.py uses for its probes): the waits
 here keep state between attempts and raise their own errors, a `for` loop says that
 plainly, and `workspace stop`/`status` do not pay tenacity's import.
 """

@@ -175,7 +175,7 @@ def _relative(path: Path, project: Path) -> str:
 
 def _health(config: Config, name: str, client: httpx.Client) -> str:
     """The app's readiness probe now (its port when it has a log probe)."""
-    from workspace.readiness import tcp_probe
+    from workspace.deps.readiness import tcp_probe
     from workspace.supervisor.probes import http_probe
 
     app = config.apps[name]

@@ -20,7 +20,7 @@ import threading
 from urllib.parse import urlsplit
 
 from workspace.apps_config import LivenessProbe
-from workspace.readiness import Probe, tcp_probe
+from workspace.deps.readiness import Probe, tcp_probe
 from workspace.supervisor.environment import Launch
 from workspace.supervisor.probes import PROBE_HEADERS
 from workspace.supervisor.process import Event

@@ -58,7 +58,7 @@ from workspace.errors import (
     WorkspaceError,
     describe_returncode,
 )
-from workspace.readiness import ReadinessTimeout, wait_until_ready
+from workspace.deps.readiness import ReadinessTimeout, wait_until_ready
 from workspace.runstate import AppState, Identity, process_started
 from workspace.signals import signals_handled
 from workspace.supervisor.environment import Launch, app_launch, base_variables

@@ -1,4 +1,4 @@
-"""Readiness probes for apps, in readiness.py's shape: None when ready, else the reason."""
+"""Readiness probes for apps, in deps/readiness.py's shape: None when ready, else the reason."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import httpx
 
 from workspace import __version__
 from workspace.apps_config import AppConfig, ReadyProbe
-from workspace.readiness import Probe, tcp_probe
+from workspace.deps.readiness import Probe, tcp_probe
 
 __all__ = ["PROBE_HEADERS", "app_probe", "app_url", "http_probe"]
 

@@ -22,7 +22,7 @@ from workspace.db import connect as connect_module
 from workspace.db.connect import not_up_yet
 from workspace.deps.zitadel import zitadel_first_boot
 from workspace.errors import DatabaseUnreachable, DependencyExited, WorkspaceError
-from workspace.readiness import (
+from workspace.deps.readiness import (
     DatabaseNotReady,
     Progress,
     ReadinessTimeout,
