@@ -33,8 +33,8 @@ from _common import BenchError, bench_main, finish, free_port, print_table  # no
 
 from workspace.config import ReadinessConfig  # noqa: E402
 from workspace.deps.embedded import EmbeddedPostgres  # noqa: E402
-from workspace.errors import DatabaseUnreachable  # noqa: E402
 from workspace.deps.readiness import wait_for_database  # noqa: E402
+from workspace.errors import DatabaseUnreachable  # noqa: E402
 
 
 def _variants(url: str, password: str) -> dict[str, str]:

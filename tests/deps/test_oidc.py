@@ -10,8 +10,8 @@ import pytest
 
 from workspace.config import ReadinessConfig
 from workspace.deps.oidc import http_client, oidc_probe
-from workspace.errors import WorkspaceError
 from workspace.deps.readiness import Progress, ReadinessTimeout, wait_for_zitadel
+from workspace.errors import WorkspaceError
 
 if TYPE_CHECKING:  # imported by pytest itself, as a plugin: importing it first breaks that
     from tests.deps.oidc_fixture import OidcProvider

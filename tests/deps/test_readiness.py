@@ -20,8 +20,6 @@ from tests.conftest import free_port
 from workspace.config import ReadinessConfig
 from workspace.db import connect as connect_module
 from workspace.db.connect import not_up_yet
-from workspace.deps.zitadel import zitadel_first_boot
-from workspace.errors import DatabaseUnreachable, DependencyExited, WorkspaceError
 from workspace.deps.readiness import (
     DatabaseNotReady,
     Progress,
@@ -33,6 +31,8 @@ from workspace.deps.readiness import (
     wait_until_ready,
     zitadel_budget,
 )
+from workspace.deps.zitadel import zitadel_first_boot
+from workspace.errors import DatabaseUnreachable, DependencyExited, WorkspaceError
 
 SMALL = ReadinessConfig(database_attempts=2, database_interval_s=0.3, poll_s=0.05)
 

@@ -16,9 +16,9 @@ import pytest
 from tests.deps.zitadel_fixture import FakeZitadel, fixture, fixture_text
 from workspace import redact
 from workspace.config import CLIENT_FILE, Config, ReadinessConfig, load_config
+from workspace.deps.readiness import wait_for_zitadel
 from workspace.deps.zitadel_bootstrap import check_masterkey, ensure_oidc_client, needs_bootstrap
 from workspace.errors import WorkspaceError
-from workspace.deps.readiness import wait_for_zitadel
 
 PAT = "pat-Xq3L9vT0kWm2ZrY8sN4bE7uJ1cH6fA5dQ0zR"
 CONFIG = """\

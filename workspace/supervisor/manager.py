@@ -47,6 +47,7 @@ from typing import Literal
 import httpx
 
 from workspace.apps_config import AppConfig, SupervisorConfig, check_apps, dependents
+from workspace.deps.readiness import ReadinessTimeout, wait_until_ready
 from workspace.errors import (
     AppExited,
     AppNotReady,
@@ -58,7 +59,6 @@ from workspace.errors import (
     WorkspaceError,
     describe_returncode,
 )
-from workspace.deps.readiness import ReadinessTimeout, wait_until_ready
 from workspace.runstate import AppState, Identity, process_started
 from workspace.signals import signals_handled
 from workspace.supervisor.environment import Launch, app_launch, base_variables
