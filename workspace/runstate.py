@@ -32,6 +32,7 @@ import psutil
 
 from workspace import redact
 from workspace.deps.ref import DepRef
+from workspace.waits import polling
 
 __all__ = ["AppState", "Identity", "RunLock", "RunState", "StateStore", "process_started",
            "same_process"]
@@ -164,16 +165,15 @@ class RunLock:
         (a moment's wait: `held()` in another process takes it for microseconds)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = time.monotonic() + timeout_s
-        while True:
+        for _ in polling(timeout_s, interval_s=0.01):
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    return False
-                time.sleep(0.01)
+                continue
+        else:
+            os.close(fd)
+            return False
         self._fd = fd
         return True
 
@@ -193,12 +193,10 @@ class RunLock:
         return True
 
     def wait_released(self, timeout_s: float, poll_s: float = 0.05) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while self.held():
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(poll_s)
-        return True
+        for _ in polling(timeout_s, interval_s=poll_s):
+            if not self.held():
+                return True
+        return False
 
 
 class StateStore:
