@@ -1,4 +1,4 @@
-"""Readiness: probes, and the one bounded wait loop every dependency goes through.
+"""Readiness: probes, and the bounded readiness wait every dependency goes through.
 
 A probe is a callable returning None when the thing is ready, else the reason it is not
 ("connection refused", "57P03 the database system is starting up", "HTTP 503"). A probe
@@ -7,11 +7,11 @@ mismatch; a wrong password, a missing database, a malformed URL; a crash its ser
 explains): that ends the wait at once.
 
 `wait_until_ready` polls the probe every `poll_s` within a budget of `attempts x
-interval_s` (the guide's database 5 x 5 s, Zitadel 6 x 5 s), on waits.polling (the one
-bounded wait loop, with an injectable clock), so readiness is noticed
-within a poll of happening, while progress is reported once per interval in the guide's
-words (`Zitadel not ready, waiting 5s (attempt 1/6)...`). An optional fail-fast check
-runs before every poll and raises `DependencyExited` when the thing died (mirakuru's
+interval_s` (the guide's database 5 x 5 s, Zitadel 6 x 5 s) on waits.polling (the one
+bounded wait loop, with an injectable clock), so readiness is noticed within a poll of
+happening, while progress is reported once per interval in the guide's words
+(`Zitadel not ready, waiting 5s (attempt 1/6)...`). An optional fail-fast check runs
+before every poll and raises `DependencyExited` when the thing died (mirakuru's
 `check_subprocess()`), instead of waiting out the budget. On timeout it raises the
 caller's `ReadinessTimeout` subclass with the attempts, elapsed time and last reason.
 
