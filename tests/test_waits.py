@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
+import workspace
 from workspace.waits import polling
 
 
@@ -53,3 +57,22 @@ def test_a_slow_attempt_is_counted_against_the_bound() -> None:
         attempts += 1
         clock.now += 2.0  # one attempt takes longer than the whole bound
     assert attempts == 2 and clock.slept == []  # the first, then the last at the deadline
+
+
+# Modules that sleep without polling(), and why that is not a bounded wait.
+NOT_BOUNDED_WAITS = {
+    "workspace/commands/start.py": "`workspace logs --follow`: tail -f until the workspace stops",
+}
+
+
+def test_every_bounded_wait_is_polling() -> None:
+    # one wait helper (issue 13): a deadline loop of its own sleeps with time.sleep
+    package = Path(workspace.__file__).parent
+    sleeping = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "sleep" and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id == "time"):
+                sleeping.add(path.relative_to(package.parent).as_posix())
+    assert sleeping - {"workspace/waits.py"} == set(NOT_BOUNDED_WAITS)

@@ -12,9 +12,10 @@ left (never negative). The loop ends by itself after that last attempt, so `for 
 is the timeout branch. `clock` and `sleep` are injectable: tests drive it with a fake
 clock, the supervisor sleeps by handling its events.
 
-A small loop rather than tenacity (which readiness.py uses for its probes): the waits
-here keep state between attempts and raise their own errors, a `for` loop says that
-plainly, and `workspace stop`/`status` do not pay tenacity's import.
+Every wait goes through it, deps/readiness.py's probes too. A small loop rather than
+tenacity (dropped): the waits keep state between attempts (readiness reports progress once
+per interval and keeps the last reason) and raise their own errors, a `for` loop says that
+plainly, tests drive it with a fake clock, and no command pays tenacity's import.
 """
 
 from __future__ import annotations

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,6 +19,7 @@ from workspace.db import connect as connect_module
 from workspace.db.connect import not_up_yet
 from workspace.deps.readiness import (
     DatabaseNotReady,
+    Probe,
     Progress,
     ReadinessTimeout,
     ZitadelNotReady,
@@ -37,76 +35,125 @@ from workspace.errors import DatabaseUnreachable, DependencyExited, WorkspaceErr
 SMALL = ReadinessConfig(database_attempts=2, database_interval_s=0.3, poll_s=0.05)
 
 
-@pytest.fixture
-def late_listener() -> Iterator[tuple[int, list[float]]]:
-    """A port that starts accepting connections 0.7 s from now; yields (port, [when])."""
-    port = free_port()
-    opened: list[float] = []
-    stop = threading.Event()
+class FakeClock:
+    """time.monotonic and time.sleep for the wait: sleeping moves the clock."""
 
-    def serve() -> None:
-        time.sleep(0.7)
-        with socket.create_server(("127.0.0.1", port)):
-            opened.append(time.monotonic())
-            stop.wait(10)
+    def __init__(self) -> None:
+        self.now = 100.0
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield port, opened
-    stop.set()
-    thread.join(5)
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
 
 
-def test_a_listener_opened_mid_wait_is_noticed_within_a_poll(
-        late_listener: tuple[int, list[float]]) -> None:
-    port, opened = late_listener
+def scripted(clock: FakeClock, ready_at: float | None = None, *, reason: str = "refused",
+             takes_s: float = 0.0) -> tuple[Probe, list[float]]:
+    """A probe ready from `ready_at` (seconds on the fake clock from now, never when None)
+    that takes `takes_s`; with the list of times (from the start) it ran at."""
+    start = clock.now
+    ran: list[float] = []
+
+    def probe() -> str | None:
+        ran.append(round(clock.now - start, 6))
+        clock.now += takes_s
+        return None if ready_at is not None and clock.now - start >= ready_at else reason
+
+    return probe, ran
+
+
+def test_readiness_mid_wait_is_noticed_within_a_poll() -> None:
+    clock = FakeClock()
+    probe, ran = scripted(clock, ready_at=0.7)
     seen: list[Progress] = []
-    ready = wait_until_ready("Database", tcp_probe("127.0.0.1", port), attempts=5,
-                             interval_s=5.0, poll_s=0.2, error=DatabaseNotReady,
-                             progress=seen.append)
-    latency = ready.ready_at - opened[0]
-    print(f"listener open -> readiness noticed: {latency * 1000:.0f} ms "
-          f"(time to ready {ready.elapsed_s:.2f}s, {ready.polls} polls)")
-    assert latency < 1.0  # far below the 5 s interval: the loop polls every 0.2 s
-    assert 0.6 < ready.elapsed_s < 5.0 and ready.attempt == 1 and ready.polls > 1
+    ready = wait_until_ready("Database", probe, attempts=5, interval_s=5.0, poll_s=0.2,
+                             error=DatabaseNotReady, progress=seen.append, clock=clock,
+                             sleep=clock.sleep)
+    assert ran == [0.0, 0.2, 0.4, 0.6, 0.8]  # every poll_s, far below the 5 s interval
+    assert ready.elapsed_s == pytest.approx(0.8) and ready.polls == 5 and ready.attempt == 1
+    assert ready.ready_at - ready.started_at == pytest.approx(0.8)
     # one progress line per interval, in the guide's words
     assert [str(p) for p in seen] == ["Database not ready, waiting 5s (attempt 1/5)..."]
-    assert "127.0.0.1" in seen[0].reason
+    assert seen[0].reason == "refused"
 
 
 def test_a_probe_that_never_succeeds_raises_after_the_budget_with_attempts_and_reason() -> None:
-    port = free_port()  # nothing listens there
+    clock = FakeClock()
+    probe, ran = scripted(clock, reason="127.0.0.1:5432: Connection refused")
     seen: list[Progress] = []
-    began = time.monotonic()
     with pytest.raises(ReadinessTimeout) as caught:
-        wait_until_ready("Zitadel", tcp_probe("127.0.0.1", port), attempts=3, interval_s=0.2,
-                         poll_s=0.05, error=ZitadelNotReady, progress=seen.append)
+        wait_until_ready("Zitadel", probe, attempts=3, interval_s=0.25, poll_s=0.0625,
+                         error=ZitadelNotReady, progress=seen.append, clock=clock,
+                         sleep=clock.sleep)
     exc = caught.value
     assert exc.code == "PRECHECK_ZITADEL_UNREACHABLE" and isinstance(exc, WorkspaceError)
-    assert exc.attempts == 3 and exc.polls >= 6
-    assert 0.6 <= exc.elapsed_s < 0.6 + 1.0 and time.monotonic() - began < 2.0
-    assert f"127.0.0.1:{port}" in exc.last_reason
+    assert exc.attempts == 3 and exc.polls == 13 and len(ran) == 13  # 0, 1/16, ..., 0.75
+    assert exc.elapsed_s == 0.75  # the budget, not a poll past it
+    assert exc.last_reason == "127.0.0.1:5432: Connection refused"
+    assert "not ready after 3 attempts x 0.25s (0.8s, 13 probes)" in exc.message
     assert [p.attempt for p in seen] == [1, 2, 3]
-    assert exc.__cause__ is not None  # the last failed attempt
+
+
+def test_the_last_probe_runs_at_the_deadline_never_after_it() -> None:
+    clock = FakeClock()
+    probe, ran = scripted(clock)
+    with pytest.raises(DatabaseNotReady) as caught:
+        wait_until_ready("Database", probe, attempts=2, interval_s=0.5, poll_s=0.3,
+                         error=DatabaseNotReady, clock=clock, sleep=clock.sleep)
+    assert ran == [0.0, 0.3, 0.6, 0.9, 1.0]  # the last one at the 1 s deadline
+    assert caught.value.elapsed_s == pytest.approx(1.0)
+
+
+def test_a_probe_that_runs_past_the_deadline_is_the_last_one() -> None:
+    # each probe takes 0.4 s (a connect timeout): the bound is the budget plus one probe
+    clock = FakeClock()
+    probe, ran = scripted(clock, takes_s=0.4)
+    with pytest.raises(DatabaseNotReady) as caught:
+        wait_until_ready("Database", probe, attempts=1, interval_s=1.0, poll_s=0.3,
+                         error=DatabaseNotReady, clock=clock, sleep=clock.sleep)
+    assert ran == [0.0, 0.7]  # 0.7 + 0.4 ends past the deadline: no probe after it
+    assert caught.value.elapsed_s == pytest.approx(1.1) and caught.value.polls == 2
 
 
 def test_a_dependency_that_exits_fails_fast_not_after_the_budget() -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
+    clock = FakeClock()
+    start = clock.now
+    probe, ran = scripted(clock)
 
-    def alive() -> None:
-        if child.poll() is not None:
-            raise DependencyExited(f"the server exited with status {child.returncode}")
+    def alive() -> None:  # the server exits 0.5 s into the wait
+        if clock.now - start >= 0.5:
+            raise DependencyExited("the server exited with status 1")
 
-    began = time.monotonic()
-    try:
-        with pytest.raises(WorkspaceError) as caught:
-            wait_until_ready("Database", tcp_probe("127.0.0.1", free_port()), attempts=5,
-                             interval_s=5.0, poll_s=0.1, error=DatabaseNotReady, alive=alive)
-    finally:
-        child.kill()
-        child.wait()
+    with pytest.raises(WorkspaceError) as caught:
+        wait_until_ready("Database", probe, attempts=5, interval_s=5.0, poll_s=0.25,
+                         error=DatabaseNotReady, alive=alive, clock=clock, sleep=clock.sleep)
     assert caught.value.code == "PRECHECK_DEPENDENCY_EXITED"
-    assert time.monotonic() - began < 3.0  # the budget was 25 s
+    assert ran == [0.0, 0.25]  # and not a probe after it exited
+    assert clock.now - start == 0.5  # the budget was 25 s
+
+
+def test_a_probe_error_waiting_cannot_fix_ends_the_wait_at_once() -> None:
+    clock = FakeClock()
+    calls: list[float] = []
+
+    def probe() -> str | None:
+        calls.append(clock.now)
+        raise DatabaseUnreachable("password authentication failed (28P01)")
+
+    with pytest.raises(DatabaseUnreachable) as caught:
+        wait_until_ready("Database", probe, attempts=5, interval_s=5.0, poll_s=0.2,
+                         error=DatabaseNotReady, clock=clock, sleep=clock.sleep)
+    assert not isinstance(caught.value, ReadinessTimeout)
+    assert len(calls) == 1 and clock.now == 100.0  # no retry, no sleep
+
+
+def test_tcp_probe_on_a_closed_and_an_open_port() -> None:
+    port = free_port()  # nothing listens there
+    reason = tcp_probe("127.0.0.1", port)()
+    assert reason is not None and f"127.0.0.1:{port}" in reason
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        assert tcp_probe("127.0.0.1", int(listener.getsockname()[1]))() is None
 
 
 def test_the_database_probe_passes_on_a_ready_database_with_its_extensions(db_url: str) -> None:

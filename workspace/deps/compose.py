@@ -27,7 +27,7 @@ from typing import Any
 
 from workspace.config.models import Config
 from workspace.deps.docker_engine import connect, docker, map_docker_errors, reason
-from workspace.deps.embedded import port_holder
+from workspace.deps.ports import listener_pids, port_holder
 from workspace.errors import (
     ConfigError,
     DependencyExited,
@@ -326,14 +326,7 @@ def _epoch(created: Any) -> float | None:
 
 def _container_of_listener(port: int) -> str | None:
     """The id of the container whose process listens on `port` (host network), if any."""
-    import psutil
-
-    try:
-        pids = [c.pid for c in psutil.net_connections(kind="tcp")
-                if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN and c.pid]
-    except psutil.Error:
-        return None
-    for pid in pids:
+    for pid in listener_pids(port):
         with contextlib.suppress(OSError):
             found = _CONTAINER_ID.findall(Path(f"/proc/{pid}/cgroup").read_text())
             if found:

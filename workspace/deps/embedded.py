@@ -43,7 +43,6 @@ import pwd
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -57,12 +56,13 @@ from psycopg import sql
 from workspace.db.connect import DISK_FULL_SQLSTATE, register_local_server
 from workspace.deps import pg_extensions, server_log
 from workspace.deps.pg_processes import is_postgres, processes_on
-from workspace.errors import DependencyExited, DiskFull, EmbeddedPostgresError, PortInUse, WorkspaceError
+from workspace.deps.ports import any_free_port, is_free, require_free
+from workspace.errors import DependencyExited, DiskFull, EmbeddedPostgresError, WorkspaceError
 from workspace.output import redact
 from workspace.waits import polling
 
 __all__ = ["PG_MAJOR", "EmbeddedBackend", "EmbeddedPostgres", "EmbeddedStatus", "bin_dir",
-           "cluster_major", "port_holder"]
+           "cluster_major"]
 
 SUPERUSER = "postgres"
 # PostgreSQL refuses to run as root: it runs as a system user of its own (named after
@@ -135,11 +135,9 @@ class EmbeddedPostgres:
         if self._port is not None or self.port_file.is_file():
             return
         port = next((p for p in range(DEFAULT_PORT, DEFAULT_PORT + _PORT_CHOICES)
-                     if port_holder(self.host, p) is None), None)
+                     if is_free(self.host, p)), None)
         if port is None:
-            with socket.socket() as sock:
-                sock.bind((self.host, 0))
-                port = int(sock.getsockname()[1])
+            port = any_free_port(self.host)
         self.port_file.write_text(f"{port}\n")
 
     # -- queries -------------------------------------------------------------------
@@ -356,9 +354,7 @@ class EmbeddedPostgres:
             pwfile.unlink(missing_ok=True)
 
     def _pg_ctl_start(self) -> None:
-        holder = port_holder(self.host, self.port)
-        if holder is not None:
-            raise PortInUse(self.host, self.port, holder, setting="embedded.port")
+        require_free(self.host, self.port, setting="embedded.port")
         options = (f"-c listen_addresses={self.host} -p {self.port} "
                    "-c unix_socket_directories='' -c fsync=off -c synchronous_commit=off "
                    "-c full_page_writes=off" + pg_extensions.server_options())
@@ -541,30 +537,6 @@ def _system_user() -> pwd.struct_passwd:
             remedy=f"Create it (useradd --system {SYSTEM_USER}) or run workspace as a normal user.",
         ) from None
     return pwd.getpwnam(SYSTEM_USER)
-
-
-def port_holder(host: str, port: int) -> str | None:
-    """None when `host:port` is free to listen on, else who holds it (as far as we can tell)."""
-    import psutil
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-            return None
-        except OSError:
-            pass
-    try:
-        for conn in psutil.net_connections(kind="tcp"):
-            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
-                if conn.pid is None:
-                    return "a process of another user"
-                proc = psutil.Process(conn.pid)
-                command = " ".join(proc.cmdline())[:120]
-                return f"pid {conn.pid} {proc.name()}" + (f" ({command})" if command else "")
-    except psutil.Error:
-        pass
-    return "an unknown process"
 
 
 class EmbeddedBackend:

@@ -1,4 +1,4 @@
-"""Readiness: probes, and the one bounded wait loop every dependency goes through.
+"""Readiness: probes, and the bounded readiness wait every dependency goes through.
 
 A probe is a callable returning None when the thing is ready, else the reason it is not
 ("connection refused", "57P03 the database system is starting up", "HTTP 503"). A probe
@@ -7,10 +7,11 @@ mismatch; a wrong password, a missing database, a malformed URL; a crash its ser
 explains): that ends the wait at once.
 
 `wait_until_ready` polls the probe every `poll_s` within a budget of `attempts x
-interval_s` (the guide's database 5 x 5 s, Zitadel 6 x 5 s), so readiness is noticed
-within a poll of happening, while progress is reported once per interval in the guide's
-words (`Zitadel not ready, waiting 5s (attempt 1/6)...`). An optional fail-fast check
-runs before every poll and raises `DependencyExited` when the thing died (mirakuru's
+interval_s` (the guide's database 5 x 5 s, Zitadel 6 x 5 s) on waits.polling (the one
+bounded wait loop, with an injectable clock), so readiness is noticed within a poll of
+happening, while progress is reported once per interval in the guide's words
+(`Zitadel not ready, waiting 5s (attempt 1/6)...`). An optional fail-fast check runs
+before every poll and raises `DependencyExited` when the thing died (mirakuru's
 `check_subprocess()`), instead of waiting out the budget. On timeout it raises the
 caller's `ReadinessTimeout` subclass with the attempts, elapsed time and last reason.
 
@@ -29,7 +30,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import psycopg
-import tenacity
 
 from workspace.db.connect import connect, not_up_yet
 from workspace.errors import (
@@ -39,6 +39,7 @@ from workspace.errors import (
     ZitadelUnreachable,
 )
 from workspace.output import redact
+from workspace.waits import polling
 
 if TYPE_CHECKING:
     import httpx  # imported by deps/oidc.py, only when Zitadel is waited for
@@ -79,9 +80,9 @@ ProgressCallback = Callable[[Progress], object]
 
 @dataclass(frozen=True)
 class Ready:
-    """When a wait ended well. `started_at`/`ready_at` are `time.monotonic()` values;
-    `elapsed_s` is the time to ready, `polls` the probes run, `attempt` the interval
-    (1-based) in which it became ready."""
+    """When a wait ended well. `started_at`/`ready_at` are the wait's clock values
+    (`time.monotonic()`); `elapsed_s` is the time to ready, `polls` the probes run,
+    `attempt` the interval (1-based) in which it became ready."""
 
     what: str
     elapsed_s: float
@@ -122,61 +123,39 @@ class ZitadelNotReady(ReadinessTimeout, ZitadelUnreachable):
     """PRECHECK_ZITADEL_UNREACHABLE, after Zitadel's (or the first boot's) budget."""
 
 
-class _NotReady(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 def wait_until_ready(what: str, probe: Probe, *, attempts: int, interval_s: float,
                      poll_s: float, error: type[ReadinessTimeout],
                      alive: FailFast | None = None, progress: ProgressCallback | None = None,
-                     sleep: Callable[[float], None] = time.sleep) -> Ready:
+                     clock: Callable[[], float] = time.monotonic,
+                     sleep: Callable[[float], object] = time.sleep) -> Ready:
     """Poll `probe` every `poll_s` until it returns None, for at most `attempts x
-    interval_s` (plus one poll and one probe's own timeout). `alive` runs before every
-    probe; whatever it or the probe raises ends the wait at once."""
+    interval_s`: the last probe runs at the deadline, or ends the wait when it ran past it,
+    so the bound is the budget plus one probe's own timeout. `alive` runs before every
+    probe; whatever it or the probe raises ends the wait at once. `clock` and `sleep` are
+    waits.polling's (a fake clock in tests)."""
     budget_s = attempts * interval_s
-    started = time.monotonic()
+    started = ended = clock()
     reported = polls = 0
-
-    def attempt() -> None:
-        nonlocal polls
+    reason = "?"
+    for left_s in polling(budget_s, interval_s=min(poll_s, interval_s), clock=clock,
+                          sleep=sleep):
+        if left_s <= 0 and polls and ended - started >= budget_s:
+            break  # the previous probe ran past the deadline: that was the last one
         polls += 1
         if alive is not None:
             alive()
-        reason = probe()
-        if reason is not None:
-            raise _NotReady(reason)
-
-    def report(state: tenacity.RetryCallState) -> None:
-        nonlocal reported
-        elapsed = time.monotonic() - started
+        found = probe()
+        ended = clock()
+        elapsed = ended - started
         current = min(attempts, int(elapsed // interval_s) + 1)
-        if progress is not None and current > reported:
-            reported = current
-            exc = state.outcome.exception() if state.outcome else None
-            reason = exc.reason if isinstance(exc, _NotReady) else "?"
+        if found is None:
+            return Ready(what, elapsed, polls, current, started, ended)
+        reason = found
+        if progress is not None and left_s > 0 and current > reported:
+            reported = current  # once per interval, while another probe follows
             progress(Progress(what, current, attempts, interval_s, reason, elapsed))
-
-    retrying = tenacity.Retrying(
-        stop=tenacity.stop_after_delay(budget_s),
-        wait=tenacity.wait_fixed(min(poll_s, interval_s)),
-        retry=tenacity.retry_if_exception_type(_NotReady),
-        before_sleep=report,
-        sleep=sleep,
-    )
-    try:
-        retrying(attempt)
-    except tenacity.RetryError as exc:
-        last = exc.last_attempt.exception()
-        reason = last.reason if isinstance(last, _NotReady) else str(last)
-        raise error(what, attempts=attempts, interval_s=interval_s,
-                    elapsed_s=time.monotonic() - started,
-                    polls=polls, last_reason=reason) from last
-    ready_at = time.monotonic()
-    elapsed = ready_at - started
-    return Ready(what, elapsed, polls, min(attempts, int(elapsed // interval_s) + 1),
-                 started, ready_at)
+    raise error(what, attempts=attempts, interval_s=interval_s, elapsed_s=clock() - started,
+                polls=polls, last_reason=reason)
 
 
 def tcp_probe(host: str, port: int, *, timeout_s: float = 1.0) -> Probe:

@@ -86,7 +86,7 @@ class LiveSession:
                                                "validate": self._job("validate"),
                                                "fix": self._job("fix")}, port=port)
         except OSError as exc:
-            from workspace.deps.embedded import port_holder
+            from workspace.deps.ports import port_holder
 
             raise PortInUse("127.0.0.1", port or 0, port_holder("127.0.0.1", port or 0)
                             or "another process", setting="page.port") from exc

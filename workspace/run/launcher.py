@@ -23,12 +23,12 @@ from workspace.db import migrate_project
 from workspace.db.files import MigrationFile, find_migrations
 from workspace.deps import backend_for, choose_backend
 from workspace.deps.base import Backend
-from workspace.deps.embedded import EmbeddedBackend, port_holder
+from workspace.deps.embedded import EmbeddedBackend
+from workspace.deps.ports import require_free
 from workspace.deps.ref import DOCKER_ZITADEL, DepRef
 from workspace.errors import (
     ConfigError,
     OAuthClientMissing,
-    PortInUse,
     SchemaInvalid,
     WorkspaceError,
 )
@@ -192,11 +192,9 @@ def _check_ports(config: Config, backend: Backend, zitadel: str) -> None:
         return  # held by our own server: it is reused
     if config.embedded.port is None and not server.port_file.is_file():
         return  # the first start chooses a free one
-    holder = port_holder(server.host, server.port)
-    if holder is not None:
-        raise PortInUse(server.host, server.port, holder, setting="embedded.port",
-                        or_else="" if config.embedded.port is not None
-                        else f"or remove {server.port_file} (a free port is chosen again)")
+    require_free(server.host, server.port, setting="embedded.port",
+                 or_else="" if config.embedded.port is not None
+                 else f"or remove {server.port_file} (a free port is chosen again)")
 
 
 def _check_app_ports(config: Config) -> None:
@@ -208,9 +206,7 @@ def _check_app_ports(config: Config) -> None:
                               "too", remedy="Give each app a port of its own.")
         if app.port is not None:
             owners[app.port] = name
-            holder = port_holder("127.0.0.1", app.port)
-            if holder is not None:
-                raise PortInUse("127.0.0.1", app.port, holder, setting=f"apps.{name}.port")
+            require_free("127.0.0.1", app.port, setting=f"apps.{name}.port")
 
 
 def _wait_database(config: Config, url: str, backend: Backend, steps: Steps) -> float:

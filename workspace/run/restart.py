@@ -7,7 +7,6 @@ until each is ready again.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -18,6 +17,7 @@ from workspace.errors import ConfigError
 from workspace.output.console import Console
 from workspace.page.server import TOKEN_HEADER
 from workspace.run.state import RunLock, StateStore
+from workspace.waits import polling
 
 __all__ = ["restart"]
 
@@ -58,8 +58,7 @@ def restart(config: Config, console: Console, app: str) -> int:
             return EXIT_NOT_DONE
         console.info(f"Restarting {', '.join(names)}...")
         budget = sum(_budget(config, n) for n in names)
-        deadline = time.monotonic() + budget
-        while time.monotonic() < deadline:
+        for _ in polling(budget, interval_s=_POLL_S):
             now = _apps(client, url)
             done = {n for n in names if now.get(n, {}).get("state") == "ready"
                     and now[n].get("pid") not in (None, before.get(n))}
@@ -67,7 +66,6 @@ def restart(config: Config, console: Console, app: str) -> int:
                 for n in names:
                     console.ok(f"{n} restarted (pid {now[n]['pid']})")
                 return 0
-            time.sleep(_POLL_S)
     console.fail(f"Not ready again within {budget:g}s: see `workspace logs`")
     return EXIT_NOT_DONE
 

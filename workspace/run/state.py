@@ -31,6 +31,7 @@ from workspace.deps.ref import DepRef
 from workspace.output import redact
 from workspace.supervisor.identity import Identity, process_started, same_process
 from workspace.supervisor.snapshot import AppState
+from workspace.waits import polling
 
 __all__ = ["RunLock", "RunState", "StateStore"]
 
@@ -85,16 +86,15 @@ class RunLock:
         (a moment's wait: `held()` in another process takes it for microseconds)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = time.monotonic() + timeout_s
-        while True:
+        for _ in polling(timeout_s, interval_s=0.01):
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    return False
-                time.sleep(0.01)
+                continue
+        else:
+            os.close(fd)
+            return False
         self._fd = fd
         return True
 
@@ -114,12 +114,10 @@ class RunLock:
         return True
 
     def wait_released(self, timeout_s: float, poll_s: float = 0.05) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while self.held():
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(poll_s)
-        return True
+        for _ in polling(timeout_s, interval_s=poll_s):
+            if not self.held():
+                return True
+        return False
 
 
 class StateStore:
