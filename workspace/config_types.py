@@ -16,10 +16,10 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 from workspace import urls
+from workspace.waits import MAX_DURATION_S  # one day
 
 __all__ = ["MAX_ATTEMPTS", "MAX_DURATION_S", "HostName", "HttpUrl", "Seconds"]
 
-MAX_DURATION_S = 86_400.0  # one day
 MAX_ATTEMPTS = 1_000  # retries, restarts, lines kept: enough for anything sane
 
 

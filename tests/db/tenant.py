@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 
 from workspace.config import Config, load_config
+from workspace.config_db import validation_settings
 from workspace.db.catalog import Catalog, read_catalog
 from workspace.db.files import find_migrations
 from workspace.db.fix import Step, apply_fix, plan_fix
@@ -71,7 +72,7 @@ def catalog(url: str) -> Catalog:
 
 
 def check(config: Config, url: str) -> Report:
-    return validate(url, config, find_migrations(config.migrations_dir))
+    return validate(url, validation_settings(config), find_migrations(config.migrations_dir))
 
 
 def fix(config: Config, url: str) -> tuple[list[Step], list[Step], list[tuple[Step, str]]]:
