@@ -343,8 +343,8 @@ PIECES = (
 
 def in_process_pieces(project: Path, url: str) -> dict[str, float]:
     """The steps `workspace db validate` takes (validate.py), timed one by one, warm."""
+    from workspace.config.db import runner_settings, validation_settings
     from workspace.config.models import load_config
-    from workspace.db import runner_settings
     from workspace.db.catalog import read_catalog
     from workspace.db.connect import connection
     from workspace.db.drift import compare
@@ -380,7 +380,7 @@ def in_process_pieces(project: Path, url: str) -> dict[str, float]:
         if drifts:
             raise BenchError(f"in-process: {len(drifts)} drift(s), e.g. {drifts[0]}")
         t = time.perf_counter()
-        report = validate(url, config, migrations)
+        report = validate(url, validation_settings(config), migrations)
         out["validate"] = time.perf_counter() - t
         if not report.valid:
             raise BenchError(f"in-process validate() found {len(report.errors)} error(s)")

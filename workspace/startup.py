@@ -18,6 +18,7 @@ import logging
 import sys
 from pathlib import Path
 
+from workspace.config.db import migration_settings
 from workspace.config.models import load_config
 from workspace.db import migrate_project
 from workspace.db.files import MigrationFile, find_migrations
@@ -51,7 +52,7 @@ def migrate_on_startup(url: str | None = None, *, project_dir: Path | None = Non
 
     target = database_url(config)
     log.debug("migrating %s", redact.mask_url(target))
-    return migrate_project(config, target, report=report)
+    return migrate_project(migration_settings(config), target, report=report)
 
 
 def wait_for_migrations(url: str | None = None, *, timeout: float = 60.0,

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 
 __all__ = ["MAX_DURATION_S", "polling"]
 
-MAX_DURATION_S = 86_400.0  # one day: the longest wait or timeout anything may configure
+MAX_DURATION_S = 86_400.0  # one day: the longest wait, timeout or duration anywhere
 
 
 def polling(timeout_s: float, *, interval_s: float = 0.05, backoff: float = 1.0,

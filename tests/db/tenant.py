@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 
+from workspace.config.db import validation_settings
 from workspace.config.models import Config, load_config
 from workspace.db.catalog import Catalog, read_catalog
 from workspace.db.files import find_migrations
@@ -71,7 +72,7 @@ def catalog(url: str) -> Catalog:
 
 
 def check(config: Config, url: str) -> Report:
-    return validate(url, config, find_migrations(config.migrations_dir))
+    return validate(url, validation_settings(config), find_migrations(config.migrations_dir))
 
 
 def fix(config: Config, url: str) -> tuple[list[Step], list[Step], list[tuple[Step, str]]]:

@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from tests.conftest import query, write
+from workspace.config.db import validation_settings
 from workspace.config.models import Config, load_config
 from workspace.db.expected import write_snapshot
 from workspace.db.files import find_migrations
@@ -30,7 +31,7 @@ def migrated(shipped_project: Path, app_db_url: str) -> tuple[Config, str]:
 
 
 def check(config: Config, url: str):  # type: ignore[no-untyped-def]
-    return validate(url, config, find_migrations(config.migrations_dir))
+    return validate(url, validation_settings(config), find_migrations(config.migrations_dir))
 
 
 def texts(report, group: int | None = None) -> list[str]:  # type: ignore[no-untyped-def]

@@ -65,6 +65,7 @@ def register(sub: Any) -> None:
 
 
 def _migrate(args: argparse.Namespace, console: Console) -> int:
+    from workspace.config.db import migration_settings
     from workspace.db import migrate_project
     from workspace.db.files import find_migrations
     from workspace.run.running_db import database_url
@@ -82,7 +83,7 @@ def _migrate(args: argparse.Namespace, console: Console) -> int:
         else:
             console.ok(f"Applied: {m.name} in {_ms(elapsed_ms)}")
 
-    result = migrate_project(config, url, dry_run=args.dry_run,
+    result = migrate_project(migration_settings(config), url, dry_run=args.dry_run,
                              report=None if args.json else report, files=files)
     plan = result.plan
     if args.json:
@@ -115,7 +116,7 @@ def _migrate(args: argparse.Namespace, console: Console) -> int:
 
 
 def _status(args: argparse.Namespace, console: Console) -> int:
-    from workspace.db import runner_settings
+    from workspace.config.db import runner_settings
     from workspace.db.files import find_migrations
     from workspace.db.runner import read_plan
     from workspace.run.running_db import database_url
@@ -193,7 +194,7 @@ def _status_rows(plan: Plan) -> list[dict[str, Any]]:
 
 
 def _repair(args: argparse.Namespace, console: Console) -> int:
-    from workspace.db import runner_settings
+    from workspace.config.db import runner_settings
     from workspace.db.files import find_migrations
     from workspace.db.runner import repair
     from workspace.run.running_db import database_url

@@ -6,12 +6,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workspace.commands.common import add_common, config_from
-from workspace.errors import ConfigError
-from workspace.output import redact
+from workspace.errors import AlreadyRunning, ConfigError, DatabaseNotOurs
 from workspace.output.console import Console
+
+if TYPE_CHECKING:
+    from workspace.config.models import Config
+from workspace.output import redact
 
 __all__ = ["register"]
 
@@ -70,13 +73,14 @@ def _url(args: argparse.Namespace, console: Console) -> int:
 
 
 def _reset(args: argparse.Namespace, console: Console) -> int:
+    from workspace.config.db import migration_settings
     from workspace.db import migrate_project
     from workspace.db.files import find_migrations
-    from workspace.db.reset import own_database, reset
+    from workspace.db.reset import reset
 
     config = config_from(args)
     files = find_migrations(config.migrations_dir, layout=config.migrations.layout)  # all checked first
-    url, backend = own_database(config)
+    url, backend = _own_database(config)
     masked = redact.mask_url(url)
     if not args.yes:
         if not sys.stdin.isatty():
@@ -87,8 +91,9 @@ def _reset(args: argparse.Namespace, console: Console) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             console.info("Nothing was dropped")
             return 1
-    name = reset(config, url)
-    result = migrate_project(config, url, files=files)
+    name = reset(url, connect_timeout_s=config.database.connect_timeout_s,
+                 extensions=config.precheck.required_extensions)
+    result = migrate_project(migration_settings(config), url, files=files)
     if args.json:
         console.json({"ok": True, "database": masked, "backend": backend,
                       "applied": len(result.applied)})
@@ -96,3 +101,30 @@ def _reset(args: argparse.Namespace, console: Console) -> int:
         console.ok(f"Database {name} dropped and created again; {len(result.applied)} "
                    f"migration{'s' if len(result.applied) != 1 else ''} applied")
     return 0
+
+
+def _own_database(config: Config) -> tuple[str, str]:
+    """The URL of the database workspace created, and its backend; the backend is
+    started when it is not running. Only a database workspace made itself is dropped:
+    the embedded server's, or the Docker backend's (its compose file creates it). A URL
+    given by flag, DATABASE_URL, .env or config.yaml is someone else's, whatever it points
+    at. Nothing is dropped while a workspace runs: its apps are connected to it."""
+    if config.database.url is not None:
+        masked = redact.mask_url(config.database.url.get_secret_value())
+        raise DatabaseNotOurs(f"{masked} is a database workspace was given, not one it "
+                              "created (database.url: a flag, DATABASE_URL, .env or "
+                              "config.yaml); nothing was dropped")
+    from workspace.run.running_db import running_state
+
+    state = running_state(config)
+    if state is not None:
+        raise AlreadyRunning(f"a workspace is running (pid {state.pid}) and its apps use "
+                             "the database; nothing was dropped",
+                             remedy="`workspace stop`, then `workspace db reset` again.")
+    from workspace.deps import choose_backend
+
+    backend, _ = choose_backend(config)
+    if backend.name not in ("embedded", "docker"):
+        raise DatabaseNotOurs(f"the {backend.name} backend's database was not created by "
+                              "workspace; nothing was dropped")
+    return backend.start(), backend.name

@@ -67,7 +67,7 @@ def _take_over(args: argparse.Namespace, console: Console, done: str,
                record: Callable[..., AdoptResult]) -> int:
     """What adopt and baseline share: the project's files in its layout, the database,
     the runner's settings; `record(url, files, settings, layout=...)` does the work."""
-    from workspace.db import runner_settings
+    from workspace.config.db import runner_settings
     from workspace.db.files import detect_layout, find_migrations
     from workspace.run.running_db import database_url
 

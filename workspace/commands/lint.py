@@ -24,7 +24,7 @@ def register(dbsub: Any) -> None:
 
 
 def _lint(args: argparse.Namespace, console: Console) -> int:
-    from workspace.db import runner_settings
+    from workspace.config.db import runner_settings
     from workspace.db.lint import lint_files, lint_notes, load_leniently, prove_rerunnable
     from workspace.run.running_db import database_url
 

@@ -40,12 +40,13 @@ def register(dbsub: Any) -> None:
 
 
 def _checked(config: Config, url: str) -> Report:
+    from workspace.config.db import validation_settings
     from workspace.db.files import find_migrations
     from workspace.db.validate import validate  # the schema modules load only when used
 
     migrations = find_migrations(config.migrations_dir, layout=config.migrations.layout)
     try:
-        return validate(url, config, migrations)
+        return validate(url, validation_settings(config), migrations)
     except (DatabaseUnreachable, MigrationError) as exc:
         # For scripts: 13 means "could not check", whatever stopped it.
         raise ValidationUnavailable(f"could not check the schema: {exc.code}: {exc.message}",
@@ -89,7 +90,7 @@ def _report_json(report: Report, url: str) -> dict[str, Any]:
 
 
 def _fix(args: argparse.Namespace, console: Console) -> int:
-    from workspace.db import runner_settings
+    from workspace.config.db import runner_settings
     from workspace.run.running_db import database_url
 
     config = config_from(args)
@@ -170,7 +171,7 @@ def _show_left_alone(console: Console, report: Report) -> None:
 
 
 def _snapshot(args: argparse.Namespace, console: Console) -> int:
-    from workspace.db import runner_settings
+    from workspace.config.db import runner_settings
     from workspace.db.files import find_migrations
     from workspace.run.running_db import database_url
 

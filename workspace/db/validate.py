@@ -1,37 +1,34 @@
 """The precheck's second layer: is the live schema what the migrations define?
 
 Checks, critical ones first: the critical tables (with their column counts), functions
-and extensions from config.yaml's precheck section; the tracking table and every
-migration tracked; then drift against the expected schema (expected.py), compared by
-drift.py. Missing objects are errors; extra and changed ones are errors too unless the
-config lowers them to warnings.
+and extensions from config.yaml's precheck section (as `db.settings.ValidationSettings`);
+the tracking table and every migration tracked; then drift against the expected schema
+(expected.py), compared by drift.py. Missing objects are errors; extra and changed ones
+are errors too unless the config lowers them to warnings.
 
-    report = validate(url, config, migrations)
+    report = validate(url, precheck, migrations)  # precheck: ValidationSettings
     report.valid, report.findings
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 import psycopg
 
-from workspace.db import runner_settings, tracking
+from workspace.db import tracking
 from workspace.db.catalog import Catalog, read_catalog
 from workspace.db.connect import connection, map_psycopg_errors
 from workspace.db.drift import Drift, compare, kind_rank
 from workspace.db.expected import Expected, expected_catalog
 from workspace.db.files import MigrationFile
 from workspace.db.plan import make_plan
+from workspace.db.settings import Severity, ValidationSettings
 from workspace.errors import TrackingTableInvalid
-
-if TYPE_CHECKING:
-    from workspace.config.models import Config, PrecheckConfig
 
 __all__ = ["Finding", "Report", "validate"]
 
-Severity = Literal["error", "warning"]
 # Groups, in the order they are shown.
 CRITICAL, TRACKING, MISSING, CHANGED, EXTRA = range(5)
 
@@ -87,8 +84,8 @@ class Report:
         return out
 
 
-def validate(url: str, config: Config, migrations: list[MigrationFile]) -> Report:
-    settings = runner_settings(config)
+def validate(url: str, precheck: ValidationSettings, migrations: list[MigrationFile]) -> Report:
+    settings = precheck.runner
     with map_psycopg_errors("validation"):
         with connection(url, timeout_s=settings.connect_timeout_s) as conn:
             major = (conn.info.server_version or 0) // 10000
@@ -96,30 +93,27 @@ def validate(url: str, config: Config, migrations: list[MigrationFile]) -> Repor
             live = read_catalog(conn)
             tracking_findings, tracked = _tracking(conn, migrations, settings.table)
         expected = expected_catalog(url, migrations, settings, server_major=major,
-                                    cache_dir=config.state_dir / "cache",
-                                    snapshot=config.path(config.precheck.snapshot))
+                                    cache_dir=precheck.cache_dir, snapshot=precheck.snapshot)
     report = Report(expected=expected, live=live)
     # a required extension is the environment's (docker/init.sql, the embedded server),
     # never "extra"; a missing one is its own critical finding below
     report.drifts = [d for d in compare(expected.catalog, live,
-                                        [*config.precheck.ignore,
-                                         *config.precheck.required_extensions],
-                                        owners=config.precheck.compare_owners)
+                                        [*precheck.ignore, *precheck.required_extensions],
+                                        owners=precheck.compare_owners)
                      if not (d.kind == "extension" and d.problem == "extra")]
-    report.findings = _critical(config.precheck, live, expected.catalog, search_path,
+    report.findings = _critical(precheck, live, expected.catalog, search_path,
                                 report) + tracking_findings
     report.migrations = (tracked, len(migrations))
     covered = {f.drift for f in report.findings if f.drift}
-    policy = config.precheck.drift
     for d in report.drifts:
         if d in covered or _covered_by_critical(d, report.findings):
             continue
         if d.problem in ("missing", "invalid"):
             report.findings.append(Finding("error", MISSING, str(d), d))
         elif d.problem == "changed":
-            report.findings.append(Finding(policy.changed, CHANGED, str(d), d))
+            report.findings.append(Finding(precheck.changed, CHANGED, str(d), d))
         else:
-            report.findings.append(Finding(policy.extra, EXTRA, str(d), d))
+            report.findings.append(Finding(precheck.extra, EXTRA, str(d), d))
     # Missing objects in dependency order: a root (a type, a sequence) before what went
     # with it (its columns, functions, defaults).
     report.findings.sort(key=lambda f: (f.group, kind_rank(f.drift.kind) if f.drift else -1,
@@ -149,7 +143,7 @@ def _qualified(name: str, search_path: list[str], exists: Any) -> tuple[str, boo
     return name, False
 
 
-def _critical(pre: PrecheckConfig, live: Catalog, expected: Catalog, search_path: list[str],
+def _critical(pre: ValidationSettings, live: Catalog, expected: Catalog, search_path: list[str],
               report: Report) -> list[Finding]:
     out: list[Finding] = []
     where = (f" (looked in {', '.join(search_path) or 'an empty search_path'}: "

@@ -25,7 +25,7 @@ from workspace.db.files import MigrationFile
 from workspace.db.lock import LOCK_KEY
 from workspace.db.plan import Plan, make_plan
 from workspace.errors import ChecksumMismatch, DatabaseUnreachable, MigrationsPending, display_path
-from workspace.waits import polling
+from workspace.waits import MAX_DURATION_S, polling
 
 __all__ = ["Look", "wait_for_migrations"]
 
@@ -74,7 +74,6 @@ def check_timeout(timeout_s: float, what: str) -> None:
     """ConfigError unless `timeout_s` is a number of seconds from 0 to a day (NaN and inf
     fail too: every wait is bounded). `what` names it: `db wait --timeout`."""
     from workspace.errors import ConfigError
-    from workspace.waits import MAX_DURATION_S
 
     if not 0 <= timeout_s <= MAX_DURATION_S:
         raise ConfigError(f"{what} {timeout_s:g}: must be a number of seconds from 0 to "

@@ -1,6 +1,6 @@
 """The guide's rendering of a validation report, shared by `db validate` and `start`.
 
-    show_report(console, validate(url, config))
+    show_report(console, validate(url, precheck, migrations))
     # VALIDATION PASSED / 8/8 tables exist / ... / Recommendation: Run workspace db fix
 """
 

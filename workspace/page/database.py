@@ -103,7 +103,7 @@ class LiveDatabase:
         return find_migrations(self._config.migrations_dir, layout=self._config.migrations.layout)
 
     def _migrations(self) -> None:
-        from workspace.db import runner_settings
+        from workspace.config.db import runner_settings
         from workspace.db.files import MigrationFile
         from workspace.db.lint import load_leniently
         from workspace.db.runner import read_plan
@@ -129,7 +129,8 @@ class LiveDatabase:
                                       "bad_files": [str(f) for f in bad]})
 
     def _migrate(self) -> None:
-        from workspace.db import migrate_project, runner_settings
+        from workspace.config.db import migration_settings, runner_settings
+        from workspace.db import migrate_project
         from workspace.db.lint import lint_files
         from workspace.db.runner import read_plan
 
@@ -142,7 +143,7 @@ class LiveDatabase:
         for finding in lint:
             self._say(f"lint: {finding}")
         began = time.perf_counter()
-        result = migrate_project(self._config, self._url, files=files)
+        result = migrate_project(migration_settings(self._config), self._url, files=files)
         applied = [f"{a.migration.name} ({a.elapsed_ms:.0f} ms)" for a in result.applied]
         self._say("migrations applied live: " + (", ".join(applied) or "none"))
         self._live.update(live_migration={"ok": True, "at": time.time(), "applied": applied,
@@ -152,9 +153,10 @@ class LiveDatabase:
         self._validate()
 
     def _validate(self) -> None:
+        from workspace.config.db import validation_settings
         from workspace.db.validate import validate
 
-        report = validate(self._url, self._config, self._files())
+        report = validate(self._url, validation_settings(self._config), self._files())
         self._show(report)
 
     def _show(self, report: Any) -> None:
@@ -171,20 +173,21 @@ class LiveDatabase:
                 self._say(f"  {text}")
 
     def _fix(self) -> None:
-        from workspace.db import runner_settings
+        from workspace.config.db import validation_settings
         from workspace.db.fix import apply_fix, plan_fix
         from workspace.db.validate import validate
 
         files = self._files()
-        report = validate(self._url, self._config, files)
+        precheck = validation_settings(self._config)
+        report = validate(self._url, precheck, files)
         assert report.expected is not None
         steps = plan_fix(report.expected.catalog, report.drifts, report.live)
         done, failed = apply_fix(self._url, steps,
-                                 timeout_s=runner_settings(self._config).connect_timeout_s)
+                                 timeout_s=precheck.runner.connect_timeout_s)
         for step in done:
             self._say(f"fix: created {step.kind} {step.name}")
         for step, reason in failed:
             self._say(f"fix: could not create {step.kind} {step.name}: {reason}")
         if not steps:
             self._say("fix: nothing missing, nothing to create")
-        self._show(validate(self._url, self._config, files))
+        self._show(validate(self._url, precheck, files))

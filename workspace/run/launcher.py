@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from workspace.config.db import migration_settings, validation_settings
 from workspace.config.models import Config
 from workspace.db import migrate_project
 from workspace.db.files import MigrationFile, find_migrations
@@ -267,7 +268,7 @@ def _migrate(config: Config, url: str, migrations: list[MigrationFile], steps: S
             step.detail = "SKIP_MIGRATIONS is set: the validation is the only guard"
             return
         began = time.perf_counter()
-        applied = migrate_project(config, url, files=migrations).applied
+        applied = migrate_project(migration_settings(config), url, files=migrations).applied
         result.migrations_applied = len(applied)
         result.timings_s["migrations"] = time.perf_counter() - began
         result.timings_s["migration_sql"] = sum(a.elapsed_ms for a in applied) / 1000
@@ -280,7 +281,7 @@ def _validate(config: Config, url: str, migrations: list[MigrationFile],
     from workspace.output.validation import show_report
 
     with steps.step("validation", "Database schema validated") as step:
-        report = validate(url, config, migrations)
+        report = validate(url, validation_settings(config), migrations)
         if not report.valid:
             if not steps.console.json_mode:
                 show_report(steps.console, report)
