@@ -104,18 +104,29 @@ def test_running_init_again_changes_nothing_and_says_what_it_kept(tmp_path: Path
 
 
 
-def test_init_in_a_subdirectory_of_a_project_is_about_that_project(tmp_path: Path) -> None:
-    # as every other command: a nested config.yaml would split src/ off as another project
+def test_init_in_a_subdirectory_of_a_project_makes_that_directory_a_project(
+        tmp_path: Path) -> None:
+    # init works where it is told (DIR) or where it runs, as `git init`: the enclosing
+    # project's files are never written, only named
     assert run_cli(tmp_path, "init").returncode == 0
+    (tmp_path / ".gitignore").unlink()  # something the enclosing project lacks
     sub = tmp_path / "src" / "deep"
     sub.mkdir(parents=True)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     out = run_cli(sub, "init", "--json")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
-    assert report["project_dir"] == str(tmp_path.resolve()) and report["written"] == []
-    assert list((tmp_path / "src").rglob("*")) == [sub]
-    given = run_cli(sub, "init", ".")  # a DIR given is that directory, as before
-    assert given.returncode == 0 and (sub / "config.yaml").is_file()
+    assert report["project_dir"] == str(sub.resolve()) and "config.yaml" in report["written"]
+    assert report["enclosing_project"] == str(tmp_path.resolve())
+    assert (sub / "config.yaml").is_file() and (sub / ".gitignore").is_file()
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*")
+            if p.is_file() and sub not in p.parents} == before
+    other = tmp_path / "other"
+    other.mkdir()
+    human = run_cli(other, "init")
+    assert human.returncode == 0 and (other / "config.yaml").is_file()
+    assert f"inside the project {tmp_path.resolve()}" in human.stdout
+
 
 def test_an_existing_project_keeps_its_directory_and_gitignore(tmp_path: Path,
                                                                db_url: str) -> None:
