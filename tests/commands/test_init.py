@@ -175,8 +175,8 @@ HISTORIES = {
                                      "text, applied_at timestamptz); INSERT INTO "
                                      "schema_migrations VALUES ('0001', '0001_a.sql', now())",
     "Flyway's": "CREATE TABLE flyway_schema_history (installed_rank int, version text, "
-                "script text, success boolean); INSERT INTO flyway_schema_history VALUES "
-                "(1, '1', 'V1__a.sql', true)",
+                "script text, checksum int, installed_on timestamp, success boolean); "
+                "INSERT INTO flyway_schema_history VALUES (1, '1', 'V1__a.sql', 0, now(), true)",
 }
 
 
@@ -190,6 +190,23 @@ def test_a_database_with_another_tools_history_gets_the_adoption_command(
         assert f"{owner} migration history: public." in out.stdout, (owner, out.stdout)
         assert "workspace db adopt" in out.stdout
         assert db_url.split("@")[0].split(":")[-1] not in out.stdout  # the password masked
+
+
+def test_init_proposes_adopt_only_for_a_history_adopt_reads(tmp_path: Path,
+                                                              db_url: str) -> None:
+    """init and `db adopt` recognise other tools' tables from one list (db/histories.py):
+    a Flyway table without the columns adopt reads is no history to adopt."""
+    import psycopg
+
+    from workspace.db.adopt import find_foreign
+
+    query(db_url, "CREATE TABLE flyway_schema_history (installed_rank int, version text, "
+                  "script text, success boolean)")
+    out = json.loads(run_cli(tmp_path, "init", "--json", env={"DATABASE_URL": db_url}).stdout)
+    with psycopg.connect(db_url) as conn:
+        assert find_foreign(conn) == []
+    assert out["database"]["tracking"] == []
+    assert out["database"]["proposal"] is None  # nothing to adopt, no other table
 
 
 def test_a_database_of_ours_or_without_history(tmp_path: Path, db_url: str) -> None:
