@@ -104,18 +104,29 @@ def test_running_init_again_changes_nothing_and_says_what_it_kept(tmp_path: Path
 
 
 
-def test_init_in_a_subdirectory_of_a_project_is_about_that_project(tmp_path: Path) -> None:
-    # as every other command: a nested config.yaml would split src/ off as another project
+def test_init_in_a_subdirectory_of_a_project_makes_that_directory_a_project(
+        tmp_path: Path) -> None:
+    # init works where it is told (DIR) or where it runs, as `git init`: the enclosing
+    # project's files are never written, only named
     assert run_cli(tmp_path, "init").returncode == 0
+    (tmp_path / ".gitignore").unlink()  # something the enclosing project lacks
     sub = tmp_path / "src" / "deep"
     sub.mkdir(parents=True)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     out = run_cli(sub, "init", "--json")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
-    assert report["project_dir"] == str(tmp_path.resolve()) and report["written"] == []
-    assert list((tmp_path / "src").rglob("*")) == [sub]
-    given = run_cli(sub, "init", ".")  # a DIR given is that directory, as before
-    assert given.returncode == 0 and (sub / "config.yaml").is_file()
+    assert report["project_dir"] == str(sub.resolve()) and "config.yaml" in report["written"]
+    assert report["enclosing_project"] == str(tmp_path.resolve())
+    assert (sub / "config.yaml").is_file() and (sub / ".gitignore").is_file()
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*")
+            if p.is_file() and sub not in p.parents} == before
+    other = tmp_path / "other"
+    other.mkdir()
+    human = run_cli(other, "init")
+    assert human.returncode == 0 and (other / "config.yaml").is_file()
+    assert f"inside the project {tmp_path.resolve()}" in human.stdout
+
 
 def test_an_existing_project_keeps_its_directory_and_gitignore(tmp_path: Path,
                                                                db_url: str) -> None:
@@ -164,8 +175,8 @@ HISTORIES = {
                                      "text, applied_at timestamptz); INSERT INTO "
                                      "schema_migrations VALUES ('0001', '0001_a.sql', now())",
     "Flyway's": "CREATE TABLE flyway_schema_history (installed_rank int, version text, "
-                "script text, success boolean); INSERT INTO flyway_schema_history VALUES "
-                "(1, '1', 'V1__a.sql', true)",
+                "script text, checksum int, installed_on timestamp, success boolean); "
+                "INSERT INTO flyway_schema_history VALUES (1, '1', 'V1__a.sql', 0, now(), true)",
 }
 
 
@@ -179,6 +190,23 @@ def test_a_database_with_another_tools_history_gets_the_adoption_command(
         assert f"{owner} migration history: public." in out.stdout, (owner, out.stdout)
         assert "workspace db adopt" in out.stdout
         assert db_url.split("@")[0].split(":")[-1] not in out.stdout  # the password masked
+
+
+def test_init_proposes_adopt_only_for_a_history_adopt_reads(tmp_path: Path,
+                                                              db_url: str) -> None:
+    """init and `db adopt` recognise other tools' tables from one list (db/histories.py):
+    a Flyway table without the columns adopt reads is no history to adopt."""
+    import psycopg
+
+    from workspace.db.adopt import find_foreign
+
+    query(db_url, "CREATE TABLE flyway_schema_history (installed_rank int, version text, "
+                  "script text, success boolean)")
+    out = json.loads(run_cli(tmp_path, "init", "--json", env={"DATABASE_URL": db_url}).stdout)
+    with psycopg.connect(db_url) as conn:
+        assert find_foreign(conn) == []
+    assert out["database"]["tracking"] == []
+    assert out["database"]["proposal"] is None  # nothing to adopt, no other table
 
 
 def test_a_database_of_ours_or_without_history(tmp_path: Path, db_url: str) -> None:

@@ -34,10 +34,21 @@ def test_logs_tail_and_one_apps_log_with_invalid_utf8(tmp_path: Path) -> None:
     (logs / "workspace.log").write_text("".join(f"12:00:00 api | line {i}\n" for i in range(300)))
     (logs / "api.log").write_bytes(b"caf\xc3\xa9 \xff raw\n")
     assert run_cli(root, "logs").stdout.splitlines()[0] == "12:00:00 api | line 200"  # last 100
-    assert len(run_cli(root, "logs", "-n", "0").stdout.splitlines()) == 300
+    assert len(run_cli(root, "logs", "-n", "all").stdout.splitlines()) == 300
     assert run_cli(root, "logs", "-n", "2").stdout.splitlines() == [
         "12:00:00 api | line 298", "12:00:00 api | line 299"]
     assert run_cli(root, "logs", "api").stdout == "café \ufffd raw\n"
+
+
+def test_logs_n_0_prints_no_line_as_tail_does(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    (root / ".workspace" / "logs").mkdir(parents=True)
+    (root / ".workspace" / "logs" / "workspace.log").write_text("12:00:00 api | old\n")
+    out = run_cli(root, "logs", "-n", "0")
+    assert out.returncode == 0 and out.stdout == ""
+    assert run_cli(root, "logs", "-n", "0", "--grep", "old").stdout == ""
+    bad = run_cli(root, "logs", "-n", "-1")
+    assert bad.returncode == 2 and "a whole number of lines" in bad.stderr
 
 
 def test_logs_follow_ends_when_no_workspace_runs(tmp_path: Path) -> None:

@@ -241,3 +241,31 @@ def test_invalid_yaml_remedy_is_about_the_yaml_not_a_field(tmp_path: Path) -> No
         load_config(tmp_path, environ={})
     assert "config.yaml:2:1: invalid YAML" in info.value.message
     assert "line and column shown" in info.value.remedy and "spaces, not tabs" in info.value.remedy
+
+
+def test_a_cold_load_parses_config_yaml_once(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """One YAML parse gives both the values and the lines they came from (the duplicate
+    key check and the messages), also when the cache then writes an entry whose secret
+    comes from config.yaml."""
+    import yaml
+
+    from workspace.config import cache
+
+    (tmp_path / "config.yaml").write_text(
+        "database:\n  url: postgresql://u:secretpw@h/db\nmigrations:\n  lock_wait_s: 1\n"
+        "apps:\n  api:\n    command: x\n")
+    parses = []
+    compose = yaml.composer.Composer.compose_document
+
+    def counted(self: yaml.composer.Composer) -> object:
+        parses.append(1)
+        return compose(self)
+
+    monkeypatch.setattr(yaml.composer.Composer, "compose_document", counted)
+    config = cache.load_config(tmp_path, environ={})
+    assert config.migrations.lock_wait_s == 1 and list(config.apps) == ["api"]
+    assert config.database.url is not None
+    assert config.database.url.get_secret_value() == "postgresql://u:secretpw@h/db"
+    assert list((tmp_path / ".workspace" / "cache").glob("config-*.json"))  # written
+    assert len(parses) == 1

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import socket
+import socketserver
 import sys
+import threading
 import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from tests.conftest import run_cli, write
+from tests.conftest import free_port, run_cli, write
 from tests.lines import LineProcess
 from workspace.db.lock import LOCK_KEY
 from workspace.deps.embedded import EmbeddedPostgres
@@ -61,24 +64,86 @@ def test_times_out_naming_the_pending_file_when_nobody_migrates(project: Path,
     assert "no runner holds the migration lock" in out.stderr
 
 
+class _Forwarder:
+    """A server that is not up yet: nothing listens on `port` until `start()`, then each
+    connection there is forwarded to `target` (the real server)."""
+
+    def __init__(self, target: int) -> None:
+        self.port, self.target = free_port(), target
+        self._server: socketserver.ThreadingTCPServer | None = None
+
+    def start(self) -> None:
+        target = self.target
+
+        class Pipe(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                with socket.create_connection(("127.0.0.1", target)) as upstream:
+                    pump = threading.Thread(target=_copy, args=(upstream, self.request),
+                                            daemon=True)
+                    pump.start()
+                    _copy(self.request, upstream)
+                    pump.join(10)
+
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), Pipe)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+def _copy(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+        sink.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+
 def test_retries_a_database_not_up_yet_until_it_is_migrated(
-        project: Path, pg_server: EmbeddedPostgres, admin_url: str) -> None:
+        project: Path, pg_server: EmbeddedPostgres, db_url: str) -> None:
     write(project, "0001_a.sql", "CREATE TABLE a (id int);")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    url = pg_server.url(name)
+    server = _Forwarder(pg_server.port)
+    url = db_url.replace(f":{pg_server.port}/", f":{server.port}/")
     waiter = _waiter(project, url)
     try:
-        assert "database unreachable" in waiter.wait_for("Waiting:")
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        assert waiter.proc.poll() is None  # created, but not migrated yet
-        assert run_cli(project, "db", "migrate", "--database-url", url).returncode == 0
+        assert "database unreachable" in waiter.wait_for("Waiting:")  # refused: not up yet
+        server.start()
+        waiter.wait_for("migration pending")  # up, but not migrated yet
+        assert waiter.proc.poll() is None
+        assert run_cli(project, "db", "migrate", "--database-url", db_url).returncode == 0
         assert waiter.wait(30) == 0, waiter.output
     finally:
         waiter.stop()
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
+        server.stop()
+
+
+@pytest.mark.parametrize("problem", ["wrong password", "no such database"])
+def test_a_refused_login_ends_the_wait_at_once_as_readiness_does(
+        project: Path, pg_server: EmbeddedPostgres, db_url: str, problem: str) -> None:
+    """Waiting cannot fix a wrong password (28P01) or a missing database (3D000): the
+    error and exit code are readiness's (db/connect.py's), not a wait of --timeout."""
+    from workspace.deps.readiness import database_probe
+    from workspace.errors import DatabaseUnreachable
+
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    info = conninfo_to_dict(db_url)
+    if problem == "wrong password":
+        info["password"] = "not-the-password"
+    else:
+        info["dbname"] = f"t_{uuid.uuid4().hex[:12]}"
+    url = make_conninfo("", **info)
+    out = run_cli(project, "db", "wait", "--timeout", "600", "--database-url", url, timeout=60)
+    assert out.returncode == 4, out.stdout + out.stderr
+    assert "PRECHECK_DATABASE_UNREACHABLE" in out.stderr and "after waiting" not in out.stderr
+    assert "not-the-password" not in out.stdout + out.stderr
+    with pytest.raises(DatabaseUnreachable) as readiness:
+        database_probe(url, [])()
+    assert readiness.value.message.split(": ", 1)[1] in out.stderr  # the same sentence
 
 
 def test_a_database_never_reachable_ends_unreachable(project: Path) -> None:

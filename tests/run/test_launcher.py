@@ -14,9 +14,10 @@ import pytest
 
 from tests.conftest import SHIPPED_MIGRATIONS, free_port, query, run_cli, shipped_precheck, write
 from workspace.config.models import Config, DependencyChoice, DepsConfig, EmbeddedConfig
+from workspace.errors import WorkspaceError
 from workspace.output.console import Console
 from workspace.output.events import Steps
-from workspace.run.launcher import down, up
+from workspace.run.launcher import down, stop_started, up
 
 STEPS_EMBEDDED = ["config", "backend", "ports", "postgres", "database", "migrations",
                   "validation"]
@@ -229,6 +230,29 @@ def test_ctrl_c_after_the_server_started_stops_it(shipped: Path,
     with pytest.raises(KeyboardInterrupt):
         up(config, Steps(Console(out=io.StringIO(), err=io.StringIO())))
     assert not embedded_server(config).status().running
+
+
+def test_a_server_already_running_is_reused_said_so_and_left_running(shipped: Path) -> None:
+    """The embedded server was up before this run: the step says it was reused, this run
+    does not record it as started, and neither its success nor its failure stops it."""
+    from workspace.deps import embedded_server
+
+    config = Config(project_dir=shipped, embedded=EmbeddedConfig(port=free_port()))
+    server = embedded_server(config)
+    server.start()
+    try:
+        out = io.StringIO()
+        result = up(config, Steps(Console(out=out, err=io.StringIO())))
+        assert "PostgreSQL already running, reused (postgresql://" in out.getvalue()
+        assert "PostgreSQL started" not in out.getvalue()
+        assert result.started == []
+        assert stop_started(config, result.started) == []
+        write(shipped, "0005_broken.sql", "ALTER TABLE kb.nope ADD COLUMN x int;")
+        with pytest.raises(WorkspaceError):  # its teardown stops what it started: nothing
+            up(config, Steps(Console(out=io.StringIO(), err=io.StringIO())))
+        assert server.status().running
+    finally:
+        server.stop()
 
 
 def test_a_failure_to_stop_never_hides_the_error_that_ended_the_run(

@@ -90,5 +90,5 @@ def test_a_detached_subset_start_hands_the_selection_to_its_supervisor(stack: St
     assert {a["name"]: a["state"] for a in status["apps"]} == {"api": "ready",
                                                                "other": "stopped"}
     assert stack.cli("stop").returncode == 0
-    assert "other started" not in stack.cli("logs", "-n", "0").stdout
+    assert "other started" not in stack.cli("logs", "-n", "all").stdout
     assert_nothing_left(stack.root)

@@ -53,6 +53,16 @@ def test_the_rules_are_the_apps_with_watch_and_the_migrations(tmp_path: Path) ->
     assert MIGRATIONS not in {r.name for r in watch_rules(off)}
 
 
+def test_an_app_named_migrations_has_a_rule_of_its_own(tmp_path: Path) -> None:
+    """The migrations directory's rule is named so that no app can be: a change in the
+    app `migrations` restarts it, never applies migrations."""
+    (tmp_path / "config.yaml").write_text("apps:\n  migrations: {command: x, watch: [src]}\n")
+    rules = watch_rules(load_config(tmp_path, environ={}))
+    assert len({r.name for r in rules}) == len(rules) == 2
+    assert [r.name for r in rules if r.matches("src/a.py")] == ["migrations"]
+    assert [r.name for r in rules if r.matches("migrations/0001_a.sql")] == [MIGRATIONS]
+
+
 class Calls:
     def __init__(self) -> None:
         self.seen: list[tuple[str, list[str]]] = []

@@ -21,25 +21,27 @@ def register(sub: Any) -> None:
                     "overwrite. With DATABASE_URL set, report the database's migration history "
                     "and the command that adopts it.")
     p.add_argument("dir", nargs="?", type=Path, default=None, metavar="DIR",
-                   help="the project directory (default: the project of the current "
-                        "directory, found as every command finds it, else the current one; "
-                        "made when missing)")
+                   help="the project directory (default: the current directory, even "
+                        "inside another project; made when missing)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=_init)
 
 
 def _init(args: argparse.Namespace, console: Console) -> int:
     from workspace.project.init import init_project
-    from workspace.project.root import find_root
+    from workspace.project.root import enclosing_root
 
-    # no DIR: the project this directory belongs to (as every command finds it), so
-    # `init` in src/ never splits it off as a project of its own
-    root = args.dir or args.project_dir or find_root(Path.cwd())
+    # DIR or the current directory, as `git init`: never the project found above it (its
+    # files are not ours to write), which is only named
+    root = args.dir or args.project_dir or Path.cwd()
+    enclosing = enclosing_root(root)
     report = init_project(root, environ=os.environ)
     db = report.database
     if console.json_mode:
         console.json({
-            "ok": True, "project_dir": str(report.root), "written": report.written,
+            "ok": True, "project_dir": str(report.root),
+            "enclosing_project": None if enclosing is None else str(enclosing),
+            "written": report.written,
             "kept": report.kept, "migrations_dir": report.migrations_dir.as_posix(),
             "apps": report.apps,
             "database": None if db is None else {
@@ -49,6 +51,9 @@ def _init(args: argparse.Namespace, console: Console) -> int:
                 "proposal": db.proposal()}})
         return 0
     console.ok(f"Project {report.root}")
+    if enclosing is not None:
+        console.info(f"This is a project of its own, inside the project {enclosing}: "
+                     "commands run here are about this one")
     for name in report.written:
         console.ok(f"Wrote {name}")
     if report.kept:

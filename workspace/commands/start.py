@@ -49,8 +49,9 @@ def register(sub: Any) -> None:
     p.add_argument("app", nargs="?", help="one app's own log (default: all of them, prefixed)")
     p.add_argument("-f", "--follow", action="store_true",
                    help="keep printing new lines until the workspace stops or Ctrl-C")
-    p.add_argument("-n", "--lines", type=int, default=100, metavar="N",
-                   help="start with the last N lines (default 100; 0: all)")
+    p.add_argument("-n", "--lines", type=_line_count, default=100, metavar="N",
+                   help="start with the last N lines (default 100; 0: none, as tail; "
+                        "all: every line)")
     p.add_argument("--since", type=_since, metavar="WHEN",
                    help="only lines from then on: 10m, 90s, 2h, 1d ago, or an ISO date/time")
     p.add_argument("--grep", type=_pattern, metavar="PATTERN",
@@ -64,6 +65,15 @@ def register(sub: Any) -> None:
                                    "not ready in time.")
     p.add_argument("app", help="the app's name in config.yaml")
     p.set_defaults(handler=_restart, json=False)
+
+
+def _line_count(text: str) -> int | None:
+    """`-n`: a count of lines (0 prints none, as `tail -n 0`), or `all` (None)."""
+    if text == "all":
+        return None
+    if text.isascii() and text.isdigit():
+        return int(text)
+    raise argparse.ArgumentTypeError(f"{text!r} is neither a whole number of lines nor `all`")
 
 
 def _since(text: str) -> float:
@@ -224,8 +234,10 @@ def _log_path(config: Config, app: str | None, combined: Path) -> Path:
     return config.path(config.supervisor.log_dir) / f"{app}.log"
 
 
-def _tail(data: bytes, lines: int) -> bytes:
-    if lines <= 0:
+def _tail(data: bytes, lines: int | None) -> bytes:
+    if lines is None:
         return data
+    if lines == 0:
+        return b""
     kept = data.splitlines(keepends=True)[-lines:]
     return b"".join(kept)

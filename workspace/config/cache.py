@@ -159,9 +159,10 @@ class _Inputs:
             if dotted in values:
                 return values[dotted]
         if self.yaml is not None:
-            import yaml  # only for a secret written in config.yaml
+            from workspace.config.sources import parse_yaml  # a secret in config.yaml
 
-            node = yaml.safe_load(self.yaml.decode("utf-8"))
+            # load_config parsed these bytes already: no second parse, no error
+            node = parse_yaml(self.yaml.decode("utf-8"), Path(CONFIG_FILE))[1]
             for part in parts:
                 if not isinstance(node, dict) or part not in node:
                     raise _Uncacheable(dotted)

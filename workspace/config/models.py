@@ -32,6 +32,7 @@ from workspace.config.sources import (
     check_utf8,
     from_env,
     has_nul,
+    parse_yaml,
     read_dotenv,
     read_text,
 )
@@ -374,26 +375,7 @@ def _suggest(loc: tuple[int | str, ...]) -> str:
 
 
 def _from_yaml(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
-    import yaml  # imported only when there is a file to read
-
-    text = read_text(path)
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except RecursionError:
-        raise ConfigError(f"{path}: invalid YAML: nested too deeply",
-                          remedy="Sections nest a few levels: see the shipped config.yaml.") \
-            from None
-    except ValueError as exc:  # a constructor's own: an integer of 5,000 digits, 2020-02-30
-        raise ConfigError(f"{path}: invalid YAML: a value cannot be read: "
-                          f"{str(exc).split(':')[0]}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        tabs = " (indent with spaces, not tabs)" if "'\\t'" in problem else ""
-        raise ConfigError(f"{where}: invalid YAML: {problem}",
-                          remedy=f"Fix the YAML at the line and column shown{tabs}.") from None
+    node, data = parse_yaml(read_text(path), path)
     if data is None:
         return {}, {}
     if not isinstance(data, dict):

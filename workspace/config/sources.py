@@ -11,6 +11,7 @@ lets through and nothing downstream can use (bytes that are not UTF-8, NUL).
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,7 +22,7 @@ from workspace.project.root import CONFIG_FILE
 from workspace.userfile import NotReadable, read_regular
 
 __all__ = ["CLIENT_FILE", "CONFIG_FILE", "ENV_ALIASES", "ENV_FILE", "ENV_PREFIX", "MAX_FILE_BYTES",
-           "check_utf8", "from_env", "has_nul", "read_dotenv", "read_text"]
+           "check_utf8", "from_env", "has_nul", "parse_yaml", "read_dotenv", "read_text"]
 
 ENV_FILE = ".env"
 # What the Zitadel bootstrap (deps/zitadel_bootstrap.py) created: config.py reads it for
@@ -51,6 +52,44 @@ def read_text(path: Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+def parse_yaml(text: str, path: Path) -> tuple[Any, Any]:
+    """config.yaml's node tree (keys with their lines, for the duplicate-key check and
+    the messages) and its values, built from it: one parse, as yaml.compose and
+    yaml.safe_load would each make. ConfigError naming the line when it is not YAML. The
+    tree of the same text is kept (the config cache reads a secret written there after
+    loading): read-only; the values are built anew on each call, the caller's to change."""
+    import yaml  # imported only when there is a file to read
+
+    try:
+        node = _composed(text)
+        return node, None if node is None else yaml.SafeLoader("").construct_document(node)
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid YAML: nested too deeply",
+                          remedy="Sections nest a few levels: see the shipped config.yaml.") \
+            from None
+    except ValueError as exc:  # a constructor's own: an integer of 5,000 digits, 2020-02-30
+        raise ConfigError(f"{path}: invalid YAML: a value cannot be read: "
+                          f"{str(exc).split(':')[0]}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        tabs = " (indent with spaces, not tabs)" if "'\\t'" in problem else ""
+        raise ConfigError(f"{where}: invalid YAML: {problem}",
+                          remedy=f"Fix the YAML at the line and column shown{tabs}.") from None
+
+
+@functools.lru_cache(maxsize=1)
+def _composed(text: str) -> Any:
+    import yaml
+
+    loader = yaml.SafeLoader(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
 
 
 def read_dotenv(text: str) -> dict[str, str]:

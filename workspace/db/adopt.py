@@ -32,6 +32,7 @@ from psycopg import sql
 from workspace.db import tracking
 from workspace.db.connect import connection, map_psycopg_errors
 from workspace.db.files import MigrationFile
+from workspace.db.histories import HISTORIES, of_shape
 from workspace.db.layouts import Version, order_of, version_from_text
 from workspace.db.lock import migration_lock
 from workspace.db.plan import AppliedRow
@@ -42,12 +43,7 @@ __all__ = ["SOURCES", "AdoptResult", "Foreign", "adopt", "baseline", "find_forei
 
 SOURCES = ("guide", "dbmate", "golang-migrate", "flyway")
 ASIDE = "_before_workspace"  # suffix of another tool's table set aside from our table's place
-_SHAPES = {
-    frozenset({"version", "filename", "applied_at"}): "guide",
-    frozenset({"version"}): "dbmate",
-    frozenset({"version", "dirty"}): "golang-migrate",
-}
-_FLYWAY_COLUMNS = {"installed_rank", "version", "script", "checksum", "installed_on", "success"}
+_FLYWAY = next(h for h in HISTORIES if h.tool == "flyway")
 
 
 @dataclass(frozen=True)
@@ -84,13 +80,13 @@ def find_foreign(conn: psycopg.Connection[Any], table: str = tracking.TABLE) -> 
     found: list[Foreign] = []
     names = ["public.schema_migrations", f"{table}{ASIDE}", f"public.schema_migrations{ASIDE}"]
     for name in dict.fromkeys(names):
-        tool = _SHAPES.get(frozenset(tracking.columns_of(conn, name)))
-        if tool is not None:
-            found.append(Foreign(tool, name))
+        history = of_shape(tracking.columns_of(conn, name))
+        if history is not None:
+            found.append(Foreign(history.tool, name))
     for (name,) in conn.execute(
-            "SELECT format('%s.%s', schemaname, tablename) FROM pg_tables "
-            "WHERE tablename = 'flyway_schema_history' ORDER BY 1").fetchall():
-        if _FLYWAY_COLUMNS <= tracking.columns_of(conn, name):
+            "SELECT schemaname || '.' || tablename FROM pg_tables WHERE tablename = %s "
+            "ORDER BY 1", (_FLYWAY.table.partition(".")[2],)).fetchall():
+        if _FLYWAY.columns <= tracking.columns_of(conn, name):
             found.append(Foreign("flyway", name))
     return found
 

@@ -212,8 +212,9 @@ def map_psycopg_errors(what: str) -> Iterator[None]:
     except psycopg.errors.DiskFull as exc:  # e.g. at COMMIT, outside a cursor
         raise DiskFull(f"{what}: the database server is out of disk space: "
                        f"{redact.redact(_first_line(exc))}") from None
-    except psycopg.OperationalError as exc:
-        raise DatabaseUnreachable(
+    except psycopg.OperationalError as exc:  # DatabaseNotUp: a server going down, say
+        error = DatabaseNotUp if not_up_yet(exc) else DatabaseUnreachable
+        raise error(
             f"{what}: lost the database connection: {redact.redact(str(exc).strip())}"
         ) from None
     except psycopg.Error as exc:

@@ -4,7 +4,7 @@ otherwise): its shape, reading and writing rows.
 A table of that name left by another tool is recognised by its columns and reported,
 never read as ours: dbmate and Rails keep `version varchar` only, golang-migrate
 `version bigint, dirty boolean`, the guide's original runner `version text, filename
-text, applied_at timestamptz` (`workspace db adopt` imports them).
+text, applied_at timestamptz` (db/histories.py; `workspace db adopt` imports them).
 
 Every function takes the table's name, schema-qualified (`TABLE` by default), as the
 configuration checked it: lower-case identifiers, so it is written into SQL as it is.
@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from workspace.db.histories import of_shape
 from workspace.db.plan import AppliedRow
 from workspace.errors import TrackingTableInvalid
 
@@ -47,12 +48,6 @@ _CLOCK = "workspace.migration_started"
 # runner sets its timeouts in the same statement.
 START_CLOCK = (f"set_config('{_CLOCK}', extract(epoch FROM clock_timestamp())::text, "
                "true)")
-FOREIGN_SHAPES = {
-    frozenset({"version"}): "dbmate's or Rails' (a single version column)",
-    frozenset({"version", "dirty"}): "golang-migrate's (version, dirty)",
-    frozenset({"version", "filename", "applied_at"}):
-        "the guide's original runner's (version, filename, applied_at)",
-}
 
 
 def create_table_sql(table: str = TABLE, *, text_versions: bool = False) -> bytes:
@@ -88,7 +83,8 @@ def check_shape(conn: psycopg.Connection[Any], table: str = TABLE) -> bool:
         return False
     if set(COLUMNS) <= columns:
         return True
-    owner = FOREIGN_SHAPES.get(frozenset(columns), "an unknown tool's")
+    history = of_shape(columns)  # another tool's, in our table's place
+    owner = "an unknown tool's" if history is None else history.owner
     raise TrackingTableInvalid(
         f"{table} exists but is {owner} tracking table, not workspace's "
         f"(columns: {', '.join(sorted(columns))})",

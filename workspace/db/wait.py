@@ -6,9 +6,11 @@ not migrate themselves: `workspace db wait` and `workspace.startup.wait_for_migr
 Returns once nothing is pending and no runner holds the migration lock (the advisory
 lock of db/lock.py, seen in pg_locks). It only reads: the tracking table and pg_locks,
 no table created, no lock taken. It polls every `poll_s` within `timeout_s`; a database
-that is not up yet is retried until then. A modified migration ends the wait at once
-(no runner will apply anything past it). On timeout: `MigrationsPending` naming what is
-pending and who holds the lock, or the last `DatabaseUnreachable`.
+that is not up yet (refused, starting up: `DatabaseNotUp`) is retried until then; what
+waiting cannot fix ends the wait at once, with readiness's error (db/connect.py tells
+them apart: a wrong password, a missing database, a malformed URL), as does a modified
+migration (no runner will apply anything past it). On timeout: `MigrationsPending`
+naming what is pending and who holds the lock, or the last `DatabaseNotUp`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from workspace.db.connect import connection, map_psycopg_errors
 from workspace.db.files import MigrationFile
 from workspace.db.lock import LOCK_KEY
 from workspace.db.plan import Plan, make_plan
-from workspace.errors import ChecksumMismatch, DatabaseUnreachable, MigrationsPending, display_path
+from workspace.errors import ChecksumMismatch, DatabaseNotUp, MigrationsPending, display_path
 from workspace.waits import MAX_DURATION_S, polling
 
 __all__ = ["Look", "wait_for_migrations"]
@@ -89,13 +91,13 @@ def wait_for_migrations(url: str, migrations: list[MigrationFile], *, timeout_s:
     `report` gets each new reason to keep waiting (once per change)."""
     said: str | None = None
     look: Look | None = None
-    unreachable: DatabaseUnreachable | None = None
+    unreachable: DatabaseNotUp | None = None
     for remaining in polling(timeout_s, interval_s=poll_s):
         try:
             look = look_once(url, migrations,
                              timeout_s=max(1.0, min(connect_timeout_s, remaining)), table=table)
             unreachable = None
-        except DatabaseUnreachable as exc:  # not up yet: retried until the deadline
+        except DatabaseNotUp as exc:  # refused, starting up: retried until the deadline
             look, unreachable = None, exc
         if look is not None and look.done:
             return look.plan

@@ -6,7 +6,8 @@
 
 A Procfile (foreman's and honcho's format: `name: command` a line, run by a shell with
 PORT set) is the common way a project says which processes it runs; its lines become
-`apps:`. The tables are those the usual migration tools keep their history in.
+`apps:`. The tables are ours and those the usual migration tools keep their history in
+(db/histories.py).
 """
 
 from __future__ import annotations
@@ -68,31 +69,17 @@ class Found:
     ours: bool = False
 
 
-# (schema-qualified name, columns that identify it, owner); first match wins.
-_KNOWN: tuple[tuple[str, frozenset[str], str, bool], ...] = (
-    ("public.schema_migrations", frozenset({"version", "name", "checksum", "applied_at"}),
-     "workspace's own", True),
-    ("public.schema_migrations", frozenset({"version", "filename", "applied_at"}),
-     "the guide's original runner's", False),
-    ("public.schema_migrations", frozenset({"version", "dirty"}), "golang-migrate's", False),
-    ("public.schema_migrations", frozenset({"version"}), "dbmate's (or Rails')", False),
-    ("public.flyway_schema_history", frozenset({"version", "script", "success"}),
-     "Flyway's", False),
-    ("public.__diesel_schema_migrations", frozenset({"version"}), "diesel's", False),
-    ("public.goose_db_version", frozenset({"version_id"}), "goose's", False),
-    ("public.alembic_version", frozenset({"version_num"}), "Alembic's", False),
-    ("public._prisma_migrations", frozenset({"migration_name"}), "Prisma's", False),
-)
-
-
 def tracking_tables(url: str, *, timeout_s: float = 5.0) -> tuple[list[Found], int]:
     """The migration history tables in the database, and how many other tables it has.
     Raises DatabaseUnreachable."""
     from psycopg import sql
 
+    from workspace.db import tracking
     from workspace.db.connect import connection, map_psycopg_errors
+    from workspace.db.histories import HISTORIES, recognise
 
-    names = sorted({table for table, *_ in _KNOWN})
+    tables = list(dict.fromkeys([tracking.TABLE, *(h.table for h in HISTORIES)]))
+    names = sorted(tables)
     with map_psycopg_errors("database"), connection(url, timeout_s=timeout_s) as conn:
         rows = conn.execute(
             "SELECT table_schema || '.' || table_name, array_agg(column_name::text) "
@@ -100,13 +87,17 @@ def tracking_tables(url: str, *, timeout_s: float = 5.0) -> tuple[list[Found], i
             "ANY(%s) GROUP BY 1", (names,)).fetchall()
         columns = {table: set(cols) for table, cols in rows}
         found: list[Found] = []
-        for table, needs, owner, ours in _KNOWN:
-            if table in columns and needs <= columns[table] and \
-                    not any(f.table == table for f in found):
-                schema, name = table.split(".")
-                count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
-                    sql.Identifier(schema, name))).fetchone()
-                found.append(Found(owner, table, int(count[0]) if count else None, ours))
+        for table in (t for t in tables if t in columns):
+            if table == tracking.TABLE and set(tracking.COLUMNS) <= columns[table]:
+                owner, ours = "workspace's own", True
+            elif (history := recognise(table, columns[table])) is not None:
+                owner, ours = history.owner, False
+            else:
+                continue
+            schema, name = table.split(".")
+            count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
+                sql.Identifier(schema, name))).fetchone()
+            found.append(Found(owner, table, int(count[0]) if count else None, ours))
         other = conn.execute(
             "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', "

@@ -2,6 +2,7 @@
 `.git`.
 
     root = find_root(Path.cwd())   # the nearest directory up holding config.yaml
+    enclosing_root(Path("src"))    # the project above src/, None when there is none
 
 The walk stops at a repository's top (a directory holding `.git`): a `config.yaml` above
 the repository belongs to something else. With no `config.yaml` on the way, the starting
@@ -13,7 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["CONFIG_FILE", "find_root"]
+__all__ = ["CONFIG_FILE", "enclosing_root", "find_root"]
 
 CONFIG_FILE = "config.yaml"
 
@@ -27,3 +28,13 @@ def find_root(start: Path) -> Path:
         if os.path.lexists(directory / ".git"):
             break
     return start
+
+
+def enclosing_root(directory: Path) -> Path | None:
+    """The project `directory` lies in, found above it as `find_root` finds it; None when
+    there is none (or `directory` is a repository's top)."""
+    directory = directory.resolve()
+    if os.path.lexists(directory / ".git"):
+        return None
+    above = find_root(directory.parent)
+    return above if os.path.lexists(above / CONFIG_FILE) else None

@@ -105,6 +105,9 @@ def _up(config: Config, steps: Steps, result: UpResult,
         result.backend = backend.name
         with _recorded(result, DepRef("postgres", backend.name), backend, on_started):
             url = result.database_url = backend.start()
+        if not backend.started_by_us:  # not ours: left running after this run, too
+            step.label = "PostgreSQL already running, reused"
+            step.data["reused"] = True
         step.detail = redact.mask_url(url)
     with steps.step("database", "Database ready") as step:
         result.timings_s["database_ready"] = _wait_database(config, url, backend, steps)

@@ -30,8 +30,9 @@ from workspace.config.models import Config
 
 __all__ = ["MIGRATIONS", "Rule", "Watcher", "glob_regex", "watch_rules"]
 
-MIGRATIONS = "migrations"  # the rule name of the migrations directory (no app has a dot-free
-# name clash: the manager is never asked to restart it)
+# The rule name of the migrations directory: one no app can have (config/apps.py's
+# APP_NAME starts with a letter or digit), so an app named `migrations` keeps its own rule.
+MIGRATIONS = "(migrations)"
 _GLOB_CHARS = re.compile(r"[*?\[]")
 # what no one means to watch (watchfiles' DefaultFilter's list, and ours)
 _ALWAYS_IGNORED = ("__pycache__", ".git", ".hg", ".svn", ".tox", ".venv", ".idea",
