@@ -77,7 +77,7 @@ def check_text(path: Path, text: str) -> None:
 
 
 def parse_directives(path: Path, text: str) -> Directives:
-    if not text.lstrip().startswith(DIRECTIVE_PREFIX):  # most files: no directive line
+    if not text.lstrip().startswith("--"):  # most files: no directive (nor dbmate) line
         return _NO_DIRECTIVES
     first = _LINE_BREAK.split(text, maxsplit=1)[0].strip()
     if (dbmate := _DBMATE_UP.match(first)) is not None:  # dbmate's `-- migrate:up` line
