@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from workspace import redact
-from workspace.config import Config
 from workspace.errors import DatabaseUnreachable
 from workspace.runstate import RunLock, RunState, StateStore
+
+if TYPE_CHECKING:  # a cached configuration is a view: a warm command never imports pydantic
+    from workspace.config import Config
 
 __all__ = ["running_database_url", "running_state"]
 

@@ -28,8 +28,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from workspace import redact
 from workspace.deps.ref import DepRef
 
@@ -69,6 +67,8 @@ def _stat_start(pid: int) -> int | None:
 
 
 def _create_time(pid: int) -> float | None:
+    import psutil  # only where /proc is absent: a warm `db` command spares the import
+
     try:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
