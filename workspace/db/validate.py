@@ -93,7 +93,8 @@ def validate(url: str, config: Config, migrations: list[MigrationFile]) -> Repor
         with connection(url, timeout_s=settings.connect_timeout_s) as conn:
             major = (conn.info.server_version or 0) // 10000
             search_path = _search_path(conn)
-            live = read_catalog(conn)
+            # what uses a type is read from the expected schema; owners only when compared
+            live = read_catalog(conn, owners=config.precheck.compare_owners, dependents=False)
             tracking_findings, tracked = _tracking(conn, migrations, settings.table)
         expected = expected_catalog(url, migrations, settings, server_major=major,
                                     cache_dir=config.state_dir / "cache",
