@@ -29,6 +29,8 @@ the server is stopped and the temp directory removed at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import re
 import resource
@@ -50,6 +52,7 @@ from _common import (  # noqa: E402 - needs the path above
     bench_main,
     bytecode_cache,
     clean_env,
+    clean_os_environ,
     filesystem_of,
     print_facts,
     print_table,
@@ -159,7 +162,9 @@ def print_imports(project: Path, url: str, env: dict[str, str], runs: int, top: 
     ws = workspace_command()
     floor = [import_times(["-c", FLOOR, url], project, env) for _ in range(runs)]
     warm = [import_times([ws[0], "db", "validate"], project, env) for _ in range(runs)]
-    beyond = {m for t in warm for m in t} - {m for t in floor for m in t}
+    # in most warm runs (one that missed the configuration cache would add pydantic)
+    beyond = ({m for t in warm for m in t if sum(m in u for u in warm) * 2 > len(warm)}
+              - {m for t in floor for m in t})
     own = {m: statistics.median(t.get(m, 0) for t in warm) / 1000 for m in beyond}
     total = statistics.median(sum(t.values()) for t in warm) / 1000
     floor_total = statistics.median(sum(t.values()) for t in floor) / 1000
@@ -168,6 +173,18 @@ def print_imports(project: Path, url: str, env: dict[str, str], runs: int, top: 
           f"{sum(own.values()):.1f} ms ==")
     print_table(("module", "own ms"),
                 [(m, f"{ms:.2f}") for m, ms in sorted(own.items(), key=lambda i: -i[1])[:top]])
+
+
+def warm_up_in_process() -> None:
+    """One in-process validate, output swallowed: it writes the configuration cache
+    entry of this process's environment, so the profile that follows is a warm run."""
+    from workspace.cli import main
+
+    sink = io.StringIO()
+    with clean_os_environ(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        code = main(["db", "validate"])
+    if code != 0:
+        raise BenchError(f"in-process validate exited {code}:\n{redact.redact(sink.getvalue())}")
 
 
 # -- main ------------------------------------------------------------------------------
@@ -268,6 +285,7 @@ def main(argv: list[str] | None) -> int:
         if args.profile:
             print_imports(project, url, env, args.runs, args.profile_top)
             os.chdir(project)
+            warm_up_in_process()  # this process's environment has a cache entry of its own
             profile_cli(["db", "validate"], "warm `workspace db validate`", args.profile_top,
                         expect="expected schema from cache")
         return 0
