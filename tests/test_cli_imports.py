@@ -133,6 +133,6 @@ def test_warm_validate_on_the_running_embedded_server_loads_no_pydantic(
     assert code == 0, output
     assert "VALIDATION PASSED" in output
     assert "expected schema from cache" in output
-    assert top_level(modules, MODELS + ("psutil",)) == set()
+    assert top_level(modules, MODELS + NEVER + ("psutil",)) == set()
     # the scratch database and the extension fetcher are for a cache miss, a first start
     assert top_level(modules, ("workspace.db.scratch", "uuid", "tarfile")) == set()
