@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import run_cli
+from workspace.deps.embedded import EmbeddedPostgres
 
 # Runs the real entry point (__main__.main, as the console script does), then writes the
 # names of the modules loaded to the file named by argv[1].
@@ -111,3 +112,27 @@ def test_warm_status_loads_no_pydantic(project: Path) -> None:
     assert code == 1, output  # no workspace running
     assert "No workspace is running" in output
     assert top_level(modules, MODELS) == set()
+
+
+def test_warm_validate_on_the_running_embedded_server_loads_no_pydantic(
+        project: Path, db_url: str, pg_server: EmbeddedPostgres) -> None:
+    """No URL given: the database is the project's embedded server, already running (as
+    after `workspace db server start`). Finding it needs neither the models nor psutil,
+    and the expected schema comes from the cache (no scratch database)."""
+    database = db_url.rsplit("/", 1)[1]
+    (project / "config.yaml").write_text(
+        LIGHT_CONFIG + f"embedded:\n  data_dir: {pg_server.data_dir}\n"
+        f"  port: {pg_server.port}\n  database: {database}\n"
+        "deps:\n  postgres:\n    backend: embedded\n")
+    (project / "migrations" / "0001_init.sql").write_text(
+        "CREATE TABLE t (id int PRIMARY KEY);\n")
+    for command in ("migrate", "validate"):  # fills the configuration and schema caches
+        first = run_cli(project, "db", command)
+        assert first.returncode == 0, first.stdout + first.stderr
+    code, modules, output = loaded(project, "db", "validate")
+    assert code == 0, output
+    assert "VALIDATION PASSED" in output
+    assert "expected schema from cache" in output
+    assert top_level(modules, MODELS + NEVER + ("psutil",)) == set()
+    # the scratch database and the extension fetcher are for a cache miss, a first start
+    assert top_level(modules, ("workspace.db.scratch", "uuid", "tarfile")) == set()

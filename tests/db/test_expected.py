@@ -47,6 +47,20 @@ def test_catalog_leaves_out_extension_objects_and_the_tracking_table(db_url: str
     assert Catalog.from_json(cat.to_json()) == cat
 
 
+def test_catalog_without_owners_and_dependents_reads_the_rest_alike(db_url: str) -> None:
+    """What validation reads of the live database: neither who owns what (unless owners
+    are compared) nor what uses each type (read from the expected schema)."""
+    query(db_url, "CREATE DOMAIN public.email AS text CHECK (VALUE LIKE '%@%'); "
+                  "CREATE TABLE public.t (id int PRIMARY KEY, mail public.email)")
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        full = read_catalog(conn)
+        light = read_catalog(conn, owners=False, dependents=False)
+    assert full.owners["TABLE public.t"] and full.type_dependents["public.email"]
+    assert light.owners == {} and light.type_dependents == {}
+    light.owners, light.type_dependents = full.owners, full.type_dependents
+    assert light == full
+
+
 def test_expected_schema_is_cached_by_migration_checksums(project: Path, db_url: str) -> None:
     write(project, "0001_a.sql", "CREATE TABLE IF NOT EXISTS a (id int PRIMARY KEY);")
     cache = project / ".workspace" / "cache"

@@ -14,18 +14,18 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workspace.db.catalog import FORMAT, Catalog, read_catalog
 from workspace.db.connect import connection
-from workspace.db.files import MigrationFile
-from workspace.db.runner import RunnerSettings, migrate
-from workspace.db.scratch import scratch_database
 from workspace.errors import ValidationUnavailable, display_path
 from workspace.userfile import NotReadable, read_regular
+
+if TYPE_CHECKING:  # a warm validation reads the cache: the runner and scratch load on a miss
+    from workspace.db.files import MigrationFile
+    from workspace.db.runner import RunnerSettings
 
 __all__ = ["Expected", "expected_catalog", "migrations_key", "write_snapshot"]
 
@@ -48,6 +48,9 @@ def migrations_key(migrations: list[MigrationFile]) -> str:
 def build_expected(url: str, migrations: list[MigrationFile],
                    settings: RunnerSettings) -> Catalog:
     """Apply every migration to a scratch database and read what they made."""
+    from workspace.db.runner import migrate
+    from workspace.db.scratch import scratch_database
+
     with scratch_database(url, timeout_s=settings.connect_timeout_s) as scratch_url:
         migrate(scratch_url, migrations, settings)
         with connection(scratch_url, timeout_s=settings.connect_timeout_s) as conn:
@@ -84,6 +87,8 @@ def _publish(path: Path, text: str) -> None:
     """Write `path` atomically, through a temporary file of this writer's own: two
     validations at once each rename a whole file (the last one wins), a reader sees all
     of one or nothing, and no writer finds its temporary file taken by the other."""
+    import tempfile  # a cache miss only: a warm validation writes nothing
+
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -90,7 +90,8 @@ def validate(url: str, precheck: ValidationSettings, migrations: list[MigrationF
         with connection(url, timeout_s=settings.connect_timeout_s) as conn:
             major = (conn.info.server_version or 0) // 10000
             search_path = _search_path(conn)
-            live = read_catalog(conn)
+            # what uses a type is read from the expected schema; owners only when compared
+            live = read_catalog(conn, owners=precheck.compare_owners, dependents=False)
             tracking_findings, tracked = _tracking(conn, migrations, settings.table)
         expected = expected_catalog(url, migrations, settings, server_major=major,
                                     cache_dir=precheck.cache_dir, snapshot=precheck.snapshot)

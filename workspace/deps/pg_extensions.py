@@ -27,9 +27,6 @@ import os
 import re
 import shutil
 import sys
-import tarfile
-import tempfile
-import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -107,6 +104,8 @@ def ensure(wanted: Iterable[str]) -> None:
 
 
 def _fetch(cache: Path, needed: list[str]) -> None:
+    import tempfile  # fetching is once per machine: a command that finds its server spares it
+
     tmp = Path(tempfile.mkdtemp(prefix="workspace-pgext-"))
     try:
         wheel, problem = wheels.download(f"{PACKAGE}=={VERSION}", "3.12", tmp / "wheel",
@@ -138,6 +137,9 @@ def _fetch(cache: Path, needed: list[str]) -> None:
 
 def _extract(wheel: Path, into: Path) -> None:
     """The FETCHED extensions' modules (lib/) and control/script files (extension/)."""
+    import tarfile
+    import zipfile
+
     (into / "lib").mkdir(parents=True)
     (into / "extension").mkdir()
     names = "|".join(re.escape(n) for n in FETCHED)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-import psutil
-
 __all__ = ["Identity", "process_started", "same_process"]
 
 # A process's identity: "<boot id>:<start time in clock ticks since boot>" (/proc), which
@@ -46,6 +44,8 @@ def _stat_start(pid: int) -> int | None:
 
 
 def _create_time(pid: int) -> float | None:
+    import psutil  # only where /proc is absent: a warm `db` command spares the import
+
     try:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
