@@ -90,8 +90,8 @@ def find_migrations(directory: Path, *, layout: str = "auto",
             raise MigrationFileError(directory, "migrations directory not found", remedy=remedy)
         raise MigrationFileError(directory, "migrations path is not a directory: it "
                                  f"{problem or 'is a regular file'}", remedy=remedy)
-    try:
-        paths = sorted(directory.iterdir())
+    try:  # one directory's entries: by name is Path's order, without its costly __lt__
+        paths = sorted(directory.iterdir(), key=_name)
     except OSError as exc:
         raise MigrationFileError(directory, f"cannot be read: {exc.strerror or exc}",
                                  remedy=remedy) from None
@@ -123,13 +123,17 @@ def find_migrations(directory: Path, *, layout: str = "auto",
     return [by_version[v] for v in sorted(by_version)]
 
 
+def _name(path: Path) -> str:
+    return path.name
+
+
 def detect_layout(directory: Path, configured: str = "auto") -> str:
     """The project's layout: configured, or detected from the names (numbered when there
     is no migration yet); raises on mixed layouts."""
     if configured != "auto" or not directory.is_dir():
         return "numbered" if configured == "auto" else configured
     try:
-        paths = sorted(directory.iterdir())
+        paths = sorted(directory.iterdir(), key=_name)
     except OSError:
         return "numbered"  # find_migrations says why
     return choose_layout(directory, scan(directory, [p for p in paths
