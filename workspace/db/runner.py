@@ -52,7 +52,7 @@ from workspace.db.connect import (
     map_psycopg_errors,
 )
 from workspace.db.files import MigrationFile, check_sql
-from workspace.db.lock import migration_lock
+from workspace.db.lock import holding_lock, migration_lock
 from workspace.db.plan import Plan, make_plan
 from workspace.db.sqlparse import Statement, line_col
 from workspace.errors import (
@@ -119,8 +119,13 @@ def migrate(url: str, migrations: list[MigrationFile], settings: RunnerSettings,
         if dry_run:  # read-only: no lock, no table created
             tracking.check_shape(conn, settings.table)
             return MigrateResult(make_plan(migrations, []), dry_run=True)
-        with migration_lock(url, wait_s=settings.lock_wait_s,
-                            connect_timeout_s=settings.connect_timeout_s):
+        # The lock on this connection, unless the project has a no-transaction file
+        # (it could DISCARD ALL on it): then on one of its own.
+        lock = holding_lock(conn, wait_s=settings.lock_wait_s) \
+            if all(m.transactional for m in migrations) else \
+            migration_lock(url, wait_s=settings.lock_wait_s,
+                           connect_timeout_s=settings.connect_timeout_s)
+        with lock:
             if not tracking.check_shape(conn, settings.table):
                 conn.execute(tracking.create_table_sql(
                     settings.table, text_versions=any(isinstance(m.version, str)
