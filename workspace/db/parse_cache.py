@@ -31,18 +31,25 @@ import threading
 from collections.abc import Iterable
 from contextlib import suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from workspace.db import sqlparse
 from workspace.db.sqlparse import Note, Statement
-
-if TYPE_CHECKING:
-    from workspace.db.files import MigrationFile
 
 __all__ = ["ParseCache", "content_key"]
 
 FORMAT = 1
 MAX_BYTES = 256 * 2**20  # a cache file larger than this is not read
+
+
+class MigrationFile(Protocol):
+    """What the cache reads of `files.MigrationFile` (not imported: files imports us)."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def checksum(self) -> str: ...
 
 
 def content_key(m: MigrationFile) -> str:
