@@ -16,6 +16,9 @@ fresh databases, times as whole commands (wall clock):
      connections it uses (counted by wrapping psycopg.connect / Connection.execute)
   f. floor for (b): `python -c` importing psycopg, connecting and running SELECT 1
   g. `workspace status` in the project (no workspace running: it exits 1 and says so)
+  h. (a) as the first run on a fresh checkout: in a copy of the project without
+     `.workspace/cache`, so it validates the configuration (pydantic) and parses every
+     file (pglast), and writes both caches
 
 The commands' bytecode is cached in the temp directory and warmed up first, as on an
 installed workspace (--no-bytecode-cache: as the environment has it).
@@ -31,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -72,12 +76,14 @@ from workspace.output import redact
 NOOP_AIM_S = 0.3  # `workspace db migrate` with nothing pending
 STARTUP_AIM_X = 1.2  # no-op migrate (b) and status (g) vs. the bare psycopg script (f), issue 13
 FULL_APPLY_AIM_X = 1.3  # full apply vs. the one-transaction psql floor (issue 11)
+APP_DATABASE = "bench_app"  # (a)'s, in every run
 UP_TO_DATE = "All migrations up to date"
 APPLIED_TOTAL = re.compile(r"(\d+) migrations? applied in ([\d.]+)(ms|s)\b")
 # What a warm `db migrate` loads before it reads a file: the parser (the command modules
 # import their work only when chosen), the cached configuration (no pydantic: see
-# workspace/config/cache.py), the runner and psycopg, the backends' chooser. pglast comes
-# later, and only when files are pending; pydantic only when the configuration changed.
+# workspace/config/cache.py), the runner and psycopg, the backends' chooser. pglast only
+# when a pending file is not in the parse cache (workspace/db/parse_cache.py); pydantic
+# only when the configuration changed.
 IMPORT_PROBE = ("import workspace.cli as c; c.build_parser(); "
                 "import workspace.config.cache, workspace.db.runner, workspace.deps")
 # floor for (b): a bare script that connects and asks one thing
@@ -180,7 +186,10 @@ def one_run(i: int, *, admin: Admin, project: Path, files: list[Path], all_sql: 
     from workspace.db.files import find_migrations
     from workspace.startup import migrate_on_startup
 
-    names = {k: f"bench_{i}_{k}" for k in ("app", "one_tx", "per_file")}
+    # (a)'s database has the same name (so URL) in every run, dropped and created again
+    # empty: as a user's configured database, its configuration cache entry is warm.
+    names = {k: f"bench_{i}_{k}" for k in ("one_tx", "per_file", "cold")}
+    names["app"] = APP_DATABASE
     try:
         # a. full apply, as a whole command
         url_a = admin.create(names["app"])
@@ -217,6 +226,16 @@ def one_run(i: int, *, admin: Admin, project: Path, files: list[Path], all_sql: 
             raise BenchError(f"workspace status exited {proc.returncode}:\n"
                              f"{redact.redact(proc.stdout + proc.stderr)[-2000:]}")
         v["g"].samples.append(elapsed)
+
+        # h. (a) on a fresh checkout: no configuration or parse cache
+        url_h = admin.create(names["cold"])
+        cold = project.parent / "project_cold"
+        shutil.rmtree(cold / ".workspace", ignore_errors=True)
+        elapsed, proc = run_timed([*workspace_command(), "db", "migrate", "--database-url",
+                                   url_h], cwd=cold, env=env)
+        require_ok(proc, "workspace db migrate (full apply, no caches)")
+        check_schema(url_h, count, "full apply, no caches")
+        v["h"].samples.append(elapsed)
 
         # c. floor 1: psql, everything in one transaction
         url_c = admin.create(names["one_tx"])
@@ -263,13 +282,13 @@ def one_run(i: int, *, admin: Admin, project: Path, files: list[Path], all_sql: 
 
 
 def warm_up(admin: Admin, project: Path, env: dict[str, str]) -> None:
-    """One untimed dry run (it parses every file, so it loads what a full apply loads):
-    the bytecode cache is filled before the first timed command. `status` fills its
-    configuration cache (a user's second run). Each run's (a) has a new database URL,
-    so a new configuration: it validates with pydantic and writes the cache, which (b)
-    then reads."""
+    """One untimed dry run on (a)'s database (it parses every file, so it loads what a
+    full apply loads): the bytecode cache is filled before the first timed command, and
+    the project's configuration and parse caches as by a user's earlier command (`db
+    migrate --dry-run`, `db lint`, a migrate of another database). `status` fills its
+    own configuration cache entry. (h) shows the same apply without any of them."""
     try:
-        url = admin.create("bench_warm_up")
+        url = admin.create(APP_DATABASE)
         proc = subprocess.run([*workspace_command(), "db", "migrate", "--dry-run",
                                "--database-url", url], cwd=project, env=env,
                               capture_output=True, text=True, stdin=subprocess.DEVNULL,
@@ -280,7 +299,7 @@ def warm_up(admin: Admin, project: Path, env: dict[str, str]) -> None:
                        timeout=COMMAND_TIMEOUT_S, check=False)
     finally:
         with contextlib.suppress(psycopg.Error):
-            admin.drop("bench_warm_up")
+            admin.drop(APP_DATABASE)
 
 
 # -- profile ---------------------------------------------------------------------------
@@ -334,6 +353,11 @@ def print_report(variants: dict[str, Variant], trips: list[tuple[int, int]],
     ratio = variants["a"].median / floor
     print(f"full apply (a) / psql one transaction (c): {ratio:.2f}x vs aim <= "
           f"{FULL_APPLY_AIM_X:g}x: {'aim met' if ratio <= FULL_APPLY_AIM_X else 'aim missed'}")
+    paired = statistics.median(a / c for a, c in zip(variants["a"].samples,
+                                                      variants["c"].samples, strict=True))
+    print(f"  median of the per-run ratios (a)/(c): {paired:.2f}x")
+    cold = variants["h"].median / floor
+    print(f"  on a fresh checkout, no configuration or parse cache (h) / (c): {cold:.2f}x")
     loop = statistics.median(parts.applied)
     print(f"  apply loop alone (the runner's \"applied in\", wall clock, lock held) / (c): "
           f"{loop / floor:.2f}x; the rest of (a) is interpreter, imports, parsing, connecting")
@@ -348,8 +372,8 @@ def print_report(variants: dict[str, Variant], trips: list[tuple[int, int]],
     pieces = [
         ("interpreter + imports (python -c \"import workspace.cli, .config.cache, "
          ".db.runner, .deps; build_parser()\")", imports),
-        (f"find_migrations() of {count} files (read + checksum; SQL is parsed only "
-         "before applying), in-process", find),
+        (f"find_migrations() of {count} files (read + checksum; their SQL checked "
+         "before applying, from the parse cache), in-process", find),
         ("apply loop, as the runner reports it in (a) (\"N migrations applied in\")", applied),
         ("rest of (a): connect, lock, tracking table, reads, output, exit",
          a - imports - find - applied),
@@ -400,6 +424,7 @@ def main(argv: list[str] | None) -> int:
     try:
         project = tmp / "project"
         files, all_sql = write_migrations(project, args.count)
+        shutil.copytree(project, tmp / "project_cold")  # (h)'s: its caches removed each run
         workspace_command()  # fail early when it is missing
         print(f"starting embedded PostgreSQL in {srv.data_dir} on port {srv.port} ...",
               flush=True)
@@ -420,6 +445,7 @@ def main(argv: list[str] | None) -> int:
             ("e", "migrate_on_startup no-op, in-process"),
             ("f", "python: import psycopg, SELECT 1"),
             ("g", "workspace status (none running)"),
+            ("h", "(a) on a fresh checkout: no caches"),
         )}
         trips: list[tuple[int, int]] = []
         parts = Breakdown()

@@ -33,13 +33,17 @@ precheck:
   drift: {changed: warning, extra: warning}
   snapshot: db/schema.json
 """
-RUNNER = RunnerSettings(lock_wait_s=12, lock_timeout_s=3, statement_timeout_s=45,
-                        connect_timeout_s=7, table="workspace.schema_migrations")
+
+
+def runner(project: Path) -> RunnerSettings:
+    return RunnerSettings(lock_wait_s=12, lock_timeout_s=3, statement_timeout_s=45,
+                          connect_timeout_s=7, table="workspace.schema_migrations",
+                          cache_dir=project / ".workspace/cache")
 
 
 def expected(project: Path) -> tuple[MigrationSettings, ValidationSettings]:
-    return (MigrationSettings(project / "db/migrations", "numbered", RUNNER),
-            ValidationSettings(RUNNER, project / ".workspace/cache", project / "db/schema.json",
+    return (MigrationSettings(project / "db/migrations", "numbered", runner(project)),
+            ValidationSettings(runner(project), project / ".workspace/cache", project / "db/schema.json",
                                {"kb.documents": 8, "kb.tags": None}, ("kb.update_tsv()",),
                                ("pgcrypto",), ("kb.scratch",), True, "warning", "warning"))
 
@@ -51,15 +55,16 @@ def built(config: Any) -> tuple[MigrationSettings, ValidationSettings]:
 def test_every_setting_comes_from_the_configuration(project: Path) -> None:
     (project / "config.yaml").write_text(CONFIG)
     config = load_config(project, environ={})
-    assert runner_settings(config) == RUNNER
+    assert runner_settings(config) == runner(project)
     assert built(config) == expected(project)
 
 
 def test_the_defaults_are_the_runners_and_validations_own(project: Path) -> None:
     config = load_config(project, environ={})
     migrations, precheck = built(config)
-    assert migrations == MigrationSettings(project / "migrations", "auto", RunnerSettings())
-    assert precheck == ValidationSettings(RunnerSettings(), project / ".workspace/cache",
+    defaults = RunnerSettings(cache_dir=project / ".workspace/cache")
+    assert migrations == MigrationSettings(project / "migrations", "auto", defaults)
+    assert precheck == ValidationSettings(defaults, project / ".workspace/cache",
                                           project / "migrations/schema.snapshot.json")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -72,6 +73,37 @@ def test_nothing_pending_is_one_query_on_one_connection(project: Path, db_url: s
     run(project, db_url)
     assert len(connects) == 1, "no second connection: the lock is not taken"
     assert len(queries) == 1, queries
+
+
+def test_a_full_apply_of_transactional_files_takes_the_lock_on_its_one_connection(
+        project: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    write(project, "0002_b.sql", "CREATE TABLE b (id int);\n"
+          "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+          "AND pid = pg_backend_pid() AND granted AND objsubid = 2) "
+          "THEN RAISE EXCEPTION 'not holding the lock'; END IF; END $$;")
+    connects: list[str] = []
+    real_connect = psycopg.connect
+
+    def counting_connect(*a: Any, **kw: Any) -> Any:
+        connects.append("c")
+        return real_connect(*a, **kw)
+
+    monkeypatch.setattr(psycopg, "connect", counting_connect)
+    assert [a.migration.version for a in run(project, db_url).applied] == [1, 2]
+    assert len(connects) == 1
+    assert query(db_url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == [(0,)]
+
+
+def test_with_a_no_transaction_file_the_lock_is_on_a_connection_of_its_own(
+        project: Path, db_url: str) -> None:
+    """DISCARD ALL in a no-transaction file releases its session's advisory locks: the
+    lock must not be on that session."""
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    write(project, "0002_b.sql", "-- workspace: no-transaction\nDISCARD ALL;\n"
+          "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+          "AND granted AND objsubid = 2) THEN RAISE EXCEPTION 'lock lost'; END IF; END $$;")
+    assert [a.migration.version for a in run(project, db_url).applied] == [1, 2]
 
 
 def test_failed_migration_rolls_back_and_names_file_line_column(project: Path, db_url: str) -> None:
@@ -307,9 +339,10 @@ def test_lock_waiter_holds_no_snapshot_and_times_out_naming_the_holder(
         thread = threading.Thread(target=waiter)
         thread.start()
         try:
-            wait_until(lambda: query(db_url, runners)[0][0] == 2, 10, "both runner connections")
+            # One connection: it reads the plan, then polls for the lock it would apply under.
+            wait_until(lambda: query(db_url, runners)[0][0] == 1, 10, "the runner's connection")
             # Polls are instants: a sample between them sees no snapshot at all.
-            wait_until(lambda: query(db_url, runners)[0] == (2, 0), 3,
+            wait_until(lambda: query(db_url, runners)[0] == (1, 0), 3,
                        "a sample where the waiting runner holds no snapshot")
             # What that buys: a concurrent index build does not wait for the waiter.
             with psycopg.connect(db_url, autocommit=True) as builder:

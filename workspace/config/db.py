@@ -29,7 +29,7 @@ def runner_settings(config: Config) -> RunnerSettings:
     return RunnerSettings(lock_wait_s=m.lock_wait_s, lock_timeout_s=m.lock_timeout_s,
                           statement_timeout_s=m.statement_timeout_s,
                           connect_timeout_s=config.database.connect_timeout_s,
-                          table=m.table)
+                          table=m.table, cache_dir=config.state_dir / "cache")
 
 
 def migration_settings(config: Config) -> MigrationSettings:

@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workspace.db.layouts import Entry, Version, choose_layout, naming_rule, order_of, parse_version, scan
 from workspace.db.sqlparse import (
@@ -26,6 +27,9 @@ from workspace.db.sqlparse import (
 )
 from workspace.errors import MigrationFileError
 from workspace.userfile import NotReadable, describe, read_regular
+
+if TYPE_CHECKING:
+    from workspace.db.parse_cache import ParseCache
 
 __all__ = ["MigrationFile", "check_sql", "checksum", "detect_layout", "find_migrations",
            "load_migration"]
@@ -66,9 +70,14 @@ class MigrationFile:
         outer BEGIN/COMMIT pair, another tool's tracking table in a dump)."""
         return self.parsed.statements
 
-    @property
+    @cached_property
     def notes(self) -> tuple[Note, ...]:
         return self.parsed.notes
+
+    def use_parsed(self, statements: tuple[Statement, ...], notes: tuple[Note, ...]) -> None:
+        """Take `statements` and `notes` as what parsing this text gives (from
+        `parse_cache`); `parsed` still parses on first use."""
+        self.__dict__["statements"], self.__dict__["notes"] = statements, notes
 
 
 def checksum(text: str) -> str:
@@ -172,7 +181,15 @@ def load_migration(path: Path, *, layout: str = "numbered",
                          parse_directives(path, text))
 
 
-def check_sql(migrations: list[MigrationFile]) -> None:
-    """Parse every file's SQL now (raising on the first bad one)."""
+def check_sql(migrations: list[MigrationFile], cache: ParseCache | None = None) -> None:
+    """Parse every file's SQL now (raising on the first bad one); a file whose text
+    `cache` holds is taken from it, one parsed is added to it."""
     for migration in migrations:
-        migration.statements  # noqa: B018 - parsing is the point
+        if cache is None or "statements" in migration.__dict__:
+            migration.statements  # noqa: B018 - parsing is the point
+            continue
+        hit = cache.take(migration)
+        if hit is not None:
+            migration.use_parsed(*hit)
+        else:
+            cache.put(migration, migration.statements, migration.notes)

@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import psycopg
+from psycopg import pq
 
 from workspace.db.connect import connection
 from workspace.errors import MigrationLockTimeout
 from workspace.waits import polling
 
-__all__ = ["LOCK_KEY", "migration_lock"]
+__all__ = ["LOCK_KEY", "holding_lock", "migration_lock"]
 
 log = logging.getLogger("workspace.db.lock")
 
@@ -35,6 +36,7 @@ LOCK_KEY = (0x776F726B, 0x6D696772)
 FIRST_POLL_S = 0.01  # doubled after each miss, up to MAX_POLL_S
 MAX_POLL_S = 0.1
 _TRY = b"SELECT pg_try_advisory_lock(%s, %s)"
+_UNLOCK = b"SELECT pg_advisory_unlock(%s, %s)"
 _HOLDER = b"""
 SELECT a.pid, a.application_name, a.usename, coalesce(host(a.client_addr), 'local'),
        a.state, to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ'),
@@ -48,13 +50,30 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s
 
 @contextmanager
 def migration_lock(url: str, *, wait_s: float, connect_timeout_s: float) -> Iterator[None]:
+    """The lock, on a connection of its own: nothing the holder's statements do on its
+    other connections (`DISCARD ALL` in a no-transaction file) can release it."""
     with connection(url, timeout_s=connect_timeout_s) as conn:
         _acquire(conn, wait_s)
         try:
             yield
         finally:
             if not conn.closed:
-                conn.execute(b"SELECT pg_advisory_unlock(%s, %s)", LOCK_KEY)
+                conn.execute(_UNLOCK, LOCK_KEY)
+
+
+@contextmanager
+def holding_lock(conn: psycopg.Connection[Any], *, wait_s: float) -> Iterator[None]:
+    """The lock, on `conn` (autocommit, idle), the connection that then applies
+    transactional migrations: one connection (and authentication) less than
+    `migration_lock`. A migration in a transaction cannot `DISCARD ALL`; the lock goes
+    with the session if the connection is lost or closed in a failed state."""
+    _acquire(conn, wait_s)
+    try:
+        yield
+    finally:
+        if not conn.closed and conn.info.transaction_status == pq.TransactionStatus.IDLE:
+            with suppress(psycopg.Error):  # else closing the connection releases it
+                conn.execute(_UNLOCK, LOCK_KEY)
 
 
 def _acquire(conn: psycopg.Connection[Any], wait_s: float) -> None:

@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -50,7 +51,7 @@ from workspace.db.connect import (
     map_psycopg_errors,
 )
 from workspace.db.files import MigrationFile, check_sql
-from workspace.db.lock import migration_lock
+from workspace.db.lock import holding_lock, migration_lock
 from workspace.db.plan import Plan, make_plan
 from workspace.db.sqlparse import Statement, line_col
 from workspace.errors import (
@@ -74,6 +75,7 @@ class RunnerSettings:
     statement_timeout_s: float = 600.0
     connect_timeout_s: float = 10.0
     table: str = tracking.TABLE  # migrations.table
+    cache_dir: Path | None = None  # parse results kept here (parse_cache); None: not kept
 
 
 @dataclass(frozen=True)
@@ -105,22 +107,33 @@ def migrate(url: str, migrations: list[MigrationFile], settings: RunnerSettings,
             _refuse_modified(plan)
             if plan.up_to_date:
                 return MigrateResult(plan, dry_run=dry_run)
-        # Every file that may be applied is parsed before anything is written.
-        check_sql(plan.pending if plan is not None else migrations)
+        # Every file that may be applied is parsed before anything is written (a file
+        # parsed before with the same text: its statements from the cache).
+        from workspace.db.parse_cache import ParseCache
+
+        cache = ParseCache.open(settings.cache_dir)
+        check_sql(plan.pending if plan is not None else migrations, cache)
+        cache.save(migrations)
         if plan is not None and dry_run:
             return MigrateResult(plan, dry_run=True)
         if dry_run:  # read-only: no lock, no table created
             tracking.check_shape(conn, settings.table)
             return MigrateResult(make_plan(migrations, []), dry_run=True)
-        with migration_lock(url, wait_s=settings.lock_wait_s,
-                            connect_timeout_s=settings.connect_timeout_s):
+        # The lock on this connection, unless the project has a no-transaction file
+        # (it could DISCARD ALL on it): then on one of its own.
+        lock = holding_lock(conn, wait_s=settings.lock_wait_s) \
+            if all(m.transactional for m in migrations) else \
+            migration_lock(url, wait_s=settings.lock_wait_s,
+                           connect_timeout_s=settings.connect_timeout_s)
+        with lock:
             if not tracking.check_shape(conn, settings.table):
                 conn.execute(tracking.create_table_sql(
                     settings.table, text_versions=any(isinstance(m.version, str)
                                                       for m in migrations)))
             plan = make_plan(migrations, tracking.read_rows(conn, settings.table))
             _refuse_modified(plan)
-            check_sql(plan.pending)
+            check_sql(plan.pending, cache)
+            cache.save(migrations)
             from workspace.db import roles  # only when there is something to apply
 
             roles.check_roles(conn, plan.pending)  # before anything is applied
