@@ -106,14 +106,19 @@ def test_running_init_again_changes_nothing_and_says_what_it_kept(tmp_path: Path
 
 def test_init_in_a_subdirectory_of_a_project_makes_that_directory_a_project(
         tmp_path: Path) -> None:
-    # init works where it is told (DIR) or where it runs, as `git init`: the enclosing
-    # project's files are never written, only named
+    # init works where it is told (DIR): the enclosing project's files are never written,
+    # only named; without DIR it refuses, as a nested project would split src/ off
     assert run_cli(tmp_path, "init").returncode == 0
     (tmp_path / ".gitignore").unlink()  # something the enclosing project lacks
     sub = tmp_path / "src" / "deep"
     sub.mkdir(parents=True)
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    out = run_cli(sub, "init", "--json")
+    refused = run_cli(sub, "init")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    said = refused.stdout + refused.stderr
+    assert f"inside the project {tmp_path.resolve()}" in said and "`workspace init .`" in said
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    out = run_cli(sub, "init", ".", "--json")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["project_dir"] == str(sub.resolve()) and "config.yaml" in report["written"]
@@ -123,7 +128,7 @@ def test_init_in_a_subdirectory_of_a_project_makes_that_directory_a_project(
             if p.is_file() and sub not in p.parents} == before
     other = tmp_path / "other"
     other.mkdir()
-    human = run_cli(other, "init")
+    human = run_cli(other, "init", ".")
     assert human.returncode == 0 and (other / "config.yaml").is_file()
     assert f"inside the project {tmp_path.resolve()}" in human.stdout
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from workspace.output.console import Console
 
+EXIT_USAGE = 2  # as argparse: say which directory
+
 __all__ = ["register"]
 
 
@@ -21,8 +23,8 @@ def register(sub: Any) -> None:
                     "overwrite. With DATABASE_URL set, report the database's migration history "
                     "and the command that adopts it.")
     p.add_argument("dir", nargs="?", type=Path, default=None, metavar="DIR",
-                   help="the project directory (default: the current directory, even "
-                        "inside another project; made when missing)")
+                   help="the project directory (default: the current directory; inside "
+                        "another project, give it: `.`; made when missing)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=_init)
 
@@ -32,9 +34,16 @@ def _init(args: argparse.Namespace, console: Console) -> int:
     from workspace.project.root import enclosing_root
 
     # DIR or the current directory, as `git init`: never the project found above it (its
-    # files are not ours to write), which is only named
+    # files are not ours to write). Inside one, a nested project must be asked for by
+    # name: it would split this directory off (every command here would be about it).
     root = args.dir or args.project_dir or Path.cwd()
     enclosing = enclosing_root(root)
+    if enclosing is not None and args.dir is None and args.project_dir is None:
+        console.line(f"error: {root.resolve()} is inside the project {enclosing} (its "
+                     "config.yaml); nothing was written", "error")
+        console.line(f"  Remedy: run `workspace init` in {enclosing} to add what it lacks, "
+                     "or `workspace init .` to make this directory a project of its own.")
+        return EXIT_USAGE
     report = init_project(root, environ=os.environ)
     db = report.database
     if console.json_mode:
