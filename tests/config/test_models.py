@@ -215,6 +215,22 @@ def test_a_key_given_twice_is_refused_naming_both_lines(tmp_path: Path, text: st
     assert f"given twice (first at line {first})" in info.value.message
 
 
+def test_a_merge_key_with_an_override_is_not_a_key_given_twice(tmp_path: Path) -> None:
+    """YAML's merge key: an app based on another, one field overridden (the duplicate-key
+    check reads the tree as written, not as the constructor flattens it), twice over (the
+    parsed tree is kept between loads)."""
+    (tmp_path / "config.yaml").write_text(
+        "apps:\n"
+        "  api: &api {command: [sleep, \"100\"], restart: always}\n"
+        "  worker:\n"
+        "    <<: *api\n"
+        "    command: [sleep, \"200\"]\n")
+    for _ in range(2):
+        apps = load_config(tmp_path, environ={}).apps
+        assert apps["worker"].command == ["sleep", "200"]
+        assert apps["worker"].restart == apps["api"].restart == "always"
+
+
 @pytest.mark.parametrize("text, says", [
     ("migrations:\n  dir: [migrations]\n",
      "config.yaml line 2: migrations.dir: Input should be a path (a string)"),

@@ -11,6 +11,7 @@ lets through and nothing downstream can use (bytes that are not UTF-8, NUL).
 
 from __future__ import annotations
 
+import copy
 import functools
 import io
 from collections.abc import Mapping
@@ -64,7 +65,11 @@ def parse_yaml(text: str, path: Path) -> tuple[Any, Any]:
 
     try:
         node = _composed(text)
-        return node, None if node is None else yaml.SafeLoader("").construct_document(node)
+        # a merge key (`<<: *base`) is flattened in place by the constructor: build from
+        # a copy, so the tree (the duplicate-key check reads it, the cache keeps it)
+        # stays as written
+        built = copy.deepcopy(node) if "<<" in text else node
+        return node, None if node is None else yaml.SafeLoader("").construct_document(built)
     except RecursionError:
         raise ConfigError(f"{path}: invalid YAML: nested too deeply",
                           remedy="Sections nest a few levels: see the shipped config.yaml.") \
