@@ -106,6 +106,18 @@ def test_with_a_no_transaction_file_the_lock_is_on_a_connection_of_its_own(
     assert [a.migration.version for a in run(project, db_url).applied] == [1, 2]
 
 
+def test_a_file_that_unlocks_advisory_locks_cannot_release_the_migration_lock(
+        project: Path, db_url: str) -> None:
+    """pg_advisory_unlock_all() in a migration releases its session's locks, and a
+    rollback does not take that back: the lock must not be on that session (a second
+    runner would start applying the next files)."""
+    write(project, "0001_a.sql", "SELECT pg_advisory_unlock_all();")
+    write(project, "0002_b.sql", "CREATE TABLE b (id int);\n"
+          "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+          "AND granted AND objsubid = 2) THEN RAISE EXCEPTION 'lock lost'; END IF; END $$;")
+    assert [a.migration.version for a in run(project, db_url).applied] == [1, 2]
+
+
 def test_failed_migration_rolls_back_and_names_file_line_column(project: Path, db_url: str) -> None:
     write(project, "0001_ok.sql", "CREATE TABLE ok (id int);")
     write(project, "0002_bad.sql",

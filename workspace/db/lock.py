@@ -1,4 +1,6 @@
-"""The migration lock: a PostgreSQL session advisory lock on a connection of its own.
+"""The migration lock: a PostgreSQL session advisory lock, on the runner's own connection
+(`holding_lock`) or, when a file could release it there, on a connection of its own
+(`migration_lock`).
 
 Several runners (app replicas, the launcher, a developer's `db migrate`) may start at
 once; the lock lets one apply while the others wait, bounded by `lock_wait_s`, and then

@@ -55,8 +55,9 @@ class MigrationFile(Protocol):
 def content_key(m: MigrationFile) -> str:
     """The digest of the file's text exactly as parsed. The checksum is of the text with
     line endings made `\\n`: the same text when there is no `\\r`, else hashed again
-    (offsets and lines differ between the two)."""
-    if "\r" not in m.text:
+    (offsets and lines differ between the two), or when it still begins with a BOM (the
+    checksum drops one more: the texts with and without it would share a key)."""
+    if "\r" not in m.text and not m.text.startswith("\ufeff"):
         return m.checksum
     return "raw:" + hashlib.sha256(m.text.encode("utf-8")).hexdigest()
 

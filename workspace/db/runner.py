@@ -119,10 +119,12 @@ def migrate(url: str, migrations: list[MigrationFile], settings: RunnerSettings,
         if dry_run:  # read-only: no lock, no table created
             tracking.check_shape(conn, settings.table)
             return MigrateResult(make_plan(migrations, []), dry_run=True)
-        # The lock on this connection, unless the project has a no-transaction file
-        # (it could DISCARD ALL on it): then on one of its own.
+        # The lock on this connection, unless a file could release it there: a
+        # no-transaction one (DISCARD ALL), or one that unlocks advisory locks (a
+        # session's unlock outlives its transaction's rollback): then on one of its own.
         lock = holding_lock(conn, wait_s=settings.lock_wait_s) \
-            if all(m.transactional for m in migrations) else \
+            if all(m.transactional and "advisory_unlock" not in m.text.lower()
+                   for m in migrations) else \
             migration_lock(url, wait_s=settings.lock_wait_s,
                            connect_timeout_s=settings.connect_timeout_s)
         with lock:
