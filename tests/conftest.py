@@ -24,6 +24,7 @@ from psycopg import sql
 from tests.debian import ensure_package
 from workspace.deps.embedded import EmbeddedPostgres
 from workspace.deps.pg_extensions import FETCHED
+from workspace.supervisor.watchdog import Watchdog
 
 pytest_plugins = ["tests.docker_fixture", "tests.deps.oidc_fixture", "tests.browser", "tests.stack"]
 
@@ -58,12 +59,30 @@ def pg_server() -> Iterator[EmbeddedPostgres]:
     root = Path(tempfile.mkdtemp(prefix="workspace-tests-pg-"))
     server = EmbeddedPostgres(root / "data", port=free_port(), database="postgres",
                               available=FETCHED)  # pgcrypto, uuid-ossp too
+    watched = None
     try:
         server.start()
+        watched = watch_server(server)
         yield server
     finally:
         server.stop()
+        if watched is not None:
+            dog, pid = watched
+            dog.remove(pid)  # stopped: its id may be reused, never signal it
+            dog.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def watch_server(server: EmbeddedPostgres, grace_s: float = 5.0) -> tuple[Watchdog, int]:
+    """The server stops when this process dies, however it dies (a killed pytest left its
+    session's server running): the supervisor's watchdog holds the postmaster's group
+    (pg_ctl makes it a session leader) and signals it on EOF. Returns the watchdog and
+    the group, to be removed from it once the server is stopped."""
+    pid, _ = server._postmaster()
+    assert pid is not None and os.getpgid(pid) == pid, "the postmaster leads its group"
+    dog = Watchdog.start(grace_s=grace_s)
+    dog.add(pid)
+    return dog, pid
 
 
 @pytest.fixture(scope="session")
