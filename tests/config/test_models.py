@@ -117,6 +117,13 @@ def test_apps_depends_on_is_checked_at_load(tmp_path: Path) -> None:
         load_config(tmp_path, environ={})
 
 
+def test_an_app_named_workspace_is_refused(tmp_path: Path) -> None:
+    """Its log file would be the combined log, and its lines the launcher's own."""
+    (tmp_path / "config.yaml").write_text("apps:\n  workspace:\n    command: run\n")
+    with pytest.raises(ConfigError, match=r"apps: the name 'workspace' is workspace's own"):
+        load_config(tmp_path, environ={})
+
+
 @pytest.mark.parametrize("value", [".inf", "1e999", "1e30", "86401"])
 def test_durations_are_finite_and_at_most_a_day(tmp_path: Path, value: str) -> None:
     (tmp_path / "config.yaml").write_text(f"migrations:\n  statement_timeout_s: {value}\n")

@@ -56,6 +56,8 @@ _COMPOSE_CONDITIONS = {"service_healthy": "ready", "service_started": "ready",
 # as compose's service names, less the dot (config paths are dotted: apps.<name>.port)
 APP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$", re.ASCII)
 APP_NAME_RULE = "letters, digits, _ or -, starting with a letter or digit"
+# the supervisor's own prefix, and the combined log's file name (run/session.py)
+RESERVED_NAMES = frozenset({"workspace"})
 
 
 class _Section(BaseModel):
@@ -259,6 +261,10 @@ def check_apps(apps: Mapping[str, AppConfig]) -> list[str]:
     for name in apps:
         if not APP_NAME.match(name):  # it names the app's log file, and its `logs` argument
             raise ConfigError(f"apps: the name {name!r} is not {APP_NAME_RULE}")
+        if name in RESERVED_NAMES:
+            raise ConfigError(f"apps: the name {name!r} is workspace's own (the launcher's "
+                              "lines and the combined log, workspace.log)",
+                              remedy="Give the app another name.")
     for name in apps:
         visit(name)
     return order
