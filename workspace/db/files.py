@@ -99,12 +99,11 @@ def find_migrations(directory: Path, *, layout: str = "auto",
             raise MigrationFileError(directory, "migrations directory not found", remedy=remedy)
         raise MigrationFileError(directory, "migrations path is not a directory: it "
                                  f"{problem or 'is a regular file'}", remedy=remedy)
-    try:  # one directory's entries: by name is Path's order, without its costly __lt__
-        paths = sorted(directory.iterdir(), key=_name)
+    try:
+        entries = _entries(directory)
     except OSError as exc:
         raise MigrationFileError(directory, f"cannot be read: {exc.strerror or exc}",
                                  remedy=remedy) from None
-    entries = scan(directory, [p for p in paths if not p.name.startswith(".")])
     try:
         layout = choose_layout(directory, entries, layout)
     except MigrationFileError as exc:
@@ -132,8 +131,12 @@ def find_migrations(directory: Path, *, layout: str = "auto",
     return [by_version[v] for v in sorted(by_version)]
 
 
-def _name(path: Path) -> str:
-    return path.name
+def _entries(directory: Path) -> list[Entry]:
+    """The directory's entries that may be migrations, classified, in name order (Path's
+    own order for one directory's entries, without its costly __lt__); hidden ones left
+    out. OSError when it cannot be read."""
+    paths = sorted(directory.iterdir(), key=lambda p: p.name)
+    return scan(directory, [p for p in paths if not p.name.startswith(".")])
 
 
 def detect_layout(directory: Path, configured: str = "auto") -> str:
@@ -142,11 +145,10 @@ def detect_layout(directory: Path, configured: str = "auto") -> str:
     if configured != "auto" or not directory.is_dir():
         return "numbered" if configured == "auto" else configured
     try:
-        paths = sorted(directory.iterdir(), key=_name)
+        entries = _entries(directory)
     except OSError:
         return "numbered"  # find_migrations says why
-    return choose_layout(directory, scan(directory, [p for p in paths
-                                                     if not p.name.startswith(".")]))
+    return choose_layout(directory, entries)
 
 
 def load_migration(path: Path, *, layout: str = "numbered",
