@@ -23,7 +23,11 @@ fresh databases, times as whole commands (wall clock):
 The commands' bytecode is cached in the temp directory and warmed up first, as on an
 installed workspace (--no-bytecode-cache: as the environment has it).
 
-The variants are interleaved within each run so machine noise hits them alike. Aims
+The variants are interleaved within each run so machine noise hits them alike: the
+applies (a, h, c) in an order rotated from run to run, each on a database created just
+before it and after the same settling (CHECKPOINT, then sync), and each database dropped
+once its variant is done; so no apply pays for the writes of another (without it, the
+apply that followed the drops of four 500-table databases ran up to 1.5x slower). Aims
 are reported ("aim met"/"aim missed"), never enforced: the exit status is non-zero only
 when a command fails or its result is wrong. Standard library + workspace's own
 dependencies only; the server is stopped and the temp directory removed at the end.
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import re
 import shutil
 import statistics
@@ -40,7 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,8 +75,10 @@ from _common import (  # noqa: E402 - needs the path above
     workspace_command,
 )
 
+from workspace.db.files import find_migrations
 from workspace.deps.embedded import EmbeddedPostgres, bin_dir
 from workspace.output import redact
+from workspace.startup import migrate_on_startup
 
 NOOP_AIM_S = 0.3  # `workspace db migrate` with nothing pending
 STARTUP_AIM_X = 1.2  # no-op migrate (b) and status (g) vs. the bare psycopg script (f), issue 13
@@ -180,98 +187,34 @@ def counting_round_trips() -> Iterator[dict[str, int]]:
 # -- one run ---------------------------------------------------------------------------
 
 
+def settle(admin: Admin) -> None:
+    """The same start for every timed apply: the server's dirty buffers written
+    (CHECKPOINT) and the file system's dirty pages flushed (sync), so no variant pays for
+    the writes of the one before it (dropping a database of 500 tables checkpoints and
+    unlinks thousands of files)."""
+    with psycopg.connect(admin.srv.url("postgres"), autocommit=True) as conn:
+        conn.execute(b"CHECKPOINT")
+    os.sync()
+
+
 def one_run(i: int, *, admin: Admin, project: Path, files: list[Path], all_sql: Path,
             count: int, startup_calls: int, v: dict[str, Variant],
             trips: list[tuple[int, int]], env: dict[str, str], parts: Breakdown) -> None:
-    from workspace.db.files import find_migrations
-    from workspace.startup import migrate_on_startup
-
-    # (a)'s database has the same name (so URL) in every run, dropped and created again
-    # empty: as a user's configured database, its configuration cache entry is warm.
+    """One run: the applies (a with its no-op companions b, f, g, e; h; c) in an order
+    rotated from run to run, each on a fresh database after `settle`; then d."""
     names = {k: f"bench_{i}_{k}" for k in ("one_tx", "per_file", "cold")}
     names["app"] = APP_DATABASE
+    steps: list[Callable[[], None]] = [
+        lambda: full_apply(admin, project, count, v, trips, env, parts, startup_calls),
+        lambda: cold_apply(admin, project, names["cold"], count, v, env),
+        lambda: psql_one_transaction(admin, all_sql, names["one_tx"], count, v, env),
+    ]
+    shift = (i - 1) % len(steps)
     try:
-        # a. full apply, as a whole command
-        url_a = admin.create(names["app"])
-        cmd = [*workspace_command(), "db", "migrate", "--database-url", url_a]
-        elapsed, proc = run_timed(cmd, cwd=project, env=env)
-        require_ok(proc, "workspace db migrate (full apply)")
-        rows = Admin.scalar(url_a, "SELECT count(*) FROM public.schema_migrations")
-        if rows != count:
-            raise BenchError(f"full apply: schema_migrations has {rows} rows, expected {count}")
-        check_schema(url_a, count, "full apply")
-        v["a"].samples.append(elapsed)
-        total = APPLIED_TOTAL.search(proc.stdout)
-        if total is None or int(total[1]) != count:
-            raise BenchError(f"full apply did not report {count} migrations applied:\n"
-                             f"{redact.redact(proc.stdout)[-2000:]}")
-        parts.applied.append(float(total[2]) / (1000 if total[3] == "ms" else 1))
-
-        # b. no-op, same command again
-        elapsed, proc = run_timed(cmd, cwd=project, env=env)
-        require_ok(proc, "workspace db migrate (no-op)")
-        if UP_TO_DATE not in proc.stdout + proc.stderr:
-            raise BenchError(f"no-op run did not print {UP_TO_DATE!r}:\n"
-                             f"{redact.redact(proc.stdout + proc.stderr)[-2000:]}")
-        v["b"].samples.append(elapsed)
-
-        # f. floor for (b): python, import psycopg, connect, SELECT 1
-        elapsed, proc = run_timed([sys.executable, "-c", BARE_PSYCOPG, url_a], env=env)
-        require_ok(proc, "python -c 'import psycopg; ... SELECT 1'")
-        v["f"].samples.append(elapsed)
-
-        # g. `workspace status`: nothing running here, so it checks the embedded server
-        elapsed, proc = run_timed([*workspace_command(), "status"], cwd=project, env=env)
-        if proc.returncode != 1 or "No workspace is running" not in proc.stdout:
-            raise BenchError(f"workspace status exited {proc.returncode}:\n"
-                             f"{redact.redact(proc.stdout + proc.stderr)[-2000:]}")
-        v["g"].samples.append(elapsed)
-
-        # h. (a) on a fresh checkout: no configuration or parse cache
-        url_h = admin.create(names["cold"])
-        cold = project.parent / "project_cold"
-        shutil.rmtree(cold / ".workspace", ignore_errors=True)
-        elapsed, proc = run_timed([*workspace_command(), "db", "migrate", "--database-url",
-                                   url_h], cwd=cold, env=env)
-        require_ok(proc, "workspace db migrate (full apply, no caches)")
-        check_schema(url_h, count, "full apply, no caches")
-        v["h"].samples.append(elapsed)
-
-        # c. floor 1: psql, everything in one transaction
-        url_c = admin.create(names["one_tx"])
-        elapsed, proc = run_timed(psql_command(url_c, all_sql), env=env)
-        require_ok(proc, "psql -1 -f all.sql")
-        check_schema(url_c, count, "psql one transaction")
-        v["c"].samples.append(elapsed)
-
-        # d. floor 2: psql once per file, one transaction each
-        url_d = admin.create(names["per_file"])
-        started = time.perf_counter()
-        for path in files:
-            proc = subprocess.run(psql_command(url_d, path), env=env, capture_output=True,
-                                  text=True, stdin=subprocess.DEVNULL,
-                                  timeout=COMMAND_TIMEOUT_S, check=False)
-            require_ok(proc, f"psql -1 -f {path.name}")
-        v["d"].samples.append(time.perf_counter() - started)
-        check_schema(url_d, count, "psql per file")
-
-        # e. the in-process startup hook, no-op path, on (a)'s database
-        with clean_os_environ():
-            for _ in range(startup_calls):
-                started = time.perf_counter()
-                result = migrate_on_startup(url_a, project_dir=project)
-                elapsed = time.perf_counter() - started
-                if result is None or result.applied or result.plan.pending:
-                    raise BenchError("migrate_on_startup on a migrated database did work")
-                v["e"].samples.append(elapsed)
-            with counting_round_trips() as counts:
-                migrate_on_startup(url_a, project_dir=project)
-        trips.append((counts["queries"], counts["connections"]))
-
-        # not variants: pieces of (a) and (b), for the breakdown
-        started = time.perf_counter()
-        find_migrations(project / "migrations")
-        parts.find.append(time.perf_counter() - started)
+        for step in steps[shift:] + steps[:shift]:
+            step()
+        psql_per_file(admin, files, names["per_file"], count, v, env)
+        parts.find.append(timed(lambda: find_migrations(project / "migrations")))
         elapsed, proc = run_timed([sys.executable, "-c", IMPORT_PROBE], cwd=project, env=env)
         require_ok(proc, "python -c 'import workspace.cli ...'")
         parts.imports.append(elapsed)
@@ -279,6 +222,112 @@ def one_run(i: int, *, admin: Admin, project: Path, files: list[Path], all_sql: 
         for name in names.values():
             with contextlib.suppress(psycopg.Error):
                 admin.drop(name)
+
+
+def timed(work: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+def full_apply(admin: Admin, project: Path, count: int, v: dict[str, Variant],
+               trips: list[tuple[int, int]], env: dict[str, str], parts: Breakdown,
+               startup_calls: int) -> None:
+    """a, then on its database b, f, g and e. (a)'s database has the same name (so URL)
+    in every run, dropped and created again empty: as a user's configured database, its
+    configuration cache entry is warm."""
+    url_a = admin.create(APP_DATABASE)
+    settle(admin)
+    cmd = [*workspace_command(), "db", "migrate", "--database-url", url_a]
+    elapsed, proc = run_timed(cmd, cwd=project, env=env)
+    require_ok(proc, "workspace db migrate (full apply)")
+    rows = Admin.scalar(url_a, "SELECT count(*) FROM public.schema_migrations")
+    if rows != count:
+        raise BenchError(f"full apply: schema_migrations has {rows} rows, expected {count}")
+    check_schema(url_a, count, "full apply")
+    v["a"].samples.append(elapsed)
+    total = APPLIED_TOTAL.search(proc.stdout)
+    if total is None or int(total[1]) != count:
+        raise BenchError(f"full apply did not report {count} migrations applied:\n"
+                         f"{redact.redact(proc.stdout)[-2000:]}")
+    parts.applied.append(float(total[2]) / (1000 if total[3] == "ms" else 1))
+
+    # b. no-op, same command again
+    elapsed, proc = run_timed(cmd, cwd=project, env=env)
+    require_ok(proc, "workspace db migrate (no-op)")
+    if UP_TO_DATE not in proc.stdout + proc.stderr:
+        raise BenchError(f"no-op run did not print {UP_TO_DATE!r}:\n"
+                         f"{redact.redact(proc.stdout + proc.stderr)[-2000:]}")
+    v["b"].samples.append(elapsed)
+
+    # f. floor for (b): python, import psycopg, connect, SELECT 1
+    elapsed, proc = run_timed([sys.executable, "-c", BARE_PSYCOPG, url_a], env=env)
+    require_ok(proc, "python -c 'import psycopg; ... SELECT 1'")
+    v["f"].samples.append(elapsed)
+
+    # g. `workspace status`: nothing running here, so it checks the embedded server
+    elapsed, proc = run_timed([*workspace_command(), "status"], cwd=project, env=env)
+    if proc.returncode != 1 or "No workspace is running" not in proc.stdout:
+        raise BenchError(f"workspace status exited {proc.returncode}:\n"
+                         f"{redact.redact(proc.stdout + proc.stderr)[-2000:]}")
+    v["g"].samples.append(elapsed)
+
+    # e. the in-process startup hook, no-op path, on (a)'s database
+    with clean_os_environ():
+        for _ in range(startup_calls):
+            started = time.perf_counter()
+            result = migrate_on_startup(url_a, project_dir=project)
+            elapsed = time.perf_counter() - started
+            if result is None or result.applied or result.plan.pending:
+                raise BenchError("migrate_on_startup on a migrated database did work")
+            v["e"].samples.append(elapsed)
+        with counting_round_trips() as counts:
+            migrate_on_startup(url_a, project_dir=project)
+    trips.append((counts["queries"], counts["connections"]))
+    admin.drop(APP_DATABASE)
+
+
+def cold_apply(admin: Admin, project: Path, name: str, count: int, v: dict[str, Variant],
+               env: dict[str, str]) -> None:
+    """h. (a) on a fresh checkout: no configuration or parse cache."""
+    url_h = admin.create(name)
+    cold = project.parent / "project_cold"
+    shutil.rmtree(cold / ".workspace", ignore_errors=True)
+    settle(admin)
+    elapsed, proc = run_timed([*workspace_command(), "db", "migrate", "--database-url",
+                               url_h], cwd=cold, env=env)
+    require_ok(proc, "workspace db migrate (full apply, no caches)")
+    check_schema(url_h, count, "full apply, no caches")
+    v["h"].samples.append(elapsed)
+    admin.drop(name)
+
+
+def psql_one_transaction(admin: Admin, all_sql: Path, name: str, count: int,
+                         v: dict[str, Variant], env: dict[str, str]) -> None:
+    """c. floor 1: psql, everything in one transaction."""
+    url_c = admin.create(name)
+    settle(admin)
+    elapsed, proc = run_timed(psql_command(url_c, all_sql), env=env)
+    require_ok(proc, "psql -1 -f all.sql")
+    check_schema(url_c, count, "psql one transaction")
+    v["c"].samples.append(elapsed)
+    admin.drop(name)
+
+
+def psql_per_file(admin: Admin, files: list[Path], name: str, count: int,
+                  v: dict[str, Variant], env: dict[str, str]) -> None:
+    """d. floor 2: psql once per file, one transaction each."""
+    url_d = admin.create(name)
+    settle(admin)
+    started = time.perf_counter()
+    for path in files:
+        proc = subprocess.run(psql_command(url_d, path), env=env, capture_output=True,
+                              text=True, stdin=subprocess.DEVNULL,
+                              timeout=COMMAND_TIMEOUT_S, check=False)
+        require_ok(proc, f"psql -1 -f {path.name}")
+    v["d"].samples.append(time.perf_counter() - started)
+    check_schema(url_d, count, "psql per file")
+    admin.drop(name)
 
 
 def warm_up(admin: Admin, project: Path, env: dict[str, str]) -> None:
