@@ -494,3 +494,61 @@ def test_a_pg_dump_baseline_creating_the_guides_table_applies(project: Path,
     assert query(db_url, "SELECT to_regclass('kb.documents') IS NOT NULL") == [(True,)]
     assert run_cli(project, "db", "migrate", "--database-url", db_url).stdout.strip() == \
         "All migrations up to date"
+
+
+# Which synchronous_commit each commit of a run had, read at the commit itself: a deferred
+# constraint trigger on the tracking table fires while the transaction commits.
+COMMIT_LOG = """
+CREATE TABLE commit_log (n serial, version bigint, sc text);
+CREATE FUNCTION log_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO commit_log (version, sc) VALUES (NEW.version, current_setting('synchronous_commit'));
+  RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER at_commit AFTER INSERT OR UPDATE ON public.schema_migrations
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION log_commit();
+"""
+
+
+def _commits(url: str) -> list[tuple[int, str]]:
+    return [(int(v), sc) for v, sc in query(url, "SELECT version, sc FROM commit_log ORDER BY n")]
+
+
+@pytest.mark.parametrize("default", ["off", "on", "remote_apply"])
+def test_every_commit_but_the_runs_last_is_asynchronous_and_the_last_is_durable(
+        project: Path, db_url: str, default: str) -> None:
+    """Each migration commits with synchronous_commit off; the run's last commit waits for
+    the flush even where the server's default is off (as the embedded server's is), and
+    keeps a stronger default (remote_apply) rather than weakening it; a no-transaction
+    file at the end commits its row durably too."""
+    from workspace.db import tracking
+
+    query(db_url, tracking.create_table_sql().decode())
+    query(db_url, COMMIT_LOG)
+    database = query(db_url, "SELECT current_database()")[0][0]
+    query(db_url, f'ALTER DATABASE "{database}" SET synchronous_commit = {default}')
+    for n in (1, 2, 3):
+        write(project, f"000{n}_t{n}.sql", f"CREATE TABLE t{n} (id int);")
+    run(project, db_url)
+    durable = "on" if default == "off" else default
+    assert _commits(db_url) == [(1, "off"), (2, "off"), (3, durable)]
+    write(project, "0004_nt.sql", "-- workspace: no-transaction\nCREATE TABLE t4 (id int);")
+    run(project, db_url)
+    assert _commits(db_url)[3:] == [(4, durable)]
+
+
+def test_a_run_that_fails_flushes_what_it_applied_before_reporting(project: Path,
+                                                                   db_url: str) -> None:
+    from workspace.db import tracking
+
+    query(db_url, tracking.create_table_sql().decode())
+    query(db_url, COMMIT_LOG)
+    database = query(db_url, "SELECT current_database()")[0][0]
+    query(db_url, f'ALTER DATABASE "{database}" SET synchronous_commit = off')
+    write(project, "0001_a.sql", "CREATE TABLE a (id int);")
+    write(project, "0002_b.sql", "CREATE TABLE b (id int);")
+    write(project, "0003_bad.sql", "CREATE TABLE c (id int);\nSELECT 1/0;")
+    with pytest.raises(MigrationError):
+        run(project, db_url)
+    # two asynchronous commits, then the flush: a synchronous commit rewriting 0002's row
+    assert _commits(db_url) == [(1, "off"), (2, "off"), (2, "on")]

@@ -18,8 +18,8 @@ Each file starts from a fresh session (`connect.RESET_SESSION` ends every file; 
 are reset before its tracking row, which is therefore written as the runner's own user).
 
 Durability: every migration but the run's last commits with `synchronous_commit = off`
-(no WAL flush per migration); the last one commits synchronously, which flushes the WAL
-of all before it, and a run that stops on an error flushes what it applied before it
+(no WAL flush per migration); the last one commits synchronously (`DURABLE_COMMIT`: also
+where the server's default is off), which flushes the WAL of all before it, and a run that stops on an error flushes what it applied before it
 reports. So a migration and its tracking row are together at every instant, and a run
 is durable once it has reported its end; a server or OS crash during the run can lose
 only migrations committed in the last moments (about 3 x wal_writer_delay), which are
@@ -66,6 +66,10 @@ from workspace.output import redact
 __all__ = ["AppliedNow", "MigrateResult", "RunnerSettings", "migrate", "read_plan"]
 
 STATEMENT_PREVIEW_LINES = 6
+# A commit that waits for its WAL flush (and so every commit's before it) even where the
+# server's default is off; a stronger default (remote_write, remote_apply) is kept.
+DURABLE_COMMIT = ("SELECT set_config('synchronous_commit', 'on', true) "
+                  "WHERE current_setting('synchronous_commit') = 'off'")
 
 
 @dataclass(frozen=True)
@@ -261,7 +265,8 @@ def _apply_in_transactions(conn: psycopg.Connection[Any], batch: list[MigrationF
         record = tracking.record_sql(m.version, m.name, m.checksum, who, table=settings.table)
         # The row is written as the runner's own role, while the migration's clock is
         # still set; synchronous_commit after RESET ALL, which would undo it.
-        sync = "" if durable and m is batch[-1] else "SET LOCAL synchronous_commit = off; "
+        sync = f"{DURABLE_COMMIT}; " if durable and m is batch[-1] else \
+            "SET LOCAL synchronous_commit = off; "
         tail = f"{RESET_ROLES}; {record}; RESET ALL; {sync}\nCOMMIT;\n"
         sent.append(_Sent(m, start, starts, size, head))
         parts.append(tail)
@@ -349,7 +354,7 @@ def _apply_outside_transaction(conn: psycopg.Connection[Any], m: MigrationFile,
     elapsed = (time.perf_counter() - started) * 1000
     record = tracking.record_sql(m.version, m.name, m.checksum, describe(), elapsed,
                                  table=settings.table)
-    conn.execute(f"{RESET_SESSION}; {record}".encode())
+    conn.execute(f"{RESET_SESSION}; BEGIN; {DURABLE_COMMIT}; {record}; COMMIT".encode())
 
 
 def _flush(conn: psycopg.Connection[Any], last: MigrationFile, table: str) -> None:
@@ -359,7 +364,7 @@ def _flush(conn: psycopg.Connection[Any], last: MigrationFile, table: str) -> No
     if conn.closed or conn.info.transaction_status != pq.TransactionStatus.IDLE:
         return
     with suppress(psycopg.Error):  # a lost connection: the failure is reported as it is
-        conn.execute(f"BEGIN; {RESET_ROLES}; SET LOCAL synchronous_commit = on; "
+        conn.execute(f"BEGIN; {RESET_ROLES}; {DURABLE_COMMIT}; "
                      f"UPDATE {table} SET version = version "
                      f"WHERE version = {tracking.version_sql(last.version)}; COMMIT".encode())
 
