@@ -19,11 +19,11 @@ are reset before its tracking row, which is therefore written as the runner's ow
 
 Durability: every migration but the run's last commits with `synchronous_commit = off`
 (no WAL flush per migration); the last one commits synchronously (`DURABLE_COMMIT`: also
-where the server's default is off), which flushes the WAL of all before it, and a run that stops on an error flushes what it applied before it
-reports. So a migration and its tracking row are together at every instant, and a run
-is durable once it has reported its end; a server or OS crash during the run can lose
-only migrations committed in the last moments (about 3 x wal_writer_delay), which are
-then simply pending again.
+where the server's default is off), which flushes the WAL of all before it, and a run
+that stops on an error flushes what it applied before it reports. So a migration and its
+tracking row are together at every instant, and a run is durable once it has reported
+its end; a server or OS crash during the run can lose only migrations committed in the
+last moments (about 3 x wal_writer_delay), which are then simply pending again.
 
 A no-transaction file is recorded only when no index in its scope is INVALID
 (`indexcheck`): a concurrent index build that failed half-way is never "applied".
