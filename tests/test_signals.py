@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import random
 import shutil
@@ -285,7 +286,7 @@ def begins(launcher: LineProcess, first: float, *, until: str) -> dict[str, floa
 def lengths(seen: dict[str, float]) -> dict[str, float]:
     """How long each phase lasted that a run (read by `begins`) saw end."""
     names = list(PHASES)
-    return {name: seen[after] - seen[name] for name, after in zip(names, names[1:])
+    return {name: seen[after] - seen[name] for name, after in itertools.pairwise(names)
             if name in seen and after in seen}
 
 
