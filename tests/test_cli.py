@@ -68,3 +68,61 @@ def test_psql_arguments_without_the_double_dash_are_told_where_they_go(
     _, err = capfd.readouterr()
     assert "unrecognized arguments: -c" in err
     assert "psql's own arguments go after `--`: workspace db psql -- -c 'SELECT 1'" in err
+
+
+@pytest.mark.parametrize("debug", [[], ["--debug"]], ids=["plain", "--debug"])
+def test_debug_shows_the_traceback_and_keeps_the_documented_exit_code(
+        project: Path, debug: list[str]) -> None:
+    """A config error exits 3 with or without --debug (it re-raised: exit 1); --debug
+    adds the traceback, and the message with its code is there either way."""
+    (project / "config.yaml").write_text("apps: [\n")  # YAML that does not parse
+    done = subprocess.run([sys.executable, "-m", "workspace", *debug, "db", "status"],
+                          cwd=project, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 3, done.stderr
+    assert "PRECHECK_CONFIG_INVALID" in done.stderr
+    assert ("Traceback" in done.stderr) == bool(debug), done.stderr
+
+
+def test_debug_keeps_exit_70_for_a_bug_and_shows_its_traceback(
+        project: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("workspace.db.runner.read_plan", _broken_pipe)
+    code = cli.main(["--debug", "--project-dir", str(project), "db", "status",
+                     "--database-url", "postgresql://app@127.0.0.1:1/app"])
+    _, err = capfd.readouterr()
+    assert code == 70
+    assert "Traceback" in err and "BrokenPipeError" in err
+
+
+# A Ctrl-C that lands between psycopg sending a query and waiting for its answer leaves
+# the connection busy: the rollback of the `with` block that ends then fails, and psycopg
+# logs "error ignored in rollback" (no handler configured: Python prints it on stderr).
+INTERRUPTED_MID_QUERY = """
+import sys
+from workspace import cli, signals
+from workspace.db.connect import connect
+
+URL = sys.argv[1]
+
+def interrupted_mid_query(args):
+    with connect(URL, timeout_s=10) as conn:
+        with conn.transaction():
+            conn.pgconn.send_query(b"SELECT pg_sleep(5)")  # busy, as the signal left it
+            raise signals.Interrupted()
+
+cli._check_project_dir = interrupted_mid_query
+sys.argv[1:] = [*sys.argv[2:], "db", "status"]
+sys.exit(signals.entry("workspace.cli"))
+"""
+
+
+@pytest.mark.parametrize("debug", [[], ["--debug"]], ids=["plain", "--debug"])
+def test_a_ctrl_c_mid_query_shows_only_our_message(
+        project: Path, db_url: str, debug: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-c", INTERRUPTED_MID_QUERY, db_url, *debug],
+                          cwd=project, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 130, done.stderr
+    assert "interrupted" in done.stderr
+    if debug:  # psycopg's own warnings are shown with --debug
+        assert "error ignored in rollback" in done.stderr
+    else:
+        assert done.stderr.strip().splitlines() == ["interrupted"], done.stderr

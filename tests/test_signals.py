@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import random
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import sysconfig
@@ -17,6 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.conftest import run_cli
 from tests.lines import LineProcess
 from tests.stack import FORBIDDEN, Stack, assert_nothing_left, sleeper_apps
 from workspace.run.state import RunLock
@@ -123,7 +126,7 @@ def test_a_sigterm_at_each_mode_switch_still_stops_the_dependencies(
         {"apps": {"api": app("sleeper.py", "api up", ready={"log": "api up"})},
          "supervisor": {"stop_grace_s": 2}}))
     config = load_config(project)
-    stopped: list[list[str]] = []
+    stopped: list[list[DepRef]] = []
 
     def stop_started(config: object, started: list[DepRef], **kw: object) -> list[str]:
         stopped.append(list(started))
@@ -159,11 +162,12 @@ def test_a_sigterm_at_each_mode_switch_still_stops_the_dependencies(
 # compiled modules.
 
 SEED_ENV = "WORKSPACE_SIGNALS_SEED"
-TRIALS = 30
-COLD_TRIALS = 3  # the first ones also create the cluster (initdb)
-LATEST_S = 2.5  # at least: imports, lock, state, initdb / pg_ctl start, migrations, ...
-MEASURED_CAP_S = 8.0  # ... up to the apps' start, as measured, within this
 SITE_PACKAGES = sysconfig.get_paths()["purelib"]
+# What may never reach the user on a signal: a traceback, and what Python or a library
+# prints of an error ignored on the way out (psycopg's "error ignored in rollback on
+# <psycopg.Connection ...>", "Exception ignored in: ...").
+FOREIGN = ("Traceback", "error ignored", "Exception ignored", "query cancellation",
+           "query not terminated")
 
 
 def caught(pid: int) -> set[int]:
@@ -200,19 +204,18 @@ def console_script() -> list[str]:
     return [str(Path(sys.executable).parent / "workspace")]
 
 
-def launch(stack: Stack, entry: list[str]) -> LineProcess:
-    env = {k: v for k, v in os.environ.items() if k not in FORBIDDEN}
-    return LineProcess("workspace start", [*entry, "start"], cwd=stack.root, env=env)
+def launch(stack: Stack, entry: list[str], **env: str) -> LineProcess:
+    full = {k: v for k, v in os.environ.items() if k not in FORBIDDEN} | env
+    return LineProcess("workspace start", [*entry, "start"], cwd=stack.root, env=full)
 
 
 def problems(stack: Stack, launcher: LineProcess, code: int, expected: int) -> list[str]:
-    """What a signalled run left wrong: its exit, its output, the run's record and lock,
-    its processes."""
+    """What a signalled run left wrong: its exit, its output (stdout and stderr), the
+    run's record and lock, its processes."""
     found = []
     if code != expected:
         found.append(f"exit {code}, expected {expected}")
-    if "Traceback" in launcher.output:
-        found.append("a traceback")
+    found += [f"{text!r} in the output" for text in FOREIGN if text in launcher.output]
     if (stack.root / ".workspace" / "run" / "state.json").exists():
         found.append("state.json left")
     if RunLock(stack.root / ".workspace").held():
@@ -235,69 +238,146 @@ def clean_up(stack: Stack) -> None:
                 proc.kill()
 
 
+# The phases of `workspace start`, each begun by the line that ends the one before (a
+# step is reported as it ends: output/events.py); the first begins at the first
+# instruction. A signal in a phase shows its begin line last, then the run's end.
+PHASES = {"startup": None,  # imports, the lock and the record, config, ports
+          "server": "Ports free",  # pg_ctl start (initdb on a fresh project), the database
+          "migrations": "Database ready",
+          "validation": "Migrations applied",
+          "apps": "All validations passed",  # the page, the apps started, their readiness
+          "up": "press Ctrl-C to stop"}
+UP_WINDOW_S = 0.5  # the last phase has no end: signals within this much of its begin
+ENDS = ("FAILED", "received: stopping", "interrupted")
+PER_PHASE = 5  # warm trials aimed at each phase
+COLD_TRIALS = 3  # a fresh project each (initdb): one measures, two aim at the server's start
+EXTRA_MIGRATIONS = 6  # beside the shipped ones: a migration step of a few tenths of a second
+
+
 def phase_reached(lines: list[str]) -> str:
-    """The last line before the signal showed (the step or app event under way)."""
-    ends = ("FAILED", "received: stopping", "interrupted")
-    before = ["(imports)"] + [ln.strip() for ln in lines]
-    at = next((i for i, ln in enumerate(before) if any(e in ln for e in ends)), len(before))
-    return before[at - 1]
+    """The phase under way when the run began to end: the last one whose begin line it
+    printed."""
+    shown = lines[:next((i for i, ln in enumerate(lines) if any(e in ln for e in ENDS)),
+                        len(lines))]
+    return [name for name, begin in PHASES.items()
+            if begin is None or any(begin in ln for ln in shown)][-1]
+
+
+def begins(launcher: LineProcess, first: float, *, until: str) -> dict[str, float]:
+    """When each phase began (seconds after the first instruction), read as the lines
+    come, up to the line holding `until`."""
+    seen: dict[str, float] = {"startup": 0.0}
+    read, deadline = 0, time.monotonic() + 120
+    while time.monotonic() < deadline:
+        lines = list(launcher.lines)
+        for line in lines[read:]:
+            for name, begin in PHASES.items():
+                if begin is not None and begin in line and name not in seen:
+                    seen[name] = time.monotonic() - first
+            if until in line:
+                return seen
+        read = len(lines)
+        if launcher.proc.poll() is not None and len(launcher.lines) == read:
+            break
+        time.sleep(0.001)
+    raise AssertionError(f"no {until!r} line (exit {launcher.proc.poll()}):\n{launcher.output}")
+
+
+def lengths(seen: dict[str, float]) -> dict[str, float]:
+    """How long each phase lasted that a run (read by `begins`) saw end."""
+    names = list(PHASES)
+    return {name: seen[after] - seen[name] for name, after in itertools.pairwise(names)
+            if name in seen and after in seen}
+
+
+def add_migrations(project: Path, count: int) -> None:
+    """Tables with an index and some rows each, applied after the shipped migrations."""
+    for i in range(count):
+        (project / "migrations" / f"{9000 + i}_signals_{i}.sql").write_text(
+            f"CREATE TABLE signals_{i} (id bigint PRIMARY KEY, name text NOT NULL);\n"
+            f"INSERT INTO signals_{i} SELECT g, md5(g::text) FROM generate_series(1, 2000) g;\n"
+            f"CREATE INDEX signals_{i}_name ON signals_{i} (name);\n")
 
 
 def test_ctrl_c_at_any_instant_of_start_leaves_nothing(stack: Stack) -> None:
-    """SIGINT to the launcher's group (Ctrl-C) at random instants of real runs: the first
-    ones on a fresh project (initdb), the others warm (the cluster made once, stopped
-    between runs). The first run of each kind is stopped once all its apps are ready, and
-    measures how long that takes (at least LATEST_S): the instants of the next ones are
-    spread from 0 to there, so that they fall in the imports, the lock and state, initdb
-    or pg_ctl start, migrations, validation and the apps' start alike, however busy the
-    machine. A third of the runs get a second Ctrl-C soon after (in the teardown). Each
-    must exit 130 without a traceback, leaving no state, no lock and no process. Seeded:
-    the seed is printed, and WORKSPACE_SIGNALS_SEED replays a run."""
+    """SIGINT to the launcher's group (Ctrl-C) at instants drawn in each phase of real
+    runs: the first ones on a fresh project (initdb), the others warm (the cluster made
+    once, stopped between runs; each run on a database of its own, so that every run
+    applies the migrations and validates them). The first run of each kind is stopped
+    once all its apps are ready; each next one is aimed at a phase (PER_PHASE warm runs
+    per phase, in a seeded order): its signal goes at a random instant after the line
+    that begins that phase, within the phase's median length in the runs so far (of its
+    kind), however busy the machine. A third of the runs get a second Ctrl-C soon after
+    (in the teardown). Each must exit 130, print nothing but our own lines (no
+    traceback, no library's ignored error), and leave no state, no lock and no process;
+    every phase must be reached by some run; a database whose migrations were cut short
+    then migrates. Seeded: the seed and each run's aim and phase reached are printed, and
+    WORKSPACE_SIGNALS_SEED replays the draw."""
     seed = int(os.environ.get(SEED_ENV) or random.SystemRandom().randrange(10**6))
     print(f"{SEED_ENV}={seed}")
     rng = random.Random(seed)
     stack.configure(sleeper_apps())
+    add_migrations(stack.root, EXTRA_MIGRATIONS)
     cluster = stack.root / ".workspace" / "postgres"
-    failures, latest = [], LATEST_S
-    for trial in range(TRIALS):
+    warm = [phase for phase in PHASES for _ in range(PER_PHASE)]
+    rng.shuffle(warm)
+    plan = ["up", *["server"] * (COLD_TRIALS - 1), "up", *warm]  # the two "up" measure
+    entry = [sys.executable, "-m", "workspace"]
+    failures, reached, cut_short = [], [], None
+    seen_lasting: dict[tuple[bool, str], list[float]] = {}  # (cold, phase): its lengths
+    for trial, aim in enumerate(plan):
         cold = trial < COLD_TRIALS
         if cold:
             shutil.rmtree(cluster, ignore_errors=True)
             cluster.with_name("postgres.password").unlink(missing_ok=True)
-        elif not (cluster / "PG_VERSION").exists():
+        elif not (cluster / "PG_VERSION").exists():  # the cold runs were cut short
             assert stack.cli("db", "server", "start").returncode == 0
             assert stack.cli("db", "server", "stop").returncode == 0
-        measuring = trial in (0, COLD_TRIALS)
-        delay = rng.uniform(0, latest)
+        database = f"trial_{trial}"
         again = rng.uniform(0.01, 0.5) if rng.random() < 1 / 3 else None
-        launcher = launch(stack, [sys.executable, "-m", "workspace"])
-        began = time.monotonic()
-        ready = first_instruction(launcher.proc)
-        if measuring:
-            launcher.wait_for("all apps ready", timeout_s=120)
-            latest = max(LATEST_S, min(time.monotonic() - began, MEASURED_CAP_S))
-        else:
-            time.sleep(max(0.0, began + delay - time.monotonic()))
-        sent = time.monotonic() - max(began, ready)
+        lasting = seen_lasting.get((cold, aim))
+        window = statistics.median(lasting) if lasting and aim != "up" else UP_WINDOW_S
+        offset = rng.uniform(0, 0.9 * window)
+        launcher = launch(stack, entry, WORKSPACE_EMBEDDED__DATABASE=database)
+        first = first_instruction(launcher.proc)
+        try:
+            begin = PHASES[aim]
+            seen = {"startup": 0.0} if begin is None else begins(launcher, first, until=begin)
+            for phase, length in lengths(seen).items():
+                seen_lasting.setdefault((cold, phase), []).append(length)
+            time.sleep(max(0.0, first + seen[aim] + offset - time.monotonic()))
+            sent = f"{time.monotonic() - first - seen[aim]:.3f}s into {aim}"
+        except AssertionError as exc:  # the run ended first: a failure of its own
+            sent = f"never sent ({exc})"
         launcher.interrupt()
         if again is not None:
             time.sleep(again)
             launcher.interrupt()
         code = launcher.wait(120)
         found = problems(stack, launcher, code, 130)
-        reached = phase_reached(launcher.lines)
-        print(f"trial {trial:2d} {'cold' if cold else 'warm'} {sent:6.3f}s"
-              f"{' x2' if again else '   '} exit {code}: {reached[:80]}"
-              + (f" -> {'; '.join(found)}" if found else ""))
+        phase = phase_reached(launcher.lines)
+        reached.append(phase)
+        if phase == "migrations":
+            cut_short = database
+        kind = "cold" if cold else "warm"
+        print(f"trial {trial:2d} {kind} aimed at {aim:10} {sent:26}{' x2' if again else '   '} "
+              f"exit {code}: reached {phase}" + (f" -> {'; '.join(found)}" if found else ""))
         if found:
             tail = "\n    ".join(launcher.lines[-12:])
-            failures.append(f"trial {trial} ({'cold' if cold else 'warm'}, SIGINT {sent:.3f}s "
-                            f"after the first instruction"
+            failures.append(f"trial {trial} ({kind}, SIGINT {sent}, reached {phase}"
                             f"{f', again {again:.2f}s later' if again else ''}): "
                             f"{'; '.join(found)}\n    {tail}")
             clean_up(stack)
-    assert not failures, (f"{len(failures)}/{TRIALS} trials failed ({SEED_ENV}={seed}):\n"
+    print("phases reached:", {p: reached.count(p) for p in PHASES}, "median lengths:",
+          {f"{'cold' if c else 'warm'} {p}": round(statistics.median(v), 3)
+           for (c, p), v in seen_lasting.items()})
+    assert not failures, (f"{len(failures)}/{len(plan)} trials failed ({SEED_ENV}={seed}):\n"
                           + "\n".join(failures))
+    missed = [p for p in PHASES if p not in reached]
+    assert not missed, f"no trial reached {missed} ({SEED_ENV}={seed}): {reached}"
+    assert cut_short is not None
+    after = run_cli(stack.root, "db", "migrate", env={"WORKSPACE_EMBEDDED__DATABASE": cut_short})
+    assert after.returncode == 0, after.stdout + after.stderr
 
 
 ENTRIES = {"python -m workspace": [sys.executable, "-m", "workspace"],

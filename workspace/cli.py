@@ -2,8 +2,9 @@
 
 One error boundary (`main`): a WorkspaceError prints its code, message and remedy and
 exits with its documented code; Ctrl-C exits 130 (SIGTERM 143, SIGHUP 129: signals.py);
-anything else is a bug: exit 70 with the traceback in `.workspace/logs/crash.log` (or
-re-raised with `--debug`). The entry point is __main__.py.
+anything else is a bug: exit 70 with the traceback in `.workspace/logs/crash.log`.
+`--debug` prints the traceback too, and keeps the exit code. The entry point is
+__main__.py.
 """
 
 from __future__ import annotations
@@ -81,14 +82,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             import workspace.config.models  # noqa: F401  pydantic_core panics if a signal cuts it short
     console = Console(json_mode=getattr(args, "json", False))
     redact.on_weak_password(console.warn)
-    redact.install_excepthooks()  # --debug re-raises: its traceback is masked too
+    redact.install_excepthooks()  # a thread's traceback is masked too
+    if not args.debug:
+        _quiet_library_logs()
     handler: Callable[[argparse.Namespace, Console], int] = args.handler
     try:
         _check_project_dir(args)
         return handler(args, console)
     except WorkspaceError as exc:
         if args.debug:
-            raise
+            _print_traceback()
         console.error(exc)
         return exc.exit_code
     except KeyboardInterrupt:
@@ -120,9 +123,29 @@ def _check_project_dir(args: argparse.Namespace) -> None:
                       remedy="Name the project's directory (or run the command in it).")
 
 
+def _quiet_library_logs() -> None:
+    """psycopg logs the errors it ignores while an exception ends a `with` block: the
+    rollback of a connection that a Ctrl-C left busy ("error ignored in rollback"). No
+    handler configured, Python would print them after our own message; the exception
+    that ended the block is the one reported. `--debug` leaves them shown."""
+    import logging  # loaded already (by psycopg, by the commands): costs nothing here
+
+    logger = logging.getLogger("psycopg")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+
+
+def _print_traceback() -> None:
+    """--debug: the traceback of the exception being handled, masked, on stderr."""
+    sys.stderr.write(redact.redact(traceback.format_exc()))
+    sys.stderr.flush()
+
+
 def _internal_error(args: argparse.Namespace, console: Console, exc: Exception) -> int:
     if args.debug:
-        raise exc
+        _print_traceback()
+        console.line(f"unexpected error: {redact.redact(repr(exc))}", "error")
+        return EXIT_INTERNAL
     log = _crash_log(args.project_dir)
     console.line(f"unexpected error: {redact.redact(repr(exc))}", "error")
     console.line(f"  This is a bug in workspace; the traceback is in {log}.")
