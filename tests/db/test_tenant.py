@@ -244,6 +244,24 @@ ALTERED = {
     "sequence options": Altered("ALTER SEQUENCE billing.invoice_number NO CYCLE CACHE 1",
                                 "Sequence billing.invoice_number differs from migrations: "
                                 "cache 1, expected 10; cycle False, expected True (changed)"),
+    "sequence owner": Altered("ALTER SEQUENCE billing.invoice_number OWNED BY NONE",
+                              "Sequence billing.invoice_number differs from migrations: "
+                              "owned by none, expected billing.invoices.number (changed)"),
+    "sequence persistence": Altered("ALTER SEQUENCE billing.invoice_number SET UNLOGGED",
+                                    "Sequence billing.invoice_number differs from migrations: "
+                                    "unlogged True, expected False (changed)"),
+    "partition bound": Altered(
+        "ALTER TABLE billing.usage_events DETACH PARTITION billing.usage_events_2026_02; "
+        "ALTER TABLE billing.usage_events ATTACH PARTITION billing.usage_events_2026_02 "
+        "FOR VALUES FROM ('2026-02-01') TO ('2026-02-20')",
+        "Table billing.usage_events_2026_02 differs from migrations: partition of "
+        "billing.usage_events FOR VALUES FROM ('2026-02-01 00:00:00+00') TO "
+        "('2026-02-20 00:00:00+00'), expected billing.usage_events FOR VALUES FROM "
+        "('2026-02-01 00:00:00+00') TO ('2026-03-01 00:00:00+00') (changed)"),
+    "view check option": Altered("ALTER VIEW kb.published_documents SET (check_option = local)",
+                                 "View kb.published_documents differs from migrations: options "
+                                 "(check_option=local, security_barrier=true), expected "
+                                 "(check_option=cascaded, security_barrier=true) (changed)"),
     "column collation": Altered("ALTER TABLE auth.users ALTER COLUMN display_name TYPE text "
                                 "COLLATE \"POSIX\"",
                                 "Column auth.users.display_name differs from migrations: "
