@@ -100,6 +100,10 @@ def test_tenant_schema_root_first_then_fix_restores_it_and_prints_sql_for_the_re
     assert out.returncode == 12
     lines = out.stdout.splitlines()
     root = lines.index("Missing domain: auth.email (3 columns and 1 function depend on it)")
+    # the root is the first problem: before the critical table that lost its column
+    first_problem = next(i for i, line in enumerate(lines) if line.endswith("migrations tracked"))
+    assert root == first_problem + 1, lines
+    assert root < lines.index("Critical table kb.documents has 6 columns, expected 7")
     assert root < lines.index("Missing column: auth.users.email")
     assert root < lines.index("Missing function: auth.normalize_email(address auth.email)")
     out = run_cli(tmp_path, "db", "fix", "--database-url", db_url)

@@ -185,6 +185,8 @@ def test_dropped_object_is_named_then_restored_whole_by_fix(
     missing = [f.text for f in report.findings if f.group == MISSING]
     critical = [f.text for f in report.errors if f.group != MISSING]
     assert missing[:1] == [case.first], missing
+    # the root is the first problem of all, before a critical object it took with it
+    assert report.errors[0].text == case.first, [f.text for f in report.errors]
     for text in case.also:
         assert text in missing + critical, (text, missing, critical)
     assert report.recommendations()[0] == "Run workspace db fix"
