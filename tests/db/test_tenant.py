@@ -351,3 +351,26 @@ def test_owners_are_compared_only_when_configured(built: tuple[Config, str],
     finally:
         run(url, f"REASSIGN OWNED BY {role} TO postgres")
         run(admin_url, f"DROP ROLE {role}")
+
+
+def test_not_null_column_that_rows_keep_out_says_how_to_add_it_then_fix_completes(
+        built: tuple[Config, str]) -> None:
+    """A NOT NULL column without a default cannot come back to a table with rows (23502):
+    the remedy gives the SQL that adds it nullable and sets NOT NULL once it is filled."""
+    config, url = built
+    run(url, "ALTER TABLE kb.chunks DROP COLUMN content")
+    _, _, failed = fix(config, url)
+    # (PostgreSQL 18 names NOT NULL constraints: that one fails for want of the column)
+    [remedy] = [f.remedy for s, f in failed if (s.name, f.sqlstate) == ("kb.chunks.content",
+                                                                        "23502")]
+    add, set_not_null = remedy.split("`")[1], remedy.split("`")[3]
+    assert (add, set_not_null) == ("ALTER TABLE kb.chunks ADD COLUMN IF NOT EXISTS content text",
+                                   "ALTER TABLE kb.chunks ALTER COLUMN content SET NOT NULL")
+    assert remedy.endswith("then run workspace db fix"), remedy
+    run(url, add)
+    run(url, "UPDATE kb.chunks SET content = 'filled'")
+    run(url, set_not_null)
+    _, _, failed = fix(config, url)
+    assert failed == []
+    after = check(config, url)
+    assert after.valid and after.drifts == [], [f.text for f in after.findings]
