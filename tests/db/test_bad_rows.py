@@ -3,7 +3,7 @@ real PostgreSQL in tests/db/test_fix.py, test_tenant.py and commands/test_schema
 
 from __future__ import annotations
 
-from workspace.db.bad_rows import data_remedy, is_data_error
+from workspace.db.bad_rows import data_remedy, is_data_error, quote_ident
 
 
 def test_only_integrity_violations_are_about_rows() -> None:
@@ -32,3 +32,14 @@ def test_without_a_query_the_table_and_constraint_are_still_named() -> None:
     assert data_remedy(sql, "23505", table="app.users", constraint="users_lower_email") == (
         "Table app.users has rows that break unique constraint users_lower_email: fix or "
         "delete them, then run workspace db fix")
+
+
+def test_names_from_the_servers_diagnostics_are_quoted_only_when_sql_needs_it() -> None:
+    assert quote_ident("chunks") == "chunks" and quote_ident("") == ""  # none given
+    assert quote_ident("Order Lines") == '"Order Lines"' and quote_ident('a"b') == '"a""b"'
+    assert data_remedy("ALTER TABLE x ALTER COLUMN y SET NOT NULL", "23502",
+                       table='app."Lines"', column='"Qty"') == (
+        'Table app."Lines" has rows that break NOT NULL constraint of column "Qty": find '
+        'them with '
+        '`SELECT * FROM app."Lines" WHERE "Qty" IS NULL`, fix or delete them, then run '
+        "workspace db fix")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["data_remedy", "is_data_error"]
+__all__ = ["data_remedy", "is_data_error", "quote_ident"]
 
 _WORDS = {"23503": "foreign key", "23514": "check constraint", "23505": "unique constraint",
           "23502": "NOT NULL constraint", "23P01": "exclusion constraint"}
@@ -25,7 +25,13 @@ _FOREIGN_KEY = re.compile(r"^FOREIGN KEY \((?P<cols>[^)]*)\) REFERENCES (?P<ref>
                           r"\((?P<refcols>[^)]*)\)(?P<rest>.*)$", re.DOTALL)
 _ADD_COLUMN = re.compile(r"^(?P<add>ALTER TABLE (?P<table>\S+) ADD COLUMN IF NOT EXISTS "
                          r"(?P<name>\S+) .*?) NOT NULL$", re.DOTALL)
+_PLAIN = re.compile(r"^[a-z_][a-z0-9_$]*$")
 _CHECK = re.compile(r"^CHECK (?P<expr>\(.*\))(?: NOT VALID)?$", re.DOTALL)
+
+
+def quote_ident(name: str) -> str:
+    """A name from the server's diagnostics (bare) as SQL names it: quoted when needed."""
+    return name if not name or _PLAIN.match(name) else '"' + name.replace('"', '""') + '"'
 
 
 def is_data_error(sqlstate: str) -> bool:
@@ -54,8 +60,11 @@ def data_remedy(step_sql: str, sqlstate: str, *, table: str = "", constraint: st
     elif alter is not None:
         query = _finder(table, alter["def"])
     what = _WORDS.get(sqlstate, "constraint")
-    subject = (f"Table {table} has rows that break {what} {constraint}" if table and constraint
-               else f"Rows of {table or 'a table'} break {what} {constraint}".rstrip())
+    if constraint:
+        what += f" {constraint}"
+    elif column:
+        what += f" of column {column}"
+    subject = f"Table {table} has rows that break {what}" if table else f"Rows break {what}"
     find = f": find them with `{query}`, fix or delete them" if query else \
         ": fix or delete them"
     return f"{subject}{find}, then run workspace db fix"

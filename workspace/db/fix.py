@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from workspace.db.bad_rows import data_remedy, is_data_error
+from workspace.db.bad_rows import data_remedy, is_data_error, quote_ident
 from workspace.db.catalog import Catalog, Column, Item
 from workspace.db.connect import connection, map_psycopg_errors
 from workspace.db.drift import TYPE_KINDS, Drift, kind_rank
@@ -144,10 +144,10 @@ def _run(conn: psycopg.Connection[tuple], step: Step, *,  # type: ignore[type-ar
         reason = redact.redact(f"{sqlstate} {diag.message_primary or str(exc).strip()}".strip())
         remedy = ""
         if is_data_error(sqlstate):
-            table = ".".join(p for p in (diag.schema_name, diag.table_name) if p)
-            remedy = redact.redact(data_remedy(step.sql, sqlstate, table=table,
-                                               constraint=diag.constraint_name or "",
-                                               column=diag.column_name or ""))
+            table = ".".join(quote_ident(p) for p in (diag.schema_name, diag.table_name) if p)
+            remedy = redact.redact(data_remedy(
+                step.sql, sqlstate, table=table, constraint=quote_ident(diag.constraint_name or ""),
+                column=quote_ident(diag.column_name or "")))
         return Failure(reason, sqlstate, remedy)
     return None
 
