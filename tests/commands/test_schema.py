@@ -100,6 +100,10 @@ def test_tenant_schema_root_first_then_fix_restores_it_and_prints_sql_for_the_re
     assert out.returncode == 12
     lines = out.stdout.splitlines()
     root = lines.index("Missing domain: auth.email (3 columns and 1 function depend on it)")
+    # the root is the first problem: before the critical table that lost its column
+    first_problem = next(i for i, line in enumerate(lines) if line.endswith("migrations tracked"))
+    assert root == first_problem + 1, lines
+    assert root < lines.index("Critical table kb.documents has 6 columns, expected 7")
     assert root < lines.index("Missing column: auth.users.email")
     assert root < lines.index("Missing function: auth.normalize_email(address auth.email)")
     out = run_cli(tmp_path, "db", "fix", "--database-url", db_url)
@@ -133,3 +137,31 @@ def test_fix_does_not_recommend_itself_for_what_no_migration_defines(
     assert "Run workspace db fix" not in out.stdout + out.stderr
     assert "Create kb.chunks in a migration, or remove it from precheck (config.yaml)" \
         in out.stderr
+
+
+def test_fix_that_rows_prevent_names_the_table_the_constraint_and_the_rows_to_fix(
+        admin_url: str, db_url: str, tmp_path: Path) -> None:
+    """A dropped table comes back empty: the foreign key of the table that referenced it
+    cannot, for its rows now point at nothing (23503). Running `db fix` again would fail
+    the same way: the remedy names the table and the constraint, with a query that
+    finds the rows; once they are gone, `db fix` restores the rest."""
+    from tests.db.tenant import build, ensure_app_role, make_project
+
+    ensure_app_role(admin_url)
+    config = make_project(tmp_path)
+    build(config, db_url)
+    query(db_url, "DROP TABLE kb.documents CASCADE")
+    out = run_cli(tmp_path, "db", "fix", "--database-url", db_url)
+    assert out.returncode == 12, out.stdout + out.stderr
+    assert "Could not create foreign key kb.chunks.chunks_document_id_fkey: 23503" in out.stdout
+    remedy = next(line for line in out.stderr.splitlines() if "Remedy:" in line)
+    assert "Run workspace db fix" not in remedy
+    assert "kb.chunks" in remedy and "chunks_document_id_fkey" in remedy, remedy
+    assert remedy.endswith("then run workspace db fix"), remedy
+    select = remedy.split("`")[1]
+    assert select.startswith("SELECT ") and query(db_url, select) == query(
+        db_url, "SELECT * FROM kb.chunks")  # the one chunk's document is gone
+    query(db_url, select.replace("SELECT * FROM", "DELETE FROM", 1))
+    again = run_cli(tmp_path, "db", "fix", "--database-url", db_url)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert query(db_url, "SELECT count(*) FROM kb.projects") == [(1,)]

@@ -99,8 +99,15 @@ def test_a_step_that_cannot_be_repaired_is_reported_and_the_rest_still_lands(
     query(url, "UPDATE kb.documents SET filename = NULL, source_url = NULL")  # violates it now
     query(url, "DROP INDEX kb.chunks_tsv_gin")
     _, done, failed = fix(config, url)
-    assert [(s.name, reason.split()[0]) for s, reason in failed] == [
+    assert [(s.name, failure.sqlstate) for s, failure in failed] == [
         ("kb.documents.documents_check", "23514")]
+    # `db fix` again would fail the same way: the remedy is the rows, found by a query
+    remedy = failed[0][1].remedy
+    assert remedy.startswith("Table kb.documents has rows that break check constraint "
+                             "documents_check: find them with `SELECT * FROM kb.documents "
+                             "WHERE NOT ("), remedy
+    assert remedy.endswith("`, fix or delete them, then run workspace db fix")
+    assert query(url, remedy.split("`")[1]) == query(url, "SELECT * FROM kb.documents")
     assert [s.name for s in done] == ["kb.chunks_tsv_gin"]
     report = check(config, url)
     assert [f.text for f in report.errors] == [

@@ -185,6 +185,8 @@ def test_dropped_object_is_named_then_restored_whole_by_fix(
     missing = [f.text for f in report.findings if f.group == MISSING]
     critical = [f.text for f in report.errors if f.group != MISSING]
     assert missing[:1] == [case.first], missing
+    # the root is the first problem of all, before a critical object it took with it
+    assert report.errors[0].text == case.first, [f.text for f in report.errors]
     for text in case.also:
         assert text in missing + critical, (text, missing, critical)
     assert report.recommendations()[0] == "Run workspace db fix"
@@ -244,6 +246,24 @@ ALTERED = {
     "sequence options": Altered("ALTER SEQUENCE billing.invoice_number NO CYCLE CACHE 1",
                                 "Sequence billing.invoice_number differs from migrations: "
                                 "cache 1, expected 10; cycle False, expected True (changed)"),
+    "sequence owner": Altered("ALTER SEQUENCE billing.invoice_number OWNED BY NONE",
+                              "Sequence billing.invoice_number differs from migrations: "
+                              "owned by none, expected billing.invoices.number (changed)"),
+    "sequence persistence": Altered("ALTER SEQUENCE billing.invoice_number SET UNLOGGED",
+                                    "Sequence billing.invoice_number differs from migrations: "
+                                    "unlogged True, expected False (changed)"),
+    "partition bound": Altered(
+        "ALTER TABLE billing.usage_events DETACH PARTITION billing.usage_events_2026_02; "
+        "ALTER TABLE billing.usage_events ATTACH PARTITION billing.usage_events_2026_02 "
+        "FOR VALUES FROM ('2026-02-01') TO ('2026-02-20')",
+        "Table billing.usage_events_2026_02 differs from migrations: partition of "
+        "billing.usage_events FOR VALUES FROM ('2026-02-01 00:00:00+00') TO "
+        "('2026-02-20 00:00:00+00'), expected billing.usage_events FOR VALUES FROM "
+        "('2026-02-01 00:00:00+00') TO ('2026-03-01 00:00:00+00') (changed)"),
+    "view check option": Altered("ALTER VIEW kb.published_documents SET (check_option = local)",
+                                 "View kb.published_documents differs from migrations: options "
+                                 "(check_option=local, security_barrier=true), expected "
+                                 "(check_option=cascaded, security_barrier=true) (changed)"),
     "column collation": Altered("ALTER TABLE auth.users ALTER COLUMN display_name TYPE text "
                                 "COLLATE \"POSIX\"",
                                 "Column auth.users.display_name differs from migrations: "
@@ -331,3 +351,26 @@ def test_owners_are_compared_only_when_configured(built: tuple[Config, str],
     finally:
         run(url, f"REASSIGN OWNED BY {role} TO postgres")
         run(admin_url, f"DROP ROLE {role}")
+
+
+def test_not_null_column_that_rows_keep_out_says_how_to_add_it_then_fix_completes(
+        built: tuple[Config, str]) -> None:
+    """A NOT NULL column without a default cannot come back to a table with rows (23502):
+    the remedy gives the SQL that adds it nullable and sets NOT NULL once it is filled."""
+    config, url = built
+    run(url, "ALTER TABLE kb.chunks DROP COLUMN content")
+    _, _, failed = fix(config, url)
+    # (PostgreSQL 18 names NOT NULL constraints: that one fails for want of the column)
+    [remedy] = [f.remedy for s, f in failed if (s.name, f.sqlstate) == ("kb.chunks.content",
+                                                                        "23502")]
+    add, set_not_null = remedy.split("`")[1], remedy.split("`")[3]
+    assert (add, set_not_null) == ("ALTER TABLE kb.chunks ADD COLUMN IF NOT EXISTS content text",
+                                   "ALTER TABLE kb.chunks ALTER COLUMN content SET NOT NULL")
+    assert remedy.endswith("then run workspace db fix"), remedy
+    run(url, add)
+    run(url, "UPDATE kb.chunks SET content = 'filled'")
+    run(url, set_not_null)
+    _, _, failed = fix(config, url)
+    assert failed == []
+    after = check(config, url)
+    assert after.valid and after.drifts == [], [f.text for f in after.findings]

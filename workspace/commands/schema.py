@@ -121,7 +121,8 @@ def _fix(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         ok = after.valid and not unrepaired
         console.json({"ok": ok, "created": [{"kind": s.kind, "name": s.name} for s in done],
-                      "failed": [{"kind": s.kind, "name": s.name, "reason": r} for s, r in failed],
+                      "failed": [{"kind": s.kind, "name": s.name, "reason": r.reason,
+                                  "remedy": r.remedy or None} for s, r in failed],
                       "left_alone": _left_alone(after), "after": _report_json(after, url)})
         return 0 if ok else SchemaInvalid.code_info.exit_code
     for step in done:
@@ -140,11 +141,15 @@ def _fix(args: argparse.Namespace, console: Console) -> int:
             console.line(f"  {d}")
     untouched = [f.text for f in after.errors if f.drift and f.drift.problem
                  in ("changed", "extra")]
+    # Rows in the way (a foreign key to rows that are gone): `db fix` again would fail
+    # the same way, so the remedy is to deal with those rows first.
+    rows_first = [r.remedy for _, r in failed if r.remedy]
     raise SchemaInvalid(
         f"{len(after.errors) or len(unrepaired)} problem(s) remain" + (
             f"; fix never rewrites or drops objects ({len(untouched)} changed or extra)"
             if untouched else ""), [f.text for f in after.errors],
-        remedy=after.recommendations()[0] if after.recommendations() else None)
+        remedy="; ".join(rows_first) if rows_first else
+        after.recommendations()[0] if after.recommendations() else None)
 
 
 def _left_alone(report: Report) -> list[dict[str, str]]:

@@ -141,8 +141,11 @@ def _sequences(e: Catalog, a: Catalog) -> Iterator[Drift]:
 
 
 def _sequence_change(want: Sequence, have: Sequence) -> str:
-    return "; ".join(f"{f.name.replace('_', ' ')} {getattr(have, f.name)}, expected "
-                     f"{getattr(want, f.name)}" for f in fields(Sequence)
+    def shown(value: object) -> str:
+        return "none" if value is None else str(value)  # OWNED BY NONE
+
+    return "; ".join(f"{f.name.replace('_', ' ')} {shown(getattr(have, f.name))}, expected "
+                     f"{shown(getattr(want, f.name))}" for f in fields(Sequence)
                      if getattr(want, f.name) != getattr(have, f.name))
 
 

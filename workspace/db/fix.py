@@ -26,16 +26,31 @@ from dataclasses import dataclass
 
 import psycopg
 
+from workspace.db.bad_rows import data_remedy, is_data_error, quote_ident
 from workspace.db.catalog import Catalog, Column, Item
 from workspace.db.connect import connection, map_psycopg_errors
 from workspace.db.drift import TYPE_KINDS, Drift, kind_rank
 from workspace.output import redact
 
-__all__ = ["Step", "apply_fix", "plan_fix"]
+__all__ = ["Failure", "Step", "apply_fix", "plan_fix"]
 
 # A step that failed for want of an object a later step makes is tried again.
 _RETRY = {"42704", "42P01", "42883", "3F000", "42703"}
 _DEFAULT_GRANTEE = re.compile(r" TO (.+?)(?: WITH GRANT OPTION)?$")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a step failed: the server's `reason` ("23503 insert or update on ..."), and,
+    when rows are in the way (SQLSTATE class 23), the `remedy` that names the table, the
+    constraint and a query finding the rows: `db fix` again would fail the same way."""
+
+    reason: str
+    sqlstate: str = ""
+    remedy: str = ""
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 @dataclass(frozen=True)
@@ -85,39 +100,39 @@ def _rebuild(expected: Catalog, live: Catalog | None, name: str) -> list[Step]:
 
 
 def apply_fix(url: str, steps: list[Step], *,
-              timeout_s: float) -> tuple[list[Step], list[tuple[Step, str]]]:
+              timeout_s: float) -> tuple[list[Step], list[tuple[Step, Failure]]]:
     done: list[Step] = []
-    failed: list[tuple[Step, str]] = []
+    failed: list[tuple[Step, Failure]] = []
     with map_psycopg_errors("repair"), connection(url, timeout_s=timeout_s) as conn:
         with conn.transaction():
             # Function bodies may name tables created later in this same transaction.
             conn.execute(b"SET LOCAL check_function_bodies = off")
             pending = [s for s in steps if not s.outside_transaction]
             while pending:
-                retry: list[tuple[Step, str]] = []
+                retry: list[tuple[Step, Failure]] = []
                 for step in pending:
-                    reason, sqlstate = _run(conn, step)
-                    if reason is None:
+                    failure = _run(conn, step)
+                    if failure is None:
                         done.append(step)
-                    elif sqlstate in _RETRY:
-                        retry.append((step, reason))
+                    elif failure.sqlstate in _RETRY:
+                        retry.append((step, failure))
                     else:
-                        failed.append((step, reason))
+                        failed.append((step, failure))
                 if len(retry) == len(pending):  # no progress: they stay failed
                     failed += retry
                     break
                 pending = [s for s, _ in retry]
         for step in (s for s in steps if s.outside_transaction):
-            reason, _ = _run(conn, step, savepoint=False)
-            if reason is None:
+            failure = _run(conn, step, savepoint=False)
+            if failure is None:
                 done.append(step)
             else:
-                failed.append((step, reason))
+                failed.append((step, failure))
     return done, failed
 
 
 def _run(conn: psycopg.Connection[tuple], step: Step, *,  # type: ignore[type-arg]
-         savepoint: bool = True) -> tuple[str | None, str]:
+         savepoint: bool = True) -> Failure | None:
     try:
         if savepoint:
             with conn.transaction():  # a savepoint: one failure spoils only itself
@@ -125,9 +140,16 @@ def _run(conn: psycopg.Connection[tuple], step: Step, *,  # type: ignore[type-ar
         else:
             conn.execute(step.sql.encode())
     except psycopg.Error as exc:
-        reason = exc.diag.message_primary or str(exc).strip()
-        return redact.redact(f"{exc.sqlstate or ''} {reason}".strip()), exc.sqlstate or ""
-    return None, ""
+        diag, sqlstate = exc.diag, exc.sqlstate or ""
+        reason = redact.redact(f"{sqlstate} {diag.message_primary or str(exc).strip()}".strip())
+        remedy = ""
+        if is_data_error(sqlstate):
+            table = ".".join(quote_ident(p) for p in (diag.schema_name, diag.table_name) if p)
+            remedy = redact.redact(data_remedy(
+                step.sql, sqlstate, table=table, constraint=quote_ident(diag.constraint_name or ""),
+                column=quote_ident(diag.column_name or "")))
+        return Failure(reason, sqlstate, remedy)
+    return None
 
 
 class _Renderer:

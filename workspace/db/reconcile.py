@@ -81,10 +81,7 @@ def _changed(e: Catalog, a: Catalog, d: Drift) -> str:
     if d.kind == "table":
         return _table(e, a, d.name)
     if d.kind == "sequence":
-        s = e.sequences[d.name]
-        return (f"ALTER SEQUENCE {d.name} AS {s.type} INCREMENT BY {s.increment} "
-                f"MINVALUE {s.min} MAXVALUE {s.max} START WITH {s.start} CACHE {s.cache} "
-                f"{'' if s.cycle else 'NO '}CYCLE")
+        return _sequence(e, a, d.name)
     if d.kind == "index":
         return f"DROP INDEX {d.name};\n{e.indexes[d.name][1]}"
     if d.kind == "function":
@@ -113,6 +110,17 @@ def _column(e: Catalog, a: Catalog, table: str, name: str) -> str:
     return ";\n".join(out)
 
 
+def _sequence(e: Catalog, a: Catalog, name: str) -> str:
+    want, have = e.sequences[name], a.sequences[name]
+    out = [f"ALTER SEQUENCE {name} AS {want.type} INCREMENT BY {want.increment} "
+           f"MINVALUE {want.min} MAXVALUE {want.max} START WITH {want.start} "
+           f"CACHE {want.cache} {'' if want.cycle else 'NO '}CYCLE "
+           f"OWNED BY {want.owned_by or 'NONE'}"]
+    if want.unlogged != have.unlogged:
+        out.append(f"ALTER SEQUENCE {name} SET {'UNLOGGED' if want.unlogged else 'LOGGED'}")
+    return ";\n".join(out)
+
+
 def _options(kind: str, name: str, want: str, have: str) -> list[str]:
     out = []
     wanted = dict(o.split("=", 1) for o in want.split(", ") if o)
@@ -130,10 +138,18 @@ def _table(e: Catalog, a: Catalog, name: str) -> str:
     out = _options("TABLE", name, want.options, have.options)
     if want.unlogged != have.unlogged:
         out.append(f"ALTER TABLE {name} SET {'UNLOGGED' if want.unlogged else 'LOGGED'}")
-    if (want.partition_key, want.partition_of, want.partition_bound) != (
-            have.partition_key, have.partition_of, have.partition_bound):
-        out.append(f"-- partitioning cannot be altered in place: recreate {name} "
-                   f"as {want.partition_key or want.partition_bound or 'a plain table'}")
+    if want.partition_key != have.partition_key:
+        shape = f"PARTITION BY {want.partition_key}" if want.partition_key else "unpartitioned"
+        out.append(f"-- no safe SQL: partitioning cannot be altered in place; recreate {name} "
+                   f"{shape} and move its rows into it")
+    elif (want.partition_of, want.partition_bound) != (have.partition_of, have.partition_bound):
+        # ATTACH checks every row against the bound (and the default partition's rows
+        # against it): rows that do not fit make it fail, whole; none is moved or lost.
+        if have.partition_of:
+            out.append(f"ALTER TABLE {have.partition_of} DETACH PARTITION {name}")
+        if want.partition_of:
+            out.append(f"ALTER TABLE {want.partition_of} ATTACH PARTITION {name} "
+                       f"{want.partition_bound}")
     return ";\n".join(out)
 
 

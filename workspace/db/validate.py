@@ -20,7 +20,7 @@ import psycopg
 from workspace.db import tracking
 from workspace.db.catalog import Catalog, read_catalog
 from workspace.db.connect import connection, map_psycopg_errors
-from workspace.db.drift import Drift, compare, kind_rank
+from workspace.db.drift import TYPE_KINDS, Drift, compare, kind_rank
 from workspace.db.expected import Expected, expected_catalog
 from workspace.db.files import MigrationFile
 from workspace.db.plan import make_plan
@@ -116,10 +116,18 @@ def validate(url: str, precheck: ValidationSettings, migrations: list[MigrationF
         else:
             report.findings.append(Finding(precheck.extra, EXTRA, str(d), d))
     # Missing objects in dependency order: a root (a type, a sequence) before what went
-    # with it (its columns, functions, defaults).
-    report.findings.sort(key=lambda f: (f.group, kind_rank(f.drift.kind) if f.drift else -1,
-                                        f.text))
+    # with it (its columns, functions, defaults). A missing schema, or a type whose loss
+    # took columns or functions with it, comes first of all: a critical table short of a
+    # column is its consequence, and the root is what to read first.
+    report.findings.sort(key=lambda f: (not _is_root(f), f.group,
+                                        kind_rank(f.drift.kind) if f.drift else -1, f.text))
     return report
+
+
+def _is_root(f: Finding) -> bool:
+    d = f.drift
+    return d is not None and d.problem == "missing" and (
+        d.kind == "schema" or (d.kind in TYPE_KINDS and bool(d.detail)))
 
 
 def _covered_by_critical(d: Drift, findings: list[Finding]) -> bool:
