@@ -368,3 +368,23 @@ def test_a_migrations_problem_stops_before_postgresql_starts(shipped: Path,
     assert out.returncode == 6, out.stdout + out.stderr
     assert step_names(out.stdout) == ["config"]
     assert not (shipped / ".workspace" / "postgres").exists()
+
+
+def test_up_records_the_identity_the_backend_gives_once_it_is_up(
+        project: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever backend the registry makes: recorded as started before its start, and with
+    the identity it gives (for a later `stop` to recognise it) as soon as it is up."""
+    from tests.deps.fake_backend import FakeBackend, register
+    from workspace.deps.ref import EMBEDDED_POSTGRES, Instance
+
+    fake = FakeBackend(url=db_url)
+    register(monkeypatch, "embedded", fake)
+    config = Config(project_dir=project, deps=DepsConfig(
+        postgres=DependencyChoice(backend="embedded"), zitadel=DependencyChoice(backend="skip")))
+    seen: list[tuple[list[object], list[object]]] = []
+    result = up(config, Steps(Console(json_mode=True, out=io.StringIO(), err=io.StringIO())),
+                on_started=lambda r: seen.append((list(r.started), list(r.identities))))
+    assert seen == [([EMBEDDED_POSTGRES], []),
+                    ([EMBEDDED_POSTGRES], [Instance(EMBEDDED_POSTGRES, "instance-1")])]
+    assert result.identities == [Instance(EMBEDDED_POSTGRES, "instance-1")]
+    assert fake.calls == [("ports", []), "start"]
