@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import REPO
 from workspace.config.models import Config
 from workspace.deps import BACKENDS, backend_for
-from workspace.deps.ref import DOCKER_ZITADEL, EMBEDDED_POSTGRES, DepRef
+from workspace.deps.ref import DOCKER_ZITADEL, EMBEDDED_POSTGRES, DepRef, Instance, identity_of
 from workspace.run.launcher import UpResult
 from workspace.run.state import RunState, StateStore
 
@@ -51,8 +51,27 @@ def test_an_unknown_reference_makes_the_record_unreadable(tmp_path: Path) -> Non
 def test_the_detached_hand_off_keeps_the_references() -> None:
     from dataclasses import asdict
 
-    result = UpResult(backend="docker", started=[DepRef("postgres", "docker"), DOCKER_ZITADEL])
+    result = UpResult(backend="docker", started=[DepRef("postgres", "docker"), DOCKER_ZITADEL],
+                      identities=[Instance(DOCKER_ZITADEL, "c" * 64)])
     assert UpResult.from_json(json.loads(json.dumps(asdict(result)))) == result
+
+
+def test_the_state_file_keeps_each_identity_and_reads_an_older_postmaster(
+        tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    identity = [123, "boot-id 456"]
+    store.write(RunState(1, 2.0, "foreground", 3.0, started=[EMBEDDED_POSTGRES],
+                         identities=[Instance(EMBEDDED_POSTGRES, identity)]))
+    read = store.read()
+    assert read is not None and read.identities == [Instance(EMBEDDED_POSTGRES, identity)]
+    assert identity_of(read.identities, EMBEDDED_POSTGRES) == identity
+    assert identity_of(read.identities, DOCKER_ZITADEL) is None
+    older = json.loads(store.path.read_text())
+    del older["identities"]
+    older["postmaster"] = identity  # what a workspace before the identities wrote
+    store.path.write_text(json.dumps(older))
+    read = store.read()
+    assert read is not None and read.identities == [Instance(EMBEDDED_POSTGRES, identity)]
 
 
 def test_the_registry_makes_each_backend(tmp_path: Path) -> None:
