@@ -57,7 +57,7 @@ def app_env(config: Config, result: UpResult) -> dict[str, str]:
     return env
 
 
-def describe_run(state: RunState, result: UpResult, config: Config) -> None:
+def describe_run(state: RunState, result: UpResult) -> None:
     """Copy what `up` found and started into the run's record."""
     state.backend, state.database = result.backend, redact.mask_url(result.database_url)
     state.oidc_issuer, state.started = result.oidc_issuer, list(result.started)
@@ -79,7 +79,7 @@ def supervise(config: Config, result: UpResult, *, mode: str, printer: Printer,
 
     store = StateStore(config.state_dir)
     state = RunState.mine(mode)
-    describe_run(state, result, config)
+    describe_run(state, result)
     announced = False
 
     live = LiveSession(config, result, printer)
