@@ -18,6 +18,7 @@ __all__ = ["FakeBackend", "register"]
 class FakeBackend:
     name = "fake"  # no kind run/ could compare (until `register` names it by its key)
     ours = True
+    runs_zitadel = False
 
     def __init__(self, *, url: str = "postgresql://u:secret@127.0.0.1:1/d",
                  running: str = "instance-1") -> None:

@@ -388,3 +388,23 @@ def test_up_records_the_identity_the_backend_gives_once_it_is_up(
                     ([EMBEDDED_POSTGRES], [Instance(EMBEDDED_POSTGRES, "instance-1")])]
     assert result.identities == [Instance(EMBEDDED_POSTGRES, "instance-1")]
     assert fake.calls == [("ports", []), "start"]
+
+
+def test_zitadel_on_auto_runs_where_the_chosen_backend_says(tmp_path: Path) -> None:
+    """With deps.zitadel.backend auto and no issuer: Docker when the configured PostgreSQL
+    backend is docker, else undecided until the backend is chosen, then whatever that
+    backend says (Docker's compose file runs Zitadel too), else skipped."""
+    from tests.deps.fake_backend import FakeBackend
+    from workspace.config.models import OidcConfig
+    from workspace.run.launcher import _zitadel_mode
+
+    config = Config(project_dir=tmp_path)
+    assert _zitadel_mode(config, with_postgres=None) == "auto"
+    chosen = FakeBackend()
+    assert _zitadel_mode(config, with_postgres=chosen.runs_zitadel) == "skip"
+    chosen.runs_zitadel = True
+    assert _zitadel_mode(config, with_postgres=chosen.runs_zitadel) == "docker"
+    issuer = Config(project_dir=tmp_path, oidc=OidcConfig(issuer="https://id.example"))
+    assert _zitadel_mode(issuer, with_postgres=True) == "external"
+    skip = Config(project_dir=tmp_path, deps=DepsConfig(zitadel=DependencyChoice(backend="skip")))
+    assert _zitadel_mode(skip, with_postgres=True) == "skip"

@@ -33,6 +33,7 @@ class Backend(Protocol):
     name: str  # "embedded", "docker", "external": for people (output), never compared
     started_by_us: bool  # whether `stop()` stops anything
     ours: bool  # a server workspace runs (watched while the apps run), not someone else's
+    runs_zitadel: bool  # with deps.zitadel.backend auto, Zitadel runs on it too (Docker)
 
     def check_ports(self, with_services: list[str]) -> None:
         """PortInUse for a port it will bind that something else holds (its own running

@@ -48,6 +48,7 @@ class _DockerService:
 
     name = "docker"
     ours = True
+    runs_zitadel = True
     service = ""
     needs: tuple[str, ...] = ()  # services compose starts with it (depends_on)
 

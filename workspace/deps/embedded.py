@@ -558,6 +558,7 @@ class EmbeddedBackend:
 
     name = "embedded"
     ours = True
+    runs_zitadel = False
 
     def __init__(self, server: EmbeddedPostgres, *, port_given: bool = True) -> None:
         """`port_given`: embedded.port is configured (else the first start chooses one)."""

@@ -17,6 +17,7 @@ class ExternalPostgres:
     name = "external"
     started_by_us = False
     ours = False  # someone else's: its outages show in the apps' health
+    runs_zitadel = False
 
     def __init__(self, config: Config) -> None:
         if config.database.url is None:

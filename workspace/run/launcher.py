@@ -82,7 +82,9 @@ def up(config: Config, steps: Steps,
 def _up(config: Config, steps: Steps, result: UpResult,
         on_started: Callable[[UpResult], object], with_apps: bool = False) -> None:
     with steps.step("config", "Configuration valid") as step:
-        zitadel = _zitadel_mode(config, postgres=config.deps.postgres.backend)
+        choice = config.deps.postgres.backend  # the user's: "auto" decides below
+        zitadel = _zitadel_mode(config, with_postgres=None if choice == "auto"
+                                else choice == "docker")
         _require_client_id(config, zitadel)
         if with_apps:  # an undefined ${VAR} in an app: before anything starts
             from workspace.supervisor.environment import check_apps_env
@@ -95,7 +97,7 @@ def _up(config: Config, steps: Steps, result: UpResult,
         backend, why = choose_backend(config)
         step.detail = f"PostgreSQL: {backend.name} ({why})"
         if zitadel == "auto":  # with Docker chosen, Zitadel runs there too
-            zitadel = _zitadel_mode(config, postgres=backend.name)
+            zitadel = _zitadel_mode(config, with_postgres=backend.runs_zitadel)
             _require_client_id(config, zitadel)
         step.detail += f"; Zitadel: {zitadel}"
     with steps.step("ports", "Ports free") as step:
@@ -167,16 +169,17 @@ def stop_started(config: Config, started: list[DepRef], *,
     return stopped
 
 
-def _zitadel_mode(config: Config, *, postgres: str) -> str:
-    """docker | external | skip, or auto while the PostgreSQL backend is undecided."""
+def _zitadel_mode(config: Config, *, with_postgres: bool | None) -> str:
+    """docker | external | skip, or auto while the PostgreSQL backend is undecided
+    (`with_postgres` None; else whether that backend runs Zitadel too, as Docker does)."""
     choice = config.deps.zitadel.backend
     if choice != "auto":
         return choice
     if config.oidc.issuer:
         return "external"
-    if postgres == "auto":
+    if with_postgres is None:
         return "auto"
-    return "docker" if postgres == "docker" else "skip"
+    return "docker" if with_postgres else "skip"
 
 
 def _require_client_id(config: Config, zitadel: str) -> None:
