@@ -135,6 +135,38 @@ def test_a_pat_older_than_the_running_container_is_stale(tmp_path: Path) -> None
     assert zitadel.created and zitadel.first_boot
 
 
+def test_a_docker_services_identity_is_its_container_not_one_made_since(
+        tmp_path: Path) -> None:
+    """What a dead launcher recorded (the container's id) stops that container only:
+    compose recreates a container with a new id."""
+    zitadel = zitadel_with(tmp_path, before=[], after=[zitadel_container("a" * 64)])
+    zitadel.start()
+    assert zitadel.identity() == "a" * 64
+    assert zitadel.still_runs("a" * 64) and not zitadel.still_runs("b" * 64)
+    since = zitadel_with(tmp_path, before=[zitadel_container("b" * 64)], after=[])
+    assert not since.still_runs("a" * 64)
+    assert zitadel_with(tmp_path, before=[], after=[]).identity() is None
+
+
+def test_docker_checks_its_ports_with_those_it_starts_in_the_same_run(tmp_path: Path) -> None:
+    config = Config(project_dir=tmp_path)
+    project = FakeCompose(config, [], [])
+    postgres = DockerPostgres(config, project=project)  # type: ignore[arg-type]
+    postgres.check_ports(["zitadel"])
+    postgres.check_ports([])
+    assert project.checked == [["postgres", "zitadel"], ["postgres"]]
+
+
+def test_docker_finds_the_recorded_password_in_its_env_file(tmp_path: Path) -> None:
+    config = Config(project_dir=tmp_path)
+    project = FakeCompose(config, [], [])
+    url = DockerPostgres(config, project=project).recorded_url(  # type: ignore[arg-type]
+        "postgresql://app:********@127.0.0.1:5432/workspace")
+    assert url == postgres_url(config, project.env_values())
+    assert url is not None and "pw%20from%20env" in url
+    assert DockerZitadel(config, project=project).recorded_url("x") is None  # type: ignore[arg-type]
+
+
 def test_a_containers_creation_time_is_read_to_the_microsecond() -> None:
     class Container:
         attrs = {"Id": "e" * 64, "Name": "/workspace-zitadel-1",

@@ -435,3 +435,28 @@ def test_setup_queries_are_bounded(pg_server: EmbeddedPostgres, db_url: str) -> 
             blocker.rollback()
     assert isinstance(exc, EmbeddedPostgresError) and "refused setup" in exc.message, exc
     assert "timeout" in exc.message
+
+
+def test_the_embedded_backend_names_its_postmaster_and_finds_its_password_again(
+        pg_server: EmbeddedPostgres) -> None:
+    """Its identity is the postmaster's pid and start (a record of a server stopped
+    since no longer matches); the password of a masked URL it gave comes from its
+    password file; its own running server's port counts as free."""
+    from workspace.deps.embedded import EmbeddedBackend
+    from workspace.output import redact
+    from workspace.supervisor.identity import process_started
+
+    backend = EmbeddedBackend(pg_server)
+    pid = pg_server.status().pid
+    assert pid is not None
+    assert backend.identity() == [pid, process_started(pid)]
+    assert backend.still_runs(backend.identity())
+    assert not backend.still_runs([pid, "another start"])
+    url = pg_server.url()
+    assert backend.recorded_url(redact.mask_url(url)) == url
+    backend.check_ports([])  # held by this very server: reused, not refused
+    stopped = EmbeddedBackend(EmbeddedPostgres(pg_server.data_dir.parent / "none",
+                                               port=pg_server.port))
+    assert stopped.identity() is None
+    with pytest.raises(PortInUse):  # not running: the port is another server's
+        stopped.check_ports([])

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import REPO
 from workspace.config.models import Config
 from workspace.deps import BACKENDS, backend_for
-from workspace.deps.ref import DOCKER_ZITADEL, EMBEDDED_POSTGRES, DepRef
+from workspace.deps.ref import DOCKER_ZITADEL, EMBEDDED_POSTGRES, DepRef, Instance, identity_of
 from workspace.run.launcher import UpResult
 from workspace.run.state import RunState, StateStore
 
@@ -51,8 +51,27 @@ def test_an_unknown_reference_makes_the_record_unreadable(tmp_path: Path) -> Non
 def test_the_detached_hand_off_keeps_the_references() -> None:
     from dataclasses import asdict
 
-    result = UpResult(backend="docker", started=[DepRef("postgres", "docker"), DOCKER_ZITADEL])
+    result = UpResult(backend="docker", started=[DepRef("postgres", "docker"), DOCKER_ZITADEL],
+                      identities=[Instance(DOCKER_ZITADEL, "c" * 64)])
     assert UpResult.from_json(json.loads(json.dumps(asdict(result)))) == result
+
+
+def test_the_state_file_keeps_each_identity_and_reads_an_older_postmaster(
+        tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    identity = [123, "boot-id 456"]
+    store.write(RunState(1, 2.0, "foreground", 3.0, started=[EMBEDDED_POSTGRES],
+                         identities=[Instance(EMBEDDED_POSTGRES, identity)]))
+    read = store.read()
+    assert read is not None and read.identities == [Instance(EMBEDDED_POSTGRES, identity)]
+    assert identity_of(read.identities, EMBEDDED_POSTGRES) == identity
+    assert identity_of(read.identities, DOCKER_ZITADEL) is None
+    older = json.loads(store.path.read_text())
+    del older["identities"]
+    older["postmaster"] = identity  # what a workspace before the identities wrote
+    store.path.write_text(json.dumps(older))
+    read = store.read()
+    assert read is not None and read.identities == [Instance(EMBEDDED_POSTGRES, identity)]
 
 
 def test_the_registry_makes_each_backend(tmp_path: Path) -> None:
@@ -77,4 +96,57 @@ def test_no_code_matches_dependency_keys_as_strings() -> None:
              if path != reader
              for n, line in enumerate(path.read_text().splitlines(), 1)
              if pattern.search(line)]
+    assert found == []
+
+
+_KINDS = {"embedded", "docker", "external"}
+
+
+def backend_name_checks(source: str) -> list[int]:
+    """Lines of `source` that branch on a backend's name (`x.backend == "docker"`,
+    `backend.name in ("embedded", "docker")`) or type (`isinstance(b, EmbeddedBackend)`).
+    A configured choice (`config.deps.postgres.backend`) is the user's, not an identity."""
+    import ast
+
+    def kinds(node: ast.expr) -> bool:
+        if isinstance(node, ast.Constant):
+            return node.value in _KINDS
+        return isinstance(node, (ast.Tuple, ast.List, ast.Set)) and any(
+            kinds(e) for e in node.elts)
+
+    def named(node: ast.expr) -> bool:
+        return (isinstance(node, ast.Attribute) and node.attr in ("backend", "name")
+                and "deps" not in ast.unparse(node).split("."))
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            if any(named(o) for o in operands) and any(kinds(o) for o in operands):
+                found.append(node.lineno)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id == "isinstance" and len(node.args) == 2
+              and any(word in ast.unparse(node.args[1])
+                      for word in ("Embedded", "Docker", "External", "Backend"))):
+            found.append(node.lineno)
+    return found
+
+
+def test_the_check_for_backend_names_finds_them() -> None:
+    """The control: each way of asking a backend's name or type is found."""
+    source = ('if state.backend == "embedded": pass\n'
+              'if backend.name == "docker": pass\n'
+              'if result.backend in ("embedded", "docker"): pass\n'
+              'if isinstance(backend, EmbeddedBackend): pass\n'
+              'if config.deps.postgres.backend == "docker": pass\n'
+              'if mode == "docker": pass\n')
+    assert backend_name_checks(source) == [1, 2, 3, 4]
+
+
+def test_run_asks_its_backends_not_their_names() -> None:
+    """run/ reaches each backend through deps.BACKENDS and the Backend protocol: it never
+    branches on a backend's name or type (Zitadel's mode is a configured choice)."""
+    found = [f"{path.relative_to(REPO)}:{line}"
+             for path in sorted((REPO / "workspace" / "run").glob("*.py"))
+             for line in backend_name_checks(path.read_text())]
     assert found == []

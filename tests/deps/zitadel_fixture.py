@@ -199,12 +199,16 @@ class FakeCompose:
                  after: list[ContainerInfo]) -> None:
         self.pat_file = config.path(config.oidc.pat_file)
         self.before, self.after, self.upped = before, after, False
+        self.checked: list[list[str]] = []  # the services each check_ports was asked for
 
     def containers(self, service: str | None = None) -> list[ContainerInfo]:
         return list(self.after if self.upped else self.before)
 
     def check_ports(self, services: list[str]) -> None:
-        pass
+        self.checked.append(list(services))
+
+    def env_values(self) -> dict[str, str]:
+        return {"POSTGRES_USER": "app", "POSTGRES_PASSWORD": "pw from env"}
 
     def up(self, services: list[str]) -> None:
         self.upped = True

@@ -368,3 +368,43 @@ def test_a_migrations_problem_stops_before_postgresql_starts(shipped: Path,
     assert out.returncode == 6, out.stdout + out.stderr
     assert step_names(out.stdout) == ["config"]
     assert not (shipped / ".workspace" / "postgres").exists()
+
+
+def test_up_records_the_identity_the_backend_gives_once_it_is_up(
+        project: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever backend the registry makes: recorded as started before its start, and with
+    the identity it gives (for a later `stop` to recognise it) as soon as it is up."""
+    from tests.deps.fake_backend import FakeBackend, register
+    from workspace.deps.ref import EMBEDDED_POSTGRES, Instance
+
+    fake = FakeBackend(url=db_url)
+    register(monkeypatch, "embedded", fake)
+    config = Config(project_dir=project, deps=DepsConfig(
+        postgres=DependencyChoice(backend="embedded"), zitadel=DependencyChoice(backend="skip")))
+    seen: list[tuple[list[object], list[object]]] = []
+    result = up(config, Steps(Console(json_mode=True, out=io.StringIO(), err=io.StringIO())),
+                on_started=lambda r: seen.append((list(r.started), list(r.identities))))
+    assert seen == [([EMBEDDED_POSTGRES], []),
+                    ([EMBEDDED_POSTGRES], [Instance(EMBEDDED_POSTGRES, "instance-1")])]
+    assert result.identities == [Instance(EMBEDDED_POSTGRES, "instance-1")]
+    assert fake.calls == [("ports", []), "start"]
+
+
+def test_zitadel_on_auto_runs_where_the_chosen_backend_says(tmp_path: Path) -> None:
+    """With deps.zitadel.backend auto and no issuer: Docker when the configured PostgreSQL
+    backend is docker, else undecided until the backend is chosen, then whatever that
+    backend says (Docker's compose file runs Zitadel too), else skipped."""
+    from tests.deps.fake_backend import FakeBackend
+    from workspace.config.models import OidcConfig
+    from workspace.run.launcher import _zitadel_mode
+
+    config = Config(project_dir=tmp_path)
+    assert _zitadel_mode(config, with_postgres=None) == "auto"
+    chosen = FakeBackend()
+    assert _zitadel_mode(config, with_postgres=chosen.runs_zitadel) == "skip"
+    chosen.runs_zitadel = True
+    assert _zitadel_mode(config, with_postgres=chosen.runs_zitadel) == "docker"
+    issuer = Config(project_dir=tmp_path, oidc=OidcConfig(issuer="https://id.example"))
+    assert _zitadel_mode(issuer, with_postgres=True) == "external"
+    skip = Config(project_dir=tmp_path, deps=DepsConfig(zitadel=DependencyChoice(backend="skip")))
+    assert _zitadel_mode(skip, with_postgres=True) == "skip"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from pathlib import Path
 
 from tests.conftest import free_port
 from tests.stack import Stack, app
@@ -37,3 +38,16 @@ def test_two_apps_on_one_port_are_a_config_error(stack: Stack) -> None:
     assert done.returncode == 3, done.stdout + done.stderr
     assert f"apps.web.port: {port} is apps.api.port too" in done.stderr
     assert not (stack.root / ".workspace" / "postgres").exists()
+
+
+def test_the_chosen_backend_checks_its_own_ports(tmp_path: Path) -> None:
+    """The ports step asks the backend (with Zitadel's when Docker runs it too): the
+    launcher names no backend and checks no type."""
+    from tests.deps.fake_backend import FakeBackend
+    from workspace.config.models import Config
+    from workspace.run.launcher import _check_ports
+
+    fake = FakeBackend()
+    _check_ports(Config(project_dir=tmp_path), fake, "docker")
+    _check_ports(Config(project_dir=tmp_path), fake, "skip")
+    assert fake.calls == [("ports", ["zitadel"]), ("ports", [])]

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.conftest import free_port, query, run_cli
 from tests.stack import Stack, app, assert_nothing_left
@@ -127,3 +128,28 @@ def test_a_password_found_nowhere_is_said_with_the_remedy(tmp_path: Path) -> Non
     assert "postgresql://app:********@db.example:5432/app" in info.value.message
     assert "elsewhere-only" not in info.value.message
     assert "--database-url" in (info.value.remedy or "")
+
+
+def test_the_running_databases_password_is_found_again_by_its_backend(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The state file holds the URL masked; the backend the registry makes for the
+    recorded backend gives the real one back (here a fake registered as "docker": no
+    engine, no env file, no backend name compared)."""
+    from tests.deps.fake_backend import FakeBackend, register
+    from workspace.config.models import Config
+    from workspace.output import redact
+    from workspace.run.running_db import running_database_url
+    from workspace.run.state import RunLock, RunState, StateStore
+
+    fake = FakeBackend(url="postgresql://u:f4ke-pw@127.0.0.1:1/d")
+    register(monkeypatch, "docker", fake)
+    config = Config(project_dir=tmp_path)
+    lock = RunLock(config.state_dir)
+    assert lock.acquire()
+    try:
+        state = RunState.mine("foreground")
+        state.backend, state.database = "docker", redact.mask_url(fake.url)
+        StateStore(config.state_dir).write(state)
+        assert running_database_url(config) == fake.url
+    finally:
+        lock.release()

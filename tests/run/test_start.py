@@ -242,6 +242,7 @@ class _HiccupPostgres:
     """DockerPostgres whose status call fails once (a Docker API timeout), then answers;
     `exit_after` calls later the container has exited."""
 
+    ours = True  # a server of ours: watched
     calls = 0
     exit_after: int | None = None
 

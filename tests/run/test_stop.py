@@ -8,8 +8,10 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.stack import Stack, assert_nothing_left, sleeper_apps
 from tests.supervisor.conftest import wait_for
@@ -78,7 +80,7 @@ def test_a_server_started_again_after_a_launcher_died_in_the_prechecks_is_left_a
     state = json.loads((stack.root / ".workspace" / "run" / "state.json").read_text())
     os.kill(launcher.proc.pid, signal.SIGKILL)
     launcher.wait()
-    assert state["postmaster"] is not None, state  # recorded before the migrations
+    assert state["identities"], state  # recorded before the migrations
     assert stack.cli("db", "server", "stop").returncode == 0
     restarted = stack.cli("db", "server", "start")  # someone else's server now
     assert restarted.returncode == 0, restarted.stderr
@@ -144,3 +146,34 @@ def test_a_stale_state_file_is_never_trusted(stack: Stack) -> None:
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def _dead_launchers_record(config_dir: Path, identity: str) -> None:
+    """What a launcher killed after its database came up leaves: the database (run by
+    the backend registered as "docker") and the identity its backend gave once it was up."""
+    (config_dir / "run").mkdir(parents=True)
+    ref = {"service": "postgres", "backend": "docker"}
+    (config_dir / "run" / "state.json").write_text(json.dumps({
+        "pid": 1, "pid_started": 2.0, "mode": "foreground", "started_at": 3.0,
+        "backend": "docker", "started": [ref],
+        "identities": [{"ref": ref, "identity": identity}]}))
+
+
+@pytest.mark.parametrize(("recorded", "stopped"), [("instance-1", True), ("instance-0", False)])
+def test_a_dead_launchers_dependency_is_stopped_by_its_backend_while_it_is_the_recorded_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recorded: str, stopped: bool) -> None:
+    """cleanup_stale asks the backend the registry makes whether what runs now is the
+    instance recorded, and has that backend stop it: no backend's name is compared."""
+    from tests.deps.fake_backend import FakeBackend, register
+    from workspace.config.models import Config
+    from workspace.run.stop import cleanup_stale
+
+    fake = FakeBackend(running="instance-1")
+    register(monkeypatch, "docker", fake)
+    config = Config(project_dir=tmp_path)
+    _dead_launchers_record(config.state_dir, recorded)
+    cleaned = cleanup_stale(config)
+    assert ("stop" in fake.calls) is stopped, (cleaned, fake.calls)
+    assert cleaned == "launcher pid 1 (foreground): " + (
+        "stopped fake server" if stopped else "nothing was left")
+    assert not (config.state_dir / "run" / "state.json").exists()

@@ -124,7 +124,7 @@ def _own_database(config: Config) -> tuple[str, str]:
     from workspace.deps import choose_backend
 
     backend, _ = choose_backend(config)
-    if backend.name not in ("embedded", "docker"):
+    if not backend.ours:  # someone else's server (external)
         raise DatabaseNotOurs(f"the {backend.name} backend's database was not created by "
                               "workspace; nothing was dropped")
     return backend.start(), backend.name

@@ -1,7 +1,8 @@
 """Where the database comes from: a URL someone gave us, our container, or the embedded
 PostgreSQL. `choose_backend` decides, for `workspace up` and every `db` command alike.
 
-    BACKENDS["docker"](config, "zitadel")      # a deps.base.Backend: start, check_alive, stop
+    BACKENDS["docker"](config, "zitadel")      # a deps.base.Backend: ports, start, identity,
+                                               # check_alive, stop, still_runs, recorded_url
     backend_for(config, DepRef("postgres", "embedded")).stop()
 """
 
@@ -31,17 +32,18 @@ def embedded_server(config: Config) -> EmbeddedPostgres:
     from workspace.deps.embedded import EmbeddedPostgres
 
     e = config.embedded
+    migrations = config.path(config.migrations.dir)
     return EmbeddedPostgres(config.path(e.data_dir), host=e.host, port=e.port,
                             database=e.database, start_timeout_s=e.start_timeout_s,
                             extensions=config.precheck.required_extensions,
-                            available=sorted(pg_extensions.mentioned_in(
-                                config.path(config.migrations.dir))))
+                            available=lambda: sorted(pg_extensions.mentioned_in(migrations)))
 
 
 def _embedded(config: Config, service: str) -> Backend:
     from workspace.deps.embedded import EmbeddedBackend
 
-    return EmbeddedBackend(embedded_server(config))  # PostgreSQL only
+    return EmbeddedBackend(embedded_server(config),  # PostgreSQL only
+                           port_given=config.embedded.port is not None)
 
 
 def _docker(config: Config, service: str) -> Backend:
@@ -57,7 +59,8 @@ def _external(config: Config, service: str) -> Backend:
 
 
 # Each backend, by its key (config's deps.*.backend, DepRef.backend): it makes the
-# object that starts, watches (check_alive) and stops that service. Imported when used.
+# object that checks the ports of, starts, identifies, watches (check_alive) and stops
+# that service, and finds its password again (deps/base.py). Imported when used.
 BACKENDS: dict[str, Callable[[Config, str], Backend]] = {
     "embedded": _embedded, "docker": _docker, "external": _external}
 

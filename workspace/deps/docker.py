@@ -5,6 +5,7 @@ docker/docker-compose.yml (compose.py), on an engine found by docker_engine.py.
     url = pg.start()        # `docker compose up -d postgres`; reuses our container if any
     pg.check_alive()        # DependencyExited at once, with its last log lines, if it died
     pg.probe()              # None when healthy, else the reason
+    pg.identity()           # its container's id, recorded; pg.still_runs(id) later
     pg.stop()               # stops the container this run started; the volume stays
 
     zitadel = DockerZitadel(config)
@@ -14,6 +15,7 @@ docker/docker-compose.yml (compose.py), on an engine found by docker_engine.py.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 from workspace.config.models import Config
@@ -40,7 +42,13 @@ def postgres_url(config: Config, values: Mapping[str, str]) -> str:
 # -- the backends the launcher uses ----------------------------------------------------
 
 class _DockerService:
+    """One service of the compose project; its identity is its container's id (compose
+    recreates a container with a new one), so a dead launcher's record stops the
+    container it started, not one made since."""
+
     name = "docker"
+    ours = True
+    runs_zitadel = True
     service = ""
     needs: tuple[str, ...] = ()  # services compose starts with it (depends_on)
 
@@ -58,6 +66,21 @@ class _DockerService:
         self.reused = [info for info in before if not info.running]
         self.started_by_us = not running  # before: an `up` cut short leaves containers
         self.project.up([self.service])
+
+    def check_ports(self, with_services: list[str]) -> None:
+        """Its configured ports (and those of `with_services`, started in the same run)
+        free, or held by our own running containers of those services."""
+        self.project.check_ports([self.service, *with_services])
+
+    def identity(self) -> Any:
+        found = self.project.containers(self.service)
+        return found[0].id if found else None
+
+    def still_runs(self, identity: Any) -> bool:
+        return any(info.id == identity for info in self.project.containers(self.service))
+
+    def recorded_url(self, masked: str) -> str | None:
+        return None  # Zitadel's issuer holds no password
 
     def check_alive(self) -> None:
         """DependencyExited at once if the container exited (or was removed)."""
@@ -82,6 +105,10 @@ class DockerPostgres(_DockerService):
 
     def start(self) -> str:
         self._up()
+        return postgres_url(self.config, self.project.env_values())
+
+    def recorded_url(self, masked: str) -> str | None:
+        """From the env file, where the compose project keeps its password."""
         return postgres_url(self.config, self.project.env_values())
 
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import importlib.util
 import logging
 import os
@@ -45,10 +46,11 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
@@ -59,6 +61,7 @@ from workspace.deps.pg_processes import is_postgres, processes_on
 from workspace.deps.ports import any_free_port, is_free, require_free
 from workspace.errors import DependencyExited, DiskFull, EmbeddedPostgresError, WorkspaceError
 from workspace.output import redact
+from workspace.supervisor.identity import process_started, same_process
 from workspace.waits import polling
 
 __all__ = ["PG_MAJOR", "EmbeddedBackend", "EmbeddedPostgres", "EmbeddedStatus", "bin_dir",
@@ -99,11 +102,13 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path, *, host: str = "127.0.0.1", port: int | None = DEFAULT_PORT,
                  database: str = "workspace", start_timeout_s: float = 60.0,
                  extensions: Sequence[str] = ("vector",),
-                 available: Sequence[str] = (), lock_wait_s: float = _LOCK_WAIT_S,
+                 available: Sequence[str] | Callable[[], Sequence[str]] = (),
+                 lock_wait_s: float = _LOCK_WAIT_S,
                  setup_timeout_s: float = _SETUP_TIMEOUT_S) -> None:
         """`extensions`: created in the database when the server starts (the precheck's
         required_extensions); `available`: also made installable (those the migrations
-        create), e.g. pgcrypto, fetched on first need. `lock_wait_s` bounds the wait for
+        create), e.g. pgcrypto, fetched on first need (a callable: asked at the first
+        start). `lock_wait_s` bounds the wait for
         another command's setup (start, stop, upgrade), `setup_timeout_s` each setup
         query (statement and lock timeouts)."""
         self.data_dir = data_dir.resolve()
@@ -114,11 +119,18 @@ class EmbeddedPostgres:
         self.lock_wait_s = lock_wait_s
         self.setup_timeout_s = setup_timeout_s
         self.extensions = tuple(dict.fromkeys(extensions))
-        self.available = tuple(dict.fromkeys([*extensions, *available]))
+        self._available = available
         self.log_file = self.data_dir / "server.log"
         self.password_file = self.data_dir.with_name(self.data_dir.name + ".password")
         self.port_file = self.data_dir.with_name(self.data_dir.name + ".port")
         self._lock_file = self.data_dir.with_name(self.data_dir.name + ".lock")
+
+    @functools.cached_property
+    def available(self) -> tuple[str, ...]:
+        """The extensions made installable: `extensions`, then `available` (read when
+        first needed, at a start: a command that only asks the server reads no migration)."""
+        more = self._available() if callable(self._available) else self._available
+        return tuple(dict.fromkeys([*self.extensions, *more]))
 
     @property
     def port(self) -> int:
@@ -540,13 +552,31 @@ def _system_user() -> pwd.struct_passwd:
 
 
 class EmbeddedBackend:
-    """The embedded server as a `deps.base.Backend` for the launcher."""
+    """The embedded server as a `deps.base.Backend` for the launcher. Its identity is
+    the postmaster's: [pid, start] (supervisor/identity.py: boot id and start time in
+    clock ticks), so a record outlives neither a reboot nor the pid's reuse."""
 
     name = "embedded"
+    ours = True
+    runs_zitadel = False
 
-    def __init__(self, server: EmbeddedPostgres) -> None:
+    def __init__(self, server: EmbeddedPostgres, *, port_given: bool = True) -> None:
+        """`port_given`: embedded.port is configured (else the first start chooses one)."""
         self.server = server
+        self.port_given = port_given
         self.started_by_us = False
+
+    def check_ports(self, with_services: list[str]) -> None:
+        """Its port free, or held by this very server (reused). None to check when the
+        port is not configured and none was chosen yet: the first start chooses a free one."""
+        server = self.server
+        if server.status().running:
+            return  # held by our own server: it is reused
+        if not self.port_given and not server.port_file.is_file():
+            return
+        require_free(server.host, server.port, setting="embedded.port",
+                     or_else="" if self.port_given
+                     else f"or remove {server.port_file} (a free port is chosen again)")
 
     def start(self) -> str:
         # Set before starting: a start cut short (Ctrl-C) still leaves a server to stop.
@@ -559,3 +589,17 @@ class EmbeddedBackend:
 
     def stop(self) -> list[str]:
         return ["embedded PostgreSQL"] if self.server.stop() else []
+
+    def identity(self) -> Any:
+        pid = self.server.status().pid
+        began = process_started(pid) if pid else None
+        return [pid, began] if pid and began else None
+
+    def still_runs(self, identity: Any) -> bool:
+        pid, began = identity
+        return same_process(int(pid), began)
+
+    def recorded_url(self, masked: str) -> str | None:
+        password = self.server.password_file.read_text().strip()
+        redact.register(password)
+        return masked.replace(f":{redact.MASK}@", f":{quote(password, safe='')}@", 1)

@@ -24,9 +24,8 @@ from workspace.db import migrate_project
 from workspace.db.files import MigrationFile, find_migrations
 from workspace.deps import backend_for, choose_backend
 from workspace.deps.base import Backend
-from workspace.deps.embedded import EmbeddedBackend
 from workspace.deps.ports import require_free
-from workspace.deps.ref import DOCKER_ZITADEL, DepRef
+from workspace.deps.ref import DOCKER_ZITADEL, DepRef, Instance
 from workspace.errors import (
     ConfigError,
     OAuthClientMissing,
@@ -47,6 +46,7 @@ class UpResult:
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None  # configured, or made by the Zitadel bootstrap
     started: list[DepRef] = field(default_factory=list)  # what this run started
+    identities: list[Instance] = field(default_factory=list)  # theirs, once up
     migrations_applied: int = 0
     validation_warnings: list[str] = field(default_factory=list)
     validated: bool = False
@@ -55,7 +55,8 @@ class UpResult:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> UpResult:
         """As `asdict()` gave it (the detached supervisor's hand-off)."""
-        return cls(**{**data, "started": [DepRef.from_json(r) for r in data.get("started", [])]})
+        return cls(**{**data, "started": [DepRef.from_json(r) for r in data.get("started", [])],
+                      "identities": [Instance.from_json(i) for i in data.get("identities", [])]})
 
 
 def up(config: Config, steps: Steps,
@@ -81,7 +82,9 @@ def up(config: Config, steps: Steps,
 def _up(config: Config, steps: Steps, result: UpResult,
         on_started: Callable[[UpResult], object], with_apps: bool = False) -> None:
     with steps.step("config", "Configuration valid") as step:
-        zitadel = _zitadel_mode(config, postgres=config.deps.postgres.backend)
+        choice = config.deps.postgres.backend  # the user's: "auto" decides below
+        zitadel = _zitadel_mode(config, with_postgres=None if choice == "auto"
+                                else choice == "docker")
         _require_client_id(config, zitadel)
         if with_apps:  # an undefined ${VAR} in an app: before anything starts
             from workspace.supervisor.environment import check_apps_env
@@ -94,7 +97,7 @@ def _up(config: Config, steps: Steps, result: UpResult,
         backend, why = choose_backend(config)
         step.detail = f"PostgreSQL: {backend.name} ({why})"
         if zitadel == "auto":  # with Docker chosen, Zitadel runs there too
-            zitadel = _zitadel_mode(config, postgres=backend.name)
+            zitadel = _zitadel_mode(config, with_postgres=backend.runs_zitadel)
             _require_client_id(config, zitadel)
         step.detail += f"; Zitadel: {zitadel}"
     with steps.step("ports", "Ports free") as step:
@@ -127,9 +130,10 @@ def _recorded(result: UpResult, key: DepRef, dependency: Backend,
     """`key` stays in result.started when `dependency` was started by this run, also when
     its start is cut short (a failure, Ctrl-C): what it left must be stopped. It is
     recorded before the start, so a launcher killed meanwhile leaves the record, and
-    again once it is up, now with its identity (the postmaster's pid and start), so a
-    launcher killed later (during the migrations) leaves a record naming that server,
-    not whatever runs on its data directory by the time the record is cleaned up."""
+    again once it is up, now with the identity its backend gives (e.g. the postmaster's
+    pid and start), so a launcher killed later (during the migrations) leaves a record
+    naming that server, not whatever runs on its data directory by the time the record
+    is cleaned up."""
     result.started.append(key)
     on_started(result)
     try:
@@ -137,6 +141,12 @@ def _recorded(result: UpResult, key: DepRef, dependency: Backend,
     finally:
         if not dependency.started_by_us:  # it was running already: not ours to stop
             result.started.remove(key)
+        else:  # also when its start was cut short: what came up is named
+            identity = None
+            with contextlib.suppress(Exception):  # unknown: stopped by its data dir / name
+                identity = dependency.identity()
+            result.identities = [*(i for i in result.identities if i.ref != key),
+                                 *([Instance(key, identity)] if identity is not None else [])]
         on_started(result)
 
 
@@ -159,16 +169,17 @@ def stop_started(config: Config, started: list[DepRef], *,
     return stopped
 
 
-def _zitadel_mode(config: Config, *, postgres: str) -> str:
-    """docker | external | skip, or auto while the PostgreSQL backend is undecided."""
+def _zitadel_mode(config: Config, *, with_postgres: bool | None) -> str:
+    """docker | external | skip, or auto while the PostgreSQL backend is undecided
+    (`with_postgres` None; else whether that backend runs Zitadel too, as Docker does)."""
     choice = config.deps.zitadel.backend
     if choice != "auto":
         return choice
     if config.oidc.issuer:
         return "external"
-    if postgres == "auto":
+    if with_postgres is None:
         return "auto"
-    return "docker" if postgres == "docker" else "skip"
+    return "docker" if with_postgres else "skip"
 
 
 def _require_client_id(config: Config, zitadel: str) -> None:
@@ -181,24 +192,10 @@ def _require_client_id(config: Config, zitadel: str) -> None:
 
 
 def _check_ports(config: Config, backend: Backend, zitadel: str) -> None:
-    """Configured ports free, or held by our own server or containers (reused)."""
-    if backend.name == "docker":
-        from workspace.deps.docker import DockerPostgres
-
-        assert isinstance(backend, DockerPostgres)
-        backend.project.check_ports(["postgres", "zitadel"] if zitadel == "docker"
-                                    else ["postgres"])
-        return
-    if not isinstance(backend, EmbeddedBackend):
-        return
-    server = backend.server
-    if server.status().running:
-        return  # held by our own server: it is reused
-    if config.embedded.port is None and not server.port_file.is_file():
-        return  # the first start chooses a free one
-    require_free(server.host, server.port, setting="embedded.port",
-                 or_else="" if config.embedded.port is not None
-                 else f"or remove {server.port_file} (a free port is chosen again)")
+    """Configured ports free, or held by our own server or containers (reused): the
+    backend's, and Zitadel's when it runs on Docker (which checks it with PostgreSQL's
+    when that backend runs it too; a backend that does not ignores it)."""
+    backend.check_ports(["zitadel"] if zitadel == "docker" else [])
 
 
 def _check_app_ports(config: Config) -> None:

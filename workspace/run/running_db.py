@@ -4,12 +4,13 @@
     url = database_url(config)           # configured, else running, else the backend's
 
 The launcher records the URL it used in `.workspace/run/state.json`, masked (no password
-ever lands in a file). The password is found again where the backend keeps it: the
-embedded server's password file, the Docker backend's env file, or, for an external
-database, the URL this command was configured with or the launcher's own environment
-(`DATABASE_URL`, readable by its user only). A candidate counts only when it masks to the
-recorded URL, so the `db` commands reach the very database the apps use, whatever this
-shell's environment (no Docker variables, no DATABASE_URL), and never start another.
+ever lands in a file). The password is found again where the backend keeps it
+(`Backend.recorded_url`: the embedded server's password file, the Docker backend's env
+file, an external database's configured URL), or the URL this command was configured
+with, or the launcher's own environment (`DATABASE_URL`, readable by its user only). A
+candidate counts only when it masks to the recorded URL, so the `db` commands reach the
+very database the apps use, whatever this shell's environment (no Docker variables, no
+DATABASE_URL), and never start another.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 from workspace.errors import DatabaseUnreachable
 from workspace.output import redact
@@ -60,23 +60,13 @@ def running_database_url(config: Config) -> str | None:
 
 
 def _candidates(config: Config, state: RunState) -> Iterator[Callable[[], str | None]]:
-    masked = state.database
-    if state.backend == "embedded":
-        def embedded() -> str:
-            from workspace.deps.embedded import EmbeddedPostgres
+    def backends() -> str | None:  # where the backend that runs it keeps its password
+        from workspace.deps import backend_for
+        from workspace.deps.ref import DepRef
 
-            server = EmbeddedPostgres(config.path(config.embedded.data_dir))
-            password = server.password_file.read_text().strip()
-            redact.register(password)
-            return masked.replace(f":{redact.MASK}@", f":{quote(password, safe='')}@", 1)
-        yield embedded
-    if state.backend == "docker":
-        def docker() -> str:
-            from workspace.deps.compose import ComposeProject
-            from workspace.deps.docker import postgres_url
-
-            return postgres_url(config, ComposeProject(config).env_values())
-        yield docker
+        return backend_for(config, DepRef("postgres", state.backend)).recorded_url(
+            state.database)
+    yield backends
     if config.database.url is not None:
         configured = config.database.url.get_secret_value()
         yield lambda: configured

@@ -21,13 +21,12 @@ from typing import Any
 
 from workspace.config.models import Config
 from workspace.deps import backend_for
-from workspace.deps.ref import DOCKER_ZITADEL, EMBEDDED_POSTGRES, DepRef
+from workspace.deps.ref import DOCKER_ZITADEL, DepRef
 from workspace.output import redact
 from workspace.run.launcher import UpResult, stop_started
 from workspace.run.state import RunState, StateStore
 from workspace.signals import signals_deferred
 from workspace.supervisor.depwatch import DependencyWatch
-from workspace.supervisor.identity import process_started
 from workspace.supervisor.printer import Printer
 from workspace.supervisor.snapshot import AppState
 
@@ -58,19 +57,14 @@ def app_env(config: Config, result: UpResult) -> dict[str, str]:
     return env
 
 
-def describe_run(state: RunState, result: UpResult, config: Config) -> None:
+def describe_run(state: RunState, result: UpResult) -> None:
     """Copy what `up` found and started into the run's record."""
     state.backend, state.database = result.backend, redact.mask_url(result.database_url)
     state.oidc_issuer, state.started = result.oidc_issuer, list(result.started)
+    state.identities = [i for i in result.identities if i.ref in result.started]
     state.migrations_applied = result.migrations_applied
     state.validation = ({"valid": True, "warnings": result.validation_warnings}
                         if result.validated else None)
-    if EMBEDDED_POSTGRES in result.started:
-        from workspace.deps import embedded_server
-
-        pid = embedded_server(config).status().pid
-        started_at = process_started(pid) if pid else None
-        state.postmaster = [pid, started_at] if pid and started_at else None
 
 
 def supervise(config: Config, result: UpResult, *, mode: str, printer: Printer,
@@ -85,7 +79,7 @@ def supervise(config: Config, result: UpResult, *, mode: str, printer: Printer,
 
     store = StateStore(config.state_dir)
     state = RunState.mine(mode)
-    describe_run(state, result, config)
+    describe_run(state, result)
     announced = False
 
     live = LiveSession(config, result, printer)
@@ -138,10 +132,10 @@ def _dependency_watch(config: Config, result: UpResult, *, warn: Callable[[str],
     """What the apps must not run without: the database and Zitadel, when they are ours
     (an external server's outage shows in the apps' health instead), watched from a
     thread: a failed poll (a Docker API hiccup) is retried, only an exit ends the run."""
-    refs = [DepRef("postgres", result.backend)] if result.backend in ("embedded", "docker") \
-        else []
+    refs = [DepRef("postgres", result.backend)] if result.backend else []
     if DOCKER_ZITADEL in result.started:
         refs.append(DOCKER_ZITADEL)
-    checks = {str(ref): backend_for(config, ref).check_alive for ref in refs}
+    backends = {ref: backend_for(config, ref) for ref in refs}
+    checks = {str(ref): backend.check_alive for ref, backend in backends.items() if backend.ours}
     return DependencyWatch(checks, warn=warn, every_s=every_s,
                            call_timeout_s=config.docker.engine_timeout_s + 5.0)

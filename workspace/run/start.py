@@ -71,7 +71,7 @@ def _run(config: Config, console: Console, lock: RunLock, *, detach: bool) -> in
 
         def started(progress: UpResult) -> None:
             with deferred():  # called where a signal raises: the record is written whole
-                describe_run(run, progress, config)
+                describe_run(run, progress)
                 store.write(run)
 
         steps = Steps(console)
@@ -95,7 +95,7 @@ def _run(config: Config, console: Console, lock: RunLock, *, detach: bool) -> in
         if result is not None:  # what the apps' supervisor did not stop (or never ran)
             stop_started(config, result.started, during=exc)
             if state is not None:
-                describe_run(state, result, config)
+                describe_run(state, result)
         if state is not None and state.started:  # could not be stopped: keep the record
             store.write(state)
         elif state is not None:  # ours, and nothing of this run is left

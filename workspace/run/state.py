@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workspace.deps.ref import DepRef
+from workspace.deps.ref import EMBEDDED_POSTGRES, DepRef, Instance
 from workspace.output import redact
 from workspace.supervisor.identity import Identity, process_started, same_process
 from workspace.supervisor.snapshot import AppState
@@ -47,7 +47,7 @@ class RunState:
     oidc_issuer: str | None = None
     started: list[DepRef] = field(default_factory=list)  # for launcher.stop_started
     migrations_applied: int = 0  # by this start
-    postmaster: list[Any] | None = None  # [pid, identity] of the embedded server started
+    identities: list[Instance] = field(default_factory=list)  # of `started`, once up
     validation: dict[str, Any] | None = None  # once the schema was validated
     apps: dict[str, AppState] = field(default_factory=dict)
     phase: str = "starting"  # starting | running | stopping | stopped
@@ -62,7 +62,11 @@ class RunState:
     def from_json(cls, data: dict[str, Any]) -> RunState:
         apps = {name: AppState(**app) for name, app in data.pop("apps", {}).items()}
         started = [DepRef.from_json(ref) for ref in data.pop("started", [])]  # old form too
-        return cls(**data, apps=apps, started=started)
+        identities = [Instance.from_json(i) for i in data.pop("identities", [])]
+        postmaster = data.pop("postmaster", None)  # an older workspace's embedded identity
+        if postmaster is not None:
+            identities.append(Instance(EMBEDDED_POSTGRES, postmaster))
+        return cls(**data, apps=apps, started=started, identities=identities)
 
     def alive(self) -> bool:
         return same_process(self.pid, self.pid_started)

@@ -5,8 +5,9 @@
     cleanup_stale(config)        # with the run lock held: what a dead launcher left
 
 Nothing recorded is trusted: a pid is signalled only while it is the process that
-started at the recorded time, and the embedded server only stopped when it is the
-postmaster the dead launcher started (not one started since, e.g. after a reboot).
+started at the recorded time, and a dependency only stopped when its backend says it is
+the instance the dead launcher started (the embedded server's postmaster, a container),
+not one started since, e.g. after a reboot.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import signal
 import time
 
 from workspace.config.models import Config
-from workspace.deps.ref import EMBEDDED_POSTGRES
+from workspace.deps import backend_for
+from workspace.deps.ref import identity_of
 from workspace.errors import AlreadyRunning
 from workspace.output.console import Console
 from workspace.run.launcher import stop_started
@@ -104,11 +106,11 @@ def cleanup_stale(config: Config) -> str:
     terminate_groups(groups, grace_s=config.supervisor.stop_grace_s)
     if groups:
         done.append(f"stopped {len(groups)} leftover app process group(s)")
-    started = list(state.started)
-    if EMBEDDED_POSTGRES in started and state.postmaster is not None:
-        pid, began = state.postmaster
-        if not same_process(int(pid), began):  # stopped since, or another one runs now
-            started.remove(EMBEDDED_POSTGRES)
+    # each as its backend identified it once up (none recorded: it was not up yet);
+    # one stopped since, or another one running now, is not the dead launcher's
+    started = [ref for ref in state.started
+               if (identity := identity_of(state.identities, ref)) is None
+               or backend_for(config, ref).still_runs(identity)]
     stopped = stop_started(config, started)
     if stopped:
         done.append(f"stopped {', '.join(stopped)}")
