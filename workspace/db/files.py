@@ -1,8 +1,8 @@
 """Discovery of migration files in the project's layout (`layouts`), in version order.
 
 Every check here runs before the database is touched: names, duplicate versions,
-encoding, emptiness, directives; and SQL syntax (through `sqlparse`) for every file
-before it is applied. The first problem found stops
+encoding, emptiness, directives (`sqltext`); and SQL syntax (through `sqlparse`, loaded
+then) for every file before it is applied. The first problem found stops
 the run with a `MigrationFileError` naming the file and, where there is one, the line.
 """
 
@@ -15,21 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workspace.db.layouts import Entry, Version, choose_layout, naming_rule, order_of, parse_version, scan
-from workspace.db.sqlparse import (
-    Directives,
-    Note,
-    Parsed,
-    Statement,
-    check_text,
-    line_col,
-    parse_directives,
-    split_migration,
-)
+from workspace.db.sqltext import Directives, check_text, line_col, parse_directives
 from workspace.errors import MigrationFileError
 from workspace.userfile import NotReadable, describe, read_regular
 
 if TYPE_CHECKING:
     from workspace.db.parse_cache import ParseCache
+    from workspace.db.sqlparse import Note, Parsed, Statement
 
 __all__ = ["MigrationFile", "check_sql", "checksum", "detect_layout", "find_migrations",
            "load_migration"]
@@ -62,6 +54,8 @@ class MigrationFile:
 
     @cached_property
     def parsed(self) -> Parsed:
+        from workspace.db.sqlparse import split_migration  # only files about to be applied
+
         return split_migration(self.path, self.text, transactional=self.transactional)
 
     @cached_property

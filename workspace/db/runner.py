@@ -36,7 +36,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import pq
@@ -53,7 +53,7 @@ from workspace.db.connect import (
 from workspace.db.files import MigrationFile, check_sql
 from workspace.db.lock import holding_lock, migration_lock
 from workspace.db.plan import Plan, make_plan
-from workspace.db.sqlparse import Statement, line_col
+from workspace.db.sqltext import line_col
 from workspace.errors import (
     ChecksumMismatch,
     ConfigError,
@@ -62,6 +62,9 @@ from workspace.errors import (
     display_path,
 )
 from workspace.output import redact
+
+if TYPE_CHECKING:
+    from workspace.db.sqlparse import Statement
 
 __all__ = ["AppliedNow", "MigrateResult", "RunnerSettings", "migrate", "read_plan"]
 
