@@ -9,7 +9,6 @@ the run with a `MigrationFileError` naming the file and, where there is one, the
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,18 +30,23 @@ MAX_BYTES = 2**30 - 1  # PostgreSQL takes no query string longer (MaxAllocSize)
 NAMING_RULE = naming_rule("numbered")
 
 
-@dataclass(frozen=True)
 class MigrationFile:
     """One migration. Its SQL is parsed on first use of `statements` (which raises
     `MigrationFileError` on bad SQL): the runner parses every file it is about to
-    apply before it writes anything, and an up-to-date run parses nothing."""
+    apply before it writes anything, and an up-to-date run parses nothing. (A plain
+    class: a dataclass costs about 3M instructions to define, on every start.)"""
 
-    version: Version  # an int, as recorded in the tracking table; Flyway's: "1.1"
-    name: str  # relative to the migrations directory, e.g. "0001_init.sql", "2024-..._x/up.sql"
-    path: Path
-    text: str  # BOM removed, line endings as in the file
-    checksum: str
-    directives: Directives
+    def __init__(self, version: Version, name: str, path: Path, text: str, checksum: str,
+                 directives: Directives) -> None:
+        self.version = version  # an int, as recorded in the tracking table; Flyway's: "1.1"
+        self.name = name  # relative to the migrations directory: "0001_init.sql", "..._x/up.sql"
+        self.path = path
+        self.text = text  # BOM removed, line endings as in the file
+        self.checksum = checksum
+        self.directives = directives
+
+    def __repr__(self) -> str:
+        return f"MigrationFile({self.name!r}, version={self.version!r})"
 
     @property
     def transactional(self) -> bool:
