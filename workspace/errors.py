@@ -438,8 +438,9 @@ class MigrationFileError(WorkspaceError):
 
     code_info = MIGRATION_FILE_INVALID
 
-    def __init__(self, path: Path, problem: str, *, line: int | None = None,
+    def __init__(self, path: Path | str, problem: str, *, line: int | None = None,
                  column: int | None = None, remedy: str | None = None) -> None:
+        path = Path(path)
         where = display_path(path)
         if line is not None:
             where += f":{line}"

@@ -14,6 +14,7 @@ are dotted; `order` sorts both as Flyway does (1.2 < 1.10; 1.0 is 1).
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -55,44 +56,62 @@ def naming_rule(layout: str) -> str:
 class Entry:
     """One entry of the migrations directory that looks like a migration of `layout`
     (None: a `.sql` name no layout accepts). `ignored`: a down migration, kept only
-    because it tells the layout apart. (A plain class, as the others built for every
-    file at every start: a dataclass costs about 3M instructions to define.)"""
+    because it tells the layout apart. `file` is its path as a string, for the system
+    calls; `path` (a Path) is made on first use: joining a Path costs more than reading
+    a small file, and a run with nothing to apply names no file.
 
-    __slots__ = ("ignored", "layout", "name", "path")
+    (A plain class, as the others built for every file at every start: a dataclass costs
+    about 3M instructions to define.)"""
 
-    def __init__(self, path: Path, name: str, layout: str | None,
+    __slots__ = ("_path", "file", "ignored", "layout", "name")
+
+    def __init__(self, file: str | Path, name: str, layout: str | None,
                  ignored: bool = False) -> None:
-        self.path = path
+        self._path = file if isinstance(file, Path) else None
+        self.file = os.fspath(file)
         self.name = name  # relative to the migrations directory, e.g. "2024-01-01-120000_x/up.sql"
         self.layout = layout
         self.ignored = ignored
 
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            self._path = Path(self.file)
+        return self._path
 
-def scan(directory: Path, paths: list[Path]) -> list[Entry]:
-    """Classify the sorted entries `paths` of `directory` (hidden ones already left out)."""
+
+def scan(directory: Path, names: list[str]) -> list[Entry]:
+    """Classify the sorted entry names of `directory` (hidden ones already left out)."""
     out: list[Entry] = []
-    for path in paths:
-        name = path.name
+    prefix = os.path.join(directory, "")
+    for name in names:
         if not name.lower().endswith(".sql"):
-            if _DIESEL_DIR.match(name) and path.is_dir():
-                up = path / "up.sql"
-                out.append(Entry(up, f"{name}/up.sql", "diesel"))
+            if _DIESEL_DIR.match(name) and (directory / name).is_dir():
+                out.append(Entry(f"{prefix}{name}/up.sql", f"{name}/up.sql", "diesel"))
             continue  # READMEs, editor files, other directories
-        out.append(_classify(path, name))
+        out.append(_classify(prefix + name, name))
     return out
 
 
-def _classify(path: Path, name: str) -> Entry:
-    if match := _GOLANG.match(name):
-        return Entry(path, name, "golang-migrate", ignored=match["direction"] == "down")
-    if _FLYWAY.match(name):
-        return Entry(path, name, "flyway")
-    if match := _FLYWAY_OTHER.match(name):
-        return Entry(path, name, "flyway", ignored=match["kind"] == "U")
-    if match := _NUMBERED.match(name):
-        timestamp = _TIMESTAMP.match(match["version"]) is not None
-        return Entry(path, name, "timestamp" if timestamp else "numbered")
-    return Entry(path, name, None)
+def _classify(file: str, name: str) -> Entry:
+    # Tried in this order; a name's first character rules out the patterns it cannot
+    # match (each match attempt costs a few thousand instructions, per file per start).
+    first = name[:1]
+    if "0" <= first <= "9":
+        if match := _GOLANG.match(name):
+            return Entry(file, name, "golang-migrate", ignored=match["direction"] == "down")
+        if match := _NUMBERED.match(name):
+            return Entry(file, name, "timestamp" if _is_timestamp(match["version"])
+                         else "numbered")
+    elif first == "V" and _FLYWAY.match(name):
+        return Entry(file, name, "flyway")
+    elif first in ("U", "R") and (match := _FLYWAY_OTHER.match(name)):
+        return Entry(file, name, "flyway", ignored=match["kind"] == "U")
+    return Entry(file, name, None)
+
+
+def _is_timestamp(digits: str) -> bool:
+    return len(digits) == 14 and _TIMESTAMP.match(digits) is not None
 
 
 def choose_layout(directory: Path, entries: list[Entry], configured: str = "auto") -> str:
@@ -135,7 +154,7 @@ def parse_version(layout: str, entry: Entry) -> tuple[Version, str]:
             return int(match["version"]), match["name"]
     else:
         match = _NUMBERED.match(name)
-        if match and (layout == "numbered" or _TIMESTAMP.match(match["version"])):
+        if match and (layout == "numbered" or _is_timestamp(match["version"])):
             return int(match["version"]), match["name"]
     raise MigrationFileError(entry.path, "file name does not follow the naming rule"
                              + ("" if layout == "numbered" else f" of the {layout} layout"),

@@ -69,7 +69,7 @@ def line_col(text: str, offset: int) -> tuple[int, int]:
     return line, offset - start + 1
 
 
-def check_text(path: Path, text: str) -> None:
+def check_text(path: Path | str, text: str) -> None:
     """Refuse text the parser and the server would not both see whole. A NUL ends a C
     string: libpg_query (pglast) would stop parsing there, and libpq cannot send it, so
     everything after it would be silently dropped. (Strictly decoded UTF-8 holds no lone
@@ -83,7 +83,7 @@ def check_text(path: Path, text: str) -> None:
             remedy="Remove the NUL byte (e.g. `tr -d '\\000' < old > new`).")
 
 
-def parse_directives(path: Path, text: str) -> Directives:
+def parse_directives(path: Path | str, text: str) -> Directives:
     if not text.lstrip().startswith("--"):  # most files: no directive (nor dbmate) line
         return _NO_DIRECTIVES
     first = re.split(_LINE_BREAK, text, maxsplit=1)[0].strip()
