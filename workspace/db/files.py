@@ -120,7 +120,8 @@ def find_migrations(directory: Path, *, layout: str = "auto",
             continue  # a down migration
         try:
             migration = _load(entry, layout)
-            other = by_version.get(migration.order)
+            order = migration.order
+            other = by_version.get(order)
             if other is not None:
                 raise MigrationFileError(
                     entry.path, f"duplicate version {migration.version}: {other.name} has it "
@@ -130,7 +131,7 @@ def find_migrations(directory: Path, *, layout: str = "auto",
                 raise
             problems.append(exc)
             continue
-        by_version[migration.order] = migration
+        by_version[order] = migration
     return [by_version[v] for v in sorted(by_version)]
 
 

@@ -63,15 +63,16 @@ class Entry:
     (A plain class, as the others built for every file at every start: a dataclass costs
     about 3M instructions to define.)"""
 
-    __slots__ = ("_path", "file", "ignored", "layout", "name")
+    __slots__ = ("_path", "file", "ignored", "layout", "name", "numbered")
 
     def __init__(self, file: str | Path, name: str, layout: str | None,
-                 ignored: bool = False) -> None:
+                 ignored: bool = False, numbered: re.Match[str] | None = None) -> None:
         self._path = file if isinstance(file, Path) else None
         self.file = os.fspath(file)
         self.name = name  # relative to the migrations directory, e.g. "2024-01-01-120000_x/up.sql"
         self.layout = layout
         self.ignored = ignored
+        self.numbered = numbered  # the name's match of the numbered pattern, when classified
 
     @property
     def path(self) -> Path:
@@ -102,7 +103,7 @@ def _classify(file: str, name: str) -> Entry:
             return Entry(file, name, "golang-migrate", ignored=match["direction"] == "down")
         if match := _NUMBERED.match(name):
             return Entry(file, name, "timestamp" if _is_timestamp(match["version"])
-                         else "numbered")
+                         else "numbered", numbered=match)
     elif first == "V" and _FLYWAY.match(name):
         return Entry(file, name, "flyway")
     elif first in ("U", "R") and (match := _FLYWAY_OTHER.match(name)):
@@ -153,7 +154,7 @@ def parse_version(layout: str, entry: Entry) -> tuple[Version, str]:
         if match:
             return int(match["version"]), match["name"]
     else:
-        match = _NUMBERED.match(name)
+        match = entry.numbered or _NUMBERED.match(name)
         if match and (layout == "numbered" or _is_timestamp(match["version"])):
             return int(match["version"]), match["name"]
     raise MigrationFileError(entry.path, "file name does not follow the naming rule"
