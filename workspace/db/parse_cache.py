@@ -11,9 +11,9 @@ One JSON file (`sql-<key>.json`, never pickle) maps each file's content digest t
 statements (offset, length, line, column, node kind, why it must run outside a
 transaction) and notes. The key covers this format, Python's version and the sources
 the result depends on: `sqlparse.py`, `sqltext.py` (lines and columns) and pglast's
-version (its `__init__.py`). A statement is cached only as a slice of the file's own text (a file whose statement
-differs from its slice, e.g. with a blanked COPY block, is parsed each time), so the
-cache can only ever give back text the file holds; an entry that does not fit the
+version (its `__init__.py`). A statement is cached only as a slice of the file's own
+text (a file whose statement differs from its slice, e.g. with a blanked COPY block, is
+parsed each time), so the cache can only ever give back text the file holds; an entry that does not fit the
 file, or a cache file that does not parse, is a miss. A file whose parse raised is
 never cached: it is parsed, and raises, every time.
 
