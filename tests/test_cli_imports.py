@@ -73,6 +73,21 @@ def test_noop_migrate_loads_no_sql_parser_terminal_http_or_docker(
                                "difflib")) == set()
 
 
+def test_noop_migrate_loads_no_statement_splitter_nor_parse_cache(
+        project: Path, db_url: str) -> None:
+    """Every file is loaded at every start, only pending ones are split: the directive
+    line and the text checks are `sqltext`'s, so nothing of the splitter loads."""
+    (project / "migrations" / "0001_init.sql").write_text(
+        "-- workspace: lock_timeout=5s\nCREATE TABLE t (id int PRIMARY KEY);\n")
+    code, modules, output = loaded(project, "db", "migrate", "--database-url", db_url)
+    assert code == 0, output
+    assert "workspace.db.sqlparse" in modules  # applying splits: the guard below can fail
+    code, modules, output = loaded(project, "db", "migrate", "--database-url", db_url)
+    assert code == 0, output
+    assert "All migrations up to date" in output
+    assert top_level(modules, ("workspace.db.sqlparse", "workspace.db.parse_cache")) == set()
+
+
 def test_full_apply_loads_the_sql_parser_only(project: Path, db_url: str) -> None:
     (project / "migrations" / "0001_init.sql").write_text(
         "CREATE TABLE t (id int PRIMARY KEY);\n")

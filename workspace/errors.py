@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
@@ -102,14 +101,17 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
 class Code:
-    """A documented failure: the code users grep for, its exit code and the usual remedy."""
+    """A documented failure: the code users grep for, its exit code and the usual remedy.
+    (A plain class: a dataclass costs about 3M instructions to define, at every start.)"""
 
-    name: str
-    exit_code: int
-    meaning: str
-    remedy: str
+    __slots__ = ("exit_code", "meaning", "name", "remedy")
+
+    def __init__(self, name: str, exit_code: int, meaning: str, remedy: str) -> None:
+        self.name, self.exit_code, self.meaning, self.remedy = name, exit_code, meaning, remedy
+
+    def __repr__(self) -> str:
+        return f"Code({self.name!r}, {self.exit_code})"
 
 
 CONFIG_INVALID = Code(
@@ -436,8 +438,9 @@ class MigrationFileError(WorkspaceError):
 
     code_info = MIGRATION_FILE_INVALID
 
-    def __init__(self, path: Path, problem: str, *, line: int | None = None,
+    def __init__(self, path: Path | str, problem: str, *, line: int | None = None,
                  column: int | None = None, remedy: str | None = None) -> None:
+        path = Path(path)
         where = display_path(path)
         if line is not None:
             where += f":{line}"

@@ -54,18 +54,18 @@ def describe(path: Path) -> str | None:
     return kind
 
 
-def read_regular(path: Path, *, max_bytes: int) -> bytes:
+def read_regular(path: Path | str, *, max_bytes: int) -> bytes:
     """The bytes of a regular file (or of one a symlink points to) of at most `max_bytes`;
     `NotReadable` else (a sparse 100 GB file is refused, not read into memory)."""
     try:
         # O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
-        raise NotReadable(describe(path) or _describe_error(path, exc)) from None
+        raise NotReadable(describe(Path(path)) or _describe_error(Path(path), exc)) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):  # what was opened, not what was named
-            raise NotReadable(describe(path) or "is not a regular file")
+            raise NotReadable(describe(Path(path)) or "is not a regular file")
         data = _read_at_most(fd, max_bytes + 1, info.st_size)
         if max(info.st_size, len(data)) > max_bytes:
             raise NotReadable(f"is too large ({max(info.st_size, len(data)):,} bytes; "

@@ -40,10 +40,11 @@ _NOT_UP_SQLSTATES = ("57P01", "57P02", "57P03", "53300", "57014")
 # Every other FATAL at connect (a wrong password, no such database or role, no pg_hba.conf
 # entry) stays. Known limit: a server whose lc_messages is not English is matched by
 # none, so its refusals during start-up end the wait at once.
-_NOT_UP_FATAL = re.compile(r"the database system is (starting up|shutting down|in recovery "
-                           r"mode|not (yet )?accepting connections)|too many clients|"
-                           r"connection slots are reserved")
-_MALFORMED = re.compile(r"\binvalid\b.*\b(value|connection option)\b|no password supplied")
+# (As text, compiled by `re` when a connection fails: not on every command's start.)
+_NOT_UP_FATAL = (r"the database system is (starting up|shutting down|in recovery "
+                 r"mode|not (yet )?accepting connections)|too many clients|"
+                 r"connection slots are reserved")
+_MALFORMED = r"\binvalid\b.*\b(value|connection option)\b|no password supplied"
 
 
 class LocalServer(Protocol):
@@ -137,8 +138,8 @@ def not_up_yet(exc: psycopg.Error) -> bool:
     if exc.sqlstate is None:  # at connect: libpq's own text, the server's FATAL in it
         text = str(exc)
         if "FATAL:" in text:
-            return _NOT_UP_FATAL.search(text) is not None
-        return _MALFORMED.search(text) is None  # refused, unresolved, timed out: not up
+            return re.search(_NOT_UP_FATAL, text) is not None
+        return re.search(_MALFORMED, text) is None  # refused, unresolved, timed out: not up
     return exc.sqlstate.startswith("08") or exc.sqlstate in _NOT_UP_SQLSTATES
 
 

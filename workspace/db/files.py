@@ -1,35 +1,27 @@
 """Discovery of migration files in the project's layout (`layouts`), in version order.
 
 Every check here runs before the database is touched: names, duplicate versions,
-encoding, emptiness, directives; and SQL syntax (through `sqlparse`) for every file
-before it is applied. The first problem found stops
+encoding, emptiness, directives (`sqltext`); and SQL syntax (through `sqlparse`, loaded
+then) for every file before it is applied. The first problem found stops
 the run with a `MigrationFileError` naming the file and, where there is one, the line.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workspace.db.layouts import Entry, Version, choose_layout, naming_rule, order_of, parse_version, scan
-from workspace.db.sqlparse import (
-    Directives,
-    Note,
-    Parsed,
-    Statement,
-    check_text,
-    line_col,
-    parse_directives,
-    split_migration,
-)
+from workspace.db.sqltext import Directives, check_text, line_col, parse_directives
 from workspace.errors import MigrationFileError
 from workspace.userfile import NotReadable, describe, read_regular
 
 if TYPE_CHECKING:
     from workspace.db.parse_cache import ParseCache
+    from workspace.db.sqlparse import Note, Parsed, Statement
 
 __all__ = ["MigrationFile", "check_sql", "checksum", "detect_layout", "find_migrations",
            "load_migration"]
@@ -39,18 +31,27 @@ MAX_BYTES = 2**30 - 1  # PostgreSQL takes no query string longer (MaxAllocSize)
 NAMING_RULE = naming_rule("numbered")
 
 
-@dataclass(frozen=True)
 class MigrationFile:
     """One migration. Its SQL is parsed on first use of `statements` (which raises
     `MigrationFileError` on bad SQL): the runner parses every file it is about to
-    apply before it writes anything, and an up-to-date run parses nothing."""
+    apply before it writes anything, and an up-to-date run parses nothing. (A plain
+    class: a dataclass costs about 3M instructions to define, on every start.)"""
 
-    version: Version  # an int, as recorded in the tracking table; Flyway's: "1.1"
-    name: str  # relative to the migrations directory, e.g. "0001_init.sql", "2024-..._x/up.sql"
-    path: Path
-    text: str  # BOM removed, line endings as in the file
-    checksum: str
-    directives: Directives
+    def __init__(self, version: Version, entry: Entry, text: str, checksum: str,
+                 directives: Directives) -> None:
+        self.version = version  # an int, as recorded in the tracking table; Flyway's: "1.1"
+        self.name = entry.name  # relative to the migrations directory: "0001_init.sql", ...
+        self._entry = entry
+        self.text = text  # BOM removed, line endings as in the file
+        self.checksum = checksum
+        self.directives = directives
+
+    def __repr__(self) -> str:
+        return f"MigrationFile({self.name!r}, version={self.version!r})"
+
+    @property
+    def path(self) -> Path:
+        return self._entry.path  # made on first use (layouts.Entry)
 
     @property
     def transactional(self) -> bool:
@@ -62,6 +63,8 @@ class MigrationFile:
 
     @cached_property
     def parsed(self) -> Parsed:
+        from workspace.db.sqlparse import split_migration  # only files about to be applied
+
         return split_migration(self.path, self.text, transactional=self.transactional)
 
     @cached_property
@@ -116,8 +119,9 @@ def find_migrations(directory: Path, *, layout: str = "auto",
         if entry.ignored and entry.layout == layout:
             continue  # a down migration
         try:
-            migration = load_migration(entry.path, layout=layout, entry=entry)
-            other = by_version.get(migration.order)
+            migration = _load(entry, layout)
+            order = migration.order
+            other = by_version.get(order)
             if other is not None:
                 raise MigrationFileError(
                     entry.path, f"duplicate version {migration.version}: {other.name} has it "
@@ -127,16 +131,15 @@ def find_migrations(directory: Path, *, layout: str = "auto",
                 raise
             problems.append(exc)
             continue
-        by_version[migration.order] = migration
+        by_version[order] = migration
     return [by_version[v] for v in sorted(by_version)]
 
 
 def _entries(directory: Path) -> list[Entry]:
-    """The directory's entries that may be migrations, classified, in name order (Path's
-    own order for one directory's entries, without its costly __lt__); hidden ones left
-    out. OSError when it cannot be read."""
-    paths = sorted(directory.iterdir(), key=lambda p: p.name)
-    return scan(directory, [p for p in paths if not p.name.startswith(".")])
+    """The directory's entries that may be migrations, classified, in name order (as
+    Path sorts one directory's entries); hidden ones left out. OSError when it cannot
+    be read. (Names, not Paths: a Path per entry costs more than reading the file.)"""
+    return scan(directory, sorted(n for n in os.listdir(directory) if not n.startswith(".")))
 
 
 def detect_layout(directory: Path, configured: str = "auto") -> str:
@@ -151,36 +154,37 @@ def detect_layout(directory: Path, configured: str = "auto") -> str:
     return choose_layout(directory, entries)
 
 
-def load_migration(path: Path, *, layout: str = "numbered",
-                   entry: Entry | None = None) -> MigrationFile:
-    entry = entry or Entry(path, path.name, None)
+def load_migration(path: Path, *, layout: str = "numbered") -> MigrationFile:
+    return _load(Entry(path, path.name, None), layout)
+
+
+def _load(entry: Entry, layout: str) -> MigrationFile:
     version, _ = parse_version(layout, entry)
     if isinstance(version, int) and version > MAX_VERSION:
         raise MigrationFileError(
-            path, f"version {version} is too large: the tracking table's version is a "
+            entry.path, f"version {version} is too large: the tracking table's version is a "
                   f"bigint (at most {MAX_VERSION})",
             remedy="Number it as the others, e.g. the next free number: 0005_add_tags.sql.")
     try:
-        data = read_regular(path, max_bytes=MAX_BYTES)
+        data = read_regular(entry.file, max_bytes=MAX_BYTES)
     except NotReadable as exc:
         raise MigrationFileError(
-            path, exc.problem, remedy="A migration must be a readable regular file: replace "
-                                      "it with one, or rename it so it does not end in .sql."
-        ) from None
+            entry.path, exc.problem, remedy="A migration must be a readable regular file: "
+                                            "replace it with one, or rename it so it does not "
+                                            "end in .sql.") from None
     try:
         text = data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         before = data[:exc.start].decode("utf-8").removeprefix("\ufeff")
         line, column = line_col(before, len(before))
-        raise MigrationFileError(path, f"not valid UTF-8 (byte 0x{data[exc.start]:02x})",
+        raise MigrationFileError(entry.path, f"not valid UTF-8 (byte 0x{data[exc.start]:02x})",
                                  line=line, column=column,
                                  remedy="Save the file as UTF-8.") from None
-    check_text(path, text)
+    check_text(entry.file, text)
     if not text.strip():
-        raise MigrationFileError(path, "the file is empty",
+        raise MigrationFileError(entry.path, "the file is empty",
                                  remedy="Add the migration's SQL, or delete the file.")
-    return MigrationFile(version, entry.name, path, text, checksum(text),
-                         parse_directives(path, text))
+    return MigrationFile(version, entry, text, checksum(text), parse_directives(entry.file, text))
 
 
 def check_sql(migrations: list[MigrationFile], cache: ParseCache | None = None) -> None:

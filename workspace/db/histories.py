@@ -14,17 +14,21 @@ applied_at`. Flyway's columns are those `db adopt` reads.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
 
 __all__ = ["HISTORIES", "History", "of_shape", "recognise"]
 
 
-@dataclass(frozen=True)
 class History:
-    tool: str  # as `workspace db adopt --from` names it (those it can import)
-    owner: str  # whose history, as a phrase: "dbmate's (or Rails')"
-    table: str  # where the tool keeps it, schema-qualified
-    columns: frozenset[str]  # that tell it apart (it may have more)
+    """(A plain class: a dataclass costs about 3M instructions to define, and the runner
+    loads this module at every start.)"""
+
+    __slots__ = ("columns", "owner", "table", "tool")
+
+    def __init__(self, tool: str, owner: str, table: str, columns: frozenset[str]) -> None:
+        self.tool = tool  # as `workspace db adopt --from` names it (those it can import)
+        self.owner = owner  # whose history, as a phrase: "dbmate's (or Rails')"
+        self.table = table  # where the tool keeps it, schema-qualified
+        self.columns = columns  # that tell it apart (it may have more)
 
 
 SCHEMA_MIGRATIONS = "public.schema_migrations"

@@ -14,8 +14,8 @@ are dotted; `order` sorts both as Flyway does (1.2 < 1.10; 1.0 is 1).
 
 from __future__ import annotations
 
+import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from workspace.errors import MigrationFileError
@@ -27,13 +27,14 @@ LAYOUTS = ("numbered", "timestamp", "flyway", "golang-migrate", "diesel")
 Version = int | str
 NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)"
 _NUMBERED = re.compile(rf"^(?P<version>\d+)_{NAME}\.sql$", re.ASCII)
-_TIMESTAMP = re.compile(r"^(19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])([01]\d|2[0-3])"
-                        r"[0-5]\d[0-5]\d$", re.ASCII)
-_FLYWAY = re.compile(r"^V(?P<version>\d+(?:[._]\d+)*)__(?P<name>[^/]+)\.sql$", re.ASCII)
-_FLYWAY_OTHER = re.compile(r"^(?P<kind>[UR])(\d+(?:[._]\d+)*)?__[^/]+\.sql$", re.ASCII)
-_GOLANG = re.compile(rf"^(?P<version>\d+)_{NAME}\.(?P<direction>up|down)\.sql$", re.ASCII)
-_DIESEL_DIR = re.compile(r"^(?P<version>\d[\d-]*)_(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)$",
-                         re.ASCII)
+# The other layouts' patterns as text, compiled by `re` on first use (its own cache): a
+# compile costs about 0.6M instructions, more than a numbered project's whole use of them.
+_TIMESTAMP = (r"^(19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])([01]\d|2[0-3])"
+              r"[0-5]\d[0-5]\d$")
+_FLYWAY = r"^V(?P<version>\d+(?:[._]\d+)*)__(?P<name>[^/]+)\.sql$"
+_FLYWAY_OTHER = r"^(?P<kind>[UR])(\d+(?:[._]\d+)*)?__[^/]+\.sql$"
+_GOLANG = rf"^(?P<version>\d+)_{NAME}\.(?P<direction>up|down)\.sql$"
+_DIESEL_DIR = r"^(?P<version>\d[\d-]*)_(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)$"
 _RULES = {
     "numbered": "Name migrations NNNN_description.sql (digits, an underscore, then letters, "
                 "digits, _ . or -), e.g. 0005_add_tags.sql.",
@@ -53,43 +54,71 @@ def naming_rule(layout: str) -> str:
     return _RULES.get(layout, _RULES["numbered"])
 
 
-@dataclass(frozen=True)
 class Entry:
     """One entry of the migrations directory that looks like a migration of `layout`
     (None: a `.sql` name no layout accepts). `ignored`: a down migration, kept only
-    because it tells the layout apart."""
+    because it tells the layout apart. `file` is its path as a string, for the system
+    calls; `path` (a Path) is made on first use: joining a Path costs more than reading
+    a small file, and a run with nothing to apply names no file.
 
-    path: Path
-    name: str  # relative to the migrations directory, e.g. "2024-01-01-120000_x/up.sql"
-    layout: str | None
-    ignored: bool = False
+    (A plain class, as the others built for every file at every start: a dataclass costs
+    about 3M instructions to define.)"""
+
+    __slots__ = ("_path", "file", "ignored", "layout", "name", "numbered")
+
+    def __init__(self, file: str | Path, name: str, layout: str | None,
+                 ignored: bool = False, numbered: re.Match[str] | None = None) -> None:
+        self._path = file if isinstance(file, Path) else None
+        self.file = os.fspath(file)
+        self.name = name  # relative to the migrations directory, e.g. "2024-01-01-120000_x/up.sql"
+        self.layout = layout
+        self.ignored = ignored
+        self.numbered = numbered  # the name's match of the numbered pattern, when classified
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            self._path = Path(self.file)
+        return self._path
 
 
-def scan(directory: Path, paths: list[Path]) -> list[Entry]:
-    """Classify the sorted entries `paths` of `directory` (hidden ones already left out)."""
+def scan(directory: Path, names: list[str]) -> list[Entry]:
+    """Classify the sorted entry names of `directory` (hidden ones already left out)."""
     out: list[Entry] = []
-    for path in paths:
-        name = path.name
+    prefix = os.path.join(directory, "")
+    for name in names:
         if not name.lower().endswith(".sql"):
-            if _DIESEL_DIR.match(name) and path.is_dir():
-                up = path / "up.sql"
-                out.append(Entry(up, f"{name}/up.sql", "diesel"))
+            if _match(_DIESEL_DIR, name) and (directory / name).is_dir():
+                out.append(Entry(f"{prefix}{name}/up.sql", f"{name}/up.sql", "diesel"))
             continue  # READMEs, editor files, other directories
-        out.append(_classify(path, name))
+        out.append(_classify(prefix + name, name))
     return out
 
 
-def _classify(path: Path, name: str) -> Entry:
-    if match := _GOLANG.match(name):
-        return Entry(path, name, "golang-migrate", ignored=match["direction"] == "down")
-    if _FLYWAY.match(name):
-        return Entry(path, name, "flyway")
-    if match := _FLYWAY_OTHER.match(name):
-        return Entry(path, name, "flyway", ignored=match["kind"] == "U")
-    if match := _NUMBERED.match(name):
-        timestamp = _TIMESTAMP.match(match["version"]) is not None
-        return Entry(path, name, "timestamp" if timestamp else "numbered")
-    return Entry(path, name, None)
+def _classify(file: str, name: str) -> Entry:
+    # Tried in this order; a name's first character (and golang-migrate's ending) rules
+    # out the patterns it cannot match: each attempt costs a few thousand instructions,
+    # per file, at every start. (Every name here ends in .sql, in some case.)
+    first = name[:1]
+    if "0" <= first <= "9":
+        if name.endswith((".up.sql", ".down.sql")) and (match := _match(_GOLANG, name)):
+            return Entry(file, name, "golang-migrate", ignored=match["direction"] == "down")
+        if match := _NUMBERED.match(name):
+            return Entry(file, name, "timestamp" if _is_timestamp(match["version"])
+                         else "numbered", numbered=match)
+    elif first == "V" and _match(_FLYWAY, name):
+        return Entry(file, name, "flyway")
+    elif first in ("U", "R") and (match := _match(_FLYWAY_OTHER, name)):
+        return Entry(file, name, "flyway", ignored=match["kind"] == "U")
+    return Entry(file, name, None)
+
+
+def _match(pattern: str, text: str) -> re.Match[str] | None:
+    return re.match(pattern, text, re.ASCII)
+
+
+def _is_timestamp(digits: str) -> bool:
+    return len(digits) == 14 and _match(_TIMESTAMP, digits) is not None
 
 
 def choose_layout(directory: Path, entries: list[Entry], configured: str = "auto") -> str:
@@ -115,24 +144,24 @@ def parse_version(layout: str, entry: Entry) -> tuple[Version, str]:
     does not follow it. Integer range checks are the caller's."""
     name = entry.name
     if layout == "diesel":
-        match = _DIESEL_DIR.match(name.removesuffix("/up.sql"))
+        match = _match(_DIESEL_DIR, name.removesuffix("/up.sql"))
         if entry.layout == "diesel" and match:
             return int(match["version"].replace("-", "")), match["name"]
     elif layout == "flyway":
-        match = _FLYWAY.match(name)
+        match = _match(_FLYWAY, name)
         if match:
             return flyway_version(match["version"]), match["name"]
-        if (other := _FLYWAY_OTHER.match(name)) and other["kind"] == "R":
+        if (other := _match(_FLYWAY_OTHER, name)) and other["kind"] == "R":
             raise MigrationFileError(entry.path, "Flyway repeatable migrations (R__) are not "
                                      "supported", remedy="Turn it into a versioned migration "
                                      "(V<n>__...), written to run again safely.")
     elif layout == "golang-migrate":
-        match = _GOLANG.match(name)
+        match = _match(_GOLANG, name)
         if match:
             return int(match["version"]), match["name"]
     else:
-        match = _NUMBERED.match(name)
-        if match and (layout == "numbered" or _TIMESTAMP.match(match["version"])):
+        match = entry.numbered or _NUMBERED.match(name)
+        if match and (layout == "numbered" or _is_timestamp(match["version"])):
             return int(match["version"]), match["name"]
     raise MigrationFileError(entry.path, "file name does not follow the naming rule"
                              + ("" if layout == "numbered" else f" of the {layout} layout"),

@@ -10,10 +10,10 @@ cache when the file is unchanged.
 One JSON file (`sql-<key>.json`, never pickle) maps each file's content digest to its
 statements (offset, length, line, column, node kind, why it must run outside a
 transaction) and notes. The key covers this format, Python's version and the sources
-the result depends on: `sqlparse.py` and pglast's version (its `__init__.py`). A
-statement is cached only as a slice of the file's own text (a file whose statement
-differs from its slice, e.g. with a blanked COPY block, is parsed each time), so the
-cache can only ever give back text the file holds; an entry that does not fit the
+the result depends on: `sqlparse.py`, `sqltext.py` (lines and columns) and pglast's
+version (its `__init__.py`). A statement is cached only as a slice of the file's own
+text (a file whose statement differs from its slice, e.g. with a blanked COPY block, is
+parsed each time), so the cache can only ever give back text the file holds; an entry that does not fit the
 file, or a cache file that does not parse, is a miss. A file whose parse raised is
 never cached: it is parsed, and raises, every time.
 
@@ -33,7 +33,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any, Protocol
 
-from workspace.db import sqlparse
+from workspace.db import sqlparse, sqltext
 from workspace.db.sqlparse import Note, Statement
 
 __all__ = ["ParseCache", "content_key"]
@@ -136,7 +136,7 @@ def _sources_key() -> str:
     import importlib.util
 
     digest = hashlib.sha256(f"{FORMAT} {sys.version}".encode())
-    for name in (sqlparse.__file__, __file__):
+    for name in (sqlparse.__file__, sqltext.__file__, __file__):
         with suppress(OSError, TypeError):
             digest.update(Path(name or "").read_bytes())
     spec = importlib.util.find_spec("pglast")

@@ -6,7 +6,6 @@ pending, modified (file changed since it ran) and missing (tracked, file gone).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from workspace.db.files import MigrationFile
@@ -15,23 +14,33 @@ from workspace.db.layouts import order_of
 __all__ = ["AppliedRow", "Plan", "make_plan", "version_order"]
 
 
-@dataclass(frozen=True)
 class AppliedRow:
-    version: int | str  # an int; text in Flyway's layout
-    name: str
-    checksum: str
-    applied_at: datetime | None = None
-    execution_ms: float | None = None
-    applied_by: str | None = None
-    repaired_at: datetime | None = None
+    """A tracking row. (Plain classes here: a dataclass costs about 3M instructions to
+    define, and this module loads at every start.)"""
+
+    __slots__ = ("applied_at", "applied_by", "checksum", "execution_ms", "name", "repaired_at",
+                 "version")
+
+    def __init__(self, version: int | str, name: str, checksum: str,
+                 applied_at: datetime | None = None, execution_ms: float | None = None,
+                 applied_by: str | None = None, repaired_at: datetime | None = None) -> None:
+        self.version = version  # an int; text in Flyway's layout
+        self.name = name
+        self.checksum = checksum
+        self.applied_at = applied_at
+        self.execution_ms = execution_ms
+        self.applied_by = applied_by
+        self.repaired_at = repaired_at
 
 
-@dataclass(frozen=True)
 class Plan:
-    applied: list[tuple[MigrationFile, AppliedRow]] = field(default_factory=list)
-    pending: list[MigrationFile] = field(default_factory=list)
-    modified: list[tuple[MigrationFile, AppliedRow]] = field(default_factory=list)
-    missing: list[AppliedRow] = field(default_factory=list)
+    __slots__ = ("applied", "missing", "modified", "pending")
+
+    def __init__(self) -> None:
+        self.applied: list[tuple[MigrationFile, AppliedRow]] = []
+        self.pending: list[MigrationFile] = []
+        self.modified: list[tuple[MigrationFile, AppliedRow]] = []
+        self.missing: list[AppliedRow] = []
 
     @property
     def out_of_order(self) -> list[MigrationFile]:

@@ -34,9 +34,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import psycopg
 from psycopg import pq
@@ -53,7 +52,7 @@ from workspace.db.connect import (
 from workspace.db.files import MigrationFile, check_sql
 from workspace.db.lock import holding_lock, migration_lock
 from workspace.db.plan import Plan, make_plan
-from workspace.db.sqlparse import Statement, line_col
+from workspace.db.sqltext import line_col
 from workspace.errors import (
     ChecksumMismatch,
     ConfigError,
@@ -62,6 +61,9 @@ from workspace.errors import (
     display_path,
 )
 from workspace.output import redact
+
+if TYPE_CHECKING:
+    from workspace.db.sqlparse import Statement
 
 __all__ = ["AppliedNow", "MigrateResult", "RunnerSettings", "migrate", "read_plan"]
 
@@ -72,8 +74,12 @@ DURABLE_COMMIT = ("SELECT set_config('synchronous_commit', 'on', true) "
                   "WHERE current_setting('synchronous_commit') = 'off'")
 
 
-@dataclass(frozen=True)
-class RunnerSettings:
+# Plain classes and a NamedTuple, no dataclasses: defining a dataclass costs about 3M
+# instructions, and this module loads at every start of every app (a no-op run's
+# budget is a few dozen M above Python's own start-up and psycopg's).
+
+
+class RunnerSettings(NamedTuple):
     lock_wait_s: float = 60.0
     lock_timeout_s: float = 10.0
     statement_timeout_s: float = 600.0
@@ -82,18 +88,24 @@ class RunnerSettings:
     cache_dir: Path | None = None  # parse results kept here (parse_cache); None: not kept
 
 
-@dataclass(frozen=True)
 class AppliedNow:
-    migration: MigrationFile
-    elapsed_ms: float
+    __slots__ = ("elapsed_ms", "migration")
+
+    def __init__(self, migration: MigrationFile, elapsed_ms: float) -> None:
+        self.migration = migration
+        self.elapsed_ms = elapsed_ms
 
 
-@dataclass
 class MigrateResult:
-    plan: Plan  # as found before applying
-    applied: list[AppliedNow] = field(default_factory=list)
-    dry_run: bool = False
-    elapsed_ms: float = 0.0  # applying, wall clock (the migrations' own times add up to less)
+    __slots__ = ("applied", "dry_run", "elapsed_ms", "plan")
+
+    def __init__(self, plan: Plan, applied: list[AppliedNow] | None = None,
+                 dry_run: bool = False, elapsed_ms: float = 0.0) -> None:
+        self.plan = plan  # as found before applying
+        self.applied = [] if applied is None else applied
+        self.dry_run = dry_run
+        # applying, wall clock (the migrations' own times add up to less)
+        self.elapsed_ms = elapsed_ms
 
 
 Reporter = Callable[[str, MigrationFile, float | None], None]  # ("applying"|"applied", m, ms)
@@ -222,15 +234,16 @@ def _timeouts(m: MigrationFile, settings: RunnerSettings) -> tuple[str, str]:
     return lock, stmt
 
 
-@dataclass(frozen=True)
 class _Sent:
     """Where one migration sits in a batch's SQL: its start, each statement's start,
     and where its tail (session reset, tracking row, COMMIT) starts."""
-    migration: MigrationFile
-    start: int
-    statements: list[int]
-    tail: int
-    head: str
+
+    __slots__ = ("head", "migration", "start", "statements", "tail")
+
+    def __init__(self, migration: MigrationFile, start: int, statements: list[int], tail: int,
+                 head: str) -> None:
+        self.migration, self.start, self.statements = migration, start, statements
+        self.tail, self.head = tail, head
 
 
 def _apply_in_transactions(conn: psycopg.Connection[Any], batch: list[MigrationFile],

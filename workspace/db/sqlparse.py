@@ -1,12 +1,10 @@
 """SQL of migration files, read with pglast (the PostgreSQL parser itself).
 
-Splits a file into statements that keep their offset in the file, turns offsets into
-`line:column`, reads the directive line, and finds statements that cannot run inside
-a transaction block, all before anything touches the database.
-
-Directive: the first line of a file may be `-- workspace: <option> ...` with options
-`no-transaction`, `lock_timeout=<duration>` and `statement_timeout=<duration>`
-(durations as PostgreSQL spells them: `30s`, `5min`, `0` for none).
+Splits a file into statements that keep their offset in the file (as `line:column`:
+`sqltext.line_col`) and finds statements that cannot run inside a transaction block,
+all before anything touches the database. The directive line and the text checks that
+every loaded file goes through are `sqltext`'s (re-exported here), so that a run with
+nothing to apply loads no parser module.
 """
 
 from __future__ import annotations
@@ -17,17 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workspace.db.sqltext import Directives, check_text, line_col, parse_directives
 from workspace.errors import MigrationFileError
 
 __all__ = ["Directives", "Note", "Parsed", "Statement", "check_text", "line_col",
            "parse_directives", "parse_tree", "read_migration", "split_migration",
            "split_statements"]
 
-DIRECTIVE_PREFIX = "-- workspace:"
-_LINE_BREAK = re.compile(r"\r\n?|\n")  # as PostgreSQL's scanner and editors see lines
-_DURATION = re.compile(r"^(?P<number>\d+(\.\d+)?)\s*(?P<unit>us|ms|s|min|h|d)?$")
-_UNIT_MS = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
-MAX_TIMEOUT_MS = 2**31 - 1  # the server's limit for lock_timeout and statement_timeout
 NO_TRANSACTION_FIX = ("Move the statement to a file of its own whose first line is "
                       "`-- workspace: no-transaction`.")
 
@@ -40,67 +34,6 @@ class Statement:
     column: int
     kind: str  # the parse node's name, e.g. "CreateStmt"
     outside_transaction: str | None  # why it cannot run in a transaction block, if so
-
-
-@dataclass(frozen=True)
-class Directives:
-    transactional: bool = True
-    lock_timeout: str | None = None
-    statement_timeout: str | None = None
-
-
-_NO_DIRECTIVES = Directives()  # frozen: one for every file without a directive line
-
-def line_col(text: str, offset: int) -> tuple[int, int]:
-    """1-based line and column of a character offset. Lines end at `\\r\\n`, `\\n` or a
-    lone `\\r` (old Mac files): as PostgreSQL's scanner ends a `--` comment, and as
-    editors number lines."""
-    offset = max(0, min(offset, len(text)))
-    line = text.count("\n", 0, offset) + text.count("\r", 0, offset) \
-        - text.count("\r\n", 0, offset) + 1
-    start = max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
-    return line, offset - start + 1
-
-
-def check_text(path: Path, text: str) -> None:
-    """Refuse text the parser and the server would not both see whole. A NUL ends a C
-    string: libpg_query (pglast) would stop parsing there, and libpq cannot send it, so
-    everything after it would be silently dropped. (Strictly decoded UTF-8 holds no lone
-    surrogate; every other character reaches both as it is.)"""
-    nul = text.find("\x00")
-    if nul >= 0:
-        line, column = line_col(text, nul)
-        raise MigrationFileError(
-            path, "contains a NUL byte (0x00): PostgreSQL cannot receive it, and everything "
-                  "after it would be lost", line=line, column=column,
-            remedy="Remove the NUL byte (e.g. `tr -d '\\000' < old > new`).")
-
-
-def parse_directives(path: Path, text: str) -> Directives:
-    if not text.lstrip().startswith("--"):  # most files: no directive (nor dbmate) line
-        return _NO_DIRECTIVES
-    first = _LINE_BREAK.split(text, maxsplit=1)[0].strip()
-    if (dbmate := _DBMATE_UP.match(first)) is not None:  # dbmate's `-- migrate:up` line
-        return Directives(transactional="transaction:false" not in dbmate["options"].split())
-    if not first.startswith(DIRECTIVE_PREFIX):
-        return Directives()
-    values: dict[str, str | bool] = {}
-    for token in first[len(DIRECTIVE_PREFIX):].split():
-        key, eq, value = token.partition("=")
-        if key == "no-transaction" and not eq:
-            values["transactional"] = False
-        elif key in ("lock_timeout", "statement_timeout") and (match := _DURATION.match(value)):
-            if float(match["number"]) * _UNIT_MS[match["unit"] or "ms"] > MAX_TIMEOUT_MS:
-                raise MigrationFileError(
-                    path, f"{token} is past PostgreSQL's limit ({MAX_TIMEOUT_MS} ms, about "
-                          "24 days)", line=1, remedy="Give a shorter duration, or 0 for none.")
-            values[key] = value
-        else:
-            raise MigrationFileError(
-                path, f"unknown directive option {token!r}", line=1,
-                remedy="Known options: no-transaction, lock_timeout=<duration>, "
-                       "statement_timeout=<duration> (e.g. 30s, 5min, 0).")
-    return Directives(**values)  # type: ignore[arg-type]
 
 
 def split_statements(path: Path, text: str, *, transactional: bool = True) -> list[Statement]:
@@ -216,7 +149,6 @@ _COPY_TRACKING = re.compile(
     re.IGNORECASE | re.MULTILINE | re.DOTALL)
 
 
-_DBMATE_UP = re.compile(r"^--\s*migrate:up\b(?P<options>.*)$")
 _DBMATE_DOWN = re.compile(r"^--\s*migrate:down\b", re.MULTILINE)
 
 
