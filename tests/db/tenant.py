@@ -13,7 +13,7 @@ from workspace.config.db import validation_settings
 from workspace.config.models import Config, load_config
 from workspace.db.catalog import Catalog, read_catalog
 from workspace.db.files import find_migrations
-from workspace.db.fix import Step, apply_fix, plan_fix
+from workspace.db.fix import Failure, Step, apply_fix, plan_fix
 from workspace.db.runner import RunnerSettings, migrate
 from workspace.db.validate import Report, validate
 
@@ -75,7 +75,7 @@ def check(config: Config, url: str) -> Report:
     return validate(url, validation_settings(config), find_migrations(config.migrations_dir))
 
 
-def fix(config: Config, url: str) -> tuple[list[Step], list[Step], list[tuple[Step, str]]]:
+def fix(config: Config, url: str) -> tuple[list[Step], list[Step], list[tuple[Step, Failure]]]:
     report = check(config, url)
     assert report.expected is not None
     steps = plan_fix(report.expected.catalog, report.drifts, report.live)

@@ -65,7 +65,6 @@ _QUERY = re.compile(r"(?i)(?<=[?&])(?P<key>password=)(?P<value>[^&#\s'\"]++)")
 _AUTHORIZATION = re.compile(
     r"(?i)(?P<key>authorization[\"']?[ \t]*+[:=][ \t]*+"
     r"(?:(?:bearer|basic|token|digest|negotiate)[ \t]++)?)(?P<value>[^\s'\",]++)")
-_URL_START = re.compile(r"\s*+[A-Za-z][A-Za-z0-9+.-]*+://")
 
 
 # -- what is weak ---------------------------------------------------------------------

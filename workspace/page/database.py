@@ -186,8 +186,10 @@ class LiveDatabase:
                                  timeout_s=precheck.runner.connect_timeout_s)
         for step in done:
             self._say(f"fix: created {step.kind} {step.name}")
-        for step, reason in failed:
-            self._say(f"fix: could not create {step.kind} {step.name}: {reason}")
+        for step, failure in failed:
+            self._say(f"fix: could not create {step.kind} {step.name}: {failure}")
+            if failure.remedy:  # rows in the way: fixing again would fail the same way
+                self._say(f"  {failure.remedy}")
         if not steps:
             self._say("fix: nothing missing, nothing to create")
         self._show(validate(self._url, precheck, files))
